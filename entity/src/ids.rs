@@ -1,0 +1,91 @@
+//! Id newtypes. Each table's key has its own type, so a `UserId` can never be
+//! passed where a `CommunityId` is expected. Ids are UUIDv7: generated in
+//! Rust, unique across instances, and ordered by creation time (which makes
+//! them a stable cursor for pagination).
+
+use std::fmt;
+use std::str::FromStr;
+
+use sea_orm::DeriveValueType;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+macro_rules! id_type {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[derive(
+            Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord,
+            Serialize, Deserialize, DeriveValueType, utoipa::ToSchema,
+        )]
+        #[serde(transparent)]
+        #[schema(value_type = String, format = Uuid)]
+        pub struct $name(Uuid);
+
+        impl $name {
+            /// A fresh, time-ordered id.
+            pub fn new() -> Self {
+                Self(Uuid::now_v7())
+            }
+
+            pub const fn from_uuid(uuid: Uuid) -> Self {
+                Self(uuid)
+            }
+
+            pub const fn as_uuid(&self) -> Uuid {
+                self.0
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = uuid::Error;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Uuid::parse_str(s).map(Self)
+            }
+        }
+
+        impl From<$name> for Uuid {
+            fn from(id: $name) -> Uuid {
+                id.0
+            }
+        }
+
+        impl sea_orm::TryFromU64 for $name {
+            fn try_from_u64(_: u64) -> Result<Self, sea_orm::DbErr> {
+                Err(sea_orm::DbErr::ConvertFromU64(stringify!($name)))
+            }
+        }
+    };
+}
+
+id_type!(
+    /// A community (小区): the tenant boundary.
+    CommunityId
+);
+id_type!(
+    /// A person. WeChat identities and phone numbers attach to a user.
+    UserId
+);
+id_type!(
+    /// One staff role granted to one user in one community.
+    StaffRoleId
+);
+id_type!(
+    /// One refresh token (a link in a rotation family).
+    RefreshTokenId
+);
+id_type!(
+    /// A refresh-token family: every token rotated from one login.
+    TokenFamilyId
+);

@@ -1,0 +1,19 @@
+//! Database migrations for anjia.
+//!
+//! Migrations are written against identifiers declared inside each migration
+//! (never against `entity` types), so an entity can change without breaking
+//! history. A migration that has landed is never edited: add a new one.
+
+pub use sea_orm_migration::migrator::MigrationStatus;
+pub use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_core;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261123_000001_core::Migration)]
+    }
+}

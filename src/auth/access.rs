@@ -1,0 +1,310 @@
+//! Authorization, enforced in one place.
+//!
+//! Every route in `crate::routes` declares an [`Access`] rule. The [`guard`]
+//! middleware looks the matched route up and enforces its rule before any
+//! handler runs: it checks the bearer token, loads the caller, and for
+//! community routes (`/api/v1/communities/{community_id}/…`) resolves the
+//! caller's roles in that community. A route without a rule is refused.
+//!
+//! Tenant isolation: a caller with no role in a community gets `404` for
+//! everything under it, exactly as if it did not exist. Services still filter
+//! every query by the community id the guard resolved.
+
+use std::collections::{HashMap, HashSet};
+use std::future::{Ready, ready};
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::{Method, header};
+use actix_web::middleware::Next;
+use actix_web::{Error, FromRequest, HttpMessage, HttpRequest, web};
+use entity::{CommunityId, StaffRole, community, operator_admin, staff_role, user};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+
+use crate::error::{ApiError, ErrorCode};
+use crate::state::AppState;
+
+/// Who may call a route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, without a token.
+    Public,
+    /// Any signed-in user.
+    SignedIn,
+    /// Operator admins only.
+    OperatorAdmin,
+    /// Staff holding one of these roles in the community named by the path's
+    /// `{community_id}`; operator admins too.
+    Staff(&'static [StaffRole]),
+}
+
+/// Every staff duty.
+pub const ANY_STAFF: &[StaffRole] = &StaffRole::ALL;
+/// The community's manager alone.
+pub const MANAGER: &[StaffRole] = &[StaffRole::Manager];
+
+/// The path prefix of community-scoped routes.
+pub const COMMUNITY_PREFIX: &str = "/api/v1/communities/{community_id}";
+
+impl Access {
+    /// A sentence for the API document.
+    pub fn describe(&self) -> String {
+        match self {
+            Access::Public => "Access: public (no token).".to_owned(),
+            Access::SignedIn => "Access: any signed-in user.".to_owned(),
+            Access::OperatorAdmin => "Access: operator admins.".to_owned(),
+            Access::Staff(roles) => format!(
+                "Access: staff of this community with role {}, and operator admins.",
+                roles
+                    .iter()
+                    .map(|r| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            ),
+        }
+    }
+
+    /// The rule as data, for the `x-access` extension of the API document.
+    pub fn as_json(&self) -> serde_json::Value {
+        match self {
+            Access::Public => serde_json::json!({ "kind": "public" }),
+            Access::SignedIn => serde_json::json!({ "kind": "signed_in" }),
+            Access::OperatorAdmin => serde_json::json!({ "kind": "operator_admin" }),
+            Access::Staff(roles) => serde_json::json!({
+                "kind": "staff",
+                "roles": roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
+            }),
+        }
+    }
+}
+
+/// The rule of every route, by method and path pattern.
+#[derive(Debug, Default)]
+pub struct AccessTable {
+    rules: HashMap<(Method, String), Access>,
+    paths: HashSet<String>,
+}
+
+/// Routes served outside the API table (the interactive docs and the document
+/// itself): public, and not part of the contract.
+const UNDOCUMENTED_PUBLIC: &[&str] = &["/docs", "/docs/{_:.*}", "/api-docs/openapi.json"];
+
+impl AccessTable {
+    pub fn insert(&mut self, method: Method, path: &str, access: Access) {
+        self.paths.insert(path.to_owned());
+        self.rules.insert((method, path.to_owned()), access);
+    }
+
+    pub fn rule(&self, method: &Method, path: &str) -> Option<Access> {
+        self.rules.get(&(method.clone(), path.to_owned())).copied()
+    }
+}
+
+/// The signed-in user making this request.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub user: user::Model,
+    pub is_operator_admin: bool,
+}
+
+/// The community a community-scoped request addresses, and the caller's
+/// standing there. Only the guard creates one, after checking the rule.
+#[derive(Clone, Debug)]
+pub struct CommunityScope {
+    pub community: community::Model,
+    /// The caller's staff roles in this community.
+    pub roles: Vec<StaffRole>,
+    /// Admitted as an operator admin.
+    pub operator_admin: bool,
+}
+
+impl CommunityScope {
+    pub fn id(&self) -> CommunityId {
+        self.community.id
+    }
+
+    /// Whether the caller holds `role` here (operator admins hold them all).
+    pub fn has_role(&self, role: StaffRole) -> bool {
+        self.operator_admin || self.roles.contains(&role)
+    }
+}
+
+fn from_extensions<T: Clone + 'static>(req: &HttpRequest) -> Ready<Result<T, Error>> {
+    ready(req.extensions().get::<T>().cloned().ok_or_else(|| {
+        // A handler asked for something its route's rule does not provide:
+        // a programming error in the route table, never the caller's fault.
+        ApiError::internal(anyhow::anyhow!(
+            "{} not set by the access guard for {}",
+            std::any::type_name::<T>(),
+            req.match_pattern().unwrap_or_default()
+        ))
+        .into()
+    }))
+}
+
+impl FromRequest for Caller {
+    type Error = Error;
+    type Future = Ready<Result<Self, Error>>;
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        from_extensions(req)
+    }
+}
+
+impl FromRequest for CommunityScope {
+    type Error = Error;
+    type Future = Ready<Result<Self, Error>>;
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        from_extensions(req)
+    }
+}
+
+/// The middleware that enforces each route's [`Access`] rule. A refusal is
+/// answered here; the handler never runs.
+pub async fn guard(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
+    match admit(&req).await {
+        Ok(()) => next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_left_body),
+        Err(refusal) => Ok(req.error_response(refusal).map_into_right_body()),
+    }
+}
+
+/// Checks the rule of the route `req` matched; on success leaves the
+/// [`Caller`] (and [`CommunityScope`]) in the request's extensions.
+async fn admit(req: &ServiceRequest) -> Result<(), ApiError> {
+    let Some(pattern) = req.match_pattern() else {
+        // No route matches: the default service answers 404.
+        return Ok(());
+    };
+    let table = req
+        .app_data::<web::Data<AccessTable>>()
+        .cloned()
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("access table missing")))?;
+    let access = match table.rule(req.method(), &pattern) {
+        Some(access) => access,
+        None if table.paths.contains(&pattern) => {
+            return Err(ApiError::new(
+                ErrorCode::MethodNotAllowed,
+                format!("{} is not allowed on this path", req.method()),
+            ));
+        }
+        None if UNDOCUMENTED_PUBLIC.contains(&pattern.as_str()) => return Ok(()),
+        None => {
+            tracing::error!(route = %pattern, method = %req.method(), "route has no access rule; refused");
+            return Err(ApiError::forbidden());
+        }
+    };
+    if access == Access::Public {
+        return Ok(());
+    }
+
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("app state missing")))?;
+    let caller = authenticate(req, &state).await?;
+    match access {
+        Access::Public | Access::SignedIn => {}
+        Access::OperatorAdmin => {
+            if !caller.is_operator_admin {
+                return Err(ApiError::forbidden());
+            }
+        }
+        Access::Staff(allowed) => {
+            let scope = community_scope(req, &pattern, &state, &caller, allowed).await?;
+            req.extensions_mut().insert(scope);
+        }
+    }
+    req.extensions_mut().insert(caller);
+    Ok(())
+}
+
+async fn authenticate(req: &ServiceRequest, state: &AppState) -> Result<Caller, ApiError> {
+    let header = req.headers().get(header::AUTHORIZATION).ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::Unauthenticated,
+            "sign in first: send Authorization: Bearer <access token>",
+        )
+    })?;
+    let token = header
+        .to_str()
+        .ok()
+        .and_then(|h| {
+            let (scheme, token) = h.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        })
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::InvalidToken,
+                "the Authorization header must be `Bearer <token>`",
+            )
+        })?;
+    let user_id = state.tokens.verify(token)?;
+    let (user, admin) = user::Entity::find_by_id(user_id)
+        .find_also_related(operator_admin::Entity)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::new(ErrorCode::InvalidToken, "the access token is not valid"))?;
+    if user.status != entity::UserStatus::Active {
+        return Err(ApiError::new(
+            ErrorCode::AccountDisabled,
+            "this account is disabled",
+        ));
+    }
+    Ok(Caller {
+        user,
+        is_operator_admin: admin.is_some(),
+    })
+}
+
+async fn community_scope(
+    req: &ServiceRequest,
+    pattern: &str,
+    state: &AppState,
+    caller: &Caller,
+    allowed: &[StaffRole],
+) -> Result<CommunityScope, ApiError> {
+    if !pattern.starts_with(COMMUNITY_PREFIX) {
+        return Err(ApiError::internal(anyhow::anyhow!(
+            "staff rule on {pattern}, which has no {{community_id}}"
+        )));
+    }
+    // "/api/v1/communities/<id>/..." → the fifth segment (after the leading "").
+    let community_id: CommunityId = req
+        .path()
+        .split('/')
+        .nth(4)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(ApiError::not_found)?;
+    let community = community::Entity::find_by_id(community_id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let roles: Vec<StaffRole> = staff_role::Entity::find()
+        .select_only()
+        .column(staff_role::Column::Role)
+        .filter(staff_role::Column::CommunityId.eq(community_id))
+        .filter(staff_role::Column::UserId.eq(caller.user.id))
+        .into_tuple()
+        .all(&state.db)
+        .await?;
+    let admitted = caller.is_operator_admin || roles.iter().any(|r| allowed.contains(r));
+    if !admitted {
+        // Outsiders must not learn that the community exists.
+        return Err(if roles.is_empty() {
+            ApiError::not_found()
+        } else {
+            ApiError::forbidden()
+        });
+    }
+    Ok(CommunityScope {
+        community,
+        roles,
+        operator_admin: caller.is_operator_admin,
+    })
+}

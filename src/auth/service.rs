@@ -1,0 +1,224 @@
+//! Login, rotating refresh tokens and logout.
+//!
+//! A login starts a token *family*. Each refresh marks the presented token
+//! rotated and issues a new one in the same family. A rotated token presented
+//! again means someone kept a copy: the whole family is revoked, so both the
+//! thief and the owner must sign in again. Only SHA-256 hashes are stored.
+
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use entity::{RefreshTokenId, TokenFamilyId, UserId, UserStatus, refresh_token, user};
+use rand::RngCore;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+
+use super::password;
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::pii::{PhoneNumber, hex};
+use crate::state::AppState;
+use crate::{clock, db, rate_limit};
+
+/// What a successful login or refresh returns.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenPair {
+    pub user_id: UserId,
+    /// Send as `Authorization: Bearer <access_token>`.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    /// Single use: exchange it at `/api/v1/auth/refresh` for a new pair.
+    pub refresh_token: String,
+    /// Seconds until the refresh token expires.
+    pub refresh_expires_in: i64,
+}
+
+fn hash_token(token: &str) -> String {
+    hex(&Sha256::digest(token.as_bytes()))
+}
+
+/// Issues an access token and a new refresh token in `family`.
+pub async fn issue_pair<C: ConnectionTrait>(
+    db: &C,
+    state: &AppState,
+    user_id: UserId,
+    family: TokenFamilyId,
+) -> ApiResult<TokenPair> {
+    let mut raw = [0u8; 32];
+    rand::rng().fill_bytes(&mut raw);
+    let refresh = URL_SAFE_NO_PAD.encode(raw);
+    let now = clock::now();
+    let ttl_days = i64::try_from(state.settings.auth.refresh_token_ttl_days).unwrap_or(30);
+    let expires_at = now + chrono::Duration::days(ttl_days);
+    refresh_token::ActiveModel {
+        id: Set(RefreshTokenId::new()),
+        family_id: Set(family),
+        user_id: Set(user_id),
+        token_hash: Set(hash_token(&refresh)),
+        created_at: Set(now),
+        expires_at: Set(expires_at),
+        rotated_at: Set(None),
+        revoked_at: Set(None),
+    }
+    .insert(db)
+    .await?;
+    Ok(TokenPair {
+        user_id,
+        access_token: state.tokens.issue(user_id)?,
+        token_type: "Bearer",
+        expires_in: state.tokens.access_ttl_secs(),
+        refresh_token: refresh,
+        refresh_expires_in: (expires_at - now).num_seconds(),
+    })
+}
+
+/// Phone + password sign-in for the back office, throttled per phone number
+/// and per client address across every instance.
+pub async fn login(
+    state: &AppState,
+    phone: &PhoneNumber,
+    candidate: String,
+    client_ip: &str,
+) -> ApiResult<TokenPair> {
+    let auth = &state.settings.auth;
+    let window = Duration::from_secs(auth.login_window_secs);
+    let phone_hash = phone.lookup_hash(&state.pii);
+    let phone_key = format!("login:phone:{phone_hash}");
+    let ip_key = format!("login:ip:{client_ip}");
+    let per_phone = auth.login_attempts_per_window;
+    let per_ip = per_phone.saturating_mul(5);
+    for (key, limit) in [(&phone_key, per_phone), (&ip_key, per_ip)] {
+        if let Some(retry_after) = rate_limit::blocked_for(&state.db, key, limit, window).await? {
+            return Err(ApiError::rate_limited(retry_after));
+        }
+    }
+
+    let user = user::Entity::find()
+        .filter(user::Column::PhoneHash.eq(&phone_hash))
+        .one(&state.db)
+        .await?;
+    let stored = user.as_ref().and_then(|u| u.password_hash.clone());
+    let verified = password::verify(candidate, stored).await?;
+    let user = match user {
+        Some(user) if verified => user,
+        _ => {
+            rate_limit::record(&state.db, &phone_key, window).await?;
+            rate_limit::record(&state.db, &ip_key, window).await?;
+            return Err(password::wrong_credentials());
+        }
+    };
+    if user.status != UserStatus::Active {
+        return Err(ApiError::new(
+            ErrorCode::AccountDisabled,
+            "this account is disabled",
+        ));
+    }
+    rate_limit::clear(&state.db, &phone_key).await?;
+    issue_pair(&state.db, state, user.id, TokenFamilyId::new()).await
+}
+
+/// Exchanges a refresh token for a new pair (rotation), detecting reuse.
+pub async fn refresh(state: &AppState, presented: &str) -> ApiResult<TokenPair> {
+    let invalid = || {
+        ApiError::new(
+            ErrorCode::InvalidRefreshToken,
+            "the refresh token is not valid",
+        )
+    };
+    let txn = db::begin_write(&state.db).await?;
+    let token = refresh_token::Entity::find()
+        .filter(refresh_token::Column::TokenHash.eq(hash_token(presented)))
+        .one(&txn)
+        .await?
+        .ok_or_else(invalid)?;
+    let now = clock::now();
+    if token.revoked_at.is_some() {
+        return Err(invalid());
+    }
+    let reused = || {
+        ApiError::new(
+            ErrorCode::RefreshTokenReused,
+            "this refresh token was already used; sign in again",
+        )
+    };
+    if token.rotated_at.is_some() {
+        revoke_family(&txn, token.family_id).await?;
+        txn.commit().await?;
+        tracing::warn!(user_id = %token.user_id, family = %token.family_id, "refresh token reused; family revoked");
+        return Err(reused());
+    }
+    if token.expires_at <= now {
+        return Err(ApiError::new(
+            ErrorCode::RefreshTokenExpired,
+            "the refresh token has expired; sign in again",
+        ));
+    }
+    // Rotate only if nobody else did in the meantime: two concurrent uses of
+    // one token are a reuse too.
+    let rotated = refresh_token::Entity::update_many()
+        .col_expr(refresh_token::Column::RotatedAt, Expr::value(now))
+        .filter(refresh_token::Column::Id.eq(token.id))
+        .filter(refresh_token::Column::RotatedAt.is_null())
+        .filter(refresh_token::Column::RevokedAt.is_null())
+        .exec(&txn)
+        .await?;
+    if rotated.rows_affected != 1 {
+        revoke_family(&txn, token.family_id).await?;
+        txn.commit().await?;
+        return Err(reused());
+    }
+    let active = user::Entity::find_by_id(token.user_id)
+        .one(&txn)
+        .await?
+        .is_some_and(|u| u.status == UserStatus::Active);
+    if !active {
+        revoke_family(&txn, token.family_id).await?;
+        txn.commit().await?;
+        return Err(ApiError::new(
+            ErrorCode::AccountDisabled,
+            "this account is disabled",
+        ));
+    }
+    let pair = issue_pair(&txn, state, token.user_id, token.family_id).await?;
+    txn.commit().await?;
+    Ok(pair)
+}
+
+/// Revokes the family of `presented`. Unknown tokens are ignored: logging out
+/// twice is not an error, and the answer reveals nothing.
+pub async fn logout(state: &AppState, presented: &str) -> ApiResult<()> {
+    if let Some(token) = refresh_token::Entity::find()
+        .filter(refresh_token::Column::TokenHash.eq(hash_token(presented)))
+        .one(&state.db)
+        .await?
+    {
+        revoke_family(&state.db, token.family_id).await?;
+    }
+    Ok(())
+}
+
+pub async fn revoke_family<C: ConnectionTrait>(db: &C, family: TokenFamilyId) -> ApiResult<()> {
+    refresh_token::Entity::update_many()
+        .col_expr(refresh_token::Column::RevokedAt, Expr::value(clock::now()))
+        .filter(refresh_token::Column::FamilyId.eq(family))
+        .filter(refresh_token::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn revoke_all_for_user<C: ConnectionTrait>(db: &C, user_id: UserId) -> ApiResult<()> {
+    refresh_token::Entity::update_many()
+        .col_expr(refresh_token::Column::RevokedAt, Expr::value(clock::now()))
+        .filter(refresh_token::Column::UserId.eq(user_id))
+        .filter(refresh_token::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,244 @@
+//! The `anjia` command: `serve` (the default), `migrate`, `admin create`,
+//! `config check`, `seed-demo`.
+
+use std::io::{BufRead, IsTerminal};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use entity::operator_admin;
+use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+
+use crate::auth::password::{self, Password};
+use crate::config::Settings;
+use crate::pii::{PhoneNumber, PiiCipher};
+use crate::startup::Application;
+use crate::{clock, db, telemetry, text, user};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "anjia",
+    version,
+    about = "安家: community life services backend"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server (the default).
+    Serve,
+    /// Apply, roll back or list database migrations.
+    Migrate {
+        #[command(subcommand)]
+        action: MigrateAction,
+    },
+    /// Operator admin accounts.
+    Admin {
+        #[command(subcommand)]
+        action: AdminAction,
+    },
+    /// Inspect the configuration.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+    /// Fill the database with a demo community to explore (idempotent).
+    SeedDemo,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MigrateAction {
+    /// Apply pending migrations.
+    Up,
+    /// Roll back migrations (the last one unless --steps or --all).
+    Down {
+        #[arg(long, conflicts_with = "all")]
+        steps: Option<u32>,
+        #[arg(long)]
+        all: bool,
+    },
+    /// List migrations and whether each is applied.
+    Status,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminAction {
+    /// Create an operator admin (or promote the user with this phone number).
+    Create {
+        #[arg(long)]
+        phone: String,
+        #[arg(long)]
+        name: String,
+        /// Read the password from standard input instead of prompting.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigAction {
+    /// Load and validate the configuration; print it with secrets redacted.
+    Check,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: starting the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = Settings::load()?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(settings).await,
+        Command::Config {
+            action: ConfigAction::Check,
+        } => {
+            println!("# environment: {}", settings.environment);
+            println!("{}", settings.redacted_json()?);
+            println!("# configuration OK");
+            Ok(())
+        }
+        Command::Migrate { action } => {
+            telemetry::init_tracing(&settings.log);
+            let conn = db::connect(&settings.database).await?;
+            match action {
+                MigrateAction::Up => db::migrate_up(&conn).await?,
+                MigrateAction::Down { steps, all } => {
+                    let steps = if all { None } else { Some(steps.unwrap_or(1)) };
+                    db::migrate_down(&conn, steps).await?;
+                }
+                MigrateAction::Status => {}
+            }
+            for (name, applied) in db::migration_status(&conn).await? {
+                println!("{} {name}", if applied { "applied" } else { "pending" });
+            }
+            Ok(())
+        }
+        Command::Admin {
+            action:
+                AdminAction::Create {
+                    phone,
+                    name,
+                    password_stdin,
+                },
+        } => create_admin(settings, &phone, &name, password_stdin).await,
+        Command::SeedDemo => {
+            telemetry::init_tracing(&settings.log);
+            let conn = db::connect(&settings.database).await?;
+            db::migrate_up(&conn).await?;
+            let pii = PiiCipher::from_settings(&settings.pii)?;
+            crate::demo::seed(&conn, &pii).await
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    telemetry::init_tracing(&settings.log);
+    let host = settings.server.host.clone();
+    let environment = settings.environment;
+    let sandbox = settings.wechat.sandbox();
+    let app = Application::build(settings).await?;
+    tracing::info!(
+        address = %format!("http://{host}:{}", app.port()),
+        environment = %environment,
+        wechat_sandbox = sandbox,
+        "anjia is listening (API docs at /docs)"
+    );
+    app.run().await.context("serving")
+}
+
+async fn create_admin(
+    settings: Settings,
+    phone: &str,
+    name: &str,
+    password_stdin: bool,
+) -> anyhow::Result<()> {
+    let phone = PhoneNumber::parse(phone).map_err(|e| anyhow::anyhow!("--phone: {e}"))?;
+    let name =
+        text::required("name", name, 64).map_err(|e| anyhow::anyhow!("--name: {}", e.message))?;
+    let secret = read_password(password_stdin)?;
+    let secret =
+        Password::parse("password", secret).map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    let hash = password::hash(secret)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+
+    let conn = db::connect(&settings.database).await?;
+    db::migrate_up(&conn).await?;
+    let pii = PiiCipher::from_settings(&settings.pii)?;
+    let txn = db::begin_write(&conn).await?;
+    let existing = user::service::find_by_phone(&txn, &pii, &phone)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let account = match existing {
+        Some(u) => {
+            let mut m: entity::user::ActiveModel = u.into();
+            m.password_hash = Set(Some(hash));
+            m.updated_at = Set(clock::now());
+            m.update(&txn).await?
+        }
+        None => user::service::create(&txn, &pii, name, Some(&phone), Some(hash))
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?,
+    };
+    if operator_admin::Entity::find_by_id(account.id)
+        .one(&txn)
+        .await?
+        .is_none()
+    {
+        operator_admin::ActiveModel {
+            user_id: Set(account.id),
+            granted_by: Set(None),
+            created_at: Set(clock::now()),
+        }
+        .insert(&txn)
+        .await?;
+    }
+    txn.commit().await?;
+    println!(
+        "operator admin {} ({}) can sign in at POST /api/v1/auth/login",
+        account.display_name,
+        phone.masked()
+    );
+    Ok(())
+}
+
+fn read_password(from_stdin: bool) -> anyhow::Result<String> {
+    if from_stdin || !std::io::stdin().is_terminal() {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("reading the password from standard input")?;
+        let line = line.trim_end_matches(['\r', '\n']).to_owned();
+        if line.is_empty() {
+            bail!("no password on standard input");
+        }
+        return Ok(line);
+    }
+    let first = rpassword::prompt_password("password: ")?;
+    let second = rpassword::prompt_password("again: ")?;
+    if first != second {
+        bail!("the passwords differ");
+    }
+    Ok(first)
+}

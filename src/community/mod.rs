@@ -1,0 +1,4 @@
+//! Communities (小区), the tenant boundary, and the staff who run them.
+
+pub mod routes;
+pub mod service;

@@ -1,0 +1,372 @@
+//! Layered settings: `config/default.toml`, then `config/{ANJIA_ENV}.toml`, then
+//! `ANJIA__SECTION__KEY` environment variables. Every struct denies unknown
+//! keys, so a typo is an error at start rather than a silently ignored value.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize, Serializer};
+
+/// Which layer file is loaded on top of `default.toml`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    Development,
+    Test,
+    Production,
+}
+
+impl Environment {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Environment::Development => "development",
+            Environment::Test => "test",
+            Environment::Production => "production",
+        }
+    }
+
+    /// Reads `ANJIA_ENV` (default `development`).
+    pub fn from_env() -> anyhow::Result<Self> {
+        match std::env::var("ANJIA_ENV") {
+            Ok(value) => value.parse(),
+            Err(std::env::VarError::NotPresent) => Ok(Environment::Development),
+            Err(e) => bail!("ANJIA_ENV: {e}"),
+        }
+    }
+}
+
+impl std::str::FromStr for Environment {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> anyhow::Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "development" | "dev" => Ok(Environment::Development),
+            "test" => Ok(Environment::Test),
+            "production" | "prod" => Ok(Environment::Production),
+            other => bail!("ANJIA_ENV must be development, test or production, not {other:?}"),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    #[serde(skip_deserializing, default = "default_environment")]
+    pub environment: Environment,
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub auth: AuthSettings,
+    pub pii: PiiSettings,
+    pub log: LogSettings,
+    pub wechat: WechatSettings,
+    pub miniprogram: MiniprogramSettings,
+}
+
+fn default_environment() -> Environment {
+    Environment::Development
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+    pub workers: usize,
+    pub body_limit_bytes: usize,
+    pub trust_forwarded_for: bool,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    #[serde(serialize_with = "redact_url")]
+    pub url: String,
+    pub max_connections: u32,
+    pub min_connections: u32,
+    pub connect_timeout_secs: u64,
+    pub migrate_on_start: bool,
+    pub log_statements: bool,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    #[serde(serialize_with = "redact")]
+    pub jwt_secret: SecretString,
+    pub access_token_ttl_secs: u64,
+    pub refresh_token_ttl_days: u64,
+    pub dev_login: bool,
+    pub login_attempts_per_window: u32,
+    pub login_window_secs: u64,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PiiSettings {
+    #[serde(serialize_with = "redact")]
+    pub encryption_key: SecretString,
+    #[serde(serialize_with = "redact")]
+    pub hash_key: SecretString,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WechatSettings {
+    pub app_id: String,
+    #[serde(serialize_with = "redact")]
+    pub app_secret: SecretString,
+    #[serde(serialize_with = "redact")]
+    pub token: SecretString,
+    #[serde(serialize_with = "redact")]
+    pub encoding_aes_key: SecretString,
+    pub api_base: String,
+    pub open_base: String,
+    pub max_clock_skew_secs: u64,
+    pub oauth_redirect_allowlist: Vec<String>,
+}
+
+impl WechatSettings {
+    /// Sandbox mode: no app id configured, so nothing is sent to WeChat.
+    pub fn sandbox(&self) -> bool {
+        self.app_id.trim().is_empty()
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MiniprogramSettings {
+    pub app_id: String,
+    #[serde(serialize_with = "redact")]
+    pub app_secret: SecretString,
+}
+
+fn redact<S: Serializer>(secret: &SecretString, s: S) -> Result<S::Ok, S::Error> {
+    if secret.expose_secret().is_empty() {
+        s.serialize_str("")
+    } else {
+        s.serialize_str("[redacted]")
+    }
+}
+
+/// Shows a database URL without its password.
+fn redact_url<S: Serializer>(url: &str, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&redacted_url(url))
+}
+
+pub fn redacted_url(url: &str) -> String {
+    // scheme://user:password@host/... → scheme://user:[redacted]@host/...
+    if let Some((scheme, rest)) = url.split_once("://")
+        && let Some((userinfo, host)) = rest.split_once('@')
+        && let Some((user, _password)) = userinfo.split_once(':')
+    {
+        return format!("{scheme}://{user}:[redacted]@{host}");
+    }
+    url.to_owned()
+}
+
+/// Where the layer files are read from: `ANJIA_CONFIG_DIR`, else `./config`.
+pub fn config_dir() -> PathBuf {
+    std::env::var_os("ANJIA_CONFIG_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("config"))
+}
+
+impl Settings {
+    /// Loads the layers for the environment named by `ANJIA_ENV`, from
+    /// [`config_dir`], with environment variables on top.
+    pub fn load() -> anyhow::Result<Self> {
+        Self::load_from(&config_dir(), Environment::from_env()?)
+    }
+
+    pub fn load_from(dir: &Path, environment: Environment) -> anyhow::Result<Self> {
+        let default_file = dir.join("default.toml");
+        if !default_file.is_file() {
+            bail!(
+                "configuration file {} not found (run from the repository root, or set ANJIA_CONFIG_DIR)",
+                default_file.display()
+            );
+        }
+        let builder = config::Config::builder()
+            .add_source(config::File::from(default_file))
+            .add_source(
+                config::File::from(dir.join(format!("{}.toml", environment.as_str())))
+                    .required(false),
+            )
+            .add_source(
+                config::Environment::with_prefix("ANJIA")
+                    .prefix_separator("__")
+                    .separator("__")
+                    .try_parsing(true)
+                    .list_separator(",")
+                    .with_list_parse_key("wechat.oauth_redirect_allowlist"),
+            );
+        let mut settings: Settings = builder
+            .build()
+            .context("reading configuration")?
+            .try_deserialize()
+            .context("invalid configuration")?;
+        settings.environment = environment;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks that hold in every environment, plus production's refusals.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let mut problems = Vec::new();
+        if self.server.body_limit_bytes == 0 {
+            problems.push("server.body_limit_bytes must be positive".to_owned());
+        }
+        if self.database.max_connections == 0 {
+            problems.push("database.max_connections must be positive".to_owned());
+        }
+        if self.auth.access_token_ttl_secs == 0 || self.auth.refresh_token_ttl_days == 0 {
+            problems.push("auth token lifetimes must be positive".to_owned());
+        }
+        if self.auth.login_attempts_per_window == 0 || self.auth.login_window_secs == 0 {
+            problems.push("auth login throttling values must be positive".to_owned());
+        }
+        let jwt = self.auth.jwt_secret.expose_secret();
+        if jwt.len() < 32 {
+            problems.push("auth.jwt_secret must be at least 32 bytes".to_owned());
+        }
+        for (name, key) in [
+            ("pii.encryption_key", &self.pii.encryption_key),
+            ("pii.hash_key", &self.pii.hash_key),
+        ] {
+            if crate::pii::decode_key(key.expose_secret()).is_err() {
+                problems.push(format!("{name} must be 32 bytes, base64-encoded"));
+            }
+        }
+        if self.environment == Environment::Production {
+            let secrets = [
+                ("auth.jwt_secret", jwt.to_owned()),
+                (
+                    "pii.encryption_key",
+                    decoded_or_raw(self.pii.encryption_key.expose_secret()),
+                ),
+                (
+                    "pii.hash_key",
+                    decoded_or_raw(self.pii.hash_key.expose_secret()),
+                ),
+            ];
+            for (name, value) in secrets {
+                if value.starts_with("insecure-") {
+                    problems.push(format!(
+                        "{name} is a development value; set a real secret (ANJIA__{})",
+                        name.replace('.', "__").to_ascii_uppercase()
+                    ));
+                }
+            }
+            if self.auth.dev_login {
+                problems.push("auth.dev_login must be false in production".to_owned());
+            }
+            if self.wechat.sandbox() {
+                problems.push(
+                    "WeChat is in sandbox mode (wechat.app_id is empty); production needs the service account's credentials"
+                        .to_owned(),
+                );
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            bail!(
+                "configuration refused ({}):\n  - {}",
+                self.environment.as_str(),
+                problems.join("\n  - ")
+            )
+        }
+    }
+
+    /// The effective configuration as JSON, secrets redacted.
+    pub fn redacted_json(&self) -> anyhow::Result<String> {
+        Ok(serde_json::to_string_pretty(self)?)
+    }
+}
+
+fn decoded_or_raw(value: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(value.trim())
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .unwrap_or_else(|| value.to_owned())
+}
+
+impl fmt::Display for Environment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config")
+    }
+
+    #[test]
+    fn development_settings_load_with_sandbox_wechat_and_dev_login() {
+        let s = Settings::load_from(&dir(), Environment::Development).unwrap();
+        assert!(s.wechat.sandbox());
+        assert!(s.auth.dev_login);
+        assert_eq!(s.database.url, "sqlite://data/anjia.db?mode=rwc");
+    }
+
+    #[test]
+    fn production_refuses_development_secrets_dev_login_and_sandbox() {
+        let mut s = Settings::load_from(&dir(), Environment::Test).unwrap();
+        s.environment = Environment::Production;
+        let err = s.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("auth.jwt_secret is a development value"),
+            "{err}"
+        );
+        assert!(
+            err.contains("pii.encryption_key is a development value"),
+            "{err}"
+        );
+        assert!(err.contains("dev_login"), "{err}");
+        assert!(err.contains("sandbox"), "{err}");
+    }
+
+    #[test]
+    fn secrets_never_appear_in_debug_or_the_redacted_dump() {
+        let s = Settings::load_from(&dir(), Environment::Test).unwrap();
+        let debug = format!("{s:?}");
+        let dump = s.redacted_json().unwrap();
+        for text in [debug, dump] {
+            assert!(!text.contains("insecure-test-jwt-secret"), "{text}");
+            assert!(!text.contains("aW5zZWN1cmUtZGV2LXBpaS1"), "{text}");
+        }
+    }
+
+    #[test]
+    fn database_urls_lose_their_password_when_shown() {
+        assert_eq!(
+            redacted_url("postgres://anjia:hunter2@db:5432/anjia"),
+            "postgres://anjia:[redacted]@db:5432/anjia"
+        );
+        assert_eq!(
+            redacted_url("sqlite://data/anjia.db"),
+            "sqlite://data/anjia.db"
+        );
+    }
+}

@@ -1,0 +1,150 @@
+//! Database connection, migrations and transactions, for SQLite (a laptop)
+//! and PostgreSQL (production) alike.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context;
+use migration::{MigrationStatus, Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
+
+use crate::config::DatabaseSettings;
+
+/// Key of the PostgreSQL advisory lock held while migrating ("anjia" in ASCII).
+const MIGRATION_LOCK_KEY: i64 = 0x616e_6a69_61;
+
+pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<DatabaseConnection> {
+    if let Some(path) = sqlite_file(&settings.url)
+        && let Some(parent) = Path::new(&path).parent()
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating the database folder {}", parent.display()))?;
+    }
+    let mut options = ConnectOptions::new(settings.url.clone());
+    options
+        .max_connections(settings.max_connections)
+        .min_connections(settings.min_connections)
+        .connect_timeout(Duration::from_secs(settings.connect_timeout_secs))
+        .acquire_timeout(Duration::from_secs(settings.connect_timeout_secs))
+        .sqlx_logging(settings.log_statements)
+        // WAL lets readers run beside the one writer; writers wait for each
+        // other (busy timeout) instead of failing at once.
+        .map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true)
+        });
+    let db = Database::connect(options).await.with_context(|| {
+        format!(
+            "connecting to the database at {}",
+            crate::config::redacted_url(&settings.url)
+        )
+    })?;
+    Ok(db)
+}
+
+/// The file behind an SQLite URL (`sqlite://data/anjia.db?mode=rwc`), if any.
+fn sqlite_file(url: &str) -> Option<String> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or("");
+    if path.is_empty() || path == ":memory:" {
+        None
+    } else {
+        Some(path.to_owned())
+    }
+}
+
+/// Starts a transaction that will write. On SQLite it is `BEGIN IMMEDIATE`,
+/// so two writers queue on the busy timeout instead of one failing when it
+/// upgrades from reading to writing; PostgreSQL needs nothing special.
+pub async fn begin_write<C: TransactionTrait>(db: &C) -> Result<C::Transaction, DbErr> {
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
+}
+
+/// Applies every pending migration. On PostgreSQL the whole run happens in
+/// one transaction holding an advisory lock, so instances starting together
+/// migrate one after the other (the later ones find nothing to do); on SQLite
+/// an immediate transaction does the same.
+pub async fn migrate_up(db: &DatabaseConnection) -> Result<(), DbErr> {
+    let txn = lock_for_migration(db).await?;
+    Migrator::up(&txn, None).await?;
+    txn.commit().await
+}
+
+/// Rolls back `steps` migrations (all when `None`), under the same lock.
+pub async fn migrate_down(db: &DatabaseConnection, steps: Option<u32>) -> Result<(), DbErr> {
+    let txn = lock_for_migration(db).await?;
+    Migrator::down(&txn, steps).await?;
+    txn.commit().await
+}
+
+async fn lock_for_migration(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    let txn = begin_write(db).await?;
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute_unprepared(&format!(
+            "SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})"
+        ))
+        .await?;
+    }
+    Ok(txn)
+}
+
+/// Each migration's name and whether it is applied (read-only: creates nothing).
+pub async fn migration_status(db: &DatabaseConnection) -> Result<Vec<(String, bool)>, DbErr> {
+    Ok(Migrator::get_migration_with_status_read_only(db)
+        .await?
+        .iter()
+        .map(|m| (m.name().to_owned(), m.status() == MigrationStatus::Applied))
+        .collect())
+}
+
+/// Names of migrations not yet applied.
+pub async fn pending_migrations(db: &DatabaseConnection) -> Result<Vec<String>, DbErr> {
+    Ok(migration_status(db)
+        .await?
+        .into_iter()
+        .filter(|(_, applied)| !applied)
+        .map(|(name, _)| name)
+        .collect())
+}
+
+/// Pool size and idle connections, for `/metrics`.
+pub fn pool_usage(db: &DatabaseConnection) -> (u32, usize) {
+    match db.get_database_backend() {
+        DbBackend::Postgres => {
+            let pool = db.get_postgres_connection_pool();
+            (pool.size(), pool.num_idle())
+        }
+        _ => {
+            let pool = db.get_sqlite_connection_pool();
+            (pool.size(), pool.num_idle())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sqlite_file;
+
+    #[test]
+    fn sqlite_urls_name_their_file() {
+        assert_eq!(
+            sqlite_file("sqlite://data/anjia.db?mode=rwc").as_deref(),
+            Some("data/anjia.db")
+        );
+        assert_eq!(sqlite_file("sqlite::memory:"), None);
+        assert_eq!(sqlite_file("postgres://x@y/z"), None);
+    }
+}

@@ -1,0 +1,49 @@
+//! HTTP plumbing shared by every route: the JSON body extractor, pagination,
+//! extractor error handlers and client information.
+
+mod json;
+mod pagination;
+
+pub use json::{BodyLimit, Json};
+pub use pagination::{Page, PageQuery, PageRequest, encode_cursor};
+
+use actix_web::{HttpRequest, error, web};
+
+use crate::error::{ApiError, ErrorCode};
+
+/// Query-string errors become `400 invalid_query`.
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default()
+        .error_handler(|err, _req| ApiError::new(ErrorCode::InvalidQuery, err.to_string()).into())
+}
+
+/// A path segment that does not parse (a malformed id) names no resource.
+pub fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|_err, _req| ApiError::not_found().into())
+}
+
+/// The caller's IP address, from the socket or (when configured, behind our
+/// own load balancer) from `X-Forwarded-For`/`Forwarded`.
+pub fn client_ip(req: &HttpRequest, trust_forwarded_for: bool) -> String {
+    let info = req.connection_info();
+    let ip = if trust_forwarded_for {
+        info.realip_remote_addr()
+    } else {
+        info.peer_addr()
+    };
+    ip.unwrap_or("unknown").to_owned()
+}
+
+pub(crate) fn payload_error(err: error::PayloadError) -> ApiError {
+    match err {
+        error::PayloadError::Overflow => payload_too_large(),
+        other => ApiError::new(
+            ErrorCode::InvalidJson,
+            format!("could not read the body: {other}"),
+        ),
+    }
+}
+
+pub(crate) fn payload_too_large() -> ApiError {
+    ApiError::new(ErrorCode::PayloadTooLarge, "the request body is too large")
+}

@@ -1,0 +1,22 @@
+//! anjia (安家): the backend for community life services in residential
+//! compounds. See README.md for the map; `routes.rs` lists every endpoint.
+
+pub mod auth;
+pub mod cli;
+pub mod clock;
+pub mod community;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod error;
+pub mod health;
+pub mod http;
+pub mod openapi;
+pub mod pii;
+pub mod rate_limit;
+pub mod routes;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+pub mod text;
+pub mod user;

@@ -1,0 +1,88 @@
+//! The OpenAPI document, built from the route table: each operation comes
+//! from its handler's `#[utoipa::path]`, gains its access rule (in the
+//! description and as `x-access`), and the bearer requirement where a token
+//! is needed. Served at `/api-docs/openapi.json`, browsable at `/docs`.
+
+use utoipa::openapi::extensions::ExtensionsBuilder;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{OpenApi as Document, Paths};
+use utoipa::{Modify, OpenApi};
+
+use crate::auth::Access;
+use crate::error::{ErrorBody, ErrorCode};
+use crate::routes::ApiRoute;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "anjia",
+        description = "安家: community life services for residential compounds: residents, merchants and the property company.\n\n\
+Conventions: JSON bodies; times are RFC 3339 in UTC; money is integer fen (1 yuan = 100 fen); \
+lists are cursor-paginated (`?limit=&cursor=` → `{items, next_cursor}`); \
+errors are `{code, message, details?}` with a stable `code` (see the `ErrorCode` schema). \
+Community-scoped routes live under `/api/v1/communities/{community_id}/…`; \
+a community you have no role in answers 404.",
+    ),
+    components(schemas(ErrorBody, ErrorCode)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "auth", description = "Sign-in and tokens"),
+        (name = "me", description = "The signed-in user"),
+        (name = "communities", description = "Communities (小区): the tenants"),
+        (name = "staff", description = "Property staff and their roles per community"),
+        (name = "operations", description = "Health, readiness, metrics"),
+        (name = "development", description = "Only in development and test"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, doc: &mut Document) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The document for exactly these routes.
+pub fn document(routes: &[ApiRoute]) -> Document {
+    let mut doc = ApiDoc::openapi();
+    let mut paths = Paths::new();
+    let components = doc.components.get_or_insert_with(Default::default);
+    for route in routes {
+        let mut op = route.operation.clone();
+        let rule = route.access.describe();
+        op.description = Some(match op.description.take() {
+            Some(d) if !d.is_empty() => format!("{d}\n\n{rule}"),
+            _ => rule,
+        });
+        let ext = ExtensionsBuilder::new()
+            .add("x-access", route.access.as_json())
+            .build();
+        match op.extensions.as_mut() {
+            Some(existing) => existing.merge(ext),
+            None => op.extensions = Some(ext),
+        }
+        if route.access != Access::Public {
+            op.security = Some(vec![SecurityRequirement::new::<_, [&str; 0], &str>(
+                "bearer",
+                [],
+            )]);
+        }
+        paths.add_path_operation(&route.path, vec![route.http_method.clone()], op);
+        for (name, schema) in &route.schemas {
+            components.schemas.insert(name.clone(), schema.clone());
+        }
+    }
+    doc.paths = paths;
+    doc
+}

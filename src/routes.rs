@@ -1,0 +1,125 @@
+//! The route table: every endpoint, its access rule and its handler, in one
+//! place. The API document and the access guard are both built from this
+//! table, so a route cannot exist without a rule or without documentation.
+//!
+//! Method and path come from each handler's `#[utoipa::path]` annotation
+//! (`P` below), so they are written once.
+
+use actix_web::http::Method;
+use actix_web::middleware::from_fn;
+use actix_web::{FromRequest, Handler, Responder, web};
+use utoipa::openapi::path::{HttpMethod, Operation};
+use utoipa::openapi::{RefOr, schema::Schema};
+
+use crate::auth::access::{ANY_STAFF, MANAGER};
+use crate::auth::{self, Access};
+use crate::config::Settings;
+use crate::{community, health, user};
+
+/// The whole API. Add new routes here.
+pub fn table(settings: &Settings) -> Vec<ApiRoute> {
+    use Access::*;
+    let mut routes = vec![
+        // Operations
+        route::<health::__path_health, _, _>(Public, health::health),
+        route::<health::__path_ready, _, _>(Public, health::ready),
+        route::<health::__path_metrics, _, _>(Public, health::metrics),
+        // Authentication
+        route::<auth::routes::__path_login, _, _>(Public, auth::routes::login),
+        route::<auth::routes::__path_refresh, _, _>(Public, auth::routes::refresh),
+        route::<auth::routes::__path_logout, _, _>(Public, auth::routes::logout),
+        // The signed-in user
+        route::<user::routes::__path_get_me, _, _>(SignedIn, user::routes::get_me),
+        route::<user::routes::__path_change_password, _, _>(
+            SignedIn,
+            user::routes::change_password,
+        ),
+        // Communities and their staff
+        route::<community::routes::__path_create, _, _>(OperatorAdmin, community::routes::create),
+        route::<community::routes::__path_list, _, _>(SignedIn, community::routes::list),
+        route::<community::routes::__path_get, _, _>(Staff(ANY_STAFF), community::routes::get),
+        route::<community::routes::__path_update, _, _>(Staff(MANAGER), community::routes::update),
+        route::<community::routes::__path_list_staff, _, _>(
+            Staff(MANAGER),
+            community::routes::list_staff,
+        ),
+        route::<community::routes::__path_add_staff, _, _>(
+            Staff(MANAGER),
+            community::routes::add_staff,
+        ),
+        route::<community::routes::__path_remove_staff, _, _>(
+            Staff(MANAGER),
+            community::routes::remove_staff,
+        ),
+    ];
+    if settings.auth.dev_login {
+        routes.push(route::<auth::routes::__path_dev_login, _, _>(
+            Public,
+            auth::routes::dev_login,
+        ));
+    }
+    routes
+}
+
+/// One endpoint: where it is, who may call it, what serves it, how it is
+/// documented.
+pub struct ApiRoute {
+    pub method: Method,
+    pub http_method: HttpMethod,
+    pub path: String,
+    pub access: Access,
+    pub operation: Operation,
+    pub schemas: Vec<(String, RefOr<Schema>)>,
+    pub(crate) service: actix_web::Route,
+}
+
+fn route<P, F, Args>(access: Access, handler: F) -> ApiRoute
+where
+    P: utoipa::Path + utoipa::__dev::SchemaReferences,
+    F: Handler<Args>,
+    Args: FromRequest + 'static,
+    F::Output: Responder + 'static,
+{
+    let http_method = P::methods().into_iter().next().unwrap_or(HttpMethod::Get);
+    let method = match http_method {
+        HttpMethod::Get => Method::GET,
+        HttpMethod::Post => Method::POST,
+        HttpMethod::Put => Method::PUT,
+        HttpMethod::Delete => Method::DELETE,
+        HttpMethod::Patch => Method::PATCH,
+        HttpMethod::Head => Method::HEAD,
+        HttpMethod::Options => Method::OPTIONS,
+        HttpMethod::Trace => Method::TRACE,
+    };
+    let mut schemas = Vec::new();
+    P::schemas(&mut schemas);
+    ApiRoute {
+        service: web::method(method.clone()).to(handler),
+        method,
+        http_method,
+        path: P::path(),
+        access,
+        operation: P::operation(),
+        schemas,
+    }
+}
+
+/// Registers every route, one actix resource per path.
+pub fn register(cfg: &mut web::ServiceConfig, routes: Vec<ApiRoute>) {
+    let mut resources: Vec<(String, actix_web::Resource)> = Vec::new();
+    for r in routes {
+        match resources.iter_mut().find(|(p, _)| *p == r.path) {
+            Some((_, resource)) => {
+                let taken = std::mem::replace(resource, web::resource(""));
+                *resource = taken.route(r.service);
+            }
+            None => {
+                let resource = web::resource(r.path.clone()).route(r.service);
+                resources.push((r.path, resource));
+            }
+        }
+    }
+    for (_, resource) in resources {
+        cfg.service(resource.wrap(from_fn(crate::telemetry::catch_panic)));
+    }
+}

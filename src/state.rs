@@ -1,0 +1,29 @@
+//! What every handler can reach. Cheap to clone; nothing in it is shared
+//! mutable state (that lives in the database, so instances can scale out).
+
+use std::sync::Arc;
+
+use sea_orm::DatabaseConnection;
+
+use crate::auth::jwt::TokenIssuer;
+use crate::config::Settings;
+use crate::pii::PiiCipher;
+
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub db: DatabaseConnection,
+    pub tokens: Arc<TokenIssuer>,
+    pub pii: Arc<PiiCipher>,
+}
+
+impl AppState {
+    pub fn new(settings: Settings, db: DatabaseConnection) -> anyhow::Result<Self> {
+        Ok(Self {
+            tokens: Arc::new(TokenIssuer::new(&settings.auth)),
+            pii: Arc::new(PiiCipher::from_settings(&settings.pii)?),
+            settings: Arc::new(settings),
+            db,
+        })
+    }
+}

@@ -1,0 +1,4 @@
+//! Users: the people behind every role. `GET /api/v1/me` and password changes.
+
+pub mod routes;
+pub mod service;

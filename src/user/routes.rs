@@ -1,0 +1,125 @@
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
+use entity::{CommunityId, StaffRole, UserId, community, staff_role, user};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, JoinType, QueryFilter, QueryOrder,
+    QuerySelect, RelationTrait, Set,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::auth::password::{self, Password};
+use crate::auth::{Caller, service as auth_service};
+use crate::clock;
+use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
+use crate::http::Json;
+use crate::state::AppState;
+
+/// The signed-in user, as they see themselves.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Me {
+    pub id: UserId,
+    pub display_name: String,
+    /// Masked: `138****1234`.
+    pub phone: Option<String>,
+    pub is_operator_admin: bool,
+    pub staff_roles: Vec<MyStaffRole>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MyStaffRole {
+    pub community_id: CommunityId,
+    pub community_name: String,
+    pub role: StaffRole,
+}
+
+/// Who am I?
+#[utoipa::path(
+    get,
+    path = "/api/v1/me",
+    tag = "me",
+    responses(
+        (status = 200, description = "The signed-in user", body = Me),
+        (status = 401, description = "No valid token", body = ErrorBody),
+    )
+)]
+pub async fn get_me(state: web::Data<AppState>, caller: Caller) -> ApiResult<web::Json<Me>> {
+    let roles: Vec<(CommunityId, String, StaffRole)> = staff_role::Entity::find()
+        .select_only()
+        .column(staff_role::Column::CommunityId)
+        .column(community::Column::Name)
+        .column(staff_role::Column::Role)
+        .join(JoinType::InnerJoin, staff_role::Relation::Community.def())
+        .filter(staff_role::Column::UserId.eq(caller.user.id))
+        .order_by_asc(community::Column::Name)
+        .order_by_asc(staff_role::Column::Role)
+        .into_tuple()
+        .all(&state.db)
+        .await?;
+    let user = caller.user;
+    Ok(web::Json(Me {
+        id: user.id,
+        display_name: user.display_name,
+        phone: user.phone_masked,
+        is_operator_admin: caller.is_operator_admin,
+        staff_roles: roles
+            .into_iter()
+            .map(|(community_id, community_name, role)| MyStaffRole {
+                community_id,
+                community_name,
+                role,
+            })
+            .collect(),
+        created_at: user.created_at,
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePassword {
+    pub current_password: String,
+    /// 8 to 128 characters.
+    pub new_password: String,
+}
+
+/// Change my password. Every refresh token of mine is revoked, so other
+/// devices must sign in again.
+#[utoipa::path(
+    put,
+    path = "/api/v1/me/password",
+    tag = "me",
+    request_body = ChangePassword,
+    responses(
+        (status = 204, description = "Changed"),
+        (status = 401, description = "Wrong current password", body = ErrorBody),
+        (status = 422, description = "New password too short or too long", body = ErrorBody),
+    )
+)]
+pub async fn change_password(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: Json<ChangePassword>,
+) -> ApiResult<HttpResponse> {
+    let body = body.into_inner();
+    let new = Password::parse("new_password", body.new_password)?;
+    let Some(stored) = caller.user.password_hash.clone() else {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            "this account signs in through WeChat and has no password",
+        ));
+    };
+    if !password::verify(body.current_password, Some(stored)).await? {
+        return Err(password::wrong_credentials());
+    }
+    let hash = password::hash(new).await?;
+    let txn = crate::db::begin_write(&state.db).await?;
+    let user_id = caller.user.id;
+    let mut model: user::ActiveModel = caller.user.into_active_model();
+    model.password_hash = Set(Some(hash));
+    model.updated_at = Set(clock::now());
+    model.update(&txn).await?;
+    auth_service::revoke_all_for_user(&txn, user_id).await?;
+    txn.commit().await?;
+    Ok(HttpResponse::NoContent().finish())
+}
