@@ -15,7 +15,7 @@ use sea_orm::{
 use crate::config::DatabaseSettings;
 
 /// Key of the PostgreSQL advisory lock held while migrating ("anjia" in ASCII).
-const MIGRATION_LOCK_KEY: i64 = 0x616e_6a69_61;
+const MIGRATION_LOCK_KEY: i64 = 0x0061_6e6a_6961;
 
 pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<DatabaseConnection> {
     if let Some(path) = sqlite_file(&settings.url)

@@ -203,7 +203,7 @@ mod tests {
         assert_ne!(c.lookup_hash("phone", "1"), c.lookup_hash("id_number", "1"));
         // Same as HMAC over the unpadded 32-byte key.
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&[9u8; 32]).unwrap();
-        mac.update(b"phone\01");
+        mac.update(b"phone\x001");
         assert_eq!(
             c.lookup_hash("phone", "1"),
             hex(&mac.finalize().into_bytes())

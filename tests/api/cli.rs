@@ -1,0 +1,158 @@
+//! The `anjia` command, run as a separate process.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::{Value, json};
+
+use crate::helpers::{TestDb, config_dir, spawn_app_on};
+
+fn anjia(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_anjia"));
+    cmd.args(args)
+        .env("ANJIA_ENV", "test")
+        .env("ANJIA_CONFIG_DIR", config_dir())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut input = child.stdin.take().unwrap();
+    if let Some(text) = stdin {
+        input.write_all(text.as_bytes()).unwrap();
+    }
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn config_check_prints_the_effective_configuration_with_secrets_redacted() {
+    let out = anjia(
+        &["config", "check"],
+        &[("ANJIA__SERVER__PORT", "9999"), ("ANJIA__DATABASE__URL", "postgres://anjia:hunter2@db/anjia")],
+        None,
+    );
+    let printed = text(&out);
+    assert!(out.status.success(), "{printed}");
+    assert!(printed.contains("9999"), "{printed}");
+    assert!(printed.contains("[redacted]"), "{printed}");
+    assert!(!printed.contains("insecure-test-jwt-secret"), "{printed}");
+    assert!(!printed.contains("hunter2"), "{printed}");
+}
+
+#[test]
+fn an_unknown_configuration_key_is_an_error() {
+    let out = anjia(&["config", "check"], &[("ANJIA__SERVER__PROT", "1")], None);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("prot"), "{}", text(&out));
+}
+
+#[test]
+fn production_refuses_to_start_without_real_secrets_or_with_the_sandbox() {
+    let out = anjia(&["config", "check"], &[("ANJIA_ENV", "production")], None);
+    assert!(!out.status.success());
+    let printed = text(&out);
+    assert!(printed.contains("auth.jwt_secret"), "{printed}");
+    assert!(printed.contains("sandbox"), "{printed}");
+
+    let out = anjia(
+        &["serve"],
+        &[
+            ("ANJIA_ENV", "production"),
+            ("ANJIA__AUTH__JWT_SECRET", "insecure-test-jwt-secret-0123456789abcdef0123"),
+            ("ANJIA__AUTH__DEV_LOGIN", "true"),
+        ],
+        None,
+    );
+    assert!(!out.status.success());
+    let printed = text(&out);
+    assert!(printed.contains("development value"), "{printed}");
+    assert!(printed.contains("dev_login"), "{printed}");
+}
+
+#[tokio::test]
+async fn migrate_reports_status_and_rolls_back_and_forward() {
+    let db = TestDb::new().await;
+    let env = [("ANJIA__DATABASE__URL", db.url.as_str())];
+    let out = anjia(&["migrate", "status"], &env, None);
+    assert!(text(&out).contains("pending m20261123_000001_core"), "{}", text(&out));
+    let out = anjia(&["migrate", "up"], &env, None);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("applied m20261123_000001_core"));
+    let out = anjia(&["migrate", "down", "--all"], &env, None);
+    assert!(text(&out).contains("pending m20261123_000001_core"), "{}", text(&out));
+}
+
+#[tokio::test]
+async fn admin_create_makes_an_operator_admin_who_can_sign_in() {
+    let db = std::sync::Arc::new(TestDb::new().await);
+    let env = [("ANJIA__DATABASE__URL", db.url.as_str())];
+    let out = anjia(
+        &["admin", "create", "--phone", "13600000001", "--name", "运营", "--password-stdin"],
+        &env,
+        Some("operator-password\n"),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("136****0001"));
+
+    let app = spawn_app_on(db.clone(), |_| {}).await;
+    let res = app
+        .post("/api/v1/auth/login", None, json!({ "phone": "13600000001", "password": "operator-password" }))
+        .await;
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    let me: Value = app
+        .get("/api/v1/me", body["access_token"].as_str())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["is_operator_admin"], true);
+
+    let out = anjia(&["admin", "create", "--phone", "123", "--name", "x", "--password-stdin"], &env, Some("operator-password\n"));
+    assert!(!out.status.success());
+    let out = anjia(&["admin", "create", "--phone", "13600000002", "--name", "x", "--password-stdin"], &env, Some("short\n"));
+    assert!(!out.status.success());
+}
+
+#[tokio::test]
+async fn seed_demo_creates_a_community_with_staff_and_is_idempotent() {
+    let db = std::sync::Arc::new(TestDb::new().await);
+    let env = [("ANJIA__DATABASE__URL", db.url.as_str())];
+    let first = anjia(&["seed-demo"], &env, None);
+    assert!(first.status.success(), "{}", text(&first));
+    let second = anjia(&["seed-demo"], &env, None);
+    assert!(second.status.success(), "{}", text(&second));
+    assert_eq!(String::from_utf8_lossy(&first.stdout), String::from_utf8_lossy(&second.stdout));
+
+    let app = spawn_app_on(db.clone(), |_| {}).await;
+    let res = app
+        .post(
+            "/api/v1/auth/login",
+            None,
+            json!({ "phone": "13800000001", "password": anjia::demo::DEMO_PASSWORD }),
+        )
+        .await;
+    let body: Value = res.json().await.unwrap();
+    let token = body["access_token"].as_str();
+    let me: Value = app.get("/api/v1/me", token).await.json().await.unwrap();
+    assert_eq!(me["staff_roles"][0]["role"], "manager");
+    let community = me["staff_roles"][0]["community_id"].as_str().unwrap();
+    let staff: Value = app
+        .get(&format!("/api/v1/communities/{community}/staff"), token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(staff["items"].as_array().unwrap().len(), 5);
+}

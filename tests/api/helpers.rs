@@ -1,0 +1,255 @@
+//! `spawn_app()` and the helpers tests share.
+
+use std::path::PathBuf;
+
+use anjia::config::{Environment, Settings};
+use anjia::startup::Application;
+use anjia::state::AppState;
+use reqwest::{Method, Response};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+pub fn config_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config")
+}
+
+pub fn test_settings() -> Settings {
+    Settings::load_from(&config_dir(), Environment::Test).expect("test settings")
+}
+
+/// A database of its own for one test: a temporary SQLite file, or (with
+/// ANJIA_TEST_DATABASE_URL pointing at a PostgreSQL server) a database created
+/// now and dropped when the test ends.
+pub struct TestDb {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+    postgres: Option<(String, String)>,
+}
+
+pub fn postgres_admin_url() -> Option<String> {
+    std::env::var("ANJIA_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty())
+}
+
+impl TestDb {
+    pub async fn new() -> Self {
+        match postgres_admin_url() {
+            Some(admin) => {
+                let name = format!("anjia_test_{}", Uuid::now_v7().simple());
+                let conn = Database::connect(&admin).await.expect("connect to PostgreSQL");
+                conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
+                    .await
+                    .expect("create test database");
+                conn.close().await.ok();
+                let url = with_database(&admin, &name);
+                Self {
+                    url,
+                    _dir: None,
+                    postgres: Some((admin, name)),
+                }
+            }
+            None => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}/anjia.db?mode=rwc", dir.path().display());
+                Self {
+                    url,
+                    _dir: Some(dir),
+                    postgres: None,
+                }
+            }
+        }
+    }
+}
+
+/// `postgres://u@h:5432/postgres?x` → `postgres://u@h:5432/<name>?x`
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let host_end = base[scheme_end..]
+        .find('/')
+        .map_or(base.len(), |i| scheme_end + i);
+    let mut out = format!("{}/{name}", &base[..host_end]);
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((admin, name)) = self.postgres.take() {
+            // Drop runs outside async; a short-lived runtime of its own does
+            // the DROP (FORCE closes the server's pooled connections).
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                rt.block_on(async {
+                    if let Ok(conn) = Database::connect(&admin).await {
+                        let _ = conn
+                            .execute_unprepared(&format!(
+                                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                            ))
+                            .await;
+                        let _ = conn.close().await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub state: AppState,
+    pub db: DatabaseConnection,
+    /// Keeps the database alive (and dropped after) as long as the app.
+    _test_db: std::sync::Arc<TestDb>,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
+    let test_db = std::sync::Arc::new(TestDb::new().await);
+    spawn_app_on(test_db, customize).await
+}
+
+/// Another server on an existing test database (several instances, one
+/// database).
+pub async fn spawn_app_on(
+    test_db: std::sync::Arc<TestDb>,
+    customize: impl FnOnce(&mut Settings),
+) -> TestApp {
+    let mut settings = test_settings();
+    settings.database.url = test_db.url.clone();
+    settings.server.host = "127.0.0.1".to_owned();
+    settings.server.port = 0;
+    customize(&mut settings);
+    let app = Application::build(settings).await.expect("build app");
+    let port = app.port();
+    let state = app.state().clone();
+    tokio::spawn(app.run());
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client"),
+        db: state.db.clone(),
+        state,
+        _test_db: test_db,
+    }
+}
+
+/// Tokens from a sign-in.
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub user_id: Uuid,
+    pub access: String,
+    pub refresh: String,
+}
+
+impl Session {
+    fn from_json(v: &Value) -> Self {
+        Self {
+            user_id: v["user_id"].as_str().unwrap().parse().unwrap(),
+            access: v["access_token"].as_str().unwrap().to_owned(),
+            refresh: v["refresh_token"].as_str().unwrap().to_owned(),
+        }
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Response {
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        req.send().await.expect("request")
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
+        self.request(Method::GET, path, token, None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Response {
+        self.request(Method::POST, path, token, Some(body)).await
+    }
+
+    /// Signs in through the development login.
+    pub async fn dev_login(&self, body: Value) -> Session {
+        let res = self.post("/api/v1/dev/login", None, body).await;
+        assert_eq!(res.status(), 200, "dev login failed");
+        Session::from_json(&res.json().await.unwrap())
+    }
+
+    pub async fn operator_admin(&self) -> Session {
+        self.dev_login(json!({ "display_name": "运营管理员", "operator_admin": true }))
+            .await
+    }
+
+    pub async fn resident(&self) -> Session {
+        self.dev_login(json!({ "display_name": "居民" })).await
+    }
+
+    pub async fn staff(&self, community: Uuid, role: &str) -> Session {
+        self.dev_login(json!({
+            "display_name": format!("{role} staff"),
+            "staff_roles": [{ "community_id": community, "role": role }],
+        }))
+        .await
+    }
+
+    /// Creates a community as a fresh operator admin; returns its id.
+    pub async fn community(&self, name: &str) -> Uuid {
+        let admin = self.operator_admin().await;
+        let res = self
+            .post(
+                "/api/v1/communities",
+                Some(&admin.access),
+                json!({ "name": name, "address": "福州市仓山区" }),
+            )
+            .await;
+        assert_eq!(res.status(), 201);
+        let body: Value = res.json().await.unwrap();
+        body["id"].as_str().unwrap().parse().unwrap()
+    }
+}
+
+/// Status and JSON body, for assertions with context.
+pub async fn status_and_json(res: Response) -> (u16, Value) {
+    let status = res.status().as_u16();
+    let text = res.text().await.unwrap_or_default();
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, body)
+}
+
+/// Asserts an error response's status and code.
+pub async fn assert_error(res: Response, status: u16, code: &str) -> Value {
+    let (got, body) = status_and_json(res).await;
+    assert_eq!((got, body["code"].as_str()), (status, Some(code)), "body: {body}");
+    assert!(body["message"].is_string(), "error without a message: {body}");
+    body
+}

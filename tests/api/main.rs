@@ -1,0 +1,13 @@
+//! anjia's integration tests: one binary. Each test starts the real server on
+//! a random port with a fresh database (a temporary SQLite file, or a fresh
+//! PostgreSQL database when ANJIA_TEST_DATABASE_URL is set).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod access_matrix;
+mod auth;
+mod cli;
+mod communities;
+mod errors;
+mod helpers;
+mod migrations;
+mod operations;
