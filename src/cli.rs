@@ -47,6 +47,12 @@ pub enum Command {
     },
     /// Fill the database with a demo community to explore (idempotent).
     SeedDemo,
+    /// Exit 0 if the local server answers /health (for container health checks).
+    Healthcheck {
+        /// Port of the local server (default: ANJIA__SERVER__PORT, else 8080).
+        #[arg(long, env = "ANJIA__SERVER__PORT", default_value_t = 8080)]
+        port: u16,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -106,8 +112,13 @@ pub fn main() -> ExitCode {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let command = cli.command.unwrap_or(Command::Serve);
+    if let Command::Healthcheck { port } = command {
+        return healthcheck(port);
+    }
     let settings = Settings::load()?;
-    match cli.command.unwrap_or(Command::Serve) {
+    match command {
+        Command::Healthcheck { .. } => Ok(()),
         Command::Serve => serve(settings).await,
         Command::Config {
             action: ConfigAction::Check,
@@ -220,6 +231,27 @@ async fn create_admin(
         phone.masked()
     );
     Ok(())
+}
+
+/// A plain HTTP/1.0 probe: no client library, no shell, no curl in the image.
+fn healthcheck(port: u16) -> anyhow::Result<()> {
+    use std::io::{Read, Write};
+    use std::time::Duration;
+    let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let mut stream = std::net::TcpStream::connect_timeout(&address, Duration::from_secs(2))
+        .with_context(|| format!("connecting to {address}"))?;
+    stream.set_read_timeout(Some(Duration::from_secs(2)))?;
+    stream.write_all(b"GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    if response.starts_with("HTTP/1.1 200") || response.starts_with("HTTP/1.0 200") {
+        Ok(())
+    } else {
+        bail!(
+            "unhealthy: {}",
+            response.lines().next().unwrap_or("no answer")
+        )
+    }
 }
 
 fn read_password(from_stdin: bool) -> anyhow::Result<String> {

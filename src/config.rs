@@ -99,6 +99,7 @@ pub struct AuthSettings {
     pub dev_login: bool,
     pub login_attempts_per_window: u32,
     pub login_window_secs: u64,
+    pub principal_cache_ttl_ms: u64,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]

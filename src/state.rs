@@ -6,6 +6,7 @@ use std::sync::Arc;
 use sea_orm::DatabaseConnection;
 
 use crate::auth::jwt::TokenIssuer;
+use crate::auth::principal::PrincipalCache;
 use crate::config::Settings;
 use crate::pii::PiiCipher;
 
@@ -15,6 +16,7 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub tokens: Arc<TokenIssuer>,
     pub pii: Arc<PiiCipher>,
+    pub principals: PrincipalCache,
 }
 
 impl AppState {
@@ -22,6 +24,7 @@ impl AppState {
         Ok(Self {
             tokens: Arc::new(TokenIssuer::new(&settings.auth)),
             pii: Arc::new(PiiCipher::from_settings(&settings.pii)?),
+            principals: PrincipalCache::new(settings.auth.principal_cache_ttl_ms),
             settings: Arc::new(settings),
             db,
         })

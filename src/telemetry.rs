@@ -205,3 +205,37 @@ impl Metrics {
         String::from_utf8(buffer).map_err(ApiError::internal)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use actix_web::middleware::from_fn;
+    use actix_web::{App, test, web};
+
+    #[allow(clippy::panic)]
+    async fn explodes() -> &'static str {
+        panic!("boom")
+    }
+
+    #[actix_web::test]
+    async fn a_panicking_handler_becomes_a_logged_500_not_a_dropped_connection() {
+        let metrics = web::Data::new(super::Metrics::new().unwrap());
+        let app = test::init_service(
+            App::new().app_data(metrics.clone()).service(
+                web::resource("/boom")
+                    .route(web::get().to(explodes))
+                    .wrap(from_fn(super::catch_panic)),
+            ),
+        )
+        .await;
+        let res =
+            test::call_service(&app, test::TestRequest::get().uri("/boom").to_request()).await;
+        assert_eq!(res.status(), 500);
+        let body: serde_json::Value = test::read_body_json(res).await;
+        assert_eq!(body["code"], "internal");
+        assert!(
+            !body.to_string().contains("boom"),
+            "the cause leaked: {body}"
+        );
+        assert_eq!(metrics.panics.get(), 1);
+    }
+}

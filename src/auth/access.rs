@@ -18,8 +18,12 @@ use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::{Method, header};
 use actix_web::middleware::Next;
 use actix_web::{Error, FromRequest, HttpMessage, HttpRequest, web};
-use entity::{CommunityId, StaffRole, community, operator_admin, staff_role, user};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+use std::sync::Arc;
+
+use entity::{CommunityId, StaffRole, community};
+
+use super::Principal;
+use sea_orm::EntityTrait;
 
 use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
@@ -102,9 +106,13 @@ impl AccessTable {
 
 /// The signed-in user making this request.
 #[derive(Clone, Debug)]
-pub struct Caller {
-    pub user: user::Model,
-    pub is_operator_admin: bool,
+pub struct Caller(pub Arc<Principal>);
+
+impl std::ops::Deref for Caller {
+    type Target = Principal;
+    fn deref(&self) -> &Principal {
+        &self.0
+    }
 }
 
 /// The community a community-scoped request addresses, and the caller's
@@ -245,21 +253,18 @@ async fn authenticate(req: &ServiceRequest, state: &AppState) -> Result<Caller, 
             )
         })?;
     let user_id = state.tokens.verify(token)?;
-    let (user, admin) = user::Entity::find_by_id(user_id)
-        .find_also_related(operator_admin::Entity)
-        .one(&state.db)
+    let principal = state
+        .principals
+        .get(&state.db, user_id)
         .await?
         .ok_or_else(|| ApiError::new(ErrorCode::InvalidToken, "the access token is not valid"))?;
-    if user.status != entity::UserStatus::Active {
+    if principal.user.status != entity::UserStatus::Active {
         return Err(ApiError::new(
             ErrorCode::AccountDisabled,
             "this account is disabled",
         ));
     }
-    Ok(Caller {
-        user,
-        is_operator_admin: admin.is_some(),
-    })
+    Ok(Caller(principal))
 }
 
 async fn community_scope(
@@ -285,14 +290,7 @@ async fn community_scope(
         .one(&state.db)
         .await?
         .ok_or_else(ApiError::not_found)?;
-    let roles: Vec<StaffRole> = staff_role::Entity::find()
-        .select_only()
-        .column(staff_role::Column::Role)
-        .filter(staff_role::Column::CommunityId.eq(community_id))
-        .filter(staff_role::Column::UserId.eq(caller.user.id))
-        .into_tuple()
-        .all(&state.db)
-        .await?;
+    let roles = caller.roles_in(community_id);
     let admitted = caller.is_operator_admin || roles.iter().any(|r| allowed.contains(r));
     if !admitted {
         // Outsiders must not learn that the community exists.

@@ -10,7 +10,9 @@
 pub mod access;
 pub mod jwt;
 pub mod password;
+pub mod principal;
 pub mod routes;
 pub mod service;
 
 pub use access::{Access, Caller, CommunityScope};
+pub use principal::Principal;

@@ -203,5 +203,6 @@ pub async fn dev_login(
     }
     let pair = service::issue_pair(&txn, &state, user.id, TokenFamilyId::new()).await?;
     txn.commit().await?;
+    state.principals.invalidate(user.id);
     Ok(web::Json(pair))
 }

@@ -291,6 +291,7 @@ pub async fn add_staff(
     let assignment =
         service::grant_role(&txn, scope.id(), holder.id, body.role, Some(caller.user.id)).await?;
     txn.commit().await?;
+    state.principals.invalidate(holder.id);
     Ok(HttpResponse::Created().json(StaffAssignment::from((assignment, holder))))
 }
 
@@ -328,5 +329,6 @@ pub async fn remove_staff(
     staff_role::Entity::delete_by_id(assignment.id)
         .exec(&state.db)
         .await?;
+    state.principals.invalidate(assignment.user_id);
     Ok(HttpResponse::NoContent().finish())
 }

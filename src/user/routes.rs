@@ -1,10 +1,7 @@
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
-use entity::{CommunityId, StaffRole, UserId, community, staff_role, user};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, JoinType, QueryFilter, QueryOrder,
-    QuerySelect, RelationTrait, Set,
-};
+use entity::{CommunityId, StaffRole, UserId, user};
+use sea_orm::{ActiveModelTrait, IntoActiveModel, Set};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -44,35 +41,24 @@ pub struct MyStaffRole {
         (status = 401, description = "No valid token", body = ErrorBody),
     )
 )]
-pub async fn get_me(state: web::Data<AppState>, caller: Caller) -> ApiResult<web::Json<Me>> {
-    let roles: Vec<(CommunityId, String, StaffRole)> = staff_role::Entity::find()
-        .select_only()
-        .column(staff_role::Column::CommunityId)
-        .column(community::Column::Name)
-        .column(staff_role::Column::Role)
-        .join(JoinType::InnerJoin, staff_role::Relation::Community.def())
-        .filter(staff_role::Column::UserId.eq(caller.user.id))
-        .order_by_asc(community::Column::Name)
-        .order_by_asc(staff_role::Column::Role)
-        .into_tuple()
-        .all(&state.db)
-        .await?;
-    let user = caller.user;
-    Ok(web::Json(Me {
+pub async fn get_me(caller: Caller) -> web::Json<Me> {
+    let user = &caller.user;
+    web::Json(Me {
         id: user.id,
-        display_name: user.display_name,
-        phone: user.phone_masked,
+        display_name: user.display_name.clone(),
+        phone: user.phone_masked.clone(),
         is_operator_admin: caller.is_operator_admin,
-        staff_roles: roles
-            .into_iter()
-            .map(|(community_id, community_name, role)| MyStaffRole {
-                community_id,
-                community_name,
-                role,
+        staff_roles: caller
+            .staff_roles
+            .iter()
+            .map(|r| MyStaffRole {
+                community_id: r.community_id,
+                community_name: r.community_name.clone(),
+                role: r.role,
             })
             .collect(),
         created_at: user.created_at,
-    }))
+    })
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -115,11 +101,12 @@ pub async fn change_password(
     let hash = password::hash(new).await?;
     let txn = crate::db::begin_write(&state.db).await?;
     let user_id = caller.user.id;
-    let mut model: user::ActiveModel = caller.user.into_active_model();
+    let mut model: user::ActiveModel = caller.user.clone().into_active_model();
     model.password_hash = Set(Some(hash));
     model.updated_at = Set(clock::now());
     model.update(&txn).await?;
     auth_service::revoke_all_for_user(&txn, user_id).await?;
     txn.commit().await?;
+    state.principals.invalidate(user_id);
     Ok(HttpResponse::NoContent().finish())
 }

@@ -22,7 +22,13 @@ enum Who {
     Staff(&'static [&'static str]),
 }
 
-const ALL_STAFF: &[&str] = &["manager", "building_manager", "gate_guard", "finance", "customer_service"];
+const ALL_STAFF: &[&str] = &[
+    "manager",
+    "building_manager",
+    "gate_guard",
+    "finance",
+    "customer_service",
+];
 const MANAGER: &[&str] = &["manager"];
 
 const EXPECTED: &[(&str, &str, Who)] = &[
@@ -37,11 +43,31 @@ const EXPECTED: &[(&str, &str, Who)] = &[
     ("PUT", "/api/v1/me/password", Who::SignedIn),
     ("POST", "/api/v1/communities", Who::OperatorAdmin),
     ("GET", "/api/v1/communities", Who::SignedIn),
-    ("GET", "/api/v1/communities/{community_id}", Who::Staff(ALL_STAFF)),
-    ("PATCH", "/api/v1/communities/{community_id}", Who::Staff(MANAGER)),
-    ("GET", "/api/v1/communities/{community_id}/staff", Who::Staff(MANAGER)),
-    ("POST", "/api/v1/communities/{community_id}/staff", Who::Staff(MANAGER)),
-    ("DELETE", "/api/v1/communities/{community_id}/staff/{assignment_id}", Who::Staff(MANAGER)),
+    (
+        "GET",
+        "/api/v1/communities/{community_id}",
+        Who::Staff(ALL_STAFF),
+    ),
+    (
+        "PATCH",
+        "/api/v1/communities/{community_id}",
+        Who::Staff(MANAGER),
+    ),
+    (
+        "GET",
+        "/api/v1/communities/{community_id}/staff",
+        Who::Staff(MANAGER),
+    ),
+    (
+        "POST",
+        "/api/v1/communities/{community_id}/staff",
+        Who::Staff(MANAGER),
+    ),
+    (
+        "DELETE",
+        "/api/v1/communities/{community_id}/staff/{assignment_id}",
+        Who::Staff(MANAGER),
+    ),
 ];
 
 #[derive(Debug)]
@@ -97,14 +123,23 @@ async fn every_route_admits_exactly_the_callers_its_rule_names() {
         .map(|(m, p, _)| ((*m).to_owned(), (*p).to_owned()))
         .collect();
     let missing: Vec<_> = table.difference(&expected_routes).collect();
-    assert!(missing.is_empty(), "routes without an expectation in the access matrix: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "routes without an expectation in the access matrix: {missing:?}"
+    );
     let stale: Vec<_> = expected_routes.difference(&table).collect();
-    assert!(stale.is_empty(), "expectations for routes that do not exist: {stale:?}");
+    assert!(
+        stale.is_empty(),
+        "expectations for routes that do not exist: {stale:?}"
+    );
 
     let mut callers: Vec<(Caller, Option<Session>)> = vec![
         (Caller::Anonymous, None),
         (Caller::PlainUser, Some(app.resident().await)),
-        (Caller::ManagerElsewhere, Some(app.staff(elsewhere, "manager").await)),
+        (
+            Caller::ManagerElsewhere,
+            Some(app.staff(elsewhere, "manager").await),
+        ),
         (Caller::OperatorAdmin, Some(app.operator_admin().await)),
     ];
     for role in ALL_STAFF {
@@ -116,10 +151,14 @@ async fn every_route_admits_exactly_the_callers_its_rule_names() {
         for (caller, session) in &callers {
             let mut path = pattern.replace("{community_id}", &here.to_string());
             if path.contains("{assignment_id}") {
-                path = path.replace("{assignment_id}", &fresh_assignment(&app, here).await.to_string());
+                path = path.replace(
+                    "{assignment_id}",
+                    &fresh_assignment(&app, here).await.to_string(),
+                );
             }
             let method: Method = method.parse().unwrap();
-            let body = matches!(method, Method::POST | Method::PUT | Method::PATCH).then(|| json!({}));
+            let body =
+                matches!(method, Method::POST | Method::PUT | Method::PATCH).then(|| json!({}));
             let token = session.as_ref().map(|s| s.access.as_str());
             let res = app.request(method.clone(), &path, token, body).await;
             let (status, body) = status_and_json(res).await;
@@ -138,5 +177,9 @@ async fn every_route_admits_exactly_the_callers_its_rule_names() {
             }
         }
     }
-    assert!(failures.is_empty(), "access matrix failures:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "access matrix failures:\n{}",
+        failures.join("\n")
+    );
 }

@@ -46,7 +46,12 @@ async fn staff_sign_in_with_phone_and_password_and_reach_their_profile() {
     assert_eq!(body["expires_in"], 900);
     let access = body["access_token"].as_str().unwrap();
 
-    let me: Value = app.get("/api/v1/me", Some(access)).await.json().await.unwrap();
+    let me: Value = app
+        .get("/api/v1/me", Some(access))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(me["display_name"], "王经理");
     assert_eq!(me["phone"], "139****0001");
     assert_eq!(me["staff_roles"][0]["role"], "manager");
@@ -57,9 +62,24 @@ async fn staff_sign_in_with_phone_and_password_and_reach_their_profile() {
 async fn a_wrong_password_and_an_unknown_phone_get_the_same_answer() {
     let app = spawn_app().await;
     let phone = staff_with_password(&app, "13900000002").await;
-    let wrong = assert_error(login(&app, &phone, "not the password").await, 401, "invalid_credentials").await;
-    let unknown = assert_error(login(&app, "13911111111", PASSWORD).await, 401, "invalid_credentials").await;
-    let malformed = assert_error(login(&app, "12345", PASSWORD).await, 401, "invalid_credentials").await;
+    let wrong = assert_error(
+        login(&app, &phone, "not the password").await,
+        401,
+        "invalid_credentials",
+    )
+    .await;
+    let unknown = assert_error(
+        login(&app, "13911111111", PASSWORD).await,
+        401,
+        "invalid_credentials",
+    )
+    .await;
+    let malformed = assert_error(
+        login(&app, "12345", PASSWORD).await,
+        401,
+        "invalid_credentials",
+    )
+    .await;
     assert_eq!(wrong["message"], unknown["message"]);
     assert_eq!(wrong["message"], malformed["message"]);
 }
@@ -69,10 +89,19 @@ async fn repeated_failures_are_throttled_with_retry_after_even_for_the_right_pas
     let app = spawn_app().await; // test config: 5 attempts per window
     let phone = staff_with_password(&app, "13900000003").await;
     for _ in 0..5 {
-        assert_error(login(&app, &phone, "wrong password").await, 401, "invalid_credentials").await;
+        assert_error(
+            login(&app, &phone, "wrong password").await,
+            401,
+            "invalid_credentials",
+        )
+        .await;
     }
     let res = login(&app, &phone, PASSWORD).await;
-    let retry_after: u64 = res.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry_after: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(retry_after > 0 && retry_after <= 900);
     assert_error(res, 429, "rate_limited").await;
 }
@@ -81,7 +110,13 @@ async fn repeated_failures_are_throttled_with_retry_after_even_for_the_right_pas
 async fn a_refresh_token_rotates_and_works_once() {
     let app = spawn_app().await;
     let session = app.resident().await;
-    let res = app.post("/api/v1/auth/refresh", None, json!({ "refresh_token": session.refresh })).await;
+    let res = app
+        .post(
+            "/api/v1/auth/refresh",
+            None,
+            json!({ "refresh_token": session.refresh }),
+        )
+        .await;
     let (status, next) = status_and_json(res).await;
     assert_eq!(status, 200, "{next}");
     assert_ne!(next["refresh_token"], session.refresh.as_str());
@@ -89,7 +124,13 @@ async fn a_refresh_token_rotates_and_works_once() {
     assert_eq!(app.get("/api/v1/me", Some(access)).await.status(), 200);
 
     let again = next["refresh_token"].as_str().unwrap();
-    let res = app.post("/api/v1/auth/refresh", None, json!({ "refresh_token": again })).await;
+    let res = app
+        .post(
+            "/api/v1/auth/refresh",
+            None,
+            json!({ "refresh_token": again }),
+        )
+        .await;
     assert_eq!(res.status(), 200);
 }
 
@@ -98,7 +139,11 @@ async fn reusing_a_rotated_refresh_token_revokes_the_whole_family() {
     let app = spawn_app().await;
     let session = app.resident().await;
     let first = app
-        .post("/api/v1/auth/refresh", None, json!({ "refresh_token": session.refresh }))
+        .post(
+            "/api/v1/auth/refresh",
+            None,
+            json!({ "refresh_token": session.refresh }),
+        )
         .await
         .json::<Value>()
         .await
@@ -106,18 +151,36 @@ async fn reusing_a_rotated_refresh_token_revokes_the_whole_family() {
     let newest = first["refresh_token"].as_str().unwrap().to_owned();
 
     // The old token again: someone kept a copy.
-    let res = app.post("/api/v1/auth/refresh", None, json!({ "refresh_token": session.refresh })).await;
+    let res = app
+        .post(
+            "/api/v1/auth/refresh",
+            None,
+            json!({ "refresh_token": session.refresh }),
+        )
+        .await;
     assert_error(res, 401, "refresh_token_reused").await;
 
     // The legitimate newest token is revoked with the family.
-    let res = app.post("/api/v1/auth/refresh", None, json!({ "refresh_token": newest })).await;
+    let res = app
+        .post(
+            "/api/v1/auth/refresh",
+            None,
+            json!({ "refresh_token": newest }),
+        )
+        .await;
     assert_error(res, 401, "invalid_refresh_token").await;
 }
 
 #[tokio::test]
 async fn unknown_and_expired_refresh_tokens_are_refused() {
     let app = spawn_app().await;
-    let res = app.post("/api/v1/auth/refresh", None, json!({ "refresh_token": "made-up" })).await;
+    let res = app
+        .post(
+            "/api/v1/auth/refresh",
+            None,
+            json!({ "refresh_token": "made-up" }),
+        )
+        .await;
     assert_error(res, 401, "invalid_refresh_token").await;
 
     let session = app.resident().await;
@@ -126,7 +189,13 @@ async fn unknown_and_expired_refresh_tokens_are_refused() {
         .execute_unprepared("UPDATE refresh_tokens SET expires_at = created_at")
         .await
         .unwrap();
-    let res = app.post("/api/v1/auth/refresh", None, json!({ "refresh_token": session.refresh })).await;
+    let res = app
+        .post(
+            "/api/v1/auth/refresh",
+            None,
+            json!({ "refresh_token": session.refresh }),
+        )
+        .await;
     assert_error(res, 401, "refresh_token_expired").await;
 }
 
@@ -135,9 +204,24 @@ async fn logout_revokes_the_refresh_token_and_is_idempotent() {
     let app = spawn_app().await;
     let session = app.resident().await;
     let body = json!({ "refresh_token": session.refresh });
-    assert_eq!(app.post("/api/v1/auth/logout", None, body.clone()).await.status(), 204);
-    assert_eq!(app.post("/api/v1/auth/logout", None, body.clone()).await.status(), 204);
-    assert_error(app.post("/api/v1/auth/refresh", None, body).await, 401, "invalid_refresh_token").await;
+    assert_eq!(
+        app.post("/api/v1/auth/logout", None, body.clone())
+            .await
+            .status(),
+        204
+    );
+    assert_eq!(
+        app.post("/api/v1/auth/logout", None, body.clone())
+            .await
+            .status(),
+        204
+    );
+    assert_error(
+        app.post("/api/v1/auth/refresh", None, body).await,
+        401,
+        "invalid_refresh_token",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -149,8 +233,19 @@ async fn a_disabled_account_is_refused_even_with_a_valid_token() {
         .execute_unprepared("UPDATE users SET status = 'disabled'")
         .await
         .unwrap();
-    assert_error(app.get("/api/v1/me", Some(&session.access)).await, 403, "account_disabled").await;
-    let res = app.post("/api/v1/auth/refresh", None, json!({ "refresh_token": session.refresh })).await;
+    assert_error(
+        app.get("/api/v1/me", Some(&session.access)).await,
+        403,
+        "account_disabled",
+    )
+    .await;
+    let res = app
+        .post(
+            "/api/v1/auth/refresh",
+            None,
+            json!({ "refresh_token": session.refresh }),
+        )
+        .await;
     assert_error(res, 403, "account_disabled").await;
 }
 
@@ -162,26 +257,54 @@ async fn changing_the_password_needs_the_current_one_and_signs_out_other_devices
     let access = body["access_token"].as_str().unwrap();
     let refresh = body["refresh_token"].as_str().unwrap();
 
-    let change = |current: &str, new: &str| {
-        json!({ "current_password": current, "new_password": new })
-    };
+    let change =
+        |current: &str, new: &str| json!({ "current_password": current, "new_password": new });
     let res = app
-        .request(Method::PUT, "/api/v1/me/password", Some(access), Some(change("nope nope", "brand new password")))
+        .request(
+            Method::PUT,
+            "/api/v1/me/password",
+            Some(access),
+            Some(change("nope nope", "brand new password")),
+        )
         .await;
     assert_error(res, 401, "invalid_credentials").await;
     let res = app
-        .request(Method::PUT, "/api/v1/me/password", Some(access), Some(change(PASSWORD, "short")))
+        .request(
+            Method::PUT,
+            "/api/v1/me/password",
+            Some(access),
+            Some(change(PASSWORD, "short")),
+        )
         .await;
     let err = assert_error(res, 422, "validation_failed").await;
     assert_eq!(err["details"]["field"], "new_password");
 
     let res = app
-        .request(Method::PUT, "/api/v1/me/password", Some(access), Some(change(PASSWORD, "brand new password")))
+        .request(
+            Method::PUT,
+            "/api/v1/me/password",
+            Some(access),
+            Some(change(PASSWORD, "brand new password")),
+        )
         .await;
     assert_eq!(res.status(), 204);
-    assert_error(login(&app, &phone, PASSWORD).await, 401, "invalid_credentials").await;
-    assert_eq!(login(&app, &phone, "brand new password").await.status(), 200);
-    let res = app.post("/api/v1/auth/refresh", None, json!({ "refresh_token": refresh })).await;
+    assert_error(
+        login(&app, &phone, PASSWORD).await,
+        401,
+        "invalid_credentials",
+    )
+    .await;
+    assert_eq!(
+        login(&app, &phone, "brand new password").await.status(),
+        200
+    );
+    let res = app
+        .post(
+            "/api/v1/auth/refresh",
+            None,
+            json!({ "refresh_token": refresh }),
+        )
+        .await;
     assert_error(res, 401, "invalid_refresh_token").await;
 }
 
@@ -190,7 +313,12 @@ async fn the_development_login_does_not_exist_when_turned_off() {
     let app = crate::helpers::spawn_app_with(|s| s.auth.dev_login = false).await;
     let res = app.post("/api/v1/dev/login", None, json!({})).await;
     assert_error(res, 404, "not_found").await;
-    let doc: Value = app.get("/api-docs/openapi.json", None).await.json().await.unwrap();
+    let doc: Value = app
+        .get("/api-docs/openapi.json", None)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert!(doc["paths"]["/api/v1/dev/login"].is_null());
 }
 
@@ -216,4 +344,75 @@ async fn phone_numbers_are_stored_encrypted_and_hashed_never_in_plaintext() {
     }
     assert_eq!(masked, "139****5678");
     assert_eq!(app.state.pii.decrypt(&enc).unwrap(), "13912345678");
+}
+
+#[tokio::test]
+async fn role_changes_made_through_this_instance_apply_at_once_despite_the_principal_cache() {
+    let app = crate::helpers::spawn_app_with(|s| s.auth.principal_cache_ttl_ms = 60_000).await;
+    let c = app.community("缓存小区").await;
+    let manager = app.staff(c, "manager").await;
+    let res = app
+        .post(
+            &format!("/api/v1/communities/{c}/staff"),
+            Some(&manager.access),
+            json!({ "phone": "13500000001", "display_name": "新门岗", "role": "gate_guard", "initial_password": "guard-password" }),
+        )
+        .await;
+    let added: Value = res.json().await.unwrap();
+    let body: Value = login(&app, "13500000001", "guard-password")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let guard = body["access_token"].as_str().unwrap().to_owned();
+    let community_path = format!("/api/v1/communities/{c}");
+    assert_eq!(app.get(&community_path, Some(&guard)).await.status(), 200);
+
+    let id = added["id"].as_str().unwrap();
+    let res = app
+        .request(
+            Method::DELETE,
+            &format!("{community_path}/staff/{id}"),
+            Some(&manager.access),
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), 204);
+    assert_error(
+        app.get(&community_path, Some(&guard)).await,
+        404,
+        "not_found",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn role_changes_made_elsewhere_apply_within_the_principal_cache_lifetime() {
+    let app = crate::helpers::spawn_app_with(|s| s.auth.principal_cache_ttl_ms = 300).await;
+    let c = app.community("别处改动").await;
+    let guard = app.staff(c, "gate_guard").await;
+    let community_path = format!("/api/v1/communities/{c}");
+    assert_eq!(
+        app.get(&community_path, Some(&guard.access)).await.status(),
+        200
+    );
+
+    // Another instance withdraws the role: this one learns within the TTL.
+    use sea_orm::ConnectionTrait;
+    app.db
+        .execute_unprepared("DELETE FROM staff_roles")
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let status = app.get(&community_path, Some(&guard.access)).await.status();
+        if status == 404 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still admitted after the TTL"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }

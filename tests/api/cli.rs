@@ -39,7 +39,10 @@ fn text(out: &Output) -> String {
 fn config_check_prints_the_effective_configuration_with_secrets_redacted() {
     let out = anjia(
         &["config", "check"],
-        &[("ANJIA__SERVER__PORT", "9999"), ("ANJIA__DATABASE__URL", "postgres://anjia:hunter2@db/anjia")],
+        &[
+            ("ANJIA__SERVER__PORT", "9999"),
+            ("ANJIA__DATABASE__URL", "postgres://anjia:hunter2@db/anjia"),
+        ],
         None,
     );
     let printed = text(&out);
@@ -69,7 +72,10 @@ fn production_refuses_to_start_without_real_secrets_or_with_the_sandbox() {
         &["serve"],
         &[
             ("ANJIA_ENV", "production"),
-            ("ANJIA__AUTH__JWT_SECRET", "insecure-test-jwt-secret-0123456789abcdef0123"),
+            (
+                "ANJIA__AUTH__JWT_SECRET",
+                "insecure-test-jwt-secret-0123456789abcdef0123",
+            ),
             ("ANJIA__AUTH__DEV_LOGIN", "true"),
         ],
         None,
@@ -85,12 +91,20 @@ async fn migrate_reports_status_and_rolls_back_and_forward() {
     let db = TestDb::new().await;
     let env = [("ANJIA__DATABASE__URL", db.url.as_str())];
     let out = anjia(&["migrate", "status"], &env, None);
-    assert!(text(&out).contains("pending m20261123_000001_core"), "{}", text(&out));
+    assert!(
+        text(&out).contains("pending m20261123_000001_core"),
+        "{}",
+        text(&out)
+    );
     let out = anjia(&["migrate", "up"], &env, None);
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("applied m20261123_000001_core"));
     let out = anjia(&["migrate", "down", "--all"], &env, None);
-    assert!(text(&out).contains("pending m20261123_000001_core"), "{}", text(&out));
+    assert!(
+        text(&out).contains("pending m20261123_000001_core"),
+        "{}",
+        text(&out)
+    );
 }
 
 #[tokio::test]
@@ -98,7 +112,15 @@ async fn admin_create_makes_an_operator_admin_who_can_sign_in() {
     let db = std::sync::Arc::new(TestDb::new().await);
     let env = [("ANJIA__DATABASE__URL", db.url.as_str())];
     let out = anjia(
-        &["admin", "create", "--phone", "13600000001", "--name", "运营", "--password-stdin"],
+        &[
+            "admin",
+            "create",
+            "--phone",
+            "13600000001",
+            "--name",
+            "运营",
+            "--password-stdin",
+        ],
         &env,
         Some("operator-password\n"),
     );
@@ -107,7 +129,11 @@ async fn admin_create_makes_an_operator_admin_who_can_sign_in() {
 
     let app = spawn_app_on(db.clone(), |_| {}).await;
     let res = app
-        .post("/api/v1/auth/login", None, json!({ "phone": "13600000001", "password": "operator-password" }))
+        .post(
+            "/api/v1/auth/login",
+            None,
+            json!({ "phone": "13600000001", "password": "operator-password" }),
+        )
         .await;
     assert_eq!(res.status(), 200);
     let body: Value = res.json().await.unwrap();
@@ -119,9 +145,33 @@ async fn admin_create_makes_an_operator_admin_who_can_sign_in() {
         .unwrap();
     assert_eq!(me["is_operator_admin"], true);
 
-    let out = anjia(&["admin", "create", "--phone", "123", "--name", "x", "--password-stdin"], &env, Some("operator-password\n"));
+    let out = anjia(
+        &[
+            "admin",
+            "create",
+            "--phone",
+            "123",
+            "--name",
+            "x",
+            "--password-stdin",
+        ],
+        &env,
+        Some("operator-password\n"),
+    );
     assert!(!out.status.success());
-    let out = anjia(&["admin", "create", "--phone", "13600000002", "--name", "x", "--password-stdin"], &env, Some("short\n"));
+    let out = anjia(
+        &[
+            "admin",
+            "create",
+            "--phone",
+            "13600000002",
+            "--name",
+            "x",
+            "--password-stdin",
+        ],
+        &env,
+        Some("short\n"),
+    );
     assert!(!out.status.success());
 }
 
@@ -133,7 +183,10 @@ async fn seed_demo_creates_a_community_with_staff_and_is_idempotent() {
     assert!(first.status.success(), "{}", text(&first));
     let second = anjia(&["seed-demo"], &env, None);
     assert!(second.status.success(), "{}", text(&second));
-    assert_eq!(String::from_utf8_lossy(&first.stdout), String::from_utf8_lossy(&second.stdout));
+    assert_eq!(
+        String::from_utf8_lossy(&first.stdout),
+        String::from_utf8_lossy(&second.stdout)
+    );
 
     let app = spawn_app_on(db.clone(), |_| {}).await;
     let res = app
@@ -155,4 +208,24 @@ async fn seed_demo_creates_a_community_with_staff_and_is_idempotent() {
         .await
         .unwrap();
     assert_eq!(staff["items"].as_array().unwrap().len(), 5);
+}
+
+#[tokio::test]
+async fn healthcheck_passes_against_a_running_server_and_fails_without_one() {
+    let db = std::sync::Arc::new(TestDb::new().await);
+    let app = spawn_app_on(db, |_| {}).await;
+    let port = app.port.to_string();
+    let out =
+        tokio::task::spawn_blocking(move || anjia(&["healthcheck", "--port", &port], &[], None))
+            .await
+            .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = anjia(&["healthcheck", "--port", &closed.to_string()], &[], None);
+    assert!(!out.status.success());
 }

@@ -24,7 +24,11 @@ async fn malformed_json_is_400_invalid_json_with_the_position() {
 async fn a_wrong_type_is_422_invalid_body_naming_the_field() {
     let app = spawn_app().await;
     let res = app
-        .post("/api/v1/auth/login", None, json!({ "phone": 13800000000u64, "password": "x" }))
+        .post(
+            "/api/v1/auth/login",
+            None,
+            json!({ "phone": 13800000000u64, "password": "x" }),
+        )
         .await;
     let body = assert_error(res, 422, "invalid_body").await;
     assert_eq!(body["details"]["field"], "phone");
@@ -33,7 +37,13 @@ async fn a_wrong_type_is_422_invalid_body_naming_the_field() {
 #[tokio::test]
 async fn a_missing_field_and_an_unknown_field_are_422_invalid_body() {
     let app = spawn_app().await;
-    let res = app.post("/api/v1/auth/login", None, json!({ "phone": "13800000000" })).await;
+    let res = app
+        .post(
+            "/api/v1/auth/login",
+            None,
+            json!({ "phone": "13800000000" }),
+        )
+        .await;
     assert_error(res, 422, "invalid_body").await;
     let res = app
         .post(
@@ -73,7 +83,9 @@ async fn an_oversized_body_is_413_whether_declared_or_streamed() {
         .client
         .post(app.url("/api/v1/auth/login"))
         .header("content-type", "application/json")
-        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(chunks)))
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            chunks,
+        )))
         .send()
         .await
         .unwrap();
@@ -83,7 +95,12 @@ async fn an_oversized_body_is_413_whether_declared_or_streamed() {
 #[tokio::test]
 async fn unknown_routes_are_404_and_wrong_methods_405() {
     let app = spawn_app().await;
-    assert_error(app.get("/api/v1/nothing-here", None).await, 404, "not_found").await;
+    assert_error(
+        app.get("/api/v1/nothing-here", None).await,
+        404,
+        "not_found",
+    )
+    .await;
     let res = app.request(Method::DELETE, "/health", None, None).await;
     assert_error(res, 405, "method_not_allowed").await;
 }
@@ -92,7 +109,9 @@ async fn unknown_routes_are_404_and_wrong_methods_405() {
 async fn a_malformed_id_in_the_path_is_404() {
     let app = spawn_app().await;
     let admin = app.operator_admin().await;
-    let res = app.get("/api/v1/communities/not-a-uuid", Some(&admin.access)).await;
+    let res = app
+        .get("/api/v1/communities/not-a-uuid", Some(&admin.access))
+        .await;
     assert_error(res, 404, "not_found").await;
 }
 
@@ -100,11 +119,17 @@ async fn a_malformed_id_in_the_path_is_404() {
 async fn a_bad_query_parameter_is_400() {
     let app = spawn_app().await;
     let admin = app.operator_admin().await;
-    let res = app.get("/api/v1/communities?limit=lots", Some(&admin.access)).await;
+    let res = app
+        .get("/api/v1/communities?limit=lots", Some(&admin.access))
+        .await;
     assert_error(res, 400, "invalid_query").await;
-    let res = app.get("/api/v1/communities?limit=1000", Some(&admin.access)).await;
+    let res = app
+        .get("/api/v1/communities?limit=1000", Some(&admin.access))
+        .await;
     assert_error(res, 400, "invalid_query").await;
-    let res = app.get("/api/v1/communities?cursor=zzz", Some(&admin.access)).await;
+    let res = app
+        .get("/api/v1/communities?cursor=zzz", Some(&admin.access))
+        .await;
     assert_error(res, 400, "invalid_cursor").await;
 }
 
@@ -122,22 +147,46 @@ async fn missing_malformed_forged_and_expired_tokens_are_401_with_distinct_codes
         .unwrap();
     assert_error(res, 401, "invalid_token").await;
 
-    assert_error(app.get("/api/v1/me", Some("not.a.jwt")).await, 401, "invalid_token").await;
+    assert_error(
+        app.get("/api/v1/me", Some("not.a.jwt")).await,
+        401,
+        "invalid_token",
+    )
+    .await;
 
     // Signed with another key.
     let mut other = crate::helpers::test_settings();
-    other.auth.jwt_secret = "another-secret-another-secret-another-secret".to_owned().into();
+    other.auth.jwt_secret = "another-secret-another-secret-another-secret"
+        .to_owned()
+        .into();
     let forger = anjia::auth::jwt::TokenIssuer::new(&other.auth);
     let session = app.resident().await;
     let user = entity::UserId::from_uuid(session.user_id);
     let forged = forger.issue(user).unwrap();
-    assert_error(app.get("/api/v1/me", Some(&forged)).await, 401, "invalid_token").await;
+    assert_error(
+        app.get("/api/v1/me", Some(&forged)).await,
+        401,
+        "invalid_token",
+    )
+    .await;
 
     // Expired an hour ago, signed with the right key.
     let now = chrono::Utc::now().timestamp();
-    let expired = app.state.tokens.issue_with_times(user, now - 7200, now - 3600).unwrap();
-    assert_error(app.get("/api/v1/me", Some(&expired)).await, 401, "token_expired").await;
+    let expired = app
+        .state
+        .tokens
+        .issue_with_times(user, now - 7200, now - 3600)
+        .unwrap();
+    assert_error(
+        app.get("/api/v1/me", Some(&expired)).await,
+        401,
+        "token_expired",
+    )
+    .await;
 
     // The right token works.
-    assert_eq!(app.get("/api/v1/me", Some(&session.access)).await.status(), 200);
+    assert_eq!(
+        app.get("/api/v1/me", Some(&session.access)).await.status(),
+        200
+    );
 }

@@ -28,7 +28,9 @@ pub struct TestDb {
 }
 
 pub fn postgres_admin_url() -> Option<String> {
-    std::env::var("ANJIA_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty())
+    std::env::var("ANJIA_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
 }
 
 impl TestDb {
@@ -36,7 +38,9 @@ impl TestDb {
         match postgres_admin_url() {
             Some(admin) => {
                 let name = format!("anjia_test_{}", Uuid::now_v7().simple());
-                let conn = Database::connect(&admin).await.expect("connect to PostgreSQL");
+                let conn = Database::connect(&admin)
+                    .await
+                    .expect("connect to PostgreSQL");
                 conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
                     .await
                     .expect("create test database");
@@ -107,6 +111,9 @@ impl Drop for TestDb {
 
 pub struct TestApp {
     pub address: String,
+    pub port: u16,
+    /// Stands in for WeChat's API (`wechat.api_base` and `open_base` point here).
+    pub fake_wechat: wiremock::MockServer,
     pub client: reqwest::Client,
     pub state: AppState,
     pub db: DatabaseConnection,
@@ -129,8 +136,11 @@ pub async fn spawn_app_on(
     test_db: std::sync::Arc<TestDb>,
     customize: impl FnOnce(&mut Settings),
 ) -> TestApp {
+    let fake_wechat = wiremock::MockServer::start().await;
     let mut settings = test_settings();
     settings.database.url = test_db.url.clone();
+    settings.wechat.api_base = fake_wechat.uri();
+    settings.wechat.open_base = fake_wechat.uri();
     settings.server.host = "127.0.0.1".to_owned();
     settings.server.port = 0;
     customize(&mut settings);
@@ -140,6 +150,8 @@ pub async fn spawn_app_on(
     tokio::spawn(app.run());
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
+        port,
+        fake_wechat,
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -249,7 +261,14 @@ pub async fn status_and_json(res: Response) -> (u16, Value) {
 /// Asserts an error response's status and code.
 pub async fn assert_error(res: Response, status: u16, code: &str) -> Value {
     let (got, body) = status_and_json(res).await;
-    assert_eq!((got, body["code"].as_str()), (status, Some(code)), "body: {body}");
-    assert!(body["message"].is_string(), "error without a message: {body}");
+    assert_eq!(
+        (got, body["code"].as_str()),
+        (status, Some(code)),
+        "body: {body}"
+    );
+    assert!(
+        body["message"].is_string(),
+        "error without a message: {body}"
+    );
     body
 }

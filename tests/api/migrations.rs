@@ -39,8 +39,18 @@ async fn every_migration_runs_up_down_and_up_again_to_the_same_schema() {
     assert!(first.iter().any(|i| i.contains("communities")), "{first:?}");
 
     anjia::db::migrate_down(&db, None).await.unwrap();
-    assert_eq!(schema(&db).await, Vec::<String>::new(), "down left tables behind");
-    assert!(anjia::db::migration_status(&db).await.unwrap().iter().all(|(_, applied)| !applied));
+    assert_eq!(
+        schema(&db).await,
+        Vec::<String>::new(),
+        "down left tables behind"
+    );
+    assert!(
+        anjia::db::migration_status(&db)
+            .await
+            .unwrap()
+            .iter()
+            .all(|(_, applied)| !applied)
+    );
 
     anjia::db::migrate_up(&db).await.unwrap();
     assert_eq!(schema(&db).await, first);
@@ -60,7 +70,10 @@ async fn two_instances_starting_together_on_one_database_both_come_up() {
     }
     // A user made through one instance signs in through the other.
     let session = a.resident().await;
-    assert_eq!(b.get("/api/v1/me", Some(&session.access)).await.status(), 200);
+    assert_eq!(
+        b.get("/api/v1/me", Some(&session.access)).await.status(),
+        200
+    );
 }
 
 fn free_port() -> u16 {
@@ -99,7 +112,10 @@ async fn wait_ready(port: u16) -> bool {
     let client = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
-        if let Ok(res) = client.get(format!("http://127.0.0.1:{port}/ready")).send().await
+        if let Ok(res) = client
+            .get(format!("http://127.0.0.1:{port}/ready"))
+            .send()
+            .await
             && res.status() == 200
         {
             return true;

@@ -28,7 +28,11 @@ async fn ready_is_unavailable_while_migrations_are_pending() {
     anjia::db::migrate_down(&app.db, Some(1)).await.unwrap();
     let res = app.get("/ready", None).await;
     let body = crate::helpers::assert_error(res, 503, "service_unavailable").await;
-    assert!(body["details"]["pending"].as_array().is_some_and(|p| !p.is_empty()));
+    assert!(
+        body["details"]["pending"]
+            .as_array()
+            .is_some_and(|p| !p.is_empty())
+    );
 }
 
 #[tokio::test]
@@ -65,13 +69,21 @@ async fn metrics_count_requests_by_route_and_status_and_show_the_pool() {
     app.get("/api/v1/me", None).await;
     let res = app.get("/metrics", None).await;
     assert_eq!(res.status(), 200);
-    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
     let text = res.text().await.unwrap();
     assert!(
         text.contains(r#"anjia_http_requests_total{method="GET",route="/health",status="200"} 1"#),
         "{text}"
     );
-    assert!(text.contains(r#"route="/api/v1/me",status="401""#), "{text}");
+    assert!(
+        text.contains(r#"route="/api/v1/me",status="401""#),
+        "{text}"
+    );
     assert!(text.contains("anjia_http_request_duration_seconds_bucket"));
     assert!(text.contains("anjia_db_pool_connections"));
 }
@@ -89,14 +101,22 @@ async fn interactive_docs_are_served_at_docs() {
 #[tokio::test]
 async fn every_route_is_in_the_openapi_document_and_nothing_else_is() {
     let app = spawn_app().await;
-    let doc: Value = app.get("/api-docs/openapi.json", None).await.json().await.unwrap();
+    let doc: Value = app
+        .get("/api-docs/openapi.json", None)
+        .await
+        .json()
+        .await
+        .unwrap();
     let mut documented = BTreeSet::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
         for method in item.as_object().unwrap().keys() {
             if ["get", "post", "put", "patch", "delete"].contains(&method.as_str()) {
                 documented.insert(format!("{} {path}", method.to_uppercase()));
                 let op = &item[method];
-                assert!(op["x-access"]["kind"].is_string(), "{method} {path} lacks x-access");
+                assert!(
+                    op["x-access"]["kind"].is_string(),
+                    "{method} {path} lacks x-access"
+                );
                 assert!(op["responses"].as_object().is_some_and(|r| !r.is_empty()));
             }
         }
@@ -111,14 +131,31 @@ async fn every_route_is_in_the_openapi_document_and_nothing_else_is() {
 #[tokio::test]
 async fn the_openapi_document_lists_every_error_code() {
     let app = spawn_app().await;
-    let doc: Value = app.get("/api-docs/openapi.json", None).await.json().await.unwrap();
+    let doc: Value = app
+        .get("/api-docs/openapi.json", None)
+        .await
+        .json()
+        .await
+        .unwrap();
     let codes = &doc["components"]["schemas"]["ErrorCode"];
     let listed: Vec<&str> = codes["enum"]
         .as_array()
         .or_else(|| codes["oneOf"].as_array())
-        .map(|a| a.iter().filter_map(|v| v.as_str().or_else(|| v["enum"][0].as_str())).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().or_else(|| v["enum"][0].as_str()))
+                .collect()
+        })
         .unwrap_or_default();
-    for code in ["invalid_json", "invalid_body", "unauthenticated", "token_expired", "not_found", "rate_limited", "internal"] {
+    for code in [
+        "invalid_json",
+        "invalid_body",
+        "unauthenticated",
+        "token_expired",
+        "not_found",
+        "rate_limited",
+        "internal",
+    ] {
         assert!(listed.contains(&code), "{code} missing from {codes}");
     }
 }

@@ -1,0 +1,130 @@
+//! The signed-in user as the guard needs them: the user row, whether they are
+//! an operator admin, and their staff roles in every community.
+//!
+//! Loading that takes two queries, on every authenticated request. Each
+//! instance keeps a small read cache of principals for a short time
+//! (`auth.principal_cache_ttl_ms`, 2 s by default; 0 turns it off). It is a
+//! cache, not shared state: a change made through this instance drops the
+//! entry at once; a change made through another instance (a role withdrawn,
+//! an account disabled) takes effect here within the TTL.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use entity::{CommunityId, StaffRole, UserId, community, operator_admin, staff_role, user};
+use moka::sync::Cache;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect,
+    RelationTrait,
+};
+
+use crate::error::ApiResult;
+
+#[derive(Clone, Debug)]
+pub struct Principal {
+    pub user: user::Model,
+    pub is_operator_admin: bool,
+    /// Every staff role the user holds, ordered by community name.
+    pub staff_roles: Vec<HeldRole>,
+}
+
+#[derive(Clone, Debug)]
+pub struct HeldRole {
+    pub community_id: CommunityId,
+    pub community_name: String,
+    pub role: StaffRole,
+}
+
+impl Principal {
+    /// The user's staff roles in one community.
+    pub fn roles_in(&self, community: CommunityId) -> Vec<StaffRole> {
+        self.staff_roles
+            .iter()
+            .filter(|r| r.community_id == community)
+            .map(|r| r.role)
+            .collect()
+    }
+
+    pub async fn load<C: ConnectionTrait>(db: &C, id: UserId) -> ApiResult<Option<Self>> {
+        let Some((user, admin)) = user::Entity::find_by_id(id)
+            .find_also_related(operator_admin::Entity)
+            .one(db)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let roles: Vec<(CommunityId, String, StaffRole)> = staff_role::Entity::find()
+            .select_only()
+            .column(staff_role::Column::CommunityId)
+            .column(community::Column::Name)
+            .column(staff_role::Column::Role)
+            .join(JoinType::InnerJoin, staff_role::Relation::Community.def())
+            .filter(staff_role::Column::UserId.eq(id))
+            .order_by_asc(community::Column::Name)
+            .order_by_asc(staff_role::Column::Role)
+            .into_tuple()
+            .all(db)
+            .await?;
+        Ok(Some(Self {
+            user,
+            is_operator_admin: admin.is_some(),
+            staff_roles: roles
+                .into_iter()
+                .map(|(community_id, community_name, role)| HeldRole {
+                    community_id,
+                    community_name,
+                    role,
+                })
+                .collect(),
+        }))
+    }
+}
+
+/// This instance's short-lived principal cache.
+#[derive(Clone)]
+pub struct PrincipalCache {
+    cache: Option<Cache<UserId, Arc<Principal>>>,
+}
+
+impl std::fmt::Debug for PrincipalCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PrincipalCache")
+            .field("enabled", &self.cache.is_some())
+            .finish()
+    }
+}
+
+impl PrincipalCache {
+    pub fn new(ttl_ms: u64) -> Self {
+        Self {
+            cache: (ttl_ms > 0).then(|| {
+                Cache::builder()
+                    .max_capacity(100_000)
+                    .time_to_live(Duration::from_millis(ttl_ms))
+                    .build()
+            }),
+        }
+    }
+
+    pub async fn get<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        id: UserId,
+    ) -> ApiResult<Option<Arc<Principal>>> {
+        if let Some(hit) = self.cache.as_ref().and_then(|c| c.get(&id)) {
+            return Ok(Some(hit));
+        }
+        let loaded = Principal::load(db, id).await?.map(Arc::new);
+        if let (Some(cache), Some(p)) = (&self.cache, &loaded) {
+            cache.insert(id, Arc::clone(p));
+        }
+        Ok(loaded)
+    }
+
+    /// Forget `id` after a change to their account or roles.
+    pub fn invalidate(&self, id: UserId) {
+        if let Some(cache) = &self.cache {
+            cache.invalidate(&id);
+        }
+    }
+}
