@@ -112,7 +112,9 @@ impl Drop for TestDb {
 pub struct TestApp {
     pub address: String,
     pub port: u16,
-    /// Stands in for WeChat's API (`wechat.api_base` and `open_base` point here).
+    /// Stands in for WeChat's API (`wechat.api_base` and `open_base` point
+    /// here); the WeChat tests mount their expectations on it.
+    #[allow(dead_code)]
     pub fake_wechat: wiremock::MockServer,
     pub client: reqwest::Client,
     pub state: AppState,
