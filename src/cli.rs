@@ -47,6 +47,11 @@ pub enum Command {
     },
     /// Fill the database with a demo community to explore (idempotent).
     SeedDemo,
+    /// Bulk imports from the property's own systems.
+    Import {
+        #[command(subcommand)]
+        what: ImportWhat,
+    },
     /// Exit 0 if the local server answers /health (for container health checks).
     Healthcheck {
         /// Port of the local server (default: ANJIA__SERVER__PORT, else 8080).
@@ -81,6 +86,22 @@ pub enum AdminAction {
         /// Read the password from standard input instead of prompting.
         #[arg(long)]
         password_stdin: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportWhat {
+    /// Households and owner records from CSV (the same format as
+    /// POST /api/v1/communities/{id}/owner-records/import).
+    Owners {
+        /// The CSV file (UTF-8, header row).
+        file: std::path::PathBuf,
+        /// The community: its id or exact name.
+        #[arg(long)]
+        community: String,
+        /// Check every row and report, writing nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -152,6 +173,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     password_stdin,
                 },
         } => create_admin(settings, &phone, &name, password_stdin).await,
+        Command::Import {
+            what:
+                ImportWhat::Owners {
+                    file,
+                    community,
+                    dry_run,
+                },
+        } => import_owners(settings, &file, &community, dry_run).await,
         Command::SeedDemo => {
             telemetry::init_tracing(&settings.log);
             let conn = db::connect(&settings.database).await?;
@@ -230,6 +259,71 @@ async fn create_admin(
         account.display_name,
         phone.masked()
     );
+    Ok(())
+}
+
+async fn import_owners(
+    settings: Settings,
+    file: &std::path::Path,
+    community: &str,
+    dry_run: bool,
+) -> anyhow::Result<()> {
+    use entity::community as communities;
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let csv = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let conn = db::connect(&settings.database).await?;
+    db::migrate_up(&conn).await?;
+    let pii = PiiCipher::from_settings(&settings.pii)?;
+    let found = match community.parse::<entity::CommunityId>() {
+        Ok(id) => communities::Entity::find_by_id(id).one(&conn).await?,
+        Err(_) => {
+            communities::Entity::find()
+                .filter(communities::Column::Name.eq(community))
+                .one(&conn)
+                .await?
+        }
+    };
+    let Some(found) = found else {
+        bail!("no community with id or name {community:?}");
+    };
+    let txn = db::begin_write(&conn).await?;
+    let mut last_shown = std::time::Instant::now();
+    let mut progress = |done: usize, total: usize| {
+        if done == total || last_shown.elapsed().as_millis() >= 250 {
+            eprintln!(
+                "  written {done}/{total} rows ({}%)",
+                done * 100 / total.max(1)
+            );
+            last_shown = std::time::Instant::now();
+        }
+    };
+    let report =
+        crate::structure::import::import_owners(&txn, &pii, found.id, &csv, dry_run, &mut progress)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    for e in &report.errors {
+        eprintln!("line {}: {}", e.line, e.reason);
+    }
+    let summary = format!(
+        "{} rows: {} households created, {} matched; {} owners created, {} updated",
+        report.rows,
+        report.households_created,
+        report.households_matched,
+        report.owners_created,
+        report.owners_updated
+    );
+    if !report.errors.is_empty() {
+        if dry_run {
+            println!("dry run: {summary}; {} bad row(s)", report.errors.len());
+        }
+        bail!("{} bad row(s); nothing was written", report.errors.len());
+    }
+    if dry_run {
+        println!("dry run, nothing written: {summary}");
+    } else {
+        txn.commit().await?;
+        println!("imported into {}: {summary}", found.name);
+    }
     Ok(())
 }
 

@@ -74,6 +74,7 @@ pub struct ServerSettings {
     pub port: u16,
     pub workers: usize,
     pub body_limit_bytes: usize,
+    pub upload_limit_bytes: usize,
     pub trust_forwarded_for: bool,
 }
 

@@ -1,12 +1,15 @@
-//! `anjia seed-demo`: a demo community to explore, with staff who can sign in.
-//! Running it again changes nothing.
+//! `anjia seed-demo`: a demo community to explore: staff who can sign in, two
+//! buildings of households with owners on the register, a gate and a pickup
+//! point. Running it again changes nothing.
 
-use entity::{StaffRole, community, staff_role};
+use entity::pickup_point::OpeningPeriod;
+use entity::{StaffRole, community, gate, pickup_point, staff_role};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
 
 use crate::auth::password::{self, Password};
 use crate::community::service::{self as communities, CommunityFields};
 use crate::pii::{PhoneNumber, PiiCipher};
+use crate::structure::service as structure;
 use crate::{db, user};
 
 pub const DEMO_COMMUNITY: &str = "安家示范小区";
@@ -70,7 +73,84 @@ pub async fn seed(conn: &DatabaseConnection, pii: &PiiCipher) -> anyhow::Result<
         }
         println!("  {:<17} {} {}", role.as_str(), name, phone.as_str());
     }
+    // The structure and the owner register go through the real import.
+    let report = crate::structure::import::import_owners(
+        &txn,
+        pii,
+        community.id,
+        demo_register().as_bytes(),
+        false,
+        &mut |_, _| {},
+    )
+    .await
+    .map_err(fail)?;
+    println!(
+        "  households: {} created, {} already there; owners on the register: {}",
+        report.households_created,
+        report.households_matched,
+        report.owners_created + report.owners_updated
+    );
+    if gate::Entity::find()
+        .filter(gate::Column::CommunityId.eq(community.id))
+        .count(&txn)
+        .await?
+        == 0
+    {
+        structure::create_gate(&txn, community.id, "东门".to_owned())
+            .await
+            .map_err(fail)?;
+        structure::create_gate(&txn, community.id, "南门".to_owned())
+            .await
+            .map_err(fail)?;
+    }
+    if pickup_point::Entity::find()
+        .filter(pickup_point::Column::CommunityId.eq(community.id))
+        .count(&txn)
+        .await?
+        == 0
+    {
+        let hours = structure::parse_opening_hours(vec![OpeningPeriod {
+            weekdays: vec![1, 2, 3, 4, 5, 6, 7],
+            opens: "08:00".to_owned(),
+            closes: "21:00".to_owned(),
+        }])
+        .map_err(fail)?;
+        structure::create_pickup_point(
+            &txn,
+            community.id,
+            "1号楼大堂自提点".to_owned(),
+            "1号楼一层大堂".to_owned(),
+            hours,
+        )
+        .await
+        .map_err(fail)?;
+    }
+    println!("  gates 东门, 南门; pickup point 1号楼大堂自提点 (08:00-21:00 daily)");
     txn.commit().await?;
     println!("staff sign in at POST /api/v1/auth/login with password {DEMO_PASSWORD}");
     Ok(())
+}
+
+/// Two buildings, two units each, four floors, two rooms a floor; every
+/// household with an owner (demo phone numbers 1390000xxxx).
+fn demo_register() -> String {
+    const SURNAMES: [&str; 8] = ["张", "王", "李", "赵", "陈", "杨", "黄", "周"];
+    const GIVEN: [&str; 4] = ["伟", "芳", "娜", "强"];
+    let mut csv = String::from("楼栋,单元,房号,面积,业主姓名,业主电话\n");
+    let mut n = 0;
+    for building in 1..=2 {
+        for unit in 1..=2 {
+            for floor in 1..=4 {
+                for room in 1..=2 {
+                    n += 1;
+                    let name = format!("{}{}", SURNAMES[n % 8], GIVEN[n % 4]);
+                    let area = if room == 1 { "89.50" } else { "120.00" };
+                    csv.push_str(&format!(
+                        "{building}号楼,{unit}单元,{floor}0{room},{area},{name},1390000{n:04}\n"
+                    ));
+                }
+            }
+        }
+    }
+    csv
 }

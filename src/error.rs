@@ -58,6 +58,16 @@ pub enum ErrorCode {
     CommunityNameTaken,
     /// The user already holds this role in this community.
     RoleAlreadyGranted,
+    /// Another building of this community has this name.
+    BuildingNameTaken,
+    /// Another unit of this building has this name.
+    UnitNameTaken,
+    /// A household already exists at this building, unit and room.
+    HouseholdExists,
+    /// Another gate of this community has this name.
+    GateNameTaken,
+    /// Another pickup point of this community has this name.
+    PickupPointNameTaken,
     // 413
     PayloadTooLarge,
     // 415
@@ -69,6 +79,9 @@ pub enum ErrorCode {
     InvalidBody,
     /// A value breaks a rule (`details.field` names it where there is one).
     ValidationFailed,
+    /// An import file has bad rows (`details.errors` lists each line and
+    /// why); nothing was written.
+    ImportRejected,
     // 429
     /// Too many attempts; retry after `Retry-After` seconds.
     RateLimited,
@@ -92,10 +105,13 @@ impl ErrorCode {
             AccountDisabled | Forbidden => StatusCode::FORBIDDEN,
             NotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Conflict | PhoneTaken | CommunityNameTaken | RoleAlreadyGranted => StatusCode::CONFLICT,
+            Conflict | PhoneTaken | CommunityNameTaken | RoleAlreadyGranted | BuildingNameTaken
+            | UnitNameTaken | HouseholdExists | GateNameTaken | PickupPointNameTaken => {
+                StatusCode::CONFLICT
+            }
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            InvalidBody | ValidationFailed => StatusCode::UNPROCESSABLE_ENTITY,
+            InvalidBody | ValidationFailed | ImportRejected => StatusCode::UNPROCESSABLE_ENTITY,
             RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Internal => StatusCode::INTERNAL_SERVER_ERROR,
             ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -240,6 +256,36 @@ const UNIQUE_CONSTRAINTS: &[(&str, &str, ErrorCode, &str)] = &[
         "staff_roles.community_id, staff_roles.user_id, staff_roles.role",
         ErrorCode::RoleAlreadyGranted,
         "the user already holds this role in this community",
+    ),
+    (
+        "uq_buildings_name",
+        "buildings.community_id, buildings.name",
+        ErrorCode::BuildingNameTaken,
+        "another building of this community has this name",
+    ),
+    (
+        "uq_units_name",
+        "units.building_id, units.name",
+        ErrorCode::UnitNameTaken,
+        "another unit of this building has this name",
+    ),
+    (
+        "uq_households_address",
+        "households.community_id, households.address_key",
+        ErrorCode::HouseholdExists,
+        "a household already exists at this address",
+    ),
+    (
+        "uq_gates_name",
+        "gates.community_id, gates.name",
+        ErrorCode::GateNameTaken,
+        "another gate of this community has this name",
+    ),
+    (
+        "uq_pickup_points_name",
+        "pickup_points.community_id, pickup_points.name",
+        ErrorCode::PickupPointNameTaken,
+        "another pickup point of this community has this name",
     ),
 ];
 

@@ -17,6 +17,7 @@ pub mod rate_limit;
 pub mod routes;
 pub mod startup;
 pub mod state;
+pub mod structure;
 pub mod telemetry;
 pub mod text;
 pub mod user;

@@ -30,6 +30,7 @@ a community you have no role in answers 404.",
         (name = "me", description = "The signed-in user"),
         (name = "communities", description = "Communities (小区): the tenants"),
         (name = "staff", description = "Property staff and their roles per community"),
+        (name = "structure", description = "Buildings, units, households, gates, pickup points, the owner register"),
         (name = "operations", description = "Health, readiness, metrics"),
         (name = "development", description = "Only in development and test"),
     )

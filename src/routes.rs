@@ -11,14 +11,16 @@ use actix_web::{FromRequest, Handler, Responder, web};
 use utoipa::openapi::path::{HttpMethod, Operation};
 use utoipa::openapi::{RefOr, schema::Schema};
 
-use crate::auth::access::{ANY_STAFF, MANAGER};
+use crate::auth::access::{ANY_STAFF, BUILDING_STAFF, MANAGER};
 use crate::auth::{self, Access};
 use crate::config::Settings;
-use crate::{community, health, user};
+use crate::{community, health, structure, user};
 
-/// The whole API. Add new routes here.
+/// The whole API. Add new routes here (and to `tests/api/access_matrix.rs`).
+#[rustfmt::skip]
 pub fn table(settings: &Settings) -> Vec<ApiRoute> {
     use Access::*;
+    use structure::routes as st;
     let mut routes = vec![
         // Operations
         route::<health::__path_health, _, _>(Public, health::health),
@@ -30,33 +32,33 @@ pub fn table(settings: &Settings) -> Vec<ApiRoute> {
         route::<auth::routes::__path_logout, _, _>(Public, auth::routes::logout),
         // The signed-in user
         route::<user::routes::__path_get_me, _, _>(SignedIn, user::routes::get_me),
-        route::<user::routes::__path_change_password, _, _>(
-            SignedIn,
-            user::routes::change_password,
-        ),
+        route::<user::routes::__path_change_password, _, _>(SignedIn, user::routes::change_password),
         // Communities and their staff
         route::<community::routes::__path_create, _, _>(OperatorAdmin, community::routes::create),
         route::<community::routes::__path_list, _, _>(SignedIn, community::routes::list),
         route::<community::routes::__path_get, _, _>(Staff(ANY_STAFF), community::routes::get),
         route::<community::routes::__path_update, _, _>(Staff(MANAGER), community::routes::update),
-        route::<community::routes::__path_list_staff, _, _>(
-            Staff(MANAGER),
-            community::routes::list_staff,
-        ),
-        route::<community::routes::__path_add_staff, _, _>(
-            Staff(MANAGER),
-            community::routes::add_staff,
-        ),
-        route::<community::routes::__path_remove_staff, _, _>(
-            Staff(MANAGER),
-            community::routes::remove_staff,
-        ),
+        route::<community::routes::__path_list_staff, _, _>(Staff(MANAGER), community::routes::list_staff),
+        route::<community::routes::__path_add_staff, _, _>(Staff(MANAGER), community::routes::add_staff),
+        route::<community::routes::__path_remove_staff, _, _>(Staff(MANAGER), community::routes::remove_staff),
+        // Community structure and the owner register
+        route::<st::__path_create_building, _, _>(Staff(MANAGER), st::create_building),
+        route::<st::__path_list_buildings, _, _>(Staff(ANY_STAFF), st::list_buildings),
+        route::<st::__path_create_unit, _, _>(Staff(MANAGER), st::create_unit),
+        route::<st::__path_list_units, _, _>(Staff(ANY_STAFF), st::list_units),
+        route::<st::__path_create_household, _, _>(Staff(MANAGER), st::create_household),
+        route::<st::__path_list_households, _, _>(Staff(ANY_STAFF), st::list_households),
+        route::<st::__path_get_household, _, _>(Staff(ANY_STAFF), st::get_household),
+        route::<st::__path_create_gate, _, _>(Staff(MANAGER), st::create_gate),
+        route::<st::__path_list_gates, _, _>(Staff(ANY_STAFF), st::list_gates),
+        route::<st::__path_create_pickup_point, _, _>(Staff(MANAGER), st::create_pickup_point),
+        route::<st::__path_list_pickup_points, _, _>(Staff(ANY_STAFF), st::list_pickup_points),
+        route::<st::__path_update_pickup_point, _, _>(Staff(MANAGER), st::update_pickup_point),
+        route::<st::__path_list_owner_records, _, _>(Staff(BUILDING_STAFF), st::list_owner_records),
+        route::<st::__path_import_owner_records, _, _>(Staff(MANAGER), st::import_owner_records),
     ];
     if settings.auth.dev_login {
-        routes.push(route::<auth::routes::__path_dev_login, _, _>(
-            Public,
-            auth::routes::dev_login,
-        ));
+        routes.push(route::<auth::routes::__path_dev_login, _, _>(Public, auth::routes::dev_login));
     }
     routes
 }

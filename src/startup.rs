@@ -47,6 +47,7 @@ impl Application {
             n => n,
         };
         let body_limit = settings.server.body_limit_bytes;
+        let upload_limit = web::Data::new(http::UploadLimit(settings.server.upload_limit_bytes));
         let state = AppState::new(settings, db)?;
 
         // Built once: the table's metadata for the guard and the document.
@@ -69,6 +70,7 @@ impl Application {
                 .app_data(rules.clone())
                 .app_data(metrics.clone())
                 .app_data(body_limit.clone())
+                .app_data(upload_limit.clone())
                 .app_data(http::query_config())
                 .app_data(http::path_config())
                 .app_data(web::PayloadConfig::new(body_limit.0))

@@ -89,3 +89,27 @@ id_type!(
     /// A refresh-token family: every token rotated from one login.
     TokenFamilyId
 );
+id_type!(
+    /// A building (楼栋) in a community.
+    BuildingId
+);
+id_type!(
+    /// A unit (单元, a stairwell) of a building.
+    UnitId
+);
+id_type!(
+    /// A household (户): one dwelling, the unit that shares privileges.
+    HouseholdId
+);
+id_type!(
+    /// A gate (门岗) where couriers are logged in and out.
+    GateId
+);
+id_type!(
+    /// A pickup point (自提点).
+    PickupPointId
+);
+id_type!(
+    /// One owner in the property's own register.
+    OwnerRecordId
+);

@@ -5,10 +5,16 @@
 pub mod ids;
 pub mod roles;
 
+pub mod building;
 pub mod community;
+pub mod gate;
+pub mod household;
 pub mod operator_admin;
+pub mod owner_record;
+pub mod pickup_point;
 pub mod refresh_token;
 pub mod staff_role;
+pub mod unit;
 pub mod user;
 
 pub use ids::*;

@@ -46,6 +46,8 @@ pub enum Access {
 pub const ANY_STAFF: &[StaffRole] = &StaffRole::ALL;
 /// The community's manager alone.
 pub const MANAGER: &[StaffRole] = &[StaffRole::Manager];
+/// Those who look after residents: the manager and building managers.
+pub const BUILDING_STAFF: &[StaffRole] = &[StaffRole::Manager, StaffRole::BuildingManager];
 
 /// The path prefix of community-scoped routes.
 pub const COMMUNITY_PREFIX: &str = "/api/v1/communities/{community_id}";

@@ -51,12 +51,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
                 essence == "application/json" || essence.ends_with("+json")
             })
             .unwrap_or(false);
-        let declared_len = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok());
-        let mut payload = payload.take();
+        let declared_len = declared_length(req);
+        let payload = payload.take();
         Box::pin(async move {
             if !content_type_ok {
                 return Err(ApiError::new(
@@ -65,20 +61,39 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
                 )
                 .into());
             }
-            if declared_len.is_some_and(|n| n > limit) {
-                return Err(payload_too_large().into());
-            }
-            let mut body = web::BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(payload_error)?;
-                if body.len() + chunk.len() > limit {
-                    return Err(payload_too_large().into());
-                }
-                body.extend_from_slice(&chunk);
-            }
+            let body = read_limited(payload, declared_len, limit).await?;
             parse(&body).map(Json).map_err(Into::into)
         })
     }
+}
+
+/// The `Content-Length` the client declared, if any.
+pub fn declared_length(req: &HttpRequest) -> Option<usize> {
+    req.headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+}
+
+/// Reads a whole body, refusing it (`413`) as soon as it is known to exceed
+/// `limit`: from the declared length, or while streaming.
+pub async fn read_limited(
+    mut payload: Payload,
+    declared_len: Option<usize>,
+    limit: usize,
+) -> Result<web::Bytes, ApiError> {
+    if declared_len.is_some_and(|n| n > limit) {
+        return Err(payload_too_large());
+    }
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(payload_error)?;
+        if body.len() + chunk.len() > limit {
+            return Err(payload_too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
 }
 
 /// Parses a JSON body, naming the failing field on a type error.

@@ -4,7 +4,11 @@
 mod json;
 mod pagination;
 
-pub use json::{BodyLimit, Json};
+pub use json::{BodyLimit, Json, declared_length, read_limited};
+
+/// The limit for file bodies (CSV imports, uploads), registered as app data.
+#[derive(Clone, Copy, Debug)]
+pub struct UploadLimit(pub usize);
 pub use pagination::{Page, PageQuery, PageRequest, encode_cursor};
 
 use actix_web::{HttpRequest, error, web};

@@ -30,7 +30,9 @@ const ALL_STAFF: &[&str] = &[
     "customer_service",
 ];
 const MANAGER: &[&str] = &["manager"];
+const BUILDING_STAFF: &[&str] = &["manager", "building_manager"];
 
+#[rustfmt::skip]
 const EXPECTED: &[(&str, &str, Who)] = &[
     ("GET", "/health", Who::Anyone),
     ("GET", "/ready", Who::Anyone),
@@ -43,31 +45,25 @@ const EXPECTED: &[(&str, &str, Who)] = &[
     ("PUT", "/api/v1/me/password", Who::SignedIn),
     ("POST", "/api/v1/communities", Who::OperatorAdmin),
     ("GET", "/api/v1/communities", Who::SignedIn),
-    (
-        "GET",
-        "/api/v1/communities/{community_id}",
-        Who::Staff(ALL_STAFF),
-    ),
-    (
-        "PATCH",
-        "/api/v1/communities/{community_id}",
-        Who::Staff(MANAGER),
-    ),
-    (
-        "GET",
-        "/api/v1/communities/{community_id}/staff",
-        Who::Staff(MANAGER),
-    ),
-    (
-        "POST",
-        "/api/v1/communities/{community_id}/staff",
-        Who::Staff(MANAGER),
-    ),
-    (
-        "DELETE",
-        "/api/v1/communities/{community_id}/staff/{assignment_id}",
-        Who::Staff(MANAGER),
-    ),
+    ("GET", "/api/v1/communities/{community_id}", Who::Staff(ALL_STAFF)),
+    ("PATCH", "/api/v1/communities/{community_id}", Who::Staff(MANAGER)),
+    ("GET", "/api/v1/communities/{community_id}/staff", Who::Staff(MANAGER)),
+    ("POST", "/api/v1/communities/{community_id}/staff", Who::Staff(MANAGER)),
+    ("DELETE", "/api/v1/communities/{community_id}/staff/{assignment_id}", Who::Staff(MANAGER)),
+    ("POST", "/api/v1/communities/{community_id}/buildings", Who::Staff(MANAGER)),
+    ("GET", "/api/v1/communities/{community_id}/buildings", Who::Staff(ALL_STAFF)),
+    ("POST", "/api/v1/communities/{community_id}/buildings/{building_id}/units", Who::Staff(MANAGER)),
+    ("GET", "/api/v1/communities/{community_id}/buildings/{building_id}/units", Who::Staff(ALL_STAFF)),
+    ("POST", "/api/v1/communities/{community_id}/households", Who::Staff(MANAGER)),
+    ("GET", "/api/v1/communities/{community_id}/households", Who::Staff(ALL_STAFF)),
+    ("GET", "/api/v1/communities/{community_id}/households/{household_id}", Who::Staff(ALL_STAFF)),
+    ("POST", "/api/v1/communities/{community_id}/gates", Who::Staff(MANAGER)),
+    ("GET", "/api/v1/communities/{community_id}/gates", Who::Staff(ALL_STAFF)),
+    ("POST", "/api/v1/communities/{community_id}/pickup-points", Who::Staff(MANAGER)),
+    ("GET", "/api/v1/communities/{community_id}/pickup-points", Who::Staff(ALL_STAFF)),
+    ("PATCH", "/api/v1/communities/{community_id}/pickup-points/{pickup_point_id}", Who::Staff(MANAGER)),
+    ("GET", "/api/v1/communities/{community_id}/owner-records", Who::Staff(BUILDING_STAFF)),
+    ("POST", "/api/v1/communities/{community_id}/owner-records/import", Who::Staff(MANAGER)),
 ];
 
 #[derive(Debug)]
@@ -94,6 +90,12 @@ fn expected(who: Who, caller: &Caller) -> Result<(), (u16, &'static str)> {
         // Outsiders must not learn the community exists.
         (Who::Staff(_), Caller::PlainUser | Caller::ManagerElsewhere) => Err((404, "not_found")),
     }
+}
+
+async fn created(app: &TestApp, admin: &Session, path: String, body: serde_json::Value) -> String {
+    let (status, body) = status_and_json(app.post(&path, Some(&admin.access), body).await).await;
+    assert_eq!(status, 201, "{path}: {body}");
+    body["id"].as_str().unwrap().to_owned()
 }
 
 async fn fresh_assignment(app: &TestApp, community: Uuid) -> Uuid {
@@ -146,10 +148,38 @@ async fn every_route_admits_exactly_the_callers_its_rule_names() {
         callers.push((Caller::StaffHere(role), Some(app.staff(here, role).await)));
     }
 
+    // Real resources of `here` for the paths that name one.
+    let admin = app.operator_admin().await;
+    let building = created(
+        &app,
+        &admin,
+        format!("/api/v1/communities/{here}/buildings"),
+        json!({ "name": "1号楼" }),
+    )
+    .await;
+    let household = created(
+        &app,
+        &admin,
+        format!("/api/v1/communities/{here}/households"),
+        json!({ "building_id": building, "room": "101" }),
+    )
+    .await;
+    let pickup_point = created(
+        &app,
+        &admin,
+        format!("/api/v1/communities/{here}/pickup-points"),
+        json!({ "name": "大堂", "location": "1号楼", "opening_hours": [{ "weekdays": [1], "opens": "08:00", "closes": "20:00" }] }),
+    )
+    .await;
+
     let mut failures = Vec::new();
     for (method, pattern, who) in EXPECTED {
         for (caller, session) in &callers {
-            let mut path = pattern.replace("{community_id}", &here.to_string());
+            let mut path = pattern
+                .replace("{community_id}", &here.to_string())
+                .replace("{building_id}", &building)
+                .replace("{household_id}", &household)
+                .replace("{pickup_point_id}", &pickup_point);
             if path.contains("{assignment_id}") {
                 path = path.replace(
                     "{assignment_id}",

@@ -11,3 +11,4 @@ mod errors;
 mod helpers;
 mod migrations;
 mod operations;
+mod structure;
