@@ -57,6 +57,7 @@ pub struct Settings {
     pub server: ServerSettings,
     pub database: DatabaseSettings,
     pub auth: AuthSettings,
+    pub residents: ResidentSettings,
     pub pii: PiiSettings,
     pub log: LogSettings,
     pub wechat: WechatSettings,
@@ -78,7 +79,7 @@ pub struct ServerSettings {
     pub trust_forwarded_for: bool,
 }
 
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct DatabaseSettings {
     #[serde(serialize_with = "redact_url")]
@@ -88,6 +89,19 @@ pub struct DatabaseSettings {
     pub connect_timeout_secs: u64,
     pub migrate_on_start: bool,
     pub log_statements: bool,
+}
+
+impl fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseSettings")
+            .field("url", &redacted_url(&self.url))
+            .field("max_connections", &self.max_connections)
+            .field("min_connections", &self.min_connections)
+            .field("connect_timeout_secs", &self.connect_timeout_secs)
+            .field("migrate_on_start", &self.migrate_on_start)
+            .field("log_statements", &self.log_statements)
+            .finish()
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -101,6 +115,13 @@ pub struct AuthSettings {
     pub login_attempts_per_window: u32,
     pub login_window_secs: u64,
     pub principal_cache_ttl_ms: u64,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResidentSettings {
+    pub claims_per_day: u32,
+    pub invite_ttl_hours: u64,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -171,14 +192,33 @@ fn redact_url<S: Serializer>(url: &str, s: S) -> Result<S::Ok, S::Error> {
 }
 
 pub fn redacted_url(url: &str) -> String {
-    // scheme://user:password@host/... → scheme://user:[redacted]@host/...
-    if let Some((scheme, rest)) = url.split_once("://")
-        && let Some((userinfo, host)) = rest.split_once('@')
-        && let Some((user, _password)) = userinfo.split_once(':')
-    {
-        return format!("{scheme}://{user}:[redacted]@{host}");
+    // scheme://user:password@host/db?password=… → the password hidden in
+    // both places. The last '@' ends the user info (a password may hold '@').
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let mut out = match base.split_once("://") {
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            Some((userinfo, host)) => match userinfo.split_once(':') {
+                Some((user, _)) => format!("{scheme}://{user}:[redacted]@{host}"),
+                None => base.to_owned(),
+            },
+            None => base.to_owned(),
+        },
+        None => base.to_owned(),
+    };
+    if let Some(query) = query {
+        let params: Vec<String> = query
+            .split('&')
+            .map(|p| match p.split_once('=') {
+                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=[redacted]"),
+                _ => p.to_owned(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&params.join("&"));
     }
-    url.to_owned()
+    out
 }
 
 /// Where the layer files are read from: `ANJIA_CONFIG_DIR`, else `./config`.
@@ -252,6 +292,21 @@ impl Settings {
         ] {
             if crate::pii::decode_key(key.expose_secret()).is_err() {
                 problems.push(format!("{name} must be 32 bytes, base64-encoded"));
+            }
+        }
+        let loopback = matches!(self.server.host.as_str(), "127.0.0.1" | "localhost" | "::1");
+        if self.environment != Environment::Production && !loopback {
+            if self.auth.dev_login {
+                problems.push(format!(
+                    "auth.dev_login is on while listening on {}: development settings serve loopback only (set ANJIA_ENV=production)",
+                    self.server.host
+                ));
+            }
+            if jwt.starts_with("insecure-") {
+                problems.push(format!(
+                    "auth.jwt_secret is a development value while listening on {} (set ANJIA_ENV=production)",
+                    self.server.host
+                ));
             }
         }
         if self.environment == Environment::Production {

@@ -62,6 +62,29 @@ fn sqlite_file(url: &str) -> Option<String> {
     }
 }
 
+/// Runs `attempt` again (a few times, backing off) while SQLite answers
+/// "database is locked" without waiting, as it can when two fresh
+/// connections race to switch a new file into WAL mode (several instances
+/// starting on one SQLite file). Any other error is returned at once.
+pub async fn when_not_locked<T, F, Fut>(mut attempt: F) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<T>>,
+{
+    let mut delay = Duration::from_millis(50);
+    for _ in 0..6 {
+        match attempt().await {
+            Err(e) if format!("{e:#}").contains("database is locked") => {
+                tracing::warn!(error = %format!("{e:#}"), "SQLite busy at start; retrying");
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+            }
+            other => return other,
+        }
+    }
+    attempt().await
+}
+
 /// Starts a transaction that will write. On SQLite it is `BEGIN IMMEDIATE`,
 /// so two writers queue on the busy timeout instead of one failing when it
 /// upgrades from reading to writing; PostgreSQL needs nothing special.

@@ -68,6 +68,15 @@ pub enum ErrorCode {
     GateNameTaken,
     /// Another pickup point of this community has this name.
     PickupPointNameTaken,
+    /// The user already belongs to this household.
+    AlreadyMember,
+    /// The user already has a claim on this household awaiting a decision.
+    ClaimPending,
+    /// The claim was already approved or rejected.
+    ClaimDecided,
+    // 410
+    /// The invitation has expired, was used, or was withdrawn.
+    InviteExpired,
     // 413
     PayloadTooLarge,
     // 415
@@ -106,9 +115,9 @@ impl ErrorCode {
             NotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Conflict | PhoneTaken | CommunityNameTaken | RoleAlreadyGranted | BuildingNameTaken
-            | UnitNameTaken | HouseholdExists | GateNameTaken | PickupPointNameTaken => {
-                StatusCode::CONFLICT
-            }
+            | UnitNameTaken | HouseholdExists | GateNameTaken | PickupPointNameTaken
+            | AlreadyMember | ClaimPending | ClaimDecided => StatusCode::CONFLICT,
+            InviteExpired => StatusCode::GONE,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             InvalidBody | ValidationFailed | ImportRejected => StatusCode::UNPROCESSABLE_ENTITY,

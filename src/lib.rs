@@ -14,6 +14,7 @@ pub mod http;
 pub mod openapi;
 pub mod pii;
 pub mod rate_limit;
+pub mod resident;
 pub mod routes;
 pub mod startup;
 pub mod state;

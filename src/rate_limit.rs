@@ -61,6 +61,30 @@ pub async fn record<C: ConnectionTrait>(db: &C, key: &str, window: Duration) -> 
     Ok(())
 }
 
+/// Counts one attempt against `key` first, then answers whether it is over
+/// `limit`: with the count taken atomically, parallel attempts cannot all
+/// slip under the limit before any of them is recorded.
+pub async fn hit<C: ConnectionTrait>(
+    db: &C,
+    key: &str,
+    limit: u32,
+    window: Duration,
+) -> Result<Option<u64>, DbErr> {
+    record(db, key, window).await?;
+    blocked_after(db, key, limit, window).await
+}
+
+/// Like [`blocked_for`] but refusing only beyond `limit` (the attempt being
+/// judged is already counted).
+async fn blocked_after<C: ConnectionTrait>(
+    db: &C,
+    key: &str,
+    limit: u32,
+    window: Duration,
+) -> Result<Option<u64>, DbErr> {
+    blocked_for(db, key, limit.saturating_add(1), window).await
+}
+
 /// Forgets `key` (after a successful login, say).
 pub async fn clear<C: ConnectionTrait>(db: &C, key: &str) -> Result<(), DbErr> {
     let backend = db.get_database_backend();

@@ -14,13 +14,14 @@ use utoipa::openapi::{RefOr, schema::Schema};
 use crate::auth::access::{ANY_STAFF, BUILDING_STAFF, MANAGER};
 use crate::auth::{self, Access};
 use crate::config::Settings;
-use crate::{community, health, structure, user};
+use crate::{community, health, resident, structure, user};
 
 /// The whole API. Add new routes here (and to `tests/api/access_matrix.rs`).
 #[rustfmt::skip]
 pub fn table(settings: &Settings) -> Vec<ApiRoute> {
     use Access::*;
     use structure::routes as st;
+    use resident::routes as rs;
     let mut routes = vec![
         // Operations
         route::<health::__path_health, _, _>(Public, health::health),
@@ -56,6 +57,17 @@ pub fn table(settings: &Settings) -> Vec<ApiRoute> {
         route::<st::__path_update_pickup_point, _, _>(Staff(MANAGER), st::update_pickup_point),
         route::<st::__path_list_owner_records, _, _>(Staff(BUILDING_STAFF), st::list_owner_records),
         route::<st::__path_import_owner_records, _, _>(Staff(MANAGER), st::import_owner_records),
+        // Residents: claims, verification, members, invitations
+        route::<rs::__path_directory, _, _>(SignedIn, rs::directory),
+        route::<rs::__path_file_claim, _, _>(Visitors, rs::file_claim),
+        route::<rs::__path_list_claims, _, _>(Staff(BUILDING_STAFF), rs::list_claims),
+        route::<rs::__path_approve_claim, _, _>(Staff(BUILDING_STAFF), rs::approve_claim),
+        route::<rs::__path_reject_claim, _, _>(Staff(BUILDING_STAFF), rs::reject_claim),
+        route::<rs::__path_my_households, _, _>(SignedIn, rs::my_households),
+        route::<rs::__path_list_members, _, _>(Residents(BUILDING_STAFF), rs::list_members),
+        route::<rs::__path_create_invite, _, _>(Residents(BUILDING_STAFF), rs::create_invite),
+        route::<rs::__path_accept_invite, _, _>(SignedIn, rs::accept_invite),
+        route::<rs::__path_remove_member, _, _>(Residents(BUILDING_STAFF), rs::remove_member),
     ];
     if settings.auth.dev_login {
         routes.push(route::<auth::routes::__path_dev_login, _, _>(Public, auth::routes::dev_login));
@@ -121,7 +133,14 @@ pub fn register(cfg: &mut web::ServiceConfig, routes: Vec<ApiRoute>) {
             }
         }
     }
+    // The guard runs on each resource, after routing: it sees the route the
+    // router matched on the decoded path (a guard before routing could be
+    // skipped with a percent-encoded path that matches nothing raw).
     for (_, resource) in resources {
-        cfg.service(resource.wrap(from_fn(crate::telemetry::catch_panic)));
+        cfg.service(
+            resource
+                .wrap(from_fn(crate::auth::access::guard))
+                .wrap(from_fn(crate::telemetry::catch_panic)),
+        );
     }
 }

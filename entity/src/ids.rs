@@ -113,3 +113,15 @@ id_type!(
     /// One owner in the property's own register.
     OwnerRecordId
 );
+id_type!(
+    /// A user's membership of a household.
+    HouseholdMemberId
+);
+id_type!(
+    /// A claim to belong to a household, awaiting verification.
+    ClaimId
+);
+id_type!(
+    /// An owner's invitation of a family member.
+    InviteId
+);

@@ -80,3 +80,86 @@ pub enum UserStatus {
     #[sea_orm(string_value = "disabled")]
     Disabled,
 }
+
+/// A person's standing in a household.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    EnumIter,
+    DeriveActiveEnum,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[serde(rename_all = "snake_case")]
+pub enum MemberRole {
+    /// 业主: on the property's register.
+    #[sea_orm(string_value = "owner")]
+    Owner,
+    /// 家庭成员: bound by an owner or a building manager.
+    #[sea_orm(string_value = "family")]
+    Family,
+    /// 租户: access lapses at the tenancy's end date.
+    #[sea_orm(string_value = "tenant")]
+    Tenant,
+}
+
+/// How a membership was verified.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    EnumIter,
+    DeriveActiveEnum,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[serde(rename_all = "snake_case")]
+pub enum VerifiedVia {
+    /// Name and verified phone matched the owner register.
+    #[sea_orm(string_value = "owner_record")]
+    OwnerRecord,
+    /// A building manager approved the claim.
+    #[sea_orm(string_value = "staff")]
+    Staff,
+    /// An owner's invitation was accepted.
+    #[sea_orm(string_value = "invite")]
+    Invite,
+}
+
+/// Where a claim stands. `Pending` is the only state that moves.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    EnumIter,
+    DeriveActiveEnum,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[serde(rename_all = "snake_case")]
+pub enum ClaimStatus {
+    /// Waiting for a building manager.
+    #[sea_orm(string_value = "pending")]
+    Pending,
+    /// Matched the owner register at once.
+    #[sea_orm(string_value = "auto_verified")]
+    AutoVerified,
+    #[sea_orm(string_value = "approved")]
+    Approved,
+    #[sea_orm(string_value = "rejected")]
+    Rejected,
+}

@@ -1,8 +1,8 @@
 //! Authorization, enforced in one place.
 //!
 //! Every route in `crate::routes` declares an [`Access`] rule. The [`guard`]
-//! middleware looks the matched route up and enforces its rule before any
-//! handler runs: it checks the bearer token, loads the caller, and for
+//! middleware wraps every route's resource (so it runs after routing, on the
+//! route actually matched) and enforces the rule before any handler runs: it checks the bearer token, loads the caller, and for
 //! community routes (`/api/v1/communities/{community_id}/…`) resolves the
 //! caller's roles in that community. A route without a rule is refused.
 //!
@@ -20,7 +20,7 @@ use actix_web::middleware::Next;
 use actix_web::{Error, FromRequest, HttpMessage, HttpRequest, web};
 use std::sync::Arc;
 
-use entity::{CommunityId, StaffRole, community};
+use entity::{CommunityId, HouseholdId, StaffRole, community, household_member};
 
 use super::Principal;
 use sea_orm::EntityTrait;
@@ -40,6 +40,14 @@ pub enum Access {
     /// Staff holding one of these roles in the community named by the path's
     /// `{community_id}`; operator admins too.
     Staff(&'static [StaffRole]),
+    /// Verified residents of the path's community (a membership of one of
+    /// its households, a tenant's not lapsed), staff holding one of these
+    /// roles there, and operator admins. Which household a resident may act
+    /// on is the service's check.
+    Residents(&'static [StaffRole]),
+    /// Any signed-in user, for a community that exists: how outsiders ask
+    /// to join (household claims).
+    Visitors,
 }
 
 /// Every staff duty.
@@ -61,12 +69,13 @@ impl Access {
             Access::OperatorAdmin => "Access: operator admins.".to_owned(),
             Access::Staff(roles) => format!(
                 "Access: staff of this community with role {}, and operator admins.",
-                roles
-                    .iter()
-                    .map(|r| r.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" or ")
+                role_list(roles)
             ),
+            Access::Residents(roles) => format!(
+                "Access: verified residents of this community, its staff with role {}, and operator admins.",
+                role_list(roles)
+            ),
+            Access::Visitors => "Access: any signed-in user (the community must exist).".to_owned(),
         }
     }
 
@@ -80,8 +89,21 @@ impl Access {
                 "kind": "staff",
                 "roles": roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
             }),
+            Access::Residents(roles) => serde_json::json!({
+                "kind": "residents",
+                "staff_roles": roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
+            }),
+            Access::Visitors => serde_json::json!({ "kind": "visitors" }),
         }
     }
+}
+
+fn role_list(roles: &[StaffRole]) -> String {
+    roles
+        .iter()
+        .map(|r| r.as_str())
+        .collect::<Vec<_>>()
+        .join(" or ")
 }
 
 /// The rule of every route, by method and path pattern.
@@ -90,10 +112,6 @@ pub struct AccessTable {
     rules: HashMap<(Method, String), Access>,
     paths: HashSet<String>,
 }
-
-/// Routes served outside the API table (the interactive docs and the document
-/// itself): public, and not part of the contract.
-const UNDOCUMENTED_PUBLIC: &[&str] = &["/docs", "/docs/{_:.*}", "/api-docs/openapi.json"];
 
 impl AccessTable {
     pub fn insert(&mut self, method: Method, path: &str, access: Access) {
@@ -124,6 +142,9 @@ pub struct CommunityScope {
     pub community: community::Model,
     /// The caller's staff roles in this community.
     pub roles: Vec<StaffRole>,
+    /// The caller's memberships of this community's households that grant
+    /// something now.
+    pub memberships: Vec<household_member::Model>,
     /// Admitted as an operator admin.
     pub operator_admin: bool,
 }
@@ -136,6 +157,18 @@ impl CommunityScope {
     /// Whether the caller holds `role` here (operator admins hold them all).
     pub fn has_role(&self, role: StaffRole) -> bool {
         self.operator_admin || self.roles.contains(&role)
+    }
+
+    /// Whether the caller holds any of `roles` here.
+    pub fn has_any_role(&self, roles: &[StaffRole]) -> bool {
+        self.operator_admin || self.roles.iter().any(|r| roles.contains(r))
+    }
+
+    /// The caller's membership of `household`, if any.
+    pub fn membership(&self, household: HouseholdId) -> Option<&household_member::Model> {
+        self.memberships
+            .iter()
+            .find(|m| m.household_id == household)
     }
 }
 
@@ -187,8 +220,10 @@ pub async fn guard(
 /// [`Caller`] (and [`CommunityScope`]) in the request's extensions.
 async fn admit(req: &ServiceRequest) -> Result<(), ApiError> {
     let Some(pattern) = req.match_pattern() else {
-        // No route matches: the default service answers 404.
-        return Ok(());
+        // The guard wraps routed resources only, so this cannot happen;
+        // refuse rather than admit if it ever does.
+        tracing::error!(path = %req.path(), "access guard ran on an unmatched request; refused");
+        return Err(ApiError::forbidden());
     };
     let table = req
         .app_data::<web::Data<AccessTable>>()
@@ -202,7 +237,6 @@ async fn admit(req: &ServiceRequest) -> Result<(), ApiError> {
                 format!("{} is not allowed on this path", req.method()),
             ));
         }
-        None if UNDOCUMENTED_PUBLIC.contains(&pattern.as_str()) => return Ok(()),
         None => {
             tracing::error!(route = %pattern, method = %req.method(), "route has no access rule; refused");
             return Err(ApiError::forbidden());
@@ -224,8 +258,8 @@ async fn admit(req: &ServiceRequest) -> Result<(), ApiError> {
                 return Err(ApiError::forbidden());
             }
         }
-        Access::Staff(allowed) => {
-            let scope = community_scope(req, &pattern, &state, &caller, allowed).await?;
+        Access::Staff(_) | Access::Residents(_) | Access::Visitors => {
+            let scope = community_scope(req, &pattern, &state, &caller, access).await?;
             req.extensions_mut().insert(scope);
         }
     }
@@ -274,18 +308,16 @@ async fn community_scope(
     pattern: &str,
     state: &AppState,
     caller: &Caller,
-    allowed: &[StaffRole],
+    access: Access,
 ) -> Result<CommunityScope, ApiError> {
     if !pattern.starts_with(COMMUNITY_PREFIX) {
         return Err(ApiError::internal(anyhow::anyhow!(
             "staff rule on {pattern}, which has no {{community_id}}"
         )));
     }
-    // "/api/v1/communities/<id>/..." → the fifth segment (after the leading "").
     let community_id: CommunityId = req
-        .path()
-        .split('/')
-        .nth(4)
+        .match_info()
+        .get("community_id")
         .and_then(|s| s.parse().ok())
         .ok_or_else(ApiError::not_found)?;
     let community = community::Entity::find_by_id(community_id)
@@ -293,10 +325,18 @@ async fn community_scope(
         .await?
         .ok_or_else(ApiError::not_found)?;
     let roles = caller.roles_in(community_id);
-    let admitted = caller.is_operator_admin || roles.iter().any(|r| allowed.contains(r));
+    let memberships = caller.memberships_in(community_id);
+    let holds = |allowed: &[StaffRole]| roles.iter().any(|r| allowed.contains(r));
+    let admitted = caller.is_operator_admin
+        || match access {
+            Access::Staff(allowed) => holds(allowed),
+            Access::Residents(allowed) => holds(allowed) || !memberships.is_empty(),
+            Access::Visitors => true,
+            Access::Public | Access::SignedIn | Access::OperatorAdmin => false,
+        };
     if !admitted {
         // Outsiders must not learn that the community exists.
-        return Err(if roles.is_empty() {
+        return Err(if roles.is_empty() && memberships.is_empty() {
             ApiError::not_found()
         } else {
             ApiError::forbidden()
@@ -305,6 +345,7 @@ async fn community_scope(
     Ok(CommunityScope {
         community,
         roles,
+        memberships,
         operator_admin: caller.is_operator_admin,
     })
 }

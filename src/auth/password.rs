@@ -33,7 +33,18 @@ impl Password {
     }
 }
 
+/// Argon2 needs 19 MiB and tens of milliseconds a call: a burst of logins
+/// must queue rather than exhaust memory. Two per core keeps the cores busy.
+fn permits() -> &'static tokio::sync::Semaphore {
+    static PERMITS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    PERMITS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        tokio::sync::Semaphore::new(cores * 2)
+    })
+}
+
 pub async fn hash(password: Password) -> Result<String, ApiError> {
+    let _permit = permits().acquire().await.map_err(ApiError::internal)?;
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
@@ -49,6 +60,7 @@ pub async fn hash(password: Password) -> Result<String, ApiError> {
 /// user, or one without a password) it still spends the same time on a dummy
 /// hash, so response times do not reveal which phone numbers have accounts.
 pub async fn verify(candidate: String, stored: Option<String>) -> Result<bool, ApiError> {
+    let _permit = permits().acquire().await.map_err(ApiError::internal)?;
     tokio::task::spawn_blocking(move || {
         let real = stored.is_some();
         let hash = stored.unwrap_or_else(dummy_hash);

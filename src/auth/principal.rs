@@ -11,7 +11,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use entity::{CommunityId, StaffRole, UserId, community, operator_admin, staff_role, user};
+use entity::{
+    CommunityId, StaffRole, UserId, community, household_member, operator_admin, staff_role, user,
+};
 use moka::sync::Cache;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect,
@@ -26,6 +28,9 @@ pub struct Principal {
     pub is_operator_admin: bool,
     /// Every staff role the user holds, ordered by community name.
     pub staff_roles: Vec<HeldRole>,
+    /// The user's household memberships not removed (a tenant's may have
+    /// lapsed: check [`household_member::Model::is_active`]).
+    pub memberships: Vec<household_member::Model>,
 }
 
 #[derive(Clone, Debug)]
@@ -42,6 +47,16 @@ impl Principal {
             .iter()
             .filter(|r| r.community_id == community)
             .map(|r| r.role)
+            .collect()
+    }
+
+    /// The user's memberships in one community that grant something now.
+    pub fn memberships_in(&self, community: CommunityId) -> Vec<household_member::Model> {
+        let now = crate::clock::now();
+        self.memberships
+            .iter()
+            .filter(|m| m.community_id == community && m.is_active(now))
+            .cloned()
             .collect()
     }
 
@@ -65,7 +80,13 @@ impl Principal {
             .into_tuple()
             .all(db)
             .await?;
+        let memberships = household_member::Entity::find()
+            .filter(household_member::Column::UserId.eq(id))
+            .filter(household_member::Column::RemovedAt.is_null())
+            .all(db)
+            .await?;
         Ok(Some(Self {
+            memberships,
             user,
             is_operator_admin: admin.is_some(),
             staff_roles: roles

@@ -1,6 +1,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use entity::{
-    CommunityId, StaffRole, StaffRoleId, TokenFamilyId, community, operator_admin, staff_role,
+    CommunityId, HouseholdId, MemberRole, StaffRole, StaffRoleId, TokenFamilyId, VerifiedVia,
+    community, household, operator_admin, staff_role,
 };
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
 use serde::Deserialize;
@@ -108,6 +109,18 @@ pub struct DevLoginRequest {
     /// Grant these staff roles.
     #[serde(default)]
     pub staff_roles: Vec<DevRoleGrant>,
+    /// Make the user a verified member of these households.
+    #[serde(default)]
+    pub households: Vec<DevMembership>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DevMembership {
+    pub household_id: HouseholdId,
+    pub role: MemberRole,
+    /// For tenants.
+    pub tenant_until: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -199,6 +212,35 @@ pub async fn dev_login(
             }
             .insert(&txn)
             .await?;
+        }
+    }
+    for (i, grant) in body.households.iter().enumerate() {
+        let Some(h) = household::Entity::find_by_id(grant.household_id)
+            .one(&txn)
+            .await?
+        else {
+            return Err(ApiError::invalid_field(
+                &format!("households[{i}].household_id"),
+                "no such household",
+            ));
+        };
+        let member = crate::resident::service::add_member(
+            &txn,
+            crate::resident::service::NewMembership {
+                community: h.community_id,
+                household: h.id,
+                user: user.id,
+                role: grant.role,
+                tenant_until: grant.tenant_until,
+                via: VerifiedVia::Staff,
+                verified_by: None,
+            },
+        )
+        .await;
+        match member {
+            Ok(_) => {}
+            Err(e) if e.code == crate::error::ErrorCode::AlreadyMember => {}
+            Err(e) => return Err(e),
         }
     }
     let pair = service::issue_pair(&txn, &state, user.id, TokenFamilyId::new()).await?;

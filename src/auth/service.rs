@@ -93,10 +93,13 @@ pub async fn login(
     let ip_key = format!("login:ip:{client_ip}");
     let per_phone = auth.login_attempts_per_window;
     let per_ip = per_phone.saturating_mul(5);
-    for (key, limit) in [(&phone_key, per_phone), (&ip_key, per_ip)] {
-        if let Some(retry_after) = rate_limit::blocked_for(&state.db, key, limit, window).await? {
-            return Err(ApiError::rate_limited(retry_after));
-        }
+    if let Some(retry_after) = rate_limit::blocked_for(&state.db, &ip_key, per_ip, window).await? {
+        return Err(ApiError::rate_limited(retry_after));
+    }
+    // Counted before the password is checked, so parallel guesses at one
+    // account cannot all pass the check; cleared on success.
+    if let Some(retry_after) = rate_limit::hit(&state.db, &phone_key, per_phone, window).await? {
+        return Err(ApiError::rate_limited(retry_after));
     }
 
     let user = user::Entity::find()
@@ -108,7 +111,6 @@ pub async fn login(
     let user = match user {
         Some(user) if verified => user,
         _ => {
-            rate_limit::record(&state.db, &phone_key, window).await?;
             rate_limit::record(&state.db, &ip_key, window).await?;
             return Err(password::wrong_credentials());
         }

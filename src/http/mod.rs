@@ -26,16 +26,26 @@ pub fn path_config() -> web::PathConfig {
     web::PathConfig::default().error_handler(|_err, _req| ApiError::not_found().into())
 }
 
-/// The caller's IP address, from the socket or (when configured, behind our
-/// own load balancer) from `X-Forwarded-For`/`Forwarded`.
+/// The caller's IP address: the socket's peer, or (when configured, behind
+/// our own load balancer) the last `X-Forwarded-For` entry, the one our
+/// proxy appended. Entries further left are the client's own words.
 pub fn client_ip(req: &HttpRequest, trust_forwarded_for: bool) -> String {
-    let info = req.connection_info();
-    let ip = if trust_forwarded_for {
-        info.realip_remote_addr()
-    } else {
-        info.peer_addr()
-    };
-    ip.unwrap_or("unknown").to_owned()
+    let forwarded = trust_forwarded_for
+        .then(|| {
+            req.headers()
+                .get_all("x-forwarded-for")
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .next_back()
+                .and_then(|ip| ip.trim().parse::<std::net::IpAddr>().ok())
+        })
+        .flatten();
+    match forwarded {
+        Some(ip) => ip.to_string(),
+        None => req
+            .peer_addr()
+            .map_or_else(|| "unknown".to_owned(), |a| a.ip().to_string()),
+    }
 }
 
 pub(crate) fn payload_error(err: error::PayloadError) -> ApiError {

@@ -127,7 +127,12 @@ fn parse(bytes: &[u8]) -> (Vec<Row>, Vec<RowError>) {
     for (i, h) in headers.iter().enumerate() {
         match column(h) {
             Some(c) => {
-                positions.insert(c as u8, i);
+                if positions.insert(c as u8, i).is_some() {
+                    errors.push(RowError {
+                        line: 1,
+                        reason: format!("column {h:?} appears twice"),
+                    });
+                }
             }
             None if h.trim().is_empty() => {}
             None => errors.push(RowError {
@@ -165,6 +170,14 @@ fn parse(bytes: &[u8]) -> (Vec<Row>, Vec<RowError>) {
         };
         let line = record.position().map_or(0, |p| p.line());
         if record.iter().all(str::is_empty) {
+            continue;
+        }
+        if record.iter().skip(headers.len()).any(|f| !f.is_empty()) {
+            errors.push(RowError {
+                line,
+                reason: "more fields than the header (a comma inside a value? quote the value)"
+                    .to_owned(),
+            });
             continue;
         }
         let get = |c: Column| -> Option<String> {
@@ -448,25 +461,48 @@ async fn flush<C: ConnectionTrait>(
     }
     if !owners.is_empty() {
         // New owners are inserted; an owner already on record for the
-        // household (same phone) gets the new name and ID number.
-        owner_record::Entity::insert_many(std::mem::take(owners))
-            .on_conflict(
-                OnConflict::columns([
-                    owner_record::Column::HouseholdId,
-                    owner_record::Column::PhoneHash,
-                ])
-                .update_columns([
-                    owner_record::Column::OwnerName,
-                    owner_record::Column::PhoneEnc,
-                    owner_record::Column::IdNumberHash,
-                    owner_record::Column::IdNumberEnc,
-                    owner_record::Column::IdNumberMasked,
-                    owner_record::Column::UpdatedAt,
-                ])
-                .to_owned(),
-            )
-            .exec(db)
-            .await?;
+        // household (same phone) gets the new name, and the new ID number
+        // only where the file gives one (a phone-only export must not erase
+        // the ID numbers on record).
+        let (with_id, without_id): (Vec<_>, Vec<_>) = std::mem::take(owners)
+            .into_iter()
+            .partition(|o| matches!(o.id_number_hash, Set(Some(_))));
+        let mut always = vec![
+            owner_record::Column::OwnerName,
+            owner_record::Column::PhoneEnc,
+            owner_record::Column::UpdatedAt,
+        ];
+        if !without_id.is_empty() {
+            owner_record::Entity::insert_many(without_id)
+                .on_conflict(
+                    OnConflict::columns([
+                        owner_record::Column::HouseholdId,
+                        owner_record::Column::PhoneHash,
+                    ])
+                    .update_columns(always.clone())
+                    .to_owned(),
+                )
+                .exec(db)
+                .await?;
+        }
+        if !with_id.is_empty() {
+            always.extend([
+                owner_record::Column::IdNumberHash,
+                owner_record::Column::IdNumberEnc,
+                owner_record::Column::IdNumberMasked,
+            ]);
+            owner_record::Entity::insert_many(with_id)
+                .on_conflict(
+                    OnConflict::columns([
+                        owner_record::Column::HouseholdId,
+                        owner_record::Column::PhoneHash,
+                    ])
+                    .update_columns(always)
+                    .to_owned(),
+                )
+                .exec(db)
+                .await?;
+        }
     }
     Ok(())
 }

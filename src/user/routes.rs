@@ -1,7 +1,7 @@
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use entity::{CommunityId, StaffRole, UserId, user};
-use sea_orm::{ActiveModelTrait, IntoActiveModel, Set};
+use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -89,7 +89,22 @@ pub async fn change_password(
 ) -> ApiResult<HttpResponse> {
     let body = body.into_inner();
     let new = Password::parse("new_password", body.new_password)?;
-    let Some(stored) = caller.user.password_hash.clone() else {
+    // Throttled like sign-in: a stolen access token must not become an
+    // unlimited oracle for the current password.
+    let auth = &state.settings.auth;
+    let key = format!("password-change:{}", caller.user.id);
+    let window = std::time::Duration::from_secs(auth.login_window_secs);
+    if let Some(retry) =
+        crate::rate_limit::hit(&state.db, &key, auth.login_attempts_per_window, window).await?
+    {
+        return Err(ApiError::rate_limited(retry));
+    }
+    // The stored hash as it is now, not as the principal cache remembers it.
+    let current = user::Entity::find_by_id(caller.user.id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let Some(stored) = current.password_hash.clone() else {
         return Err(ApiError::new(
             ErrorCode::Conflict,
             "this account signs in through WeChat and has no password",
@@ -101,12 +116,13 @@ pub async fn change_password(
     let hash = password::hash(new).await?;
     let txn = crate::db::begin_write(&state.db).await?;
     let user_id = caller.user.id;
-    let mut model: user::ActiveModel = caller.user.clone().into_active_model();
+    let mut model: user::ActiveModel = current.into_active_model();
     model.password_hash = Set(Some(hash));
     model.updated_at = Set(clock::now());
     model.update(&txn).await?;
     auth_service::revoke_all_for_user(&txn, user_id).await?;
     txn.commit().await?;
     state.principals.invalidate(user_id);
+    crate::rate_limit::clear(&state.db, &key).await?;
     Ok(HttpResponse::NoContent().finish())
 }

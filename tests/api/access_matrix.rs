@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use entity::{UserId, staff_role};
+use entity::{UserId, household_member, staff_role};
 use reqwest::Method;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::json;
@@ -20,6 +20,10 @@ enum Who {
     OperatorAdmin,
     /// Staff of the path's community with one of these roles (and operator admins).
     Staff(&'static [&'static str]),
+    /// Residents of the path's community, its staff with these roles, operator admins.
+    Residents(&'static [&'static str]),
+    /// Anyone signed in.
+    Visitors,
 }
 
 const ALL_STAFF: &[&str] = &[
@@ -64,6 +68,16 @@ const EXPECTED: &[(&str, &str, Who)] = &[
     ("PATCH", "/api/v1/communities/{community_id}/pickup-points/{pickup_point_id}", Who::Staff(MANAGER)),
     ("GET", "/api/v1/communities/{community_id}/owner-records", Who::Staff(BUILDING_STAFF)),
     ("POST", "/api/v1/communities/{community_id}/owner-records/import", Who::Staff(MANAGER)),
+    ("GET", "/api/v1/community-directory", Who::SignedIn),
+    ("POST", "/api/v1/communities/{community_id}/claims", Who::Visitors),
+    ("GET", "/api/v1/communities/{community_id}/claims", Who::Staff(BUILDING_STAFF)),
+    ("POST", "/api/v1/communities/{community_id}/claims/{claim_id}/approve", Who::Staff(BUILDING_STAFF)),
+    ("POST", "/api/v1/communities/{community_id}/claims/{claim_id}/reject", Who::Staff(BUILDING_STAFF)),
+    ("GET", "/api/v1/me/households", Who::SignedIn),
+    ("GET", "/api/v1/communities/{community_id}/households/{household_id}/members", Who::Residents(BUILDING_STAFF)),
+    ("POST", "/api/v1/communities/{community_id}/households/{household_id}/invites", Who::Residents(BUILDING_STAFF)),
+    ("POST", "/api/v1/invites/accept", Who::SignedIn),
+    ("DELETE", "/api/v1/communities/{community_id}/households/{household_id}/members/{member_id}", Who::Residents(BUILDING_STAFF)),
 ];
 
 #[derive(Debug)]
@@ -71,6 +85,8 @@ enum Caller {
     Anonymous,
     PlainUser,
     StaffHere(&'static str),
+    /// An owner of a household of the path's community.
+    ResidentHere,
     ManagerElsewhere,
     OperatorAdmin,
 }
@@ -81,14 +97,24 @@ fn expected(who: Who, caller: &Caller) -> Result<(), (u16, &'static str)> {
     match (who, caller) {
         (Who::Anyone, _) => Ok(()),
         (_, Caller::Anonymous) => unauthenticated,
-        (Who::SignedIn, _) => Ok(()),
+        (Who::SignedIn | Who::Visitors, _) => Ok(()),
         (Who::OperatorAdmin, Caller::OperatorAdmin) => Ok(()),
         (Who::OperatorAdmin, _) => Err((403, "forbidden")),
-        (Who::Staff(_), Caller::OperatorAdmin) => Ok(()),
-        (Who::Staff(roles), Caller::StaffHere(role)) if roles.contains(role) => Ok(()),
-        (Who::Staff(_), Caller::StaffHere(_)) => Err((403, "forbidden")),
+        (Who::Staff(_) | Who::Residents(_), Caller::OperatorAdmin) => Ok(()),
+        (Who::Staff(roles) | Who::Residents(roles), Caller::StaffHere(role))
+            if roles.contains(role) =>
+        {
+            Ok(())
+        }
+        (Who::Residents(_), Caller::ResidentHere) => Ok(()),
+        // Known to the community, without the standing this route needs.
+        (Who::Staff(_) | Who::Residents(_), Caller::StaffHere(_) | Caller::ResidentHere) => {
+            Err((403, "forbidden"))
+        }
         // Outsiders must not learn the community exists.
-        (Who::Staff(_), Caller::PlainUser | Caller::ManagerElsewhere) => Err((404, "not_found")),
+        (Who::Staff(_) | Who::Residents(_), Caller::PlainUser | Caller::ManagerElsewhere) => {
+            Err((404, "not_found"))
+        }
     }
 }
 
@@ -96,6 +122,20 @@ async fn created(app: &TestApp, admin: &Session, path: String, body: serde_json:
     let (status, body) = status_and_json(app.post(&path, Some(&admin.access), body).await).await;
     assert_eq!(status, 201, "{path}: {body}");
     body["id"].as_str().unwrap().to_owned()
+}
+
+async fn fresh_member(app: &TestApp, household: &str) -> Uuid {
+    let member = app
+        .dev_login(json!({ "households": [{ "household_id": household, "role": "family" }] }))
+        .await;
+    household_member::Entity::find()
+        .filter(household_member::Column::UserId.eq(UserId::from_uuid(member.user_id)))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .id
+        .as_uuid()
 }
 
 async fn fresh_assignment(app: &TestApp, community: Uuid) -> Uuid {
@@ -172,6 +212,25 @@ async fn every_route_admits_exactly_the_callers_its_rule_names() {
     )
     .await;
 
+    callers.push((
+        Caller::ResidentHere,
+        Some(
+            app.dev_login(
+                json!({ "households": [{ "household_id": household, "role": "owner" }] }),
+            )
+            .await,
+        ),
+    ));
+    // A pending claim on `household`, for approve and reject.
+    let claimant = app.resident().await;
+    let claim = created(
+        &app,
+        &claimant,
+        format!("/api/v1/communities/{here}/claims"),
+        json!({ "building": "1号楼", "room": "101", "name": "某人", "role": "family" }),
+    )
+    .await;
+
     let mut failures = Vec::new();
     for (method, pattern, who) in EXPECTED {
         for (caller, session) in &callers {
@@ -179,7 +238,14 @@ async fn every_route_admits_exactly_the_callers_its_rule_names() {
                 .replace("{community_id}", &here.to_string())
                 .replace("{building_id}", &building)
                 .replace("{household_id}", &household)
-                .replace("{pickup_point_id}", &pickup_point);
+                .replace("{pickup_point_id}", &pickup_point)
+                .replace("{claim_id}", &claim);
+            if path.contains("{member_id}") {
+                path = path.replace(
+                    "{member_id}",
+                    &fresh_member(&app, &household).await.to_string(),
+                );
+            }
             if path.contains("{assignment_id}") {
                 path = path.replace(
                     "{assignment_id}",

@@ -107,6 +107,55 @@ async fn repeated_failures_are_throttled_with_retry_after_even_for_the_right_pas
 }
 
 #[tokio::test]
+async fn parallel_guesses_cannot_slip_past_the_throttle() {
+    let app = spawn_app().await; // 5 attempts per window
+    let phone = staff_with_password(&app, "13900000009").await;
+    let guesses = (0..20).map(|i| {
+        let app = &app;
+        let phone = phone.clone();
+        async move {
+            login(app, &phone, &format!("guess number {i}"))
+                .await
+                .status()
+                .as_u16()
+        }
+    });
+    let statuses = futures_util::future::join_all(guesses).await;
+    let tried = statuses.iter().filter(|s| **s == 401).count();
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    assert!(tried <= 5, "{tried} guesses were checked: {statuses:?}");
+    assert_eq!(tried + refused, 20, "{statuses:?}");
+}
+
+#[tokio::test]
+async fn behind_a_proxy_the_client_address_is_the_one_the_proxy_appended() {
+    let app = crate::helpers::spawn_app_with(|s| s.server.trust_forwarded_for = true).await;
+    let phone = staff_with_password(&app, "13900000010").await;
+    // A client rotating a spoofed leftmost entry is still one address to us.
+    for i in 0..25 {
+        let res = app
+            .client
+            .post(app.url("/api/v1/auth/login"))
+            .header("x-forwarded-for", format!("10.0.0.{i}, 203.0.113.7"))
+            .json(&json!({ "phone": format!("1390000{:04}", 2000 + i), "password": "wrong password" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 401);
+    }
+    // 25 = 5 x the per-phone limit: the address is now throttled.
+    let res = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .header("x-forwarded-for", "10.9.9.9, 203.0.113.7")
+        .json(&json!({ "phone": phone, "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, 429, "rate_limited").await;
+}
+
+#[tokio::test]
 async fn a_refresh_token_rotates_and_works_once() {
     let app = spawn_app().await;
     let session = app.resident().await;

@@ -190,3 +190,35 @@ async fn missing_malformed_forged_and_expired_tokens_are_401_with_distinct_codes
         200
     );
 }
+
+#[tokio::test]
+async fn percent_encoded_paths_reach_the_same_guard_as_plain_ones() {
+    let app = spawn_app().await;
+    // `communiti%65s` decodes to `communities`: routed there, and guarded.
+    let res = app
+        .client
+        .post(app.url("/api/v1/communiti%65s"))
+        .header("content-type", "application/json")
+        .body(r#"{"name":"x","address":"y"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, 401, "unauthenticated").await;
+    let res = app
+        .client
+        .get(app.url("/api/v1/m%65"))
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, 401, "unauthenticated").await;
+    let resident = app.resident().await;
+    let res = app
+        .client
+        .post(app.url("/api/v1/%63ommunities"))
+        .bearer_auth(&resident.access)
+        .json(&json!({ "name": "x", "address": "y" }))
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, 403, "forbidden").await;
+}

@@ -146,7 +146,9 @@ pub async fn spawn_app_on(
     settings.server.host = "127.0.0.1".to_owned();
     settings.server.port = 0;
     customize(&mut settings);
-    let app = Application::build(settings).await.expect("build app");
+    let app = Application::build(settings)
+        .await
+        .unwrap_or_else(|e| panic!("build app: {e:#}"));
     let port = app.port();
     let state = app.state().clone();
     tokio::spawn(app.run());

@@ -11,4 +11,5 @@ mod errors;
 mod helpers;
 mod migrations;
 mod operations;
+mod residents;
 mod structure;

@@ -355,13 +355,14 @@ async fn an_import_creates_households_and_owners_and_a_second_import_updates_the
         .await
         .unwrap();
     assert_eq!(owners["items"].as_array().unwrap().len(), 4);
-    assert!(
-        owners["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|o| o["owner_name"] == "张伟伟")
-    );
+    let renamed = owners["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["owner_name"] == "张伟伟")
+        .unwrap();
+    // A phone-only file does not erase the ID number on record.
+    assert_eq!(renamed["id_number"], "110***********002X");
 
     // Nothing personal is stored in plaintext.
     use sea_orm::{ConnectionTrait, Statement};
@@ -407,6 +408,40 @@ async fn an_import_must_be_csv_and_within_the_upload_limit() {
             .as_str()
             .unwrap()
             .contains("unknown column"),
+        "{report}"
+    );
+}
+
+#[tokio::test]
+async fn shifted_columns_and_repeated_headers_are_bad_rows_not_silent_data() {
+    let app = spawn_app().await;
+    let c = app.community("错位").await;
+    let m = app.staff(c, "manager").await;
+    // An unquoted comma in the name shifts the phone into an extra field.
+    let csv = "building,room,owner_name,owner_phone\n1号楼,101,张,伟,13900000001\n1号楼,102,\"李,芳\",13900000002\n";
+    let (_, report) = status_and_json(post_csv(&app, c, &m.access, csv, true).await).await;
+    let errors = report["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{report}");
+    assert_eq!(errors[0]["line"], 2);
+    assert!(
+        errors[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("more fields")
+    );
+    assert_eq!(
+        report["owners_created"], 1,
+        "the quoted comma is fine: {report}"
+    );
+
+    let (_, report) =
+        status_and_json(post_csv(&app, c, &m.access, "building,楼栋,room\n1,2,3\n", true).await)
+            .await;
+    assert!(
+        report["errors"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("twice"),
         "{report}"
     );
 }
