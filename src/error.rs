@@ -74,6 +74,13 @@ pub enum ErrorCode {
     ClaimPending,
     /// The claim was already approved or rejected.
     ClaimDecided,
+    /// The action does not apply in the current state (`details` gives the
+    /// state and the action).
+    InvalidTransition,
+    /// The merchant has already applied to this community.
+    AlreadyApplied,
+    /// The user is already on this merchant's staff.
+    AlreadyStaff,
     // 410
     /// The invitation has expired, was used, or was withdrawn.
     InviteExpired,
@@ -116,7 +123,8 @@ impl ErrorCode {
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Conflict | PhoneTaken | CommunityNameTaken | RoleAlreadyGranted | BuildingNameTaken
             | UnitNameTaken | HouseholdExists | GateNameTaken | PickupPointNameTaken
-            | AlreadyMember | ClaimPending | ClaimDecided => StatusCode::CONFLICT,
+            | AlreadyMember | ClaimPending | ClaimDecided | InvalidTransition | AlreadyApplied
+            | AlreadyStaff => StatusCode::CONFLICT,
             InviteExpired => StatusCode::GONE,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -289,6 +297,18 @@ const UNIQUE_CONSTRAINTS: &[(&str, &str, ErrorCode, &str)] = &[
         "gates.community_id, gates.name",
         ErrorCode::GateNameTaken,
         "another gate of this community has this name",
+    ),
+    (
+        "uq_merchant_communities",
+        "merchant_communities.merchant_id, merchant_communities.community_id",
+        ErrorCode::AlreadyApplied,
+        "the merchant has already applied to this community",
+    ),
+    (
+        "uq_merchant_staff_user",
+        "merchant_staff.merchant_id, merchant_staff.user_id",
+        ErrorCode::AlreadyStaff,
+        "the user is already on this merchant's staff",
     ),
     (
         "uq_pickup_points_name",

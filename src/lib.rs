@@ -11,6 +11,7 @@ pub mod demo;
 pub mod error;
 pub mod health;
 pub mod http;
+pub mod merchant;
 pub mod openapi;
 pub mod pii;
 pub mod rate_limit;

@@ -12,9 +12,10 @@ use utoipa::openapi::path::{HttpMethod, Operation};
 use utoipa::openapi::{RefOr, schema::Schema};
 
 use crate::auth::access::{ANY_STAFF, BUILDING_STAFF, MANAGER};
+use crate::auth::access::{MERCHANT_ANY, MERCHANT_OWNER, MERCHANT_REVIEWERS};
 use crate::auth::{self, Access};
 use crate::config::Settings;
-use crate::{community, health, resident, structure, user};
+use crate::{community, health, merchant, resident, structure, user};
 
 /// The whole API. Add new routes here (and to `tests/api/access_matrix.rs`).
 #[rustfmt::skip]
@@ -22,6 +23,7 @@ pub fn table(settings: &Settings) -> Vec<ApiRoute> {
     use Access::*;
     use structure::routes as st;
     use resident::routes as rs;
+    use merchant::routes as mr;
     let mut routes = vec![
         // Operations
         route::<health::__path_health, _, _>(Public, health::health),
@@ -68,6 +70,22 @@ pub fn table(settings: &Settings) -> Vec<ApiRoute> {
         route::<rs::__path_create_invite, _, _>(Residents(BUILDING_STAFF), rs::create_invite),
         route::<rs::__path_accept_invite, _, _>(SignedIn, rs::accept_invite),
         route::<rs::__path_remove_member, _, _>(Residents(BUILDING_STAFF), rs::remove_member),
+        // Merchants: their side
+        route::<mr::__path_create_merchant, _, _>(SignedIn, mr::create_merchant),
+        route::<mr::__path_my_merchants, _, _>(SignedIn, mr::my_merchants),
+        route::<mr::__path_get_merchant, _, _>(Merchant(MERCHANT_ANY), mr::get_merchant),
+        route::<mr::__path_update_merchant, _, _>(Merchant(MERCHANT_OWNER), mr::update_merchant),
+        route::<mr::__path_apply, _, _>(Merchant(MERCHANT_OWNER), mr::apply),
+        route::<mr::__path_list_merchant_staff, _, _>(Merchant(MERCHANT_ANY), mr::list_merchant_staff),
+        route::<mr::__path_add_merchant_staff, _, _>(Merchant(MERCHANT_OWNER), mr::add_merchant_staff),
+        route::<mr::__path_remove_merchant_staff, _, _>(Merchant(MERCHANT_OWNER), mr::remove_merchant_staff),
+        // Merchants: the property's side
+        route::<mr::__path_list_community_merchants, _, _>(Staff(MERCHANT_REVIEWERS), mr::list_community_merchants),
+        route::<mr::__path_get_community_merchant, _, _>(Staff(MERCHANT_REVIEWERS), mr::get_community_merchant),
+        route::<mr::__path_record_visit, _, _>(Staff(MERCHANT_REVIEWERS), mr::record_visit),
+        route::<mr::__path_verify_merchant, _, _>(Staff(MANAGER), mr::verify_merchant),
+        route::<mr::__path_reject_merchant, _, _>(Staff(MANAGER), mr::reject_merchant),
+        route::<mr::__path_suspend_merchant, _, _>(Staff(MANAGER), mr::suspend_merchant),
     ];
     if settings.auth.dev_login {
         routes.push(route::<auth::routes::__path_dev_login, _, _>(Public, auth::routes::dev_login));

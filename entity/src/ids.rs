@@ -125,3 +125,19 @@ id_type!(
     /// An owner's invitation of a family member.
     InviteId
 );
+id_type!(
+    /// A merchant (商家): a shop or a home-based seller.
+    MerchantId
+);
+id_type!(
+    /// A merchant's standing in one community.
+    MerchantApprovalId
+);
+id_type!(
+    /// A user's place on a merchant's staff.
+    MerchantStaffId
+);
+id_type!(
+    /// One verification visit (扫街) to a merchant.
+    MerchantVisitId
+);

@@ -163,3 +163,82 @@ pub enum ClaimStatus {
     #[sea_orm(string_value = "rejected")]
     Rejected,
 }
+
+/// Where a merchant works from.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    EnumIter,
+    DeriveActiveEnum,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[serde(rename_all = "snake_case")]
+pub enum LocationKind {
+    /// A shop in or near the community.
+    #[sea_orm(string_value = "shop")]
+    Shop,
+    /// A home-based online seller (在家从事电子商务).
+    #[sea_orm(string_value = "home_based")]
+    HomeBased,
+}
+
+/// A merchant's standing in one community.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    EnumIter,
+    DeriveActiveEnum,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[serde(rename_all = "snake_case")]
+pub enum MerchantStatus {
+    /// Waiting for the property's verification.
+    #[sea_orm(string_value = "applied")]
+    Applied,
+    /// May sell here until `verified_until`.
+    #[sea_orm(string_value = "verified")]
+    Verified,
+    #[sea_orm(string_value = "rejected")]
+    Rejected,
+    /// Stopped by the property; cannot sell.
+    #[sea_orm(string_value = "suspended")]
+    Suspended,
+    /// Verification ran out; cannot sell until verified again.
+    #[sea_orm(string_value = "expired")]
+    Expired,
+}
+
+/// A user's place on a merchant's staff.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    EnumIter,
+    DeriveActiveEnum,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[serde(rename_all = "snake_case")]
+pub enum MerchantRole {
+    /// Manages the profile and the staff.
+    #[sea_orm(string_value = "owner")]
+    Owner,
+    #[sea_orm(string_value = "staff")]
+    Staff,
+}

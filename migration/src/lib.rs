@@ -10,6 +10,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261123_000001_core;
 mod m20261123_000002_community_structure;
 mod m20261123_000003_residents;
+mod m20261123_000004_merchants;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_core::Migration),
             Box::new(m20261123_000002_community_structure::Migration),
             Box::new(m20261123_000003_residents::Migration),
+            Box::new(m20261123_000004_merchants::Migration),
         ]
     }
 }

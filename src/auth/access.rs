@@ -20,7 +20,10 @@ use actix_web::middleware::Next;
 use actix_web::{Error, FromRequest, HttpMessage, HttpRequest, web};
 use std::sync::Arc;
 
-use entity::{CommunityId, HouseholdId, StaffRole, community, household_member};
+use entity::{
+    CommunityId, HouseholdId, MerchantId, MerchantRole, StaffRole, community, household_member,
+    merchant,
+};
 
 use super::Principal;
 use sea_orm::EntityTrait;
@@ -48,7 +51,22 @@ pub enum Access {
     /// Any signed-in user, for a community that exists: how outsiders ask
     /// to join (household claims).
     Visitors,
+    /// Staff of the merchant named by the path's `{merchant_id}` holding one
+    /// of these roles; operator admins too. Anyone else gets 404.
+    Merchant(&'static [MerchantRole]),
 }
+
+/// Any member of a merchant's staff.
+pub const MERCHANT_ANY: &[MerchantRole] = &[MerchantRole::Owner, MerchantRole::Staff];
+/// The merchant's owners.
+pub const MERCHANT_OWNER: &[MerchantRole] = &[MerchantRole::Owner];
+/// Staff who look after merchants: the manager, building managers,
+/// customer service.
+pub const MERCHANT_REVIEWERS: &[StaffRole] = &[
+    StaffRole::Manager,
+    StaffRole::BuildingManager,
+    StaffRole::CustomerService,
+];
 
 /// Every staff duty.
 pub const ANY_STAFF: &[StaffRole] = &StaffRole::ALL;
@@ -76,6 +94,17 @@ impl Access {
                 role_list(roles)
             ),
             Access::Visitors => "Access: any signed-in user (the community must exist).".to_owned(),
+            Access::Merchant(roles) => format!(
+                "Access: the merchant's {}, and operator admins.",
+                roles
+                    .iter()
+                    .map(|r| match r {
+                        MerchantRole::Owner => "owners",
+                        MerchantRole::Staff => "staff",
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            ),
         }
     }
 
@@ -94,6 +123,10 @@ impl Access {
                 "staff_roles": roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
             }),
             Access::Visitors => serde_json::json!({ "kind": "visitors" }),
+            Access::Merchant(roles) => serde_json::json!({
+                "kind": "merchant",
+                "roles": roles,
+            }),
         }
     }
 }
@@ -121,6 +154,22 @@ impl AccessTable {
 
     pub fn rule(&self, method: &Method, path: &str) -> Option<Access> {
         self.rules.get(&(method.clone(), path.to_owned())).copied()
+    }
+}
+
+/// The merchant a merchant route addresses, and the caller's role there.
+#[derive(Clone, Debug)]
+pub struct MerchantScope {
+    pub merchant: merchant::Model,
+    /// `None` for an operator admin who is not on the staff.
+    pub role: Option<MerchantRole>,
+}
+
+impl FromRequest for MerchantScope {
+    type Error = Error;
+    type Future = Ready<Result<Self, Error>>;
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        from_extensions(req)
     }
 }
 
@@ -258,6 +307,30 @@ async fn admit(req: &ServiceRequest) -> Result<(), ApiError> {
                 return Err(ApiError::forbidden());
             }
         }
+        Access::Merchant(allowed) => {
+            let merchant_id: MerchantId = req
+                .match_info()
+                .get("merchant_id")
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(ApiError::not_found)?;
+            let role = caller
+                .merchant_roles
+                .iter()
+                .find(|(m, _)| *m == merchant_id)
+                .map(|(_, r)| *r);
+            match role {
+                Some(r) if allowed.contains(&r) => {}
+                Some(_) => return Err(ApiError::forbidden()),
+                None if caller.is_operator_admin => {}
+                None => return Err(ApiError::not_found()),
+            }
+            let merchant = merchant::Entity::find_by_id(merchant_id)
+                .one(&state.db)
+                .await?
+                .ok_or_else(ApiError::not_found)?;
+            req.extensions_mut()
+                .insert(MerchantScope { merchant, role });
+        }
         Access::Staff(_) | Access::Residents(_) | Access::Visitors => {
             let scope = community_scope(req, &pattern, &state, &caller, access).await?;
             req.extensions_mut().insert(scope);
@@ -332,7 +405,9 @@ async fn community_scope(
             Access::Staff(allowed) => holds(allowed),
             Access::Residents(allowed) => holds(allowed) || !memberships.is_empty(),
             Access::Visitors => true,
-            Access::Public | Access::SignedIn | Access::OperatorAdmin => false,
+            Access::Public | Access::SignedIn | Access::OperatorAdmin | Access::Merchant(_) => {
+                false
+            }
         };
     if !admitted {
         // Outsiders must not learn that the community exists.

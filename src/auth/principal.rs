@@ -12,7 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use entity::{
-    CommunityId, StaffRole, UserId, community, household_member, operator_admin, staff_role, user,
+    CommunityId, MerchantId, MerchantRole, StaffRole, UserId, community, household_member,
+    merchant_staff, operator_admin, staff_role, user,
 };
 use moka::sync::Cache;
 use sea_orm::{
@@ -31,6 +32,8 @@ pub struct Principal {
     /// The user's household memberships not removed (a tenant's may have
     /// lapsed: check [`household_member::Model::is_active`]).
     pub memberships: Vec<household_member::Model>,
+    /// The merchants whose staff the user is on.
+    pub merchant_roles: Vec<(MerchantId, MerchantRole)>,
 }
 
 #[derive(Clone, Debug)]
@@ -85,7 +88,16 @@ impl Principal {
             .filter(household_member::Column::RemovedAt.is_null())
             .all(db)
             .await?;
+        let merchant_roles: Vec<(MerchantId, MerchantRole)> = merchant_staff::Entity::find()
+            .select_only()
+            .column(merchant_staff::Column::MerchantId)
+            .column(merchant_staff::Column::Role)
+            .filter(merchant_staff::Column::UserId.eq(id))
+            .into_tuple()
+            .all(db)
+            .await?;
         Ok(Some(Self {
+            merchant_roles,
             memberships,
             user,
             is_operator_admin: admin.is_some(),

@@ -24,6 +24,8 @@ enum Who {
     Residents(&'static [&'static str]),
     /// Anyone signed in.
     Visitors,
+    /// The path's merchant's staff with these roles, operator admins.
+    Merchant(&'static [&'static str]),
 }
 
 const ALL_STAFF: &[&str] = &[
@@ -35,6 +37,9 @@ const ALL_STAFF: &[&str] = &[
 ];
 const MANAGER: &[&str] = &["manager"];
 const BUILDING_STAFF: &[&str] = &["manager", "building_manager"];
+const MERCHANT_REVIEWERS: &[&str] = &["manager", "building_manager", "customer_service"];
+const MERCHANT_ANY: &[&str] = &["owner", "staff"];
+const MERCHANT_OWNER: &[&str] = &["owner"];
 
 #[rustfmt::skip]
 const EXPECTED: &[(&str, &str, Who)] = &[
@@ -78,6 +83,20 @@ const EXPECTED: &[(&str, &str, Who)] = &[
     ("POST", "/api/v1/communities/{community_id}/households/{household_id}/invites", Who::Residents(BUILDING_STAFF)),
     ("POST", "/api/v1/invites/accept", Who::SignedIn),
     ("DELETE", "/api/v1/communities/{community_id}/households/{household_id}/members/{member_id}", Who::Residents(BUILDING_STAFF)),
+    ("POST", "/api/v1/merchants", Who::SignedIn),
+    ("GET", "/api/v1/me/merchants", Who::SignedIn),
+    ("GET", "/api/v1/merchants/{merchant_id}", Who::Merchant(MERCHANT_ANY)),
+    ("PATCH", "/api/v1/merchants/{merchant_id}", Who::Merchant(MERCHANT_OWNER)),
+    ("POST", "/api/v1/merchants/{merchant_id}/applications", Who::Merchant(MERCHANT_OWNER)),
+    ("GET", "/api/v1/merchants/{merchant_id}/staff", Who::Merchant(MERCHANT_ANY)),
+    ("POST", "/api/v1/merchants/{merchant_id}/staff", Who::Merchant(MERCHANT_OWNER)),
+    ("DELETE", "/api/v1/merchants/{merchant_id}/staff/{staff_id}", Who::Merchant(MERCHANT_OWNER)),
+    ("GET", "/api/v1/communities/{community_id}/merchants", Who::Staff(MERCHANT_REVIEWERS)),
+    ("GET", "/api/v1/communities/{community_id}/merchants/{merchant_id}", Who::Staff(MERCHANT_REVIEWERS)),
+    ("POST", "/api/v1/communities/{community_id}/merchants/{merchant_id}/visits", Who::Staff(MERCHANT_REVIEWERS)),
+    ("POST", "/api/v1/communities/{community_id}/merchants/{merchant_id}/verify", Who::Staff(MANAGER)),
+    ("POST", "/api/v1/communities/{community_id}/merchants/{merchant_id}/reject", Who::Staff(MANAGER)),
+    ("POST", "/api/v1/communities/{community_id}/merchants/{merchant_id}/suspend", Who::Staff(MANAGER)),
 ];
 
 #[derive(Debug)]
@@ -87,6 +106,10 @@ enum Caller {
     StaffHere(&'static str),
     /// An owner of a household of the path's community.
     ResidentHere,
+    /// The owner of the path's merchant.
+    MerchantOwner,
+    /// A staff member of the path's merchant.
+    MerchantClerk,
     ManagerElsewhere,
     OperatorAdmin,
 }
@@ -98,6 +121,13 @@ fn expected(who: Who, caller: &Caller) -> Result<(), (u16, &'static str)> {
         (Who::Anyone, _) => Ok(()),
         (_, Caller::Anonymous) => unauthenticated,
         (Who::SignedIn | Who::Visitors, _) => Ok(()),
+        (Who::Merchant(_), Caller::OperatorAdmin) => Ok(()),
+        (Who::Merchant(roles), Caller::MerchantOwner) if roles.contains(&"owner") => Ok(()),
+        (Who::Merchant(roles), Caller::MerchantClerk) if roles.contains(&"staff") => Ok(()),
+        (Who::Merchant(_), Caller::MerchantOwner | Caller::MerchantClerk) => {
+            Err((403, "forbidden"))
+        }
+        (Who::Merchant(_), _) => Err((404, "not_found")),
         (Who::OperatorAdmin, Caller::OperatorAdmin) => Ok(()),
         (Who::OperatorAdmin, _) => Err((403, "forbidden")),
         (Who::Staff(_) | Who::Residents(_), Caller::OperatorAdmin) => Ok(()),
@@ -112,9 +142,13 @@ fn expected(who: Who, caller: &Caller) -> Result<(), (u16, &'static str)> {
             Err((403, "forbidden"))
         }
         // Outsiders must not learn the community exists.
-        (Who::Staff(_) | Who::Residents(_), Caller::PlainUser | Caller::ManagerElsewhere) => {
-            Err((404, "not_found"))
-        }
+        (
+            Who::Staff(_) | Who::Residents(_),
+            Caller::PlainUser
+            | Caller::ManagerElsewhere
+            | Caller::MerchantOwner
+            | Caller::MerchantClerk,
+        ) => Err((404, "not_found")),
     }
 }
 
@@ -221,6 +255,31 @@ async fn every_route_admits_exactly_the_callers_its_rule_names() {
             .await,
         ),
     ));
+    // A merchant applying to `here`, with an owner and a clerk.
+    let merchant_owner = app.resident().await;
+    let shop = created(
+        &app,
+        &merchant_owner,
+        "/api/v1/merchants".to_owned(),
+        json!({
+            "shop_name": "矩阵商店", "business_scope": "测试", "categories": ["食"],
+            "location_kind": "shop", "address": "底商", "contact_phone": "13812349999",
+            "owner_name": "矩阵", "owner_id_number": "11010519491231002X", "community_ids": [here],
+        }),
+    )
+    .await;
+    let clerk_phone = "13612349999";
+    created(
+        &app,
+        &merchant_owner,
+        format!("/api/v1/merchants/{shop}/staff"),
+        json!({ "phone": clerk_phone, "display_name": "店员" }),
+    )
+    .await;
+    let clerk = app.dev_login(json!({ "phone": clerk_phone })).await;
+    callers.push((Caller::MerchantClerk, Some(clerk)));
+    callers.push((Caller::MerchantOwner, Some(merchant_owner.clone())));
+    let mut next_phone = 13_600_000_000u64;
     // A pending claim on `household`, for approve and reject.
     let claimant = app.resident().await;
     let claim = created(
@@ -239,7 +298,19 @@ async fn every_route_admits_exactly_the_callers_its_rule_names() {
                 .replace("{building_id}", &building)
                 .replace("{household_id}", &household)
                 .replace("{pickup_point_id}", &pickup_point)
-                .replace("{claim_id}", &claim);
+                .replace("{claim_id}", &claim)
+                .replace("{merchant_id}", &shop);
+            if path.contains("{staff_id}") {
+                next_phone += 1;
+                let row = created(
+                    &app,
+                    &merchant_owner,
+                    format!("/api/v1/merchants/{shop}/staff"),
+                    json!({ "phone": next_phone.to_string(), "display_name": "临时店员" }),
+                )
+                .await;
+                path = path.replace("{staff_id}", &row);
+            }
             if path.contains("{member_id}") {
                 path = path.replace(
                     "{member_id}",

@@ -9,6 +9,7 @@ mod cli;
 mod communities;
 mod errors;
 mod helpers;
+mod merchants;
 mod migrations;
 mod operations;
 mod residents;

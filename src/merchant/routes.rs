@@ -1,0 +1,825 @@
+use std::collections::HashMap;
+
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
+use entity::merchant::Categories;
+use entity::{
+    CommunityId, LocationKind, MerchantId, MerchantRole, MerchantStaffId, MerchantStatus,
+    MerchantVisitId, UserId, community, merchant, merchant_approval, merchant_staff,
+    merchant_visit, user,
+};
+use sea_orm::sea_query::Condition;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::service::{self, Action};
+use crate::auth::{Caller, CommunityScope, MerchantScope};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::http::{Json, Page, PageQuery};
+use crate::pii::{IdNumber, PhoneNumber, PiiCipher};
+use crate::state::AppState;
+use crate::{clock, db, text};
+
+// ---------------------------------------------------------------- views
+
+/// A merchant's standing in one community.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Approval {
+    pub community_id: CommunityId,
+    /// As of now: a verification past its date reads `expired`.
+    pub status: MerchantStatus,
+    pub verified_until: Option<DateTime<Utc>>,
+    /// Why it was rejected or suspended.
+    pub reason: Option<String>,
+    pub decided_at: Option<DateTime<Utc>>,
+}
+
+impl From<merchant_approval::Model> for Approval {
+    fn from(a: merchant_approval::Model) -> Self {
+        Self {
+            status: a.effective_status(clock::now()),
+            community_id: a.community_id,
+            verified_until: a.verified_until,
+            reason: a.reason,
+            decided_at: a.decided_at,
+        }
+    }
+}
+
+/// A merchant's profile, personal data masked.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Merchant {
+    pub id: MerchantId,
+    pub shop_name: String,
+    pub business_scope: String,
+    pub categories: Vec<String>,
+    pub location_kind: LocationKind,
+    pub address: String,
+    /// Masked: `138****1234`.
+    pub contact_phone: String,
+    pub owner_name: String,
+    /// Masked: `350***********123X`.
+    pub owner_id_number: String,
+    pub communities: Vec<Approval>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn merchant_view(m: merchant::Model, approvals: Vec<merchant_approval::Model>) -> Merchant {
+    Merchant {
+        id: m.id,
+        shop_name: m.shop_name,
+        business_scope: m.business_scope,
+        categories: m.categories.0,
+        location_kind: m.location_kind,
+        address: m.address,
+        contact_phone: m.contact_phone_masked,
+        owner_name: m.owner_name,
+        owner_id_number: m.owner_id_masked,
+        communities: approvals.into_iter().map(Approval::from).collect(),
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+    }
+}
+
+async fn approvals_of(
+    state: &AppState,
+    merchant: MerchantId,
+) -> ApiResult<Vec<merchant_approval::Model>> {
+    Ok(merchant_approval::Entity::find()
+        .filter(merchant_approval::Column::MerchantId.eq(merchant))
+        .order_by_asc(merchant_approval::Column::Id)
+        .all(&state.db)
+        .await?)
+}
+
+// ---------------------------------------------------------------- fields
+
+fn parse_categories(values: Vec<String>) -> ApiResult<Categories> {
+    if values.is_empty() || values.len() > 10 {
+        return Err(ApiError::invalid_field(
+            "categories",
+            "give 1 to 10 categories",
+        ));
+    }
+    let mut out = Vec::with_capacity(values.len());
+    for v in values {
+        let c = text::required("categories", &v, 20)?;
+        if !out.contains(&c) {
+            out.push(c);
+        }
+    }
+    Ok(Categories(out))
+}
+
+struct Encrypted {
+    hash: String,
+    enc: String,
+    masked: String,
+}
+
+fn phone_field(pii: &PiiCipher, field: &str, value: &str) -> ApiResult<Encrypted> {
+    let phone = PhoneNumber::parse(value).map_err(|e| ApiError::invalid_field(field, e))?;
+    Ok(Encrypted {
+        hash: phone.lookup_hash(pii),
+        enc: pii.encrypt(phone.as_str())?,
+        masked: phone.masked(),
+    })
+}
+
+fn id_field(pii: &PiiCipher, field: &str, value: &str) -> ApiResult<Encrypted> {
+    let id = IdNumber::parse(value).map_err(|e| ApiError::invalid_field(field, e))?;
+    Ok(Encrypted {
+        hash: id.lookup_hash(pii),
+        enc: pii.encrypt(id.as_str())?,
+        masked: id.masked(),
+    })
+}
+
+// ---------------------------------------------------------------- merchant side
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewMerchant {
+    pub shop_name: String,
+    /// What the merchant sells or does (经营范围).
+    pub business_scope: String,
+    /// E.g. `["食", "生活服务"]`.
+    pub categories: Vec<String>,
+    pub location_kind: LocationKind,
+    /// The shop's address, or the home seller's household address.
+    pub address: String,
+    pub contact_phone: String,
+    /// The owner's legal name and resident ID number (verified by the property).
+    pub owner_name: String,
+    pub owner_id_number: String,
+    /// The communities to serve: each one's staff verify the merchant there.
+    pub community_ids: Vec<CommunityId>,
+}
+
+/// Apply as a merchant (商家入驻). The caller becomes the merchant's owner;
+/// each named community's staff then verify the merchant there.
+#[utoipa::path(post, path = "/api/v1/merchants", tag = "merchants", request_body = NewMerchant,
+    responses((status = 201, body = Merchant), (status = 422, body = ErrorBody)))]
+pub async fn create_merchant(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: Json<NewMerchant>,
+) -> ApiResult<HttpResponse> {
+    let body = body.into_inner();
+    let shop_name = text::required("shop_name", &body.shop_name, 100)?;
+    let scope = text::required("business_scope", &body.business_scope, 500)?;
+    let categories = parse_categories(body.categories)?;
+    let address = text::required("address", &body.address, 200)?;
+    let owner_name = text::required("owner_name", &body.owner_name, 64)?;
+    let phone = phone_field(&state.pii, "contact_phone", &body.contact_phone)?;
+    let id = id_field(&state.pii, "owner_id_number", &body.owner_id_number)?;
+    if body.community_ids.is_empty() {
+        return Err(ApiError::invalid_field(
+            "community_ids",
+            "name at least one community",
+        ));
+    }
+    let txn = db::begin_write(&state.db).await?;
+    for (i, c) in body.community_ids.iter().enumerate() {
+        if community::Entity::find_by_id(*c).one(&txn).await?.is_none() {
+            return Err(ApiError::invalid_field(
+                &format!("community_ids[{i}]"),
+                "no such community",
+            ));
+        }
+    }
+    let now = clock::now();
+    let created = merchant::ActiveModel {
+        id: Set(MerchantId::new()),
+        shop_name: Set(shop_name),
+        business_scope: Set(scope),
+        categories: Set(categories),
+        location_kind: Set(body.location_kind),
+        address: Set(address),
+        contact_phone_hash: Set(phone.hash),
+        contact_phone_enc: Set(phone.enc),
+        contact_phone_masked: Set(phone.masked),
+        owner_name: Set(owner_name),
+        owner_id_hash: Set(id.hash),
+        owner_id_enc: Set(id.enc),
+        owner_id_masked: Set(id.masked),
+        created_by: Set(caller.user.id),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&txn)
+    .await?;
+    add_staff_row(&txn, created.id, caller.user.id, MerchantRole::Owner).await?;
+    let mut approvals = Vec::new();
+    let mut seen = Vec::new();
+    for c in body.community_ids {
+        if !seen.contains(&c) {
+            seen.push(c);
+            approvals.push(service::apply(&txn, created.id, c).await?);
+        }
+    }
+    txn.commit().await?;
+    state.principals.invalidate(caller.user.id);
+    Ok(HttpResponse::Created().json(merchant_view(created, approvals)))
+}
+
+async fn add_staff_row<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    merchant: MerchantId,
+    user: UserId,
+    role: MerchantRole,
+) -> ApiResult<merchant_staff::Model> {
+    Ok(merchant_staff::ActiveModel {
+        id: Set(MerchantStaffId::new()),
+        merchant_id: Set(merchant),
+        user_id: Set(user),
+        role: Set(role),
+        created_at: Set(clock::now()),
+    }
+    .insert(db)
+    .await?)
+}
+
+/// The merchants whose staff I am on.
+#[utoipa::path(get, path = "/api/v1/me/merchants", tag = "merchants",
+    responses((status = 200, body = Vec<Merchant>)))]
+pub async fn my_merchants(
+    state: web::Data<AppState>,
+    caller: Caller,
+) -> ApiResult<web::Json<Vec<Merchant>>> {
+    let ids: Vec<MerchantId> = caller.merchant_roles.iter().map(|(m, _)| *m).collect();
+    let merchants = merchant::Entity::find()
+        .filter(merchant::Column::Id.is_in(ids))
+        .order_by_asc(merchant::Column::Id)
+        .all(&state.db)
+        .await?;
+    let mut out = Vec::with_capacity(merchants.len());
+    for m in merchants {
+        let approvals = approvals_of(&state, m.id).await?;
+        out.push(merchant_view(m, approvals));
+    }
+    Ok(web::Json(out))
+}
+
+/// A merchant's profile and its standing in each community.
+#[utoipa::path(get, path = "/api/v1/merchants/{merchant_id}", tag = "merchants",
+    params(("merchant_id" = MerchantId, Path)),
+    responses((status = 200, body = Merchant), (status = 404, body = ErrorBody)))]
+pub async fn get_merchant(
+    state: web::Data<AppState>,
+    scope: MerchantScope,
+) -> ApiResult<web::Json<Merchant>> {
+    let approvals = approvals_of(&state, scope.merchant.id).await?;
+    Ok(web::Json(merchant_view(scope.merchant, approvals)))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MerchantChanges {
+    pub shop_name: Option<String>,
+    pub business_scope: Option<String>,
+    pub categories: Option<Vec<String>>,
+    pub location_kind: Option<LocationKind>,
+    pub address: Option<String>,
+    /// Contact details change without a new review.
+    pub contact_phone: Option<String>,
+    pub owner_name: Option<String>,
+    pub owner_id_number: Option<String>,
+}
+
+/// Update the profile. Changing a verified detail (name, scope, categories,
+/// location, address, owner) sends the merchant back to review in every
+/// community where it was verified, expired or rejected (`applied`); a
+/// suspension stays. The contact phone changes without review.
+#[utoipa::path(patch, path = "/api/v1/merchants/{merchant_id}", tag = "merchants",
+    params(("merchant_id" = MerchantId, Path)), request_body = MerchantChanges,
+    responses((status = 200, body = Merchant), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn update_merchant(
+    state: web::Data<AppState>,
+    scope: MerchantScope,
+    body: Json<MerchantChanges>,
+) -> ApiResult<web::Json<Merchant>> {
+    let body = body.into_inner();
+    let current = scope.merchant;
+    let mut model = current.clone().into_active_model();
+    let mut reviewed_change = false;
+    if let Some(v) = body.shop_name {
+        let v = text::required("shop_name", &v, 100)?;
+        reviewed_change |= v != current.shop_name;
+        model.shop_name = Set(v);
+    }
+    if let Some(v) = body.business_scope {
+        let v = text::required("business_scope", &v, 500)?;
+        reviewed_change |= v != current.business_scope;
+        model.business_scope = Set(v);
+    }
+    if let Some(v) = body.categories {
+        let v = parse_categories(v)?;
+        reviewed_change |= v != current.categories;
+        model.categories = Set(v);
+    }
+    if let Some(v) = body.location_kind {
+        reviewed_change |= v != current.location_kind;
+        model.location_kind = Set(v);
+    }
+    if let Some(v) = body.address {
+        let v = text::required("address", &v, 200)?;
+        reviewed_change |= v != current.address;
+        model.address = Set(v);
+    }
+    if let Some(v) = body.owner_name {
+        let v = text::required("owner_name", &v, 64)?;
+        reviewed_change |= v != current.owner_name;
+        model.owner_name = Set(v);
+    }
+    if let Some(v) = body.owner_id_number {
+        let id = id_field(&state.pii, "owner_id_number", &v)?;
+        reviewed_change |= id.hash != current.owner_id_hash;
+        model.owner_id_hash = Set(id.hash);
+        model.owner_id_enc = Set(id.enc);
+        model.owner_id_masked = Set(id.masked);
+    }
+    if let Some(v) = body.contact_phone {
+        let phone = phone_field(&state.pii, "contact_phone", &v)?;
+        model.contact_phone_hash = Set(phone.hash);
+        model.contact_phone_enc = Set(phone.enc);
+        model.contact_phone_masked = Set(phone.masked);
+    }
+    model.updated_at = Set(clock::now());
+    let txn = db::begin_write(&state.db).await?;
+    let updated = model.update(&txn).await?;
+    if reviewed_change {
+        let approvals = merchant_approval::Entity::find()
+            .filter(merchant_approval::Column::MerchantId.eq(updated.id))
+            .all(&txn)
+            .await?;
+        let now = clock::now();
+        for a in approvals {
+            if service::next(a.effective_status(now), Action::Resubmit).is_ok()
+                && a.status != MerchantStatus::Applied
+            {
+                service::transition(&txn, &a, Action::Resubmit, None, None, None).await?;
+            }
+        }
+    }
+    txn.commit().await?;
+    let approvals = approvals_of(&state, updated.id).await?;
+    Ok(web::Json(merchant_view(updated, approvals)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Application {
+    pub community_id: CommunityId,
+}
+
+/// Apply to serve another community, or apply again after a rejection.
+#[utoipa::path(post, path = "/api/v1/merchants/{merchant_id}/applications", tag = "merchants",
+    params(("merchant_id" = MerchantId, Path)), request_body = Application,
+    responses(
+        (status = 201, body = Approval),
+        (status = 409, description = "Already applied and not rejected", body = ErrorBody),
+        (status = 422, body = ErrorBody),
+    ))]
+pub async fn apply(
+    state: web::Data<AppState>,
+    scope: MerchantScope,
+    body: Json<Application>,
+) -> ApiResult<HttpResponse> {
+    let community = body.0.community_id;
+    if community::Entity::find_by_id(community)
+        .one(&state.db)
+        .await?
+        .is_none()
+    {
+        return Err(ApiError::invalid_field("community_id", "no such community"));
+    }
+    let txn = db::begin_write(&state.db).await?;
+    let existing = merchant_approval::Entity::find()
+        .filter(merchant_approval::Column::MerchantId.eq(scope.merchant.id))
+        .filter(merchant_approval::Column::CommunityId.eq(community))
+        .one(&txn)
+        .await?;
+    let approval = match existing {
+        Some(a) if a.status == MerchantStatus::Rejected => {
+            service::transition(&txn, &a, Action::Resubmit, None, None, None).await?
+        }
+        Some(_) => {
+            return Err(ApiError::new(
+                crate::error::ErrorCode::AlreadyApplied,
+                "the merchant has already applied to this community",
+            ));
+        }
+        None => service::apply(&txn, scope.merchant.id, community).await?,
+    };
+    txn.commit().await?;
+    Ok(HttpResponse::Created().json(Approval::from(approval)))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MerchantStaffMember {
+    pub id: MerchantStaffId,
+    pub user_id: UserId,
+    pub display_name: String,
+    pub phone: Option<String>,
+    pub role: MerchantRole,
+    pub since: DateTime<Utc>,
+}
+
+/// The merchant's staff.
+#[utoipa::path(get, path = "/api/v1/merchants/{merchant_id}/staff", tag = "merchants",
+    params(("merchant_id" = MerchantId, Path)),
+    responses((status = 200, body = Vec<MerchantStaffMember>)))]
+pub async fn list_merchant_staff(
+    state: web::Data<AppState>,
+    scope: MerchantScope,
+) -> ApiResult<web::Json<Vec<MerchantStaffMember>>> {
+    let rows = merchant_staff::Entity::find()
+        .filter(merchant_staff::Column::MerchantId.eq(scope.merchant.id))
+        .find_also_related(user::Entity)
+        .order_by_asc(merchant_staff::Column::Id)
+        .all(&state.db)
+        .await?;
+    Ok(web::Json(
+        rows.into_iter()
+            .filter_map(|(s, u)| {
+                let u = u?;
+                Some(MerchantStaffMember {
+                    id: s.id,
+                    user_id: u.id,
+                    display_name: u.display_name,
+                    phone: u.phone_masked,
+                    role: s.role,
+                    since: s.created_at,
+                })
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewMerchantStaff {
+    /// Finds the person by phone number, or creates their account (they sign
+    /// in through WeChat).
+    pub phone: String,
+    pub display_name: String,
+}
+
+/// Add a staff account (店员).
+#[utoipa::path(post, path = "/api/v1/merchants/{merchant_id}/staff", tag = "merchants",
+    params(("merchant_id" = MerchantId, Path)), request_body = NewMerchantStaff,
+    responses((status = 201, body = MerchantStaffMember), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn add_merchant_staff(
+    state: web::Data<AppState>,
+    scope: MerchantScope,
+    body: Json<NewMerchantStaff>,
+) -> ApiResult<HttpResponse> {
+    let body = body.into_inner();
+    let phone = PhoneNumber::parse(&body.phone).map_err(|e| ApiError::invalid_field("phone", e))?;
+    let name = text::required("display_name", &body.display_name, 64)?;
+    let txn = db::begin_write(&state.db).await?;
+    let person = match crate::user::service::find_by_phone(&txn, &state.pii, &phone).await? {
+        Some(u) => u,
+        None => crate::user::service::create(&txn, &state.pii, name, Some(&phone), None).await?,
+    };
+    let row = add_staff_row(&txn, scope.merchant.id, person.id, MerchantRole::Staff).await?;
+    txn.commit().await?;
+    state.principals.invalidate(person.id);
+    Ok(HttpResponse::Created().json(MerchantStaffMember {
+        id: row.id,
+        user_id: person.id,
+        display_name: person.display_name,
+        phone: person.phone_masked,
+        role: row.role,
+        since: row.created_at,
+    }))
+}
+
+/// Remove a staff account (owners are not removed here).
+#[utoipa::path(delete, path = "/api/v1/merchants/{merchant_id}/staff/{staff_id}", tag = "merchants",
+    params(("merchant_id" = MerchantId, Path), ("staff_id" = MerchantStaffId, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn remove_merchant_staff(
+    state: web::Data<AppState>,
+    scope: MerchantScope,
+    path: web::Path<(MerchantId, MerchantStaffId)>,
+) -> ApiResult<HttpResponse> {
+    let row = merchant_staff::Entity::find_by_id(path.1)
+        .filter(merchant_staff::Column::MerchantId.eq(scope.merchant.id))
+        .one(&state.db)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    if row.role == MerchantRole::Owner {
+        return Err(ApiError::new(
+            crate::error::ErrorCode::Conflict,
+            "owners cannot be removed here",
+        ));
+    }
+    merchant_staff::Entity::delete_by_id(row.id)
+        .exec(&state.db)
+        .await?;
+    state.principals.invalidate(row.user_id);
+    Ok(HttpResponse::NoContent().finish())
+}
+
+// ---------------------------------------------------------------- property side
+
+/// A merchant as one community's staff see it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CommunityMerchant {
+    pub merchant: Merchant,
+    /// The standing in this community.
+    pub approval: Approval,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MerchantFilter {
+    /// As of now (a verification past its date is `expired`).
+    pub status: Option<MerchantStatus>,
+    /// Verified merchants whose verification ends within this many days.
+    pub expiring_within_days: Option<u32>,
+}
+
+/// The merchants serving or applying to serve this community.
+#[utoipa::path(get, path = "/api/v1/communities/{community_id}/merchants", tag = "merchants",
+    params(("community_id" = CommunityId, Path), MerchantFilter, PageQuery),
+    responses((status = 200, body = Page<CommunityMerchant>)))]
+pub async fn list_community_merchants(
+    state: web::Data<AppState>,
+    scope: CommunityScope,
+    filter: web::Query<MerchantFilter>,
+    query: web::Query<PageQuery>,
+) -> ApiResult<web::Json<Page<CommunityMerchant>>> {
+    let now = clock::now();
+    let mut select = merchant_approval::Entity::find()
+        .filter(merchant_approval::Column::CommunityId.eq(scope.id()));
+    let verified = merchant_approval::Column::Status.eq(MerchantStatus::Verified);
+    match filter.status {
+        Some(MerchantStatus::Verified) => {
+            select = select
+                .filter(verified.clone())
+                .filter(merchant_approval::Column::VerifiedUntil.gt(now));
+        }
+        Some(MerchantStatus::Expired) => {
+            select = select.filter(
+                Condition::any()
+                    .add(merchant_approval::Column::Status.eq(MerchantStatus::Expired))
+                    .add(
+                        Condition::all()
+                            .add(verified.clone())
+                            .add(merchant_approval::Column::VerifiedUntil.lte(now)),
+                    ),
+            );
+        }
+        Some(other) => select = select.filter(merchant_approval::Column::Status.eq(other)),
+        None => {}
+    }
+    if let Some(days) = filter.expiring_within_days {
+        let horizon = now + chrono::Duration::days(i64::from(days.min(3650)));
+        select = select
+            .filter(verified)
+            .filter(merchant_approval::Column::VerifiedUntil.gt(now))
+            .filter(merchant_approval::Column::VerifiedUntil.lte(horizon));
+    }
+    let page = query
+        .parse()?
+        .fetch(
+            select,
+            merchant_approval::Column::Id,
+            |m| m.id.as_uuid(),
+            &state.db,
+        )
+        .await?;
+    let merchants: HashMap<MerchantId, merchant::Model> = merchant::Entity::find()
+        .filter(merchant::Column::Id.is_in(page.items.iter().map(|a| a.merchant_id)))
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|m| (m.id, m))
+        .collect();
+    let items = page
+        .items
+        .into_iter()
+        .filter_map(|a| {
+            let m = merchants.get(&a.merchant_id)?.clone();
+            Some(CommunityMerchant {
+                merchant: merchant_view(m, vec![a.clone()]),
+                approval: a.into(),
+            })
+        })
+        .collect();
+    Ok(web::Json(Page {
+        items,
+        next_cursor: page.next_cursor,
+    }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Visit {
+    pub id: MerchantVisitId,
+    pub visited_by: UserId,
+    pub visited_at: DateTime<Utc>,
+    pub notes: String,
+}
+
+impl From<merchant_visit::Model> for Visit {
+    fn from(v: merchant_visit::Model) -> Self {
+        Self {
+            id: v.id,
+            visited_by: v.visited_by,
+            visited_at: v.visited_at,
+            notes: v.notes,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CommunityMerchantDetail {
+    pub merchant: Merchant,
+    pub approval: Approval,
+    /// This community's verification visits, newest first.
+    pub visits: Vec<Visit>,
+}
+
+async fn community_merchant(
+    state: &AppState,
+    community: CommunityId,
+    merchant_id: MerchantId,
+) -> ApiResult<(merchant::Model, merchant_approval::Model)> {
+    let approval = service::find_approval(&state.db, merchant_id, community).await?;
+    let m = merchant::Entity::find_by_id(merchant_id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    Ok((m, approval))
+}
+
+/// One merchant of this community, with the visits recorded here.
+#[utoipa::path(get, path = "/api/v1/communities/{community_id}/merchants/{merchant_id}", tag = "merchants",
+    params(("community_id" = CommunityId, Path), ("merchant_id" = MerchantId, Path)),
+    responses((status = 200, body = CommunityMerchantDetail), (status = 404, body = ErrorBody)))]
+pub async fn get_community_merchant(
+    state: web::Data<AppState>,
+    scope: CommunityScope,
+    path: web::Path<(CommunityId, MerchantId)>,
+) -> ApiResult<web::Json<CommunityMerchantDetail>> {
+    let (m, approval) = community_merchant(&state, scope.id(), path.1).await?;
+    let visits = merchant_visit::Entity::find()
+        .filter(merchant_visit::Column::MerchantId.eq(m.id))
+        .filter(merchant_visit::Column::CommunityId.eq(scope.id()))
+        .order_by_desc(merchant_visit::Column::VisitedAt)
+        .all(&state.db)
+        .await?;
+    Ok(web::Json(CommunityMerchantDetail {
+        merchant: merchant_view(m, vec![approval.clone()]),
+        approval: approval.into(),
+        visits: visits.into_iter().map(Visit::from).collect(),
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewVisit {
+    /// What was found (at most 1000 characters).
+    pub notes: String,
+    /// Default: now.
+    pub visited_at: Option<DateTime<Utc>>,
+}
+
+/// Record a verification visit (扫街).
+#[utoipa::path(post, path = "/api/v1/communities/{community_id}/merchants/{merchant_id}/visits", tag = "merchants",
+    params(("community_id" = CommunityId, Path), ("merchant_id" = MerchantId, Path)), request_body = NewVisit,
+    responses((status = 201, body = Visit), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn record_visit(
+    state: web::Data<AppState>,
+    caller: Caller,
+    scope: CommunityScope,
+    path: web::Path<(CommunityId, MerchantId)>,
+    body: Json<NewVisit>,
+) -> ApiResult<HttpResponse> {
+    let body = body.into_inner();
+    let (m, _) = community_merchant(&state, scope.id(), path.1).await?;
+    let notes = text::required("notes", &body.notes, 1000)?;
+    let now = clock::now();
+    let visited_at = body.visited_at.unwrap_or(now);
+    if visited_at > now + chrono::Duration::minutes(5) {
+        return Err(ApiError::invalid_field(
+            "visited_at",
+            "must not be in the future",
+        ));
+    }
+    let visit = merchant_visit::ActiveModel {
+        id: Set(MerchantVisitId::new()),
+        merchant_id: Set(m.id),
+        community_id: Set(scope.id()),
+        visited_by: Set(caller.user.id),
+        visited_at: Set(visited_at),
+        notes: Set(notes),
+        created_at: Set(now),
+    }
+    .insert(&state.db)
+    .await?;
+    Ok(HttpResponse::Created().json(Visit::from(visit)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Verification {
+    /// Until when the merchant may sell here (future, at most 3 years).
+    pub valid_until: DateTime<Utc>,
+}
+
+/// Verify (or re-verify) a merchant in this community until a date.
+#[utoipa::path(post, path = "/api/v1/communities/{community_id}/merchants/{merchant_id}/verify", tag = "merchants",
+    params(("community_id" = CommunityId, Path), ("merchant_id" = MerchantId, Path)), request_body = Verification,
+    responses((status = 200, body = Approval), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn verify_merchant(
+    state: web::Data<AppState>,
+    caller: Caller,
+    scope: CommunityScope,
+    path: web::Path<(CommunityId, MerchantId)>,
+    body: Json<Verification>,
+) -> ApiResult<web::Json<Approval>> {
+    let until = body.0.valid_until;
+    let now = clock::now();
+    if until <= now || until > now + chrono::Duration::days(3 * 366) {
+        return Err(ApiError::invalid_field(
+            "valid_until",
+            "must be in the future, at most 3 years ahead",
+        ));
+    }
+    let approval = service::find_approval(&state.db, path.1, scope.id()).await?;
+    let moved = service::transition(
+        &state.db,
+        &approval,
+        Action::Verify,
+        Some(caller.user.id),
+        None,
+        Some(until),
+    )
+    .await?;
+    Ok(web::Json(moved.into()))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Reason {
+    /// Shown to the merchant (at most 200 characters).
+    pub reason: String,
+}
+
+/// Reject a merchant's application in this community.
+#[utoipa::path(post, path = "/api/v1/communities/{community_id}/merchants/{merchant_id}/reject", tag = "merchants",
+    params(("community_id" = CommunityId, Path), ("merchant_id" = MerchantId, Path)), request_body = Reason,
+    responses((status = 200, body = Approval), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn reject_merchant(
+    state: web::Data<AppState>,
+    caller: Caller,
+    scope: CommunityScope,
+    path: web::Path<(CommunityId, MerchantId)>,
+    body: Json<Reason>,
+) -> ApiResult<web::Json<Approval>> {
+    let reason = text::required("reason", &body.0.reason, 200)?;
+    let approval = service::find_approval(&state.db, path.1, scope.id()).await?;
+    let moved = service::transition(
+        &state.db,
+        &approval,
+        Action::Reject,
+        Some(caller.user.id),
+        Some(reason),
+        None,
+    )
+    .await?;
+    Ok(web::Json(moved.into()))
+}
+
+/// Suspend a verified merchant in this community: it cannot sell here.
+#[utoipa::path(post, path = "/api/v1/communities/{community_id}/merchants/{merchant_id}/suspend", tag = "merchants",
+    params(("community_id" = CommunityId, Path), ("merchant_id" = MerchantId, Path)), request_body = Reason,
+    responses((status = 200, body = Approval), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn suspend_merchant(
+    state: web::Data<AppState>,
+    caller: Caller,
+    scope: CommunityScope,
+    path: web::Path<(CommunityId, MerchantId)>,
+    body: Json<Reason>,
+) -> ApiResult<web::Json<Approval>> {
+    let reason = text::required("reason", &body.0.reason, 200)?;
+    let approval = service::find_approval(&state.db, path.1, scope.id()).await?;
+    let moved = service::transition(
+        &state.db,
+        &approval,
+        Action::Suspend,
+        Some(caller.user.id),
+        Some(reason),
+        None,
+    )
+    .await?;
+    Ok(web::Json(moved.into()))
+}
