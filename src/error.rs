@@ -311,6 +311,12 @@ const UNIQUE_CONSTRAINTS: &[(&str, &str, ErrorCode, &str)] = &[
         "the user is already on this merchant's staff",
     ),
     (
+        "uq_delivery_companies_name",
+        "delivery_companies.name",
+        ErrorCode::Conflict,
+        "a delivery company with this name is registered",
+    ),
+    (
         "uq_pickup_points_name",
         "pickup_points.community_id, pickup_points.name",
         ErrorCode::PickupPointNameTaken,

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod clock;
 pub mod community;
 pub mod config;
+pub mod courier;
 pub mod db;
 pub mod demo;
 pub mod error;

@@ -154,6 +154,42 @@ impl PhoneNumber {
     }
 }
 
+/// A personal value ready to store: keyed hash, ciphertext, masked form.
+pub struct Sealed {
+    pub hash: String,
+    pub enc: String,
+    pub masked: String,
+}
+
+/// Parses a phone number from request field `field` and seals it.
+pub fn seal_phone(
+    cipher: &PiiCipher,
+    field: &str,
+    value: &str,
+) -> Result<Sealed, crate::error::ApiError> {
+    let phone =
+        PhoneNumber::parse(value).map_err(|e| crate::error::ApiError::invalid_field(field, e))?;
+    Ok(Sealed {
+        hash: phone.lookup_hash(cipher),
+        enc: cipher.encrypt(phone.as_str())?,
+        masked: phone.masked(),
+    })
+}
+
+/// Parses a resident ID number from request field `field` and seals it.
+pub fn seal_id_number(
+    cipher: &PiiCipher,
+    field: &str,
+    value: &str,
+) -> Result<Sealed, crate::error::ApiError> {
+    let id = IdNumber::parse(value).map_err(|e| crate::error::ApiError::invalid_field(field, e))?;
+    Ok(Sealed {
+        hash: id.lookup_hash(cipher),
+        enc: cipher.encrypt(id.as_str())?,
+        masked: id.masked(),
+    })
+}
+
 /// A mainland resident identity card number (居民身份证号): 17 digits and a
 /// check character (digit or X), checksum verified (ISO 7064 MOD 11-2).
 #[derive(Clone, PartialEq, Eq)]

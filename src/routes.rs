@@ -11,11 +11,11 @@ use actix_web::{FromRequest, Handler, Responder, web};
 use utoipa::openapi::path::{HttpMethod, Operation};
 use utoipa::openapi::{RefOr, schema::Schema};
 
-use crate::auth::access::{ANY_STAFF, BUILDING_STAFF, MANAGER};
+use crate::auth::access::{ANY_STAFF, BUILDING_STAFF, COURIER_STAFF, MANAGER};
 use crate::auth::access::{MERCHANT_ANY, MERCHANT_OWNER, MERCHANT_REVIEWERS};
 use crate::auth::{self, Access};
 use crate::config::Settings;
-use crate::{community, health, merchant, resident, structure, user};
+use crate::{community, courier, health, merchant, resident, structure, user};
 
 /// The whole API. Add new routes here (and to `tests/api/access_matrix.rs`).
 #[rustfmt::skip]
@@ -24,6 +24,7 @@ pub fn table(settings: &Settings) -> Vec<ApiRoute> {
     use structure::routes as st;
     use resident::routes as rs;
     use merchant::routes as mr;
+    use courier::routes as cr;
     let mut routes = vec![
         // Operations
         route::<health::__path_health, _, _>(Public, health::health),
@@ -86,6 +87,16 @@ pub fn table(settings: &Settings) -> Vec<ApiRoute> {
         route::<mr::__path_verify_merchant, _, _>(Staff(MANAGER), mr::verify_merchant),
         route::<mr::__path_reject_merchant, _, _>(Staff(MANAGER), mr::reject_merchant),
         route::<mr::__path_suspend_merchant, _, _>(Staff(MANAGER), mr::suspend_merchant),
+        // Couriers and delivery companies
+        route::<cr::__path_create_company, _, _>(OperatorAdmin, cr::create_company),
+        route::<cr::__path_list_companies, _, _>(SignedIn, cr::list_companies),
+        route::<cr::__path_register_for_merchant, _, _>(Merchant(MERCHANT_OWNER), cr::register_for_merchant),
+        route::<cr::__path_list_for_merchant, _, _>(Merchant(MERCHANT_ANY), cr::list_for_merchant),
+        route::<cr::__path_renew_merchant_pass, _, _>(Merchant(MERCHANT_OWNER), cr::renew_merchant_pass),
+        route::<cr::__path_register_for_property, _, _>(Staff(MANAGER), cr::register_for_property),
+        route::<cr::__path_list_for_community, _, _>(Staff(COURIER_STAFF), cr::list_for_community),
+        route::<cr::__path_set_status, _, _>(Staff(MANAGER), cr::set_status),
+        route::<cr::__path_renew_pass, _, _>(Staff(MANAGER), cr::renew_pass),
     ];
     if settings.auth.dev_login {
         routes.push(route::<auth::routes::__path_dev_login, _, _>(Public, auth::routes::dev_login));

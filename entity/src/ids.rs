@@ -141,3 +141,11 @@ id_type!(
     /// One verification visit (扫街) to a merchant.
     MerchantVisitId
 );
+id_type!(
+    /// A third-party delivery company.
+    DeliveryCompanyId
+);
+id_type!(
+    /// A courier (配送员).
+    CourierId
+);

@@ -7,6 +7,8 @@ pub mod roles;
 
 pub mod building;
 pub mod community;
+pub mod courier;
+pub mod delivery_company;
 pub mod gate;
 pub mod household;
 pub mod household_claim;

@@ -242,3 +242,51 @@ pub enum MerchantRole {
     #[sea_orm(string_value = "staff")]
     Staff,
 }
+
+/// Who employs a courier.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    EnumIter,
+    DeriveActiveEnum,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[serde(rename_all = "snake_case")]
+pub enum EmployerKind {
+    #[sea_orm(string_value = "merchant")]
+    Merchant,
+    /// A third-party delivery company.
+    #[sea_orm(string_value = "company")]
+    Company,
+    /// The property's own courier, for one community.
+    #[sea_orm(string_value = "property")]
+    Property,
+}
+
+/// Whether a courier may pass the gates.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    EnumIter,
+    DeriveActiveEnum,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[serde(rename_all = "snake_case")]
+pub enum CourierStatus {
+    #[sea_orm(string_value = "active")]
+    Active,
+    #[sea_orm(string_value = "suspended")]
+    Suspended,
+}

@@ -11,6 +11,7 @@ mod m20261123_000001_core;
 mod m20261123_000002_community_structure;
 mod m20261123_000003_residents;
 mod m20261123_000004_merchants;
+mod m20261123_000005_couriers;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_community_structure::Migration),
             Box::new(m20261123_000003_residents::Migration),
             Box::new(m20261123_000004_merchants::Migration),
+            Box::new(m20261123_000005_couriers::Migration),
         ]
     }
 }

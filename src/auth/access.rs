@@ -60,6 +60,8 @@ pub enum Access {
 pub const MERCHANT_ANY: &[MerchantRole] = &[MerchantRole::Owner, MerchantRole::Staff];
 /// The merchant's owners.
 pub const MERCHANT_OWNER: &[MerchantRole] = &[MerchantRole::Owner];
+/// Staff who deal with couriers: the manager and gate guards.
+pub const COURIER_STAFF: &[StaffRole] = &[StaffRole::Manager, StaffRole::GateGuard];
 /// Staff who look after merchants: the manager, building managers,
 /// customer service.
 pub const MERCHANT_REVIEWERS: &[StaffRole] = &[

@@ -19,7 +19,7 @@ use super::service::{self, Action};
 use crate::auth::{Caller, CommunityScope, MerchantScope};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::{Json, Page, PageQuery};
-use crate::pii::{IdNumber, PhoneNumber, PiiCipher};
+use crate::pii::{PhoneNumber, seal_id_number, seal_phone};
 use crate::state::AppState;
 use crate::{clock, db, text};
 
@@ -115,30 +115,6 @@ fn parse_categories(values: Vec<String>) -> ApiResult<Categories> {
     Ok(Categories(out))
 }
 
-struct Encrypted {
-    hash: String,
-    enc: String,
-    masked: String,
-}
-
-fn phone_field(pii: &PiiCipher, field: &str, value: &str) -> ApiResult<Encrypted> {
-    let phone = PhoneNumber::parse(value).map_err(|e| ApiError::invalid_field(field, e))?;
-    Ok(Encrypted {
-        hash: phone.lookup_hash(pii),
-        enc: pii.encrypt(phone.as_str())?,
-        masked: phone.masked(),
-    })
-}
-
-fn id_field(pii: &PiiCipher, field: &str, value: &str) -> ApiResult<Encrypted> {
-    let id = IdNumber::parse(value).map_err(|e| ApiError::invalid_field(field, e))?;
-    Ok(Encrypted {
-        hash: id.lookup_hash(pii),
-        enc: pii.encrypt(id.as_str())?,
-        masked: id.masked(),
-    })
-}
-
 // ---------------------------------------------------------------- merchant side
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -175,8 +151,8 @@ pub async fn create_merchant(
     let categories = parse_categories(body.categories)?;
     let address = text::required("address", &body.address, 200)?;
     let owner_name = text::required("owner_name", &body.owner_name, 64)?;
-    let phone = phone_field(&state.pii, "contact_phone", &body.contact_phone)?;
-    let id = id_field(&state.pii, "owner_id_number", &body.owner_id_number)?;
+    let phone = seal_phone(&state.pii, "contact_phone", &body.contact_phone)?;
+    let id = seal_id_number(&state.pii, "owner_id_number", &body.owner_id_number)?;
     if body.community_ids.is_empty() {
         return Err(ApiError::invalid_field(
             "community_ids",
@@ -337,14 +313,14 @@ pub async fn update_merchant(
         model.owner_name = Set(v);
     }
     if let Some(v) = body.owner_id_number {
-        let id = id_field(&state.pii, "owner_id_number", &v)?;
+        let id = seal_id_number(&state.pii, "owner_id_number", &v)?;
         reviewed_change |= id.hash != current.owner_id_hash;
         model.owner_id_hash = Set(id.hash);
         model.owner_id_enc = Set(id.enc);
         model.owner_id_masked = Set(id.masked);
     }
     if let Some(v) = body.contact_phone {
-        let phone = phone_field(&state.pii, "contact_phone", &v)?;
+        let phone = seal_phone(&state.pii, "contact_phone", &v)?;
         model.contact_phone_hash = Set(phone.hash);
         model.contact_phone_enc = Set(phone.enc);
         model.contact_phone_masked = Set(phone.masked);

@@ -39,6 +39,7 @@ const MANAGER: &[&str] = &["manager"];
 const BUILDING_STAFF: &[&str] = &["manager", "building_manager"];
 const MERCHANT_REVIEWERS: &[&str] = &["manager", "building_manager", "customer_service"];
 const MERCHANT_ANY: &[&str] = &["owner", "staff"];
+const COURIER_STAFF: &[&str] = &["manager", "gate_guard"];
 const MERCHANT_OWNER: &[&str] = &["owner"];
 
 #[rustfmt::skip]
@@ -97,6 +98,15 @@ const EXPECTED: &[(&str, &str, Who)] = &[
     ("POST", "/api/v1/communities/{community_id}/merchants/{merchant_id}/verify", Who::Staff(MANAGER)),
     ("POST", "/api/v1/communities/{community_id}/merchants/{merchant_id}/reject", Who::Staff(MANAGER)),
     ("POST", "/api/v1/communities/{community_id}/merchants/{merchant_id}/suspend", Who::Staff(MANAGER)),
+    ("POST", "/api/v1/delivery-companies", Who::OperatorAdmin),
+    ("GET", "/api/v1/delivery-companies", Who::SignedIn),
+    ("POST", "/api/v1/merchants/{merchant_id}/couriers", Who::Merchant(MERCHANT_OWNER)),
+    ("GET", "/api/v1/merchants/{merchant_id}/couriers", Who::Merchant(MERCHANT_ANY)),
+    ("PUT", "/api/v1/merchants/{merchant_id}/couriers/{courier_id}/pass", Who::Merchant(MERCHANT_OWNER)),
+    ("POST", "/api/v1/communities/{community_id}/couriers", Who::Staff(MANAGER)),
+    ("GET", "/api/v1/communities/{community_id}/couriers", Who::Staff(COURIER_STAFF)),
+    ("PUT", "/api/v1/communities/{community_id}/couriers/{courier_id}/status", Who::Staff(MANAGER)),
+    ("PUT", "/api/v1/communities/{community_id}/couriers/{courier_id}/pass", Who::Staff(MANAGER)),
 ];
 
 #[derive(Debug)]
@@ -280,6 +290,26 @@ async fn every_route_admits_exactly_the_callers_its_rule_names() {
     callers.push((Caller::MerchantClerk, Some(clerk)));
     callers.push((Caller::MerchantOwner, Some(merchant_owner.clone())));
     let mut next_phone = 13_600_000_000u64;
+    let courier_body = |phone: &str| {
+        json!({
+            "name": "骑手", "phone": phone, "id_number": "11010519491231002X",
+            "pass_valid_until": (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339(),
+        })
+    };
+    let shop_courier = created(
+        &app,
+        &merchant_owner,
+        format!("/api/v1/merchants/{shop}/couriers"),
+        courier_body("13512349991"),
+    )
+    .await;
+    let property_courier = created(
+        &app,
+        &admin,
+        format!("/api/v1/communities/{here}/couriers"),
+        courier_body("13512349992"),
+    )
+    .await;
     // A pending claim on `household`, for approve and reject.
     let claimant = app.resident().await;
     let claim = created(
@@ -300,6 +330,12 @@ async fn every_route_admits_exactly_the_callers_its_rule_names() {
                 .replace("{pickup_point_id}", &pickup_point)
                 .replace("{claim_id}", &claim)
                 .replace("{merchant_id}", &shop);
+            let courier = if pattern.starts_with("/api/v1/merchants") {
+                &shop_courier
+            } else {
+                &property_courier
+            };
+            path = path.replace("{courier_id}", courier);
             if path.contains("{staff_id}") {
                 next_phone += 1;
                 let row = created(

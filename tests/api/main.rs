@@ -7,6 +7,7 @@ mod access_matrix;
 mod auth;
 mod cli;
 mod communities;
+mod couriers;
 mod errors;
 mod helpers;
 mod merchants;

@@ -1,0 +1,470 @@
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
+use entity::{
+    CommunityId, CourierId, CourierStatus, DeliveryCompanyId, EmployerKind, MerchantId, UserId,
+    courier, delivery_company, merchant_approval,
+};
+use rand::Rng;
+use sea_orm::sea_query::Condition;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, QuerySelect, Set,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::{Caller, CommunityScope, MerchantScope};
+use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
+use crate::http::{Json, Page, PageQuery};
+use crate::pii::{seal_id_number, seal_phone};
+use crate::state::AppState;
+use crate::{clock, text};
+
+// ---------------------------------------------------------------- companies
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryCompany {
+    pub id: DeliveryCompanyId,
+    pub name: String,
+    /// Masked.
+    pub contact_phone: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<delivery_company::Model> for DeliveryCompany {
+    fn from(m: delivery_company::Model) -> Self {
+        Self {
+            id: m.id,
+            name: m.name,
+            contact_phone: m.contact_phone_masked,
+            created_at: m.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCompany {
+    pub name: String,
+    pub contact_phone: String,
+}
+
+/// Register a third-party delivery company.
+#[utoipa::path(post, path = "/api/v1/delivery-companies", tag = "couriers", request_body = NewCompany,
+    responses((status = 201, body = DeliveryCompany), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create_company(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: Json<NewCompany>,
+) -> ApiResult<HttpResponse> {
+    let body = body.into_inner();
+    let name = text::required("name", &body.name, 100)?;
+    let phone = seal_phone(&state.pii, "contact_phone", &body.contact_phone)?;
+    let created = delivery_company::ActiveModel {
+        id: Set(DeliveryCompanyId::new()),
+        name: Set(name),
+        contact_phone_hash: Set(phone.hash),
+        contact_phone_enc: Set(phone.enc),
+        contact_phone_masked: Set(phone.masked),
+        created_by: Set(caller.user.id),
+        created_at: Set(clock::now()),
+    }
+    .insert(&state.db)
+    .await?;
+    Ok(HttpResponse::Created().json(DeliveryCompany::from(created)))
+}
+
+/// The registered delivery companies.
+#[utoipa::path(get, path = "/api/v1/delivery-companies", tag = "couriers", params(PageQuery),
+    responses((status = 200, body = Page<DeliveryCompany>)))]
+pub async fn list_companies(
+    state: web::Data<AppState>,
+    query: web::Query<PageQuery>,
+) -> ApiResult<web::Json<Page<DeliveryCompany>>> {
+    let page = query
+        .parse()?
+        .fetch(
+            delivery_company::Entity::find(),
+            delivery_company::Column::Id,
+            |m| m.id.as_uuid(),
+            &state.db,
+        )
+        .await?;
+    Ok(web::Json(page.map(DeliveryCompany::from)))
+}
+
+// ---------------------------------------------------------------- couriers
+
+/// A courier, personal data masked.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Courier {
+    pub id: CourierId,
+    pub employer_kind: EmployerKind,
+    pub merchant_id: Option<MerchantId>,
+    pub company_id: Option<DeliveryCompanyId>,
+    pub community_id: Option<CommunityId>,
+    pub name: String,
+    pub phone: String,
+    pub id_number: String,
+    /// The pass (通行证) number guards check.
+    pub pass_number: String,
+    pub pass_valid_until: DateTime<Utc>,
+    pub status: CourierStatus,
+    pub status_reason: Option<String>,
+    /// Active with a valid pass: may be let in now.
+    pub may_pass: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<courier::Model> for Courier {
+    fn from(m: courier::Model) -> Self {
+        Self {
+            may_pass: m.may_pass(clock::now()),
+            id: m.id,
+            employer_kind: m.employer_kind,
+            merchant_id: m.merchant_id,
+            company_id: m.company_id,
+            community_id: m.community_id,
+            name: m.name,
+            phone: m.phone_masked,
+            id_number: m.id_number_masked,
+            pass_number: m.pass_number,
+            pass_valid_until: m.pass_valid_until,
+            status: m.status,
+            status_reason: m.status_reason,
+            created_at: m.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCourier {
+    pub name: String,
+    pub phone: String,
+    pub id_number: String,
+    /// The pass's end (future, at most one year ahead).
+    pub pass_valid_until: DateTime<Utc>,
+    /// For the property only: a delivery company's courier (omit for the
+    /// property's own).
+    pub company_id: Option<DeliveryCompanyId>,
+}
+
+fn pass_until(value: DateTime<Utc>) -> ApiResult<DateTime<Utc>> {
+    let now = clock::now();
+    if value <= now || value > now + chrono::Duration::days(366) {
+        return Err(ApiError::invalid_field(
+            "pass_valid_until",
+            "must be in the future, at most one year ahead",
+        ));
+    }
+    Ok(value)
+}
+
+/// `AJ` and ten random digits; unique (the index says so, and a clash is
+/// retried).
+fn pass_number() -> String {
+    format!("AJ{:010}", rand::rng().random_range(0..10_000_000_000u64))
+}
+
+struct Employer {
+    kind: EmployerKind,
+    merchant: Option<MerchantId>,
+    company: Option<DeliveryCompanyId>,
+    community: Option<CommunityId>,
+}
+
+async fn register<C: ConnectionTrait>(
+    db: &C,
+    state: &AppState,
+    employer: Employer,
+    body: NewCourier,
+    by: UserId,
+) -> ApiResult<courier::Model> {
+    let name = text::required("name", &body.name, 64)?;
+    let phone = seal_phone(&state.pii, "phone", &body.phone)?;
+    let id = seal_id_number(&state.pii, "id_number", &body.id_number)?;
+    let until = pass_until(body.pass_valid_until)?;
+    let now = clock::now();
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let row = courier::ActiveModel {
+            id: Set(CourierId::new()),
+            employer_kind: Set(employer.kind),
+            merchant_id: Set(employer.merchant),
+            company_id: Set(employer.company),
+            community_id: Set(employer.community),
+            name: Set(name.clone()),
+            phone_hash: Set(phone.hash.clone()),
+            phone_enc: Set(phone.enc.clone()),
+            phone_masked: Set(phone.masked.clone()),
+            id_number_hash: Set(id.hash.clone()),
+            id_number_enc: Set(id.enc.clone()),
+            id_number_masked: Set(id.masked.clone()),
+            pass_number: Set(pass_number()),
+            pass_valid_until: Set(until),
+            status: Set(CourierStatus::Active),
+            status_reason: Set(None),
+            registered_by: Set(by),
+            created_at: Set(now),
+            updated_at: Set(now),
+        };
+        match row.insert(db).await {
+            Ok(saved) => return Ok(saved),
+            Err(e)
+                if attempt < 3
+                    && matches!(
+                        e.sql_err(),
+                        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+                    ) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Register one of the merchant's couriers.
+#[utoipa::path(post, path = "/api/v1/merchants/{merchant_id}/couriers", tag = "couriers",
+    params(("merchant_id" = MerchantId, Path)), request_body = NewCourier,
+    responses((status = 201, body = Courier), (status = 422, body = ErrorBody)))]
+pub async fn register_for_merchant(
+    state: web::Data<AppState>,
+    caller: Caller,
+    scope: MerchantScope,
+    body: Json<NewCourier>,
+) -> ApiResult<HttpResponse> {
+    let body = body.into_inner();
+    if body.company_id.is_some() {
+        return Err(ApiError::invalid_field(
+            "company_id",
+            "a merchant registers its own couriers",
+        ));
+    }
+    let employer = Employer {
+        kind: EmployerKind::Merchant,
+        merchant: Some(scope.merchant.id),
+        company: None,
+        community: None,
+    };
+    let saved = register(&state.db, &state, employer, body, caller.user.id).await?;
+    Ok(HttpResponse::Created().json(Courier::from(saved)))
+}
+
+/// The merchant's couriers.
+#[utoipa::path(get, path = "/api/v1/merchants/{merchant_id}/couriers", tag = "couriers",
+    params(("merchant_id" = MerchantId, Path)),
+    responses((status = 200, body = Vec<Courier>)))]
+pub async fn list_for_merchant(
+    state: web::Data<AppState>,
+    scope: MerchantScope,
+) -> ApiResult<web::Json<Vec<Courier>>> {
+    let rows = courier::Entity::find()
+        .filter(courier::Column::MerchantId.eq(scope.merchant.id))
+        .order_by_asc(courier::Column::Id)
+        .all(&state.db)
+        .await?;
+    Ok(web::Json(rows.into_iter().map(Courier::from).collect()))
+}
+
+/// Register a courier with the property: its own (no `company_id`) or a
+/// delivery company's.
+#[utoipa::path(post, path = "/api/v1/communities/{community_id}/couriers", tag = "couriers",
+    params(("community_id" = CommunityId, Path)), request_body = NewCourier,
+    responses((status = 201, body = Courier), (status = 422, body = ErrorBody)))]
+pub async fn register_for_property(
+    state: web::Data<AppState>,
+    caller: Caller,
+    scope: CommunityScope,
+    body: Json<NewCourier>,
+) -> ApiResult<HttpResponse> {
+    let body = body.into_inner();
+    let employer = match body.company_id {
+        Some(company) => {
+            if delivery_company::Entity::find_by_id(company)
+                .one(&state.db)
+                .await?
+                .is_none()
+            {
+                return Err(ApiError::invalid_field(
+                    "company_id",
+                    "no such delivery company",
+                ));
+            }
+            Employer {
+                kind: EmployerKind::Company,
+                merchant: None,
+                company: Some(company),
+                community: None,
+            }
+        }
+        None => Employer {
+            kind: EmployerKind::Property,
+            merchant: None,
+            company: None,
+            community: Some(scope.id()),
+        },
+    };
+    let saved = register(&state.db, &state, employer, body, caller.user.id).await?;
+    Ok(HttpResponse::Created().json(Courier::from(saved)))
+}
+
+/// Couriers who work in this community: the property's own, those of
+/// merchants serving it, and those of delivery companies.
+fn visible_in(community: CommunityId, merchants: Vec<MerchantId>) -> Condition {
+    Condition::any()
+        .add(courier::Column::CommunityId.eq(community))
+        .add(courier::Column::MerchantId.is_in(merchants))
+        .add(courier::Column::EmployerKind.eq(EmployerKind::Company))
+}
+
+async fn merchants_of(state: &AppState, community: CommunityId) -> ApiResult<Vec<MerchantId>> {
+    Ok(merchant_approval::Entity::find()
+        .select_only()
+        .column(merchant_approval::Column::MerchantId)
+        .filter(merchant_approval::Column::CommunityId.eq(community))
+        .into_tuple()
+        .all(&state.db)
+        .await?)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CourierFilter {
+    pub employer_kind: Option<EmployerKind>,
+    pub merchant_id: Option<MerchantId>,
+    pub company_id: Option<DeliveryCompanyId>,
+    pub status: Option<CourierStatus>,
+}
+
+/// The couriers who work in this community, by employer.
+#[utoipa::path(get, path = "/api/v1/communities/{community_id}/couriers", tag = "couriers",
+    params(("community_id" = CommunityId, Path), CourierFilter, PageQuery),
+    responses((status = 200, body = Page<Courier>)))]
+pub async fn list_for_community(
+    state: web::Data<AppState>,
+    scope: CommunityScope,
+    filter: web::Query<CourierFilter>,
+    query: web::Query<PageQuery>,
+) -> ApiResult<web::Json<Page<Courier>>> {
+    let merchants = merchants_of(&state, scope.id()).await?;
+    let mut select = courier::Entity::find().filter(visible_in(scope.id(), merchants));
+    if let Some(k) = filter.employer_kind {
+        select = select.filter(courier::Column::EmployerKind.eq(k));
+    }
+    if let Some(m) = filter.merchant_id {
+        select = select.filter(courier::Column::MerchantId.eq(m));
+    }
+    if let Some(c) = filter.company_id {
+        select = select.filter(courier::Column::CompanyId.eq(c));
+    }
+    if let Some(s) = filter.status {
+        select = select.filter(courier::Column::Status.eq(s));
+    }
+    let page = query
+        .parse()?
+        .fetch(select, courier::Column::Id, |m| m.id.as_uuid(), &state.db)
+        .await?;
+    Ok(web::Json(page.map(Courier::from)))
+}
+
+async fn visible_courier(
+    state: &AppState,
+    community: CommunityId,
+    id: CourierId,
+) -> ApiResult<courier::Model> {
+    let merchants = merchants_of(state, community).await?;
+    courier::Entity::find_by_id(id)
+        .filter(visible_in(community, merchants))
+        .one(&state.db)
+        .await?
+        .ok_or_else(ApiError::not_found)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CourierStatusChange {
+    pub status: CourierStatus,
+    /// Required when suspending (at most 200 characters).
+    pub reason: Option<String>,
+}
+
+/// Suspend a courier (no entry at the gates) or make them active again.
+#[utoipa::path(put, path = "/api/v1/communities/{community_id}/couriers/{courier_id}/status", tag = "couriers",
+    params(("community_id" = CommunityId, Path), ("courier_id" = CourierId, Path)), request_body = CourierStatusChange,
+    responses((status = 200, body = Courier), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn set_status(
+    state: web::Data<AppState>,
+    scope: CommunityScope,
+    path: web::Path<(CommunityId, CourierId)>,
+    body: Json<CourierStatusChange>,
+) -> ApiResult<web::Json<Courier>> {
+    let body = body.into_inner();
+    let current = visible_courier(&state, scope.id(), path.1).await?;
+    let reason = match (body.status, body.reason.as_deref()) {
+        (CourierStatus::Suspended, Some(r)) => Some(text::required("reason", r, 200)?),
+        (CourierStatus::Suspended, None) => {
+            return Err(ApiError::invalid_field(
+                "reason",
+                "say why the courier is suspended",
+            ));
+        }
+        (CourierStatus::Active, _) => None,
+    };
+    let mut m = current.into_active_model();
+    m.status = Set(body.status);
+    m.status_reason = Set(reason);
+    m.updated_at = Set(clock::now());
+    Ok(web::Json(m.update(&state.db).await?.into()))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PassRenewal {
+    pub pass_valid_until: DateTime<Utc>,
+}
+
+/// Renew a courier's pass (the property's view: any courier working here).
+#[utoipa::path(put, path = "/api/v1/communities/{community_id}/couriers/{courier_id}/pass", tag = "couriers",
+    params(("community_id" = CommunityId, Path), ("courier_id" = CourierId, Path)), request_body = PassRenewal,
+    responses((status = 200, body = Courier), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn renew_pass(
+    state: web::Data<AppState>,
+    scope: CommunityScope,
+    path: web::Path<(CommunityId, CourierId)>,
+    body: Json<PassRenewal>,
+) -> ApiResult<web::Json<Courier>> {
+    let until = pass_until(body.0.pass_valid_until)?;
+    let current = visible_courier(&state, scope.id(), path.1).await?;
+    let mut m = current.into_active_model();
+    m.pass_valid_until = Set(until);
+    m.updated_at = Set(clock::now());
+    Ok(web::Json(m.update(&state.db).await?.into()))
+}
+
+/// Renew the pass of one of the merchant's couriers.
+#[utoipa::path(put, path = "/api/v1/merchants/{merchant_id}/couriers/{courier_id}/pass", tag = "couriers",
+    params(("merchant_id" = MerchantId, Path), ("courier_id" = CourierId, Path)), request_body = PassRenewal,
+    responses((status = 200, body = Courier), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn renew_merchant_pass(
+    state: web::Data<AppState>,
+    scope: MerchantScope,
+    path: web::Path<(MerchantId, CourierId)>,
+    body: Json<PassRenewal>,
+) -> ApiResult<web::Json<Courier>> {
+    let until = pass_until(body.0.pass_valid_until)?;
+    let current = courier::Entity::find_by_id(path.1)
+        .filter(courier::Column::MerchantId.eq(scope.merchant.id))
+        .one(&state.db)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    if current.status == CourierStatus::Suspended {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            "the property suspended this courier; ask the property",
+        ));
+    }
+    let mut m = current.into_active_model();
+    m.pass_valid_until = Set(until);
+    m.updated_at = Set(clock::now());
+    Ok(web::Json(m.update(&state.db).await?.into()))
+}
