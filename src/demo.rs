@@ -3,11 +3,15 @@
 //! point. Running it again changes nothing.
 
 use entity::pickup_point::OpeningPeriod;
-use entity::{StaffRole, community, gate, pickup_point, staff_role};
+use entity::{
+    EmployerKind, LocationKind, StaffRole, community, gate, merchant_staff, pickup_point,
+    staff_role,
+};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
 
 use crate::auth::password::{self, Password};
 use crate::community::service::{self as communities, CommunityFields};
+use crate::merchant::service as merchants;
 use crate::pii::{PhoneNumber, PiiCipher};
 use crate::structure::service as structure;
 use crate::{db, user};
@@ -126,8 +130,96 @@ pub async fn seed(conn: &DatabaseConnection, pii: &PiiCipher) -> anyhow::Result<
         .map_err(fail)?;
     }
     println!("  gates 东门, 南门; pickup point 1号楼大堂自提点 (08:00-21:00 daily)");
+    seed_merchant(&txn, pii, &community).await?;
     txn.commit().await?;
     println!("staff sign in at POST /api/v1/auth/login with password {DEMO_PASSWORD}");
+    Ok(())
+}
+
+/// A verified fruit shop (owner 13800000011, who signs in with the demo
+/// password) with one courier.
+async fn seed_merchant(
+    txn: &sea_orm::DatabaseTransaction,
+    pii: &PiiCipher,
+    community: &community::Model,
+) -> anyhow::Result<()> {
+    let fail = |e: crate::error::ApiError| anyhow::anyhow!("{e}");
+    let phone = PhoneNumber::parse("13800000011").map_err(|e| anyhow::anyhow!(e))?;
+    let owner = match user::service::find_by_phone(txn, pii, &phone)
+        .await
+        .map_err(fail)?
+    {
+        Some(u) => u,
+        None => {
+            let secret = Password::parse("password", DEMO_PASSWORD.to_owned()).map_err(fail)?;
+            let hash = password::hash(secret).await.map_err(fail)?;
+            user::service::create(txn, pii, "郑老板".to_owned(), Some(&phone), Some(hash))
+                .await
+                .map_err(fail)?
+        }
+    };
+    let existing = merchant_staff::Entity::find()
+        .filter(merchant_staff::Column::UserId.eq(owner.id))
+        .one(txn)
+        .await?;
+    if existing.is_some() {
+        println!("  merchant 郑记鲜果 (owner 13800000011) already there");
+        return Ok(());
+    }
+    let (shop, approvals) = merchants::create(
+        txn,
+        pii,
+        merchants::NewMerchant {
+            shop_name: "郑记鲜果".to_owned(),
+            business_scope: "水果、蔬菜零售，本地农产品团购".to_owned(),
+            categories: vec!["食".to_owned()],
+            location_kind: LocationKind::Shop,
+            address: "1号楼底商3号".to_owned(),
+            contact_phone: "13800000011".to_owned(),
+            owner_name: "郑明".to_owned(),
+            owner_id_number: "11010519491231002X".to_owned(),
+            community_ids: vec![community.id],
+        },
+        owner.id,
+    )
+    .await
+    .map_err(fail)?;
+    for approval in &approvals {
+        merchants::transition(
+            txn,
+            approval,
+            merchants::Action::Verify,
+            None,
+            None,
+            Some(crate::clock::now() + chrono::Duration::days(365)),
+        )
+        .await
+        .map_err(fail)?;
+    }
+    let courier = crate::courier::routes::register(
+        txn,
+        pii,
+        crate::courier::routes::Employer {
+            kind: EmployerKind::Merchant,
+            merchant: Some(shop.id),
+            company: None,
+            community: None,
+        },
+        crate::courier::routes::NewCourier {
+            name: "小郑".to_owned(),
+            phone: "13800000012".to_owned(),
+            id_number: "11010519491231002X".to_owned(),
+            pass_valid_until: crate::clock::now() + chrono::Duration::days(180),
+            company_id: None,
+        },
+        owner.id,
+    )
+    .await
+    .map_err(fail)?;
+    println!(
+        "  merchant 郑记鲜果 verified for a year (owner 13800000011); courier 小郑, pass {}",
+        courier.pass_number
+    );
     Ok(())
 }
 

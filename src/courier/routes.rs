@@ -16,7 +16,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::auth::{Caller, CommunityScope, MerchantScope};
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::http::{Json, Page, PageQuery};
-use crate::pii::{seal_id_number, seal_phone};
+use crate::pii::{PiiCipher, seal_id_number, seal_phone};
 use crate::state::AppState;
 use crate::{clock, text};
 
@@ -167,23 +167,25 @@ fn pass_number() -> String {
     format!("AJ{:010}", rand::rng().random_range(0..10_000_000_000u64))
 }
 
-struct Employer {
-    kind: EmployerKind,
-    merchant: Option<MerchantId>,
-    company: Option<DeliveryCompanyId>,
-    community: Option<CommunityId>,
+/// Who employs a courier being registered.
+pub struct Employer {
+    pub kind: EmployerKind,
+    pub merchant: Option<MerchantId>,
+    pub company: Option<DeliveryCompanyId>,
+    pub community: Option<CommunityId>,
 }
 
-async fn register<C: ConnectionTrait>(
+/// Registers a courier with a fresh pass number.
+pub async fn register<C: ConnectionTrait>(
     db: &C,
-    state: &AppState,
+    pii: &PiiCipher,
     employer: Employer,
     body: NewCourier,
     by: UserId,
 ) -> ApiResult<courier::Model> {
     let name = text::required("name", &body.name, 64)?;
-    let phone = seal_phone(&state.pii, "phone", &body.phone)?;
-    let id = seal_id_number(&state.pii, "id_number", &body.id_number)?;
+    let phone = seal_phone(pii, "phone", &body.phone)?;
+    let id = seal_id_number(pii, "id_number", &body.id_number)?;
     let until = pass_until(body.pass_valid_until)?;
     let now = clock::now();
     let mut attempt = 0;
@@ -246,7 +248,7 @@ pub async fn register_for_merchant(
         company: None,
         community: None,
     };
-    let saved = register(&state.db, &state, employer, body, caller.user.id).await?;
+    let saved = register(&state.db, &state.pii, employer, body, caller.user.id).await?;
     Ok(HttpResponse::Created().json(Courier::from(saved)))
 }
 
@@ -304,7 +306,7 @@ pub async fn register_for_property(
             community: Some(scope.id()),
         },
     };
-    let saved = register(&state.db, &state, employer, body, caller.user.id).await?;
+    let saved = register(&state.db, &state.pii, employer, body, caller.user.id).await?;
     Ok(HttpResponse::Created().json(Courier::from(saved)))
 }
 

@@ -2,7 +2,6 @@ use std::collections::HashMap;
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
-use entity::merchant::Categories;
 use entity::{
     CommunityId, LocationKind, MerchantId, MerchantRole, MerchantStaffId, MerchantStatus,
     MerchantVisitId, UserId, community, merchant, merchant_approval, merchant_staff,
@@ -15,7 +14,7 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::service::{self, Action};
+use super::service::{self, Action, NewMerchant};
 use crate::auth::{Caller, CommunityScope, MerchantScope};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::{Json, Page, PageQuery};
@@ -98,43 +97,7 @@ async fn approvals_of(
 
 // ---------------------------------------------------------------- fields
 
-fn parse_categories(values: Vec<String>) -> ApiResult<Categories> {
-    if values.is_empty() || values.len() > 10 {
-        return Err(ApiError::invalid_field(
-            "categories",
-            "give 1 to 10 categories",
-        ));
-    }
-    let mut out = Vec::with_capacity(values.len());
-    for v in values {
-        let c = text::required("categories", &v, 20)?;
-        if !out.contains(&c) {
-            out.push(c);
-        }
-    }
-    Ok(Categories(out))
-}
-
 // ---------------------------------------------------------------- merchant side
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewMerchant {
-    pub shop_name: String,
-    /// What the merchant sells or does (经营范围).
-    pub business_scope: String,
-    /// E.g. `["食", "生活服务"]`.
-    pub categories: Vec<String>,
-    pub location_kind: LocationKind,
-    /// The shop's address, or the home seller's household address.
-    pub address: String,
-    pub contact_phone: String,
-    /// The owner's legal name and resident ID number (verified by the property).
-    pub owner_name: String,
-    pub owner_id_number: String,
-    /// The communities to serve: each one's staff verify the merchant there.
-    pub community_ids: Vec<CommunityId>,
-}
 
 /// Apply as a merchant (商家入驻). The caller becomes the merchant's owner;
 /// each named community's staff then verify the merchant there.
@@ -145,79 +108,12 @@ pub async fn create_merchant(
     caller: Caller,
     body: Json<NewMerchant>,
 ) -> ApiResult<HttpResponse> {
-    let body = body.into_inner();
-    let shop_name = text::required("shop_name", &body.shop_name, 100)?;
-    let scope = text::required("business_scope", &body.business_scope, 500)?;
-    let categories = parse_categories(body.categories)?;
-    let address = text::required("address", &body.address, 200)?;
-    let owner_name = text::required("owner_name", &body.owner_name, 64)?;
-    let phone = seal_phone(&state.pii, "contact_phone", &body.contact_phone)?;
-    let id = seal_id_number(&state.pii, "owner_id_number", &body.owner_id_number)?;
-    if body.community_ids.is_empty() {
-        return Err(ApiError::invalid_field(
-            "community_ids",
-            "name at least one community",
-        ));
-    }
     let txn = db::begin_write(&state.db).await?;
-    for (i, c) in body.community_ids.iter().enumerate() {
-        if community::Entity::find_by_id(*c).one(&txn).await?.is_none() {
-            return Err(ApiError::invalid_field(
-                &format!("community_ids[{i}]"),
-                "no such community",
-            ));
-        }
-    }
-    let now = clock::now();
-    let created = merchant::ActiveModel {
-        id: Set(MerchantId::new()),
-        shop_name: Set(shop_name),
-        business_scope: Set(scope),
-        categories: Set(categories),
-        location_kind: Set(body.location_kind),
-        address: Set(address),
-        contact_phone_hash: Set(phone.hash),
-        contact_phone_enc: Set(phone.enc),
-        contact_phone_masked: Set(phone.masked),
-        owner_name: Set(owner_name),
-        owner_id_hash: Set(id.hash),
-        owner_id_enc: Set(id.enc),
-        owner_id_masked: Set(id.masked),
-        created_by: Set(caller.user.id),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(&txn)
-    .await?;
-    add_staff_row(&txn, created.id, caller.user.id, MerchantRole::Owner).await?;
-    let mut approvals = Vec::new();
-    let mut seen = Vec::new();
-    for c in body.community_ids {
-        if !seen.contains(&c) {
-            seen.push(c);
-            approvals.push(service::apply(&txn, created.id, c).await?);
-        }
-    }
+    let (created, approvals) =
+        service::create(&txn, &state.pii, body.into_inner(), caller.user.id).await?;
     txn.commit().await?;
     state.principals.invalidate(caller.user.id);
     Ok(HttpResponse::Created().json(merchant_view(created, approvals)))
-}
-
-async fn add_staff_row<C: sea_orm::ConnectionTrait>(
-    db: &C,
-    merchant: MerchantId,
-    user: UserId,
-    role: MerchantRole,
-) -> ApiResult<merchant_staff::Model> {
-    Ok(merchant_staff::ActiveModel {
-        id: Set(MerchantStaffId::new()),
-        merchant_id: Set(merchant),
-        user_id: Set(user),
-        role: Set(role),
-        created_at: Set(clock::now()),
-    }
-    .insert(db)
-    .await?)
 }
 
 /// The merchants whose staff I am on.
@@ -294,7 +190,7 @@ pub async fn update_merchant(
         model.business_scope = Set(v);
     }
     if let Some(v) = body.categories {
-        let v = parse_categories(v)?;
+        let v = service::parse_categories(v)?;
         reviewed_change |= v != current.categories;
         model.categories = Set(v);
     }
@@ -463,7 +359,8 @@ pub async fn add_merchant_staff(
         Some(u) => u,
         None => crate::user::service::create(&txn, &state.pii, name, Some(&phone), None).await?,
     };
-    let row = add_staff_row(&txn, scope.merchant.id, person.id, MerchantRole::Staff).await?;
+    let row =
+        service::add_staff_row(&txn, scope.merchant.id, person.id, MerchantRole::Staff).await?;
     txn.commit().await?;
     state.principals.invalidate(person.id);
     Ok(HttpResponse::Created().json(MerchantStaffMember {

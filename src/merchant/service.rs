@@ -1,14 +1,17 @@
 use chrono::{DateTime, Utc};
+use entity::merchant::Categories;
 use entity::{
-    CommunityId, MerchantApprovalId, MerchantId, MerchantStatus, UserId, merchant_approval,
+    CommunityId, LocationKind, MerchantApprovalId, MerchantId, MerchantRole, MerchantStaffId,
+    MerchantStatus, UserId, community, merchant, merchant_approval, merchant_staff,
 };
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use crate::clock;
 use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::pii::{PiiCipher, seal_id_number, seal_phone};
+use crate::{clock, text};
 
 /// What can happen to a merchant's standing in a community.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, ToSchema)]
@@ -128,6 +131,120 @@ pub async fn transition<C: ConnectionTrait>(
         .one(db)
         .await?
         .ok_or_else(ApiError::not_found)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewMerchant {
+    pub shop_name: String,
+    /// What the merchant sells or does (经营范围).
+    pub business_scope: String,
+    /// E.g. `["食", "生活服务"]`.
+    pub categories: Vec<String>,
+    pub location_kind: LocationKind,
+    /// The shop's address, or the home seller's household address.
+    pub address: String,
+    pub contact_phone: String,
+    /// The owner's legal name and resident ID number (verified by the property).
+    pub owner_name: String,
+    pub owner_id_number: String,
+    /// The communities to serve: each one's staff verify the merchant there.
+    pub community_ids: Vec<CommunityId>,
+}
+
+/// Creates a merchant owned by `owner`, applying to each named community.
+pub async fn create<C: ConnectionTrait>(
+    db: &C,
+    pii: &PiiCipher,
+    body: NewMerchant,
+    owner: UserId,
+) -> ApiResult<(merchant::Model, Vec<merchant_approval::Model>)> {
+    let shop_name = text::required("shop_name", &body.shop_name, 100)?;
+    let scope = text::required("business_scope", &body.business_scope, 500)?;
+    let categories = parse_categories(body.categories)?;
+    let address = text::required("address", &body.address, 200)?;
+    let owner_name = text::required("owner_name", &body.owner_name, 64)?;
+    let phone = seal_phone(pii, "contact_phone", &body.contact_phone)?;
+    let id = seal_id_number(pii, "owner_id_number", &body.owner_id_number)?;
+    if body.community_ids.is_empty() {
+        return Err(ApiError::invalid_field(
+            "community_ids",
+            "name at least one community",
+        ));
+    }
+    for (i, c) in body.community_ids.iter().enumerate() {
+        if community::Entity::find_by_id(*c).one(db).await?.is_none() {
+            return Err(ApiError::invalid_field(
+                &format!("community_ids[{i}]"),
+                "no such community",
+            ));
+        }
+    }
+    let now = clock::now();
+    let created = merchant::ActiveModel {
+        id: Set(MerchantId::new()),
+        shop_name: Set(shop_name),
+        business_scope: Set(scope),
+        categories: Set(categories),
+        location_kind: Set(body.location_kind),
+        address: Set(address),
+        contact_phone_hash: Set(phone.hash),
+        contact_phone_enc: Set(phone.enc),
+        contact_phone_masked: Set(phone.masked),
+        owner_name: Set(owner_name),
+        owner_id_hash: Set(id.hash),
+        owner_id_enc: Set(id.enc),
+        owner_id_masked: Set(id.masked),
+        created_by: Set(owner),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await?;
+    add_staff_row(db, created.id, owner, MerchantRole::Owner).await?;
+    let mut approvals = Vec::new();
+    let mut seen = Vec::new();
+    for c in body.community_ids {
+        if !seen.contains(&c) {
+            seen.push(c);
+            approvals.push(apply(db, created.id, c).await?);
+        }
+    }
+    Ok((created, approvals))
+}
+
+pub async fn add_staff_row<C: ConnectionTrait>(
+    db: &C,
+    merchant: MerchantId,
+    user: UserId,
+    role: MerchantRole,
+) -> ApiResult<merchant_staff::Model> {
+    Ok(merchant_staff::ActiveModel {
+        id: Set(MerchantStaffId::new()),
+        merchant_id: Set(merchant),
+        user_id: Set(user),
+        role: Set(role),
+        created_at: Set(clock::now()),
+    }
+    .insert(db)
+    .await?)
+}
+
+pub fn parse_categories(values: Vec<String>) -> ApiResult<Categories> {
+    if values.is_empty() || values.len() > 10 {
+        return Err(ApiError::invalid_field(
+            "categories",
+            "give 1 to 10 categories",
+        ));
+    }
+    let mut out = Vec::with_capacity(values.len());
+    for v in values {
+        let c = text::required("categories", &v, 20)?;
+        if !out.contains(&c) {
+            out.push(c);
+        }
+    }
+    Ok(Categories(out))
 }
 
 #[cfg(test)]

@@ -234,6 +234,34 @@ async fn seed_demo_creates_a_community_with_staff_and_is_idempotent() {
         .await
         .unwrap();
     assert_eq!(points["items"][0]["opening_hours"][0]["opens"], "08:00");
+
+    // A verified merchant whose owner signs in, with a courier who may pass.
+    let body: Value = app
+        .post(
+            "/api/v1/auth/login",
+            None,
+            json!({ "phone": "13800000011", "password": anjia::demo::DEMO_PASSWORD }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let owner = body["access_token"].as_str();
+    let mine: Value = app
+        .get("/api/v1/me/merchants", owner)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(mine[0]["communities"][0]["status"], "verified");
+    let shop = mine[0]["id"].as_str().unwrap();
+    let couriers: Value = app
+        .get(&format!("/api/v1/merchants/{shop}/couriers"), owner)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(couriers[0]["may_pass"], true);
 }
 
 #[tokio::test]
