@@ -15,6 +15,7 @@ pub mod http;
 pub mod merchant;
 pub mod openapi;
 pub mod pii;
+pub mod privacy;
 pub mod rate_limit;
 pub mod resident;
 pub mod routes;

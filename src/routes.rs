@@ -12,10 +12,10 @@ use utoipa::openapi::path::{HttpMethod, Operation};
 use utoipa::openapi::{RefOr, schema::Schema};
 
 use crate::auth::access::{ANY_STAFF, BUILDING_STAFF, COURIER_STAFF, MANAGER};
-use crate::auth::access::{MERCHANT_ANY, MERCHANT_OWNER, MERCHANT_REVIEWERS};
+use crate::auth::access::{MERCHANT_ANY, MERCHANT_OWNER, MERCHANT_REVIEWERS, PII_READERS};
 use crate::auth::{self, Access};
 use crate::config::Settings;
-use crate::{community, courier, health, merchant, resident, structure, user};
+use crate::{community, courier, health, merchant, privacy, resident, structure, user};
 
 /// The whole API. Add new routes here (and to `tests/api/access_matrix.rs`).
 #[rustfmt::skip]
@@ -25,6 +25,7 @@ pub fn table(settings: &Settings) -> Vec<ApiRoute> {
     use resident::routes as rs;
     use merchant::routes as mr;
     use courier::routes as cr;
+    use privacy::routes as pv;
     let mut routes = vec![
         // Operations
         route::<health::__path_health, _, _>(Public, health::health),
@@ -97,6 +98,9 @@ pub fn table(settings: &Settings) -> Vec<ApiRoute> {
         route::<cr::__path_list_for_community, _, _>(Staff(COURIER_STAFF), cr::list_for_community),
         route::<cr::__path_set_status, _, _>(Staff(MANAGER), cr::set_status),
         route::<cr::__path_renew_pass, _, _>(Staff(MANAGER), cr::renew_pass),
+        // Personal data
+        route::<pv::__path_reveal, _, _>(Staff(PII_READERS), pv::reveal),
+        route::<pv::__path_access_log, _, _>(Staff(MANAGER), pv::access_log),
     ];
     if settings.auth.dev_login {
         routes.push(route::<auth::routes::__path_dev_login, _, _>(Public, auth::routes::dev_login));

@@ -149,3 +149,7 @@ id_type!(
     /// A courier (配送员).
     CourierId
 );
+id_type!(
+    /// One logged access to a full personal value.
+    PiiAccessId
+);

@@ -21,6 +21,7 @@ pub mod merchant_visit;
 pub mod operator_admin;
 pub mod owner_record;
 pub mod pickup_point;
+pub mod pii_access;
 pub mod refresh_token;
 pub mod staff_role;
 pub mod unit;

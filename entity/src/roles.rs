@@ -290,3 +290,55 @@ pub enum CourierStatus {
     #[sea_orm(string_value = "suspended")]
     Suspended,
 }
+
+/// Whose personal data a staff member looked at.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    EnumIter,
+    DeriveActiveEnum,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[serde(rename_all = "snake_case")]
+pub enum PiiSubject {
+    /// An owner on the property's register (`owner_records`).
+    #[sea_orm(string_value = "owner_record")]
+    OwnerRecord,
+    /// A verified resident of the community (a user).
+    #[sea_orm(string_value = "resident")]
+    Resident,
+    /// A merchant serving the community (its owner and contact).
+    #[sea_orm(string_value = "merchant")]
+    Merchant,
+    /// A courier working in the community.
+    #[sea_orm(string_value = "courier")]
+    Courier,
+}
+
+/// Which personal value.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    EnumIter,
+    DeriveActiveEnum,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[serde(rename_all = "snake_case")]
+pub enum PiiField {
+    #[sea_orm(string_value = "phone")]
+    Phone,
+    #[sea_orm(string_value = "id_number")]
+    IdNumber,
+}

@@ -12,6 +12,7 @@ mod m20261123_000002_community_structure;
 mod m20261123_000003_residents;
 mod m20261123_000004_merchants;
 mod m20261123_000005_couriers;
+mod m20261123_000006_pii_access_log;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000003_residents::Migration),
             Box::new(m20261123_000004_merchants::Migration),
             Box::new(m20261123_000005_couriers::Migration),
+            Box::new(m20261123_000006_pii_access_log::Migration),
         ]
     }
 }

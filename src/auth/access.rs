@@ -60,6 +60,14 @@ pub enum Access {
 pub const MERCHANT_ANY: &[MerchantRole] = &[MerchantRole::Owner, MerchantRole::Staff];
 /// The merchant's owners.
 pub const MERCHANT_OWNER: &[MerchantRole] = &[MerchantRole::Owner];
+/// Staff whose duties may need a full personal value (each kind of subject
+/// narrows this further; see `privacy::routes`).
+pub const PII_READERS: &[StaffRole] = &[
+    StaffRole::Manager,
+    StaffRole::BuildingManager,
+    StaffRole::CustomerService,
+    StaffRole::GateGuard,
+];
 /// Staff who deal with couriers: the manager and gate guards.
 pub const COURIER_STAFF: &[StaffRole] = &[StaffRole::Manager, StaffRole::GateGuard];
 /// Staff who look after merchants: the manager, building managers,

@@ -369,7 +369,8 @@ pub async fn list_for_community(
     Ok(web::Json(page.map(Courier::from)))
 }
 
-async fn visible_courier(
+/// A courier who works in `community`, or 404.
+pub async fn visible_courier(
     state: &AppState,
     community: CommunityId,
     id: CourierId,

@@ -40,6 +40,12 @@ const BUILDING_STAFF: &[&str] = &["manager", "building_manager"];
 const MERCHANT_REVIEWERS: &[&str] = &["manager", "building_manager", "customer_service"];
 const MERCHANT_ANY: &[&str] = &["owner", "staff"];
 const COURIER_STAFF: &[&str] = &["manager", "gate_guard"];
+const PII_READERS: &[&str] = &[
+    "manager",
+    "building_manager",
+    "customer_service",
+    "gate_guard",
+];
 const MERCHANT_OWNER: &[&str] = &["owner"];
 
 #[rustfmt::skip]
@@ -107,6 +113,8 @@ const EXPECTED: &[(&str, &str, Who)] = &[
     ("GET", "/api/v1/communities/{community_id}/couriers", Who::Staff(COURIER_STAFF)),
     ("PUT", "/api/v1/communities/{community_id}/couriers/{courier_id}/status", Who::Staff(MANAGER)),
     ("PUT", "/api/v1/communities/{community_id}/couriers/{courier_id}/pass", Who::Staff(MANAGER)),
+    ("POST", "/api/v1/communities/{community_id}/pii/reveal", Who::Staff(PII_READERS)),
+    ("GET", "/api/v1/communities/{community_id}/pii/access-log", Who::Staff(MANAGER)),
 ];
 
 #[derive(Debug)]

@@ -13,5 +13,6 @@ mod helpers;
 mod merchants;
 mod migrations;
 mod operations;
+mod privacy;
 mod residents;
 mod structure;
