@@ -65,6 +65,9 @@ pub fn table(settings: &Settings) -> Vec<ApiRoute> {
         route::<rs::__path_directory, _, _>(SignedIn, rs::directory),
         route::<rs::__path_file_claim, _, _>(Visitors, rs::file_claim),
         route::<rs::__path_list_claims, _, _>(Staff(BUILDING_STAFF), rs::list_claims),
+        route::<rs::__path_export_claims, _, _>(Staff(BUILDING_STAFF), rs::export_claims),
+        route::<rs::__path_list_residents, _, _>(Staff(BUILDING_STAFF), rs::list_residents),
+        route::<rs::__path_export_residents, _, _>(Staff(BUILDING_STAFF), rs::export_residents),
         route::<rs::__path_approve_claim, _, _>(Staff(BUILDING_STAFF), rs::approve_claim),
         route::<rs::__path_reject_claim, _, _>(Staff(BUILDING_STAFF), rs::reject_claim),
         route::<rs::__path_my_households, _, _>(SignedIn, rs::my_households),
@@ -83,6 +86,8 @@ pub fn table(settings: &Settings) -> Vec<ApiRoute> {
         route::<mr::__path_remove_merchant_staff, _, _>(Merchant(MERCHANT_OWNER), mr::remove_merchant_staff),
         // Merchants: the property's side
         route::<mr::__path_list_community_merchants, _, _>(Staff(MERCHANT_REVIEWERS), mr::list_community_merchants),
+        // Before /merchants/{merchant_id}, which would also match "export".
+        route::<mr::__path_export_community_merchants, _, _>(Staff(MERCHANT_REVIEWERS), mr::export_community_merchants),
         route::<mr::__path_get_community_merchant, _, _>(Staff(MERCHANT_REVIEWERS), mr::get_community_merchant),
         route::<mr::__path_record_visit, _, _>(Staff(MERCHANT_REVIEWERS), mr::record_visit),
         route::<mr::__path_verify_merchant, _, _>(Staff(MANAGER), mr::verify_merchant),
@@ -96,6 +101,7 @@ pub fn table(settings: &Settings) -> Vec<ApiRoute> {
         route::<cr::__path_renew_merchant_pass, _, _>(Merchant(MERCHANT_OWNER), cr::renew_merchant_pass),
         route::<cr::__path_register_for_property, _, _>(Staff(MANAGER), cr::register_for_property),
         route::<cr::__path_list_for_community, _, _>(Staff(COURIER_STAFF), cr::list_for_community),
+        route::<cr::__path_export_for_community, _, _>(Staff(COURIER_STAFF), cr::export_for_community),
         route::<cr::__path_set_status, _, _>(Staff(MANAGER), cr::set_status),
         route::<cr::__path_renew_pass, _, _>(Staff(MANAGER), cr::renew_pass),
         // Personal data

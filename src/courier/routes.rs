@@ -338,18 +338,14 @@ pub struct CourierFilter {
     pub status: Option<CourierStatus>,
 }
 
-/// The couriers who work in this community, by employer.
-#[utoipa::path(get, path = "/api/v1/communities/{community_id}/couriers", tag = "couriers",
-    params(("community_id" = CommunityId, Path), CourierFilter, PageQuery),
-    responses((status = 200, body = Page<Courier>)))]
-pub async fn list_for_community(
-    state: web::Data<AppState>,
-    scope: CommunityScope,
-    filter: web::Query<CourierFilter>,
-    query: web::Query<PageQuery>,
-) -> ApiResult<web::Json<Page<Courier>>> {
-    let merchants = merchants_of(&state, scope.id()).await?;
-    let mut select = courier::Entity::find().filter(visible_in(scope.id(), merchants));
+/// The couriers working in `community` that match `filter`.
+async fn filtered(
+    state: &AppState,
+    community: CommunityId,
+    filter: &CourierFilter,
+) -> ApiResult<sea_orm::Select<courier::Entity>> {
+    let merchants = merchants_of(state, community).await?;
+    let mut select = courier::Entity::find().filter(visible_in(community, merchants));
     if let Some(k) = filter.employer_kind {
         select = select.filter(courier::Column::EmployerKind.eq(k));
     }
@@ -362,6 +358,74 @@ pub async fn list_for_community(
     if let Some(s) = filter.status {
         select = select.filter(courier::Column::Status.eq(s));
     }
+    Ok(select)
+}
+
+/// The couriers list as CSV (same filters).
+#[utoipa::path(get, path = "/api/v1/communities/{community_id}/couriers/export", tag = "couriers",
+    params(("community_id" = CommunityId, Path), CourierFilter),
+    responses((status = 200, description = "CSV", body = String, content_type = "text/csv")))]
+pub async fn export_for_community(
+    state: web::Data<AppState>,
+    scope: CommunityScope,
+    filter: web::Query<CourierFilter>,
+) -> ApiResult<HttpResponse> {
+    let rows = filtered(&state, scope.id(), &filter)
+        .await?
+        .order_by_asc(courier::Column::Id)
+        .limit(crate::http::EXPORT_LIMIT)
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|m| {
+            let c = Courier::from(m);
+            let employer = c
+                .merchant_id
+                .map(|m| m.to_string())
+                .or(c.company_id.map(|m| m.to_string()))
+                .or(c.community_id.map(|m| m.to_string()))
+                .unwrap_or_default();
+            vec![
+                c.id.to_string(),
+                c.name,
+                c.phone,
+                crate::http::wire_name(&c.employer_kind),
+                employer,
+                c.pass_number,
+                c.pass_valid_until.to_rfc3339(),
+                crate::http::wire_name(&c.status),
+                c.may_pass.to_string(),
+            ]
+        })
+        .collect();
+    crate::http::csv_response(
+        "couriers.csv",
+        &[
+            "id",
+            "name",
+            "phone",
+            "employer_kind",
+            "employer_id",
+            "pass_number",
+            "pass_valid_until",
+            "status",
+            "may_pass",
+        ],
+        rows,
+    )
+}
+
+/// The couriers who work in this community, by employer.
+#[utoipa::path(get, path = "/api/v1/communities/{community_id}/couriers", tag = "couriers",
+    params(("community_id" = CommunityId, Path), CourierFilter, PageQuery),
+    responses((status = 200, body = Page<Courier>)))]
+pub async fn list_for_community(
+    state: web::Data<AppState>,
+    scope: CommunityScope,
+    filter: web::Query<CourierFilter>,
+    query: web::Query<PageQuery>,
+) -> ApiResult<web::Json<Page<Courier>>> {
+    let select = filtered(&state, scope.id(), &filter).await?;
     let page = query
         .parse()?
         .fetch(select, courier::Column::Id, |m| m.id.as_uuid(), &state.db)

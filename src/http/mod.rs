@@ -1,8 +1,11 @@
 //! HTTP plumbing shared by every route: the JSON body extractor, pagination,
 //! extractor error handlers and client information.
 
+mod export;
 mod json;
 mod pagination;
+
+pub use export::{EXPORT_LIMIT, csv_response, wire_name};
 
 pub use json::{BodyLimit, Json, declared_length, read_limited};
 

@@ -9,7 +9,8 @@ use entity::{
 };
 use sea_orm::sea_query::Condition;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -419,19 +420,14 @@ pub struct MerchantFilter {
     pub expiring_within_days: Option<u32>,
 }
 
-/// The merchants serving or applying to serve this community.
-#[utoipa::path(get, path = "/api/v1/communities/{community_id}/merchants", tag = "merchants",
-    params(("community_id" = CommunityId, Path), MerchantFilter, PageQuery),
-    responses((status = 200, body = Page<CommunityMerchant>)))]
-pub async fn list_community_merchants(
-    state: web::Data<AppState>,
-    scope: CommunityScope,
-    filter: web::Query<MerchantFilter>,
-    query: web::Query<PageQuery>,
-) -> ApiResult<web::Json<Page<CommunityMerchant>>> {
+/// The approvals of `community` matching `filter`, as of now.
+fn filtered(
+    community: CommunityId,
+    filter: &MerchantFilter,
+) -> sea_orm::Select<merchant_approval::Entity> {
     let now = clock::now();
     let mut select = merchant_approval::Entity::find()
-        .filter(merchant_approval::Column::CommunityId.eq(scope.id()));
+        .filter(merchant_approval::Column::CommunityId.eq(community));
     let verified = merchant_approval::Column::Status.eq(MerchantStatus::Verified);
     match filter.status {
         Some(MerchantStatus::Verified) => {
@@ -460,6 +456,97 @@ pub async fn list_community_merchants(
             .filter(merchant_approval::Column::VerifiedUntil.gt(now))
             .filter(merchant_approval::Column::VerifiedUntil.lte(horizon));
     }
+    select
+}
+
+/// Attaches each approval's merchant.
+async fn with_merchants(
+    state: &AppState,
+    approvals: Vec<merchant_approval::Model>,
+) -> ApiResult<Vec<CommunityMerchant>> {
+    let merchants: HashMap<MerchantId, merchant::Model> = merchant::Entity::find()
+        .filter(merchant::Column::Id.is_in(approvals.iter().map(|a| a.merchant_id)))
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|m| (m.id, m))
+        .collect();
+    Ok(approvals
+        .into_iter()
+        .filter_map(|a| {
+            let m = merchants.get(&a.merchant_id)?.clone();
+            Some(CommunityMerchant {
+                merchant: merchant_view(m, vec![a.clone()]),
+                approval: a.into(),
+            })
+        })
+        .collect())
+}
+
+/// The merchants list as CSV (same filters).
+#[utoipa::path(get, path = "/api/v1/communities/{community_id}/merchants/export", tag = "merchants",
+    params(("community_id" = CommunityId, Path), MerchantFilter),
+    responses((status = 200, description = "CSV", body = String, content_type = "text/csv")))]
+pub async fn export_community_merchants(
+    state: web::Data<AppState>,
+    scope: CommunityScope,
+    filter: web::Query<MerchantFilter>,
+) -> ApiResult<HttpResponse> {
+    let approvals = filtered(scope.id(), &filter)
+        .order_by_asc(merchant_approval::Column::Id)
+        .limit(crate::http::EXPORT_LIMIT)
+        .all(&state.db)
+        .await?;
+    let rows = with_merchants(&state, approvals)
+        .await?
+        .into_iter()
+        .map(|m| {
+            vec![
+                m.merchant.id.to_string(),
+                m.merchant.shop_name,
+                crate::http::wire_name(&m.merchant.location_kind),
+                m.merchant.categories.join("/"),
+                m.merchant.address,
+                m.merchant.contact_phone,
+                m.merchant.owner_name,
+                crate::http::wire_name(&m.approval.status),
+                m.approval
+                    .verified_until
+                    .map(|t| t.to_rfc3339())
+                    .unwrap_or_default(),
+                m.approval.reason.unwrap_or_default(),
+            ]
+        })
+        .collect();
+    crate::http::csv_response(
+        "merchants.csv",
+        &[
+            "id",
+            "shop_name",
+            "location_kind",
+            "categories",
+            "address",
+            "contact_phone",
+            "owner_name",
+            "status",
+            "verified_until",
+            "reason",
+        ],
+        rows,
+    )
+}
+
+/// The merchants serving or applying to serve this community.
+#[utoipa::path(get, path = "/api/v1/communities/{community_id}/merchants", tag = "merchants",
+    params(("community_id" = CommunityId, Path), MerchantFilter, PageQuery),
+    responses((status = 200, body = Page<CommunityMerchant>)))]
+pub async fn list_community_merchants(
+    state: web::Data<AppState>,
+    scope: CommunityScope,
+    filter: web::Query<MerchantFilter>,
+    query: web::Query<PageQuery>,
+) -> ApiResult<web::Json<Page<CommunityMerchant>>> {
+    let select = filtered(scope.id(), &filter);
     let page = query
         .parse()?
         .fetch(
@@ -469,24 +556,7 @@ pub async fn list_community_merchants(
             &state.db,
         )
         .await?;
-    let merchants: HashMap<MerchantId, merchant::Model> = merchant::Entity::find()
-        .filter(merchant::Column::Id.is_in(page.items.iter().map(|a| a.merchant_id)))
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .map(|m| (m.id, m))
-        .collect();
-    let items = page
-        .items
-        .into_iter()
-        .filter_map(|a| {
-            let m = merchants.get(&a.merchant_id)?.clone();
-            Some(CommunityMerchant {
-                merchant: merchant_view(m, vec![a.clone()]),
-                approval: a.into(),
-            })
-        })
-        .collect();
+    let items = with_merchants(&state, page.items).await?;
     Ok(web::Json(Page {
         items,
         next_cursor: page.next_cursor,

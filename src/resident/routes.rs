@@ -11,7 +11,7 @@ use entity::{
     unit, user,
 };
 use rand::RngCore;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
@@ -654,4 +654,235 @@ pub async fn remove_member(
     service::remove_member(&state.db, member, caller.user.id).await?;
     state.principals.invalidate(user_id);
     Ok(HttpResponse::NoContent().finish())
+}
+
+// ---------------------------------------------------------------- back office
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ResidentFilter {
+    pub building_id: Option<BuildingId>,
+    pub role: Option<MemberRole>,
+}
+
+/// A verified resident, as the back office lists them.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Resident {
+    pub member_id: HouseholdMemberId,
+    pub user_id: UserId,
+    pub display_name: String,
+    /// Masked.
+    pub phone: Option<String>,
+    pub household_id: HouseholdId,
+    pub address: String,
+    pub role: MemberRole,
+    pub tenant_until: Option<DateTime<Utc>>,
+    pub verified_via: VerifiedVia,
+    pub since: DateTime<Utc>,
+    /// False once a tenancy has ended.
+    pub active: bool,
+}
+
+fn residents_select(
+    community: CommunityId,
+    households_in_building: Option<Vec<HouseholdId>>,
+    role: Option<MemberRole>,
+) -> sea_orm::Select<household_member::Entity> {
+    let mut select = household_member::Entity::find()
+        .filter(household_member::Column::CommunityId.eq(community))
+        .filter(household_member::Column::RemovedAt.is_null());
+    if let Some(ids) = households_in_building {
+        select = select.filter(household_member::Column::HouseholdId.is_in(ids));
+    }
+    if let Some(r) = role {
+        select = select.filter(household_member::Column::Role.eq(r));
+    }
+    select
+}
+
+async fn building_households(
+    state: &AppState,
+    community: CommunityId,
+    building: Option<BuildingId>,
+) -> ApiResult<Option<Vec<HouseholdId>>> {
+    let Some(b) = building else { return Ok(None) };
+    Ok(Some(
+        household::Entity::find()
+            .filter(household::Column::CommunityId.eq(community))
+            .filter(household::Column::BuildingId.eq(b))
+            .all(&state.db)
+            .await?
+            .into_iter()
+            .map(|h| h.id)
+            .collect(),
+    ))
+}
+
+async fn resident_views(
+    state: &AppState,
+    community: CommunityId,
+    members: Vec<household_member::Model>,
+) -> ApiResult<Vec<Resident>> {
+    let addresses = Addresses::load(&state.db, community).await?;
+    let households: HashMap<HouseholdId, household::Model> = household::Entity::find()
+        .filter(household::Column::Id.is_in(members.iter().map(|m| m.household_id)))
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|h| (h.id, h))
+        .collect();
+    let users: HashMap<UserId, user::Model> = user::Entity::find()
+        .filter(user::Column::Id.is_in(members.iter().map(|m| m.user_id)))
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|u| (u.id, u))
+        .collect();
+    let now = clock::now();
+    Ok(members
+        .into_iter()
+        .filter_map(|m| {
+            let u = users.get(&m.user_id)?;
+            let address = households
+                .get(&m.household_id)
+                .map(|h| addresses.label(h))
+                .unwrap_or_default();
+            Some(Resident {
+                active: m.is_active(now),
+                member_id: m.id,
+                user_id: u.id,
+                display_name: u.display_name.clone(),
+                phone: u.phone_masked.clone(),
+                household_id: m.household_id,
+                address,
+                role: m.role,
+                tenant_until: m.tenant_until,
+                verified_via: m.verified_via,
+                since: m.created_at,
+            })
+        })
+        .collect())
+}
+
+/// The community's verified residents, by building or role.
+#[utoipa::path(get, path = "/api/v1/communities/{community_id}/residents", tag = "residents",
+    params(("community_id" = CommunityId, Path), ResidentFilter, PageQuery),
+    responses((status = 200, body = Page<Resident>)))]
+pub async fn list_residents(
+    state: web::Data<AppState>,
+    scope: CommunityScope,
+    filter: web::Query<ResidentFilter>,
+    query: web::Query<PageQuery>,
+) -> ApiResult<web::Json<Page<Resident>>> {
+    let in_building = building_households(&state, scope.id(), filter.building_id).await?;
+    let select = residents_select(scope.id(), in_building, filter.role);
+    let page = query
+        .parse()?
+        .fetch(
+            select,
+            household_member::Column::Id,
+            |m| m.id.as_uuid(),
+            &state.db,
+        )
+        .await?;
+    let items = resident_views(&state, scope.id(), page.items).await?;
+    Ok(web::Json(Page {
+        items,
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// The residents list as CSV (same filters).
+#[utoipa::path(get, path = "/api/v1/communities/{community_id}/residents/export", tag = "residents",
+    params(("community_id" = CommunityId, Path), ResidentFilter),
+    responses((status = 200, description = "CSV", body = String, content_type = "text/csv")))]
+pub async fn export_residents(
+    state: web::Data<AppState>,
+    scope: CommunityScope,
+    filter: web::Query<ResidentFilter>,
+) -> ApiResult<HttpResponse> {
+    let in_building = building_households(&state, scope.id(), filter.building_id).await?;
+    let members = residents_select(scope.id(), in_building, filter.role)
+        .order_by_asc(household_member::Column::Id)
+        .limit(crate::http::EXPORT_LIMIT)
+        .all(&state.db)
+        .await?;
+    let rows = resident_views(&state, scope.id(), members)
+        .await?
+        .into_iter()
+        .map(|r| {
+            vec![
+                r.address,
+                r.display_name,
+                r.phone.unwrap_or_default(),
+                crate::http::wire_name(&r.role),
+                r.tenant_until.map(|t| t.to_rfc3339()).unwrap_or_default(),
+                r.since.to_rfc3339(),
+                r.active.to_string(),
+            ]
+        })
+        .collect();
+    crate::http::csv_response(
+        "residents.csv",
+        &[
+            "address",
+            "name",
+            "phone",
+            "role",
+            "tenant_until",
+            "since",
+            "active",
+        ],
+        rows,
+    )
+}
+
+/// The claims list as CSV (`status`, default pending).
+#[utoipa::path(get, path = "/api/v1/communities/{community_id}/claims/export", tag = "residents",
+    params(("community_id" = CommunityId, Path), ClaimFilter),
+    responses((status = 200, description = "CSV", body = String, content_type = "text/csv")))]
+pub async fn export_claims(
+    state: web::Data<AppState>,
+    scope: CommunityScope,
+    filter: web::Query<ClaimFilter>,
+) -> ApiResult<HttpResponse> {
+    let claims = household_claim::Entity::find()
+        .filter(household_claim::Column::CommunityId.eq(scope.id()))
+        .filter(household_claim::Column::Status.eq(filter.status.unwrap_or(ClaimStatus::Pending)))
+        .order_by_asc(household_claim::Column::Id)
+        .limit(crate::http::EXPORT_LIMIT)
+        .all(&state.db)
+        .await?;
+    let addresses = Addresses::load(&state.db, scope.id()).await?;
+    let households: HashMap<HouseholdId, household::Model> = household::Entity::find()
+        .filter(household::Column::Id.is_in(claims.iter().map(|c| c.household_id)))
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|h| (h.id, h))
+        .collect();
+    let rows = claims
+        .into_iter()
+        .map(|c| {
+            vec![
+                c.created_at.to_rfc3339(),
+                households
+                    .get(&c.household_id)
+                    .map(|h| addresses.label(h))
+                    .unwrap_or_default(),
+                c.claimant_name,
+                crate::http::wire_name(&c.role),
+                crate::http::wire_name(&c.status),
+                c.note.unwrap_or_default(),
+                c.reason.unwrap_or_default(),
+            ]
+        })
+        .collect();
+    crate::http::csv_response(
+        "claims.csv",
+        &[
+            "filed_at", "address", "claimant", "role", "status", "note", "reason",
+        ],
+        rows,
+    )
 }

@@ -115,6 +115,11 @@ const EXPECTED: &[(&str, &str, Who)] = &[
     ("PUT", "/api/v1/communities/{community_id}/couriers/{courier_id}/pass", Who::Staff(MANAGER)),
     ("POST", "/api/v1/communities/{community_id}/pii/reveal", Who::Staff(PII_READERS)),
     ("GET", "/api/v1/communities/{community_id}/pii/access-log", Who::Staff(MANAGER)),
+    ("GET", "/api/v1/communities/{community_id}/claims/export", Who::Staff(BUILDING_STAFF)),
+    ("GET", "/api/v1/communities/{community_id}/residents", Who::Staff(BUILDING_STAFF)),
+    ("GET", "/api/v1/communities/{community_id}/residents/export", Who::Staff(BUILDING_STAFF)),
+    ("GET", "/api/v1/communities/{community_id}/merchants/export", Who::Staff(MERCHANT_REVIEWERS)),
+    ("GET", "/api/v1/communities/{community_id}/couriers/export", Who::Staff(COURIER_STAFF)),
 ];
 
 #[derive(Debug)]

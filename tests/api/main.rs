@@ -5,6 +5,7 @@
 
 mod access_matrix;
 mod auth;
+mod backoffice;
 mod cli;
 mod communities;
 mod couriers;
