@@ -7,6 +7,7 @@
 pub use sea_orm_migration::migrator::MigrationStatus;
 pub use sea_orm_migration::prelude::*;
 
+mod columns;
 mod m20261123_000001_core;
 mod m20261123_000002_community_structure;
 mod m20261123_000003_residents;

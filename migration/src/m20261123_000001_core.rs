@@ -3,6 +3,8 @@
 
 use sea_orm_migration::prelude::*;
 
+use crate::columns::*;
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -69,29 +71,6 @@ enum RateLimits {
     Key,
     WindowStart,
     Count,
-}
-
-fn id(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col).uuid().not_null().primary_key().take()
-}
-
-fn uuid_ref(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col).uuid().not_null().take()
-}
-
-fn time(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col)
-        .timestamp_with_time_zone()
-        .not_null()
-        .take()
-}
-
-fn time_null(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col).timestamp_with_time_zone().null().take()
-}
-
-fn text(col: impl IntoIden, len: u32) -> ColumnDef {
-    ColumnDef::new(col).string_len(len).not_null().take()
 }
 
 #[async_trait::async_trait]

@@ -4,6 +4,8 @@
 
 use sea_orm_migration::prelude::*;
 
+use crate::columns::*;
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -85,38 +87,6 @@ enum OwnerRecords {
     UpdatedAt,
 }
 
-fn id(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col).uuid().not_null().primary_key().take()
-}
-
-fn uuid_ref(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col).uuid().not_null().take()
-}
-
-fn time(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col)
-        .timestamp_with_time_zone()
-        .not_null()
-        .take()
-}
-
-fn text(col: impl IntoIden, len: u32) -> ColumnDef {
-    ColumnDef::new(col).string_len(len).not_null().take()
-}
-
-fn fk(
-    name: &str,
-    from: (impl IntoIden, impl IntoIden),
-    to: (impl IntoIden, impl IntoIden),
-) -> ForeignKeyCreateStatement {
-    ForeignKey::create()
-        .name(name)
-        .from(from.0, from.1)
-        .to(to.0, to.1)
-        .on_delete(ForeignKeyAction::Cascade)
-        .take()
-}
-
 async fn unique(
     manager: &SchemaManager<'_>,
     name: &str,
@@ -142,7 +112,7 @@ impl MigrationTrait for Migration {
                     .col(uuid_ref(Buildings::CommunityId))
                     .col(text(Buildings::Name, 50))
                     .col(time(Buildings::CreatedAt))
-                    .foreign_key(&mut fk(
+                    .foreign_key(&mut cascade(
                         "fk_buildings_community",
                         (Buildings::Table, Buildings::CommunityId),
                         (Communities::Table, Communities::Id),
@@ -170,7 +140,7 @@ impl MigrationTrait for Migration {
                     .col(uuid_ref(Units::BuildingId))
                     .col(text(Units::Name, 50))
                     .col(time(Units::CreatedAt))
-                    .foreign_key(&mut fk(
+                    .foreign_key(&mut cascade(
                         "fk_units_building",
                         (Units::Table, Units::BuildingId),
                         (Buildings::Table, Buildings::Id),
@@ -201,17 +171,17 @@ impl MigrationTrait for Migration {
                     .col(ColumnDef::new(Households::AreaCentiM2).big_integer().null())
                     .col(time(Households::CreatedAt))
                     .col(time(Households::UpdatedAt))
-                    .foreign_key(&mut fk(
+                    .foreign_key(&mut cascade(
                         "fk_households_community",
                         (Households::Table, Households::CommunityId),
                         (Communities::Table, Communities::Id),
                     ))
-                    .foreign_key(&mut fk(
+                    .foreign_key(&mut cascade(
                         "fk_households_building",
                         (Households::Table, Households::BuildingId),
                         (Buildings::Table, Buildings::Id),
                     ))
-                    .foreign_key(&mut fk(
+                    .foreign_key(&mut cascade(
                         "fk_households_unit",
                         (Households::Table, Households::UnitId),
                         (Units::Table, Units::Id),
@@ -247,7 +217,7 @@ impl MigrationTrait for Migration {
                     .col(uuid_ref(Gates::CommunityId))
                     .col(text(Gates::Name, 50))
                     .col(time(Gates::CreatedAt))
-                    .foreign_key(&mut fk(
+                    .foreign_key(&mut cascade(
                         "fk_gates_community",
                         (Gates::Table, Gates::CommunityId),
                         (Communities::Table, Communities::Id),
@@ -279,7 +249,7 @@ impl MigrationTrait for Migration {
                     .col(ColumnDef::new(PickupPoints::Active).boolean().not_null())
                     .col(time(PickupPoints::CreatedAt))
                     .col(time(PickupPoints::UpdatedAt))
-                    .foreign_key(&mut fk(
+                    .foreign_key(&mut cascade(
                         "fk_pickup_points_community",
                         (PickupPoints::Table, PickupPoints::CommunityId),
                         (Communities::Table, Communities::Id),
@@ -322,7 +292,7 @@ impl MigrationTrait for Migration {
                     )
                     .col(time(OwnerRecords::CreatedAt))
                     .col(time(OwnerRecords::UpdatedAt))
-                    .foreign_key(&mut fk(
+                    .foreign_key(&mut cascade(
                         "fk_owner_records_household",
                         (OwnerRecords::Table, OwnerRecords::HouseholdId),
                         (Households::Table, Households::Id),

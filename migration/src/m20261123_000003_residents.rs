@@ -4,6 +4,8 @@
 
 use sea_orm_migration::prelude::*;
 
+use crate::columns::*;
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -66,46 +68,6 @@ enum HouseholdInvites {
     UsedBy,
     RevokedAt,
     CreatedAt,
-}
-
-fn id(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col).uuid().not_null().primary_key().take()
-}
-
-fn uuid_ref(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col).uuid().not_null().take()
-}
-
-fn uuid_null(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col).uuid().null().take()
-}
-
-fn time(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col)
-        .timestamp_with_time_zone()
-        .not_null()
-        .take()
-}
-
-fn time_null(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col).timestamp_with_time_zone().null().take()
-}
-
-fn text(col: impl IntoIden, len: u32) -> ColumnDef {
-    ColumnDef::new(col).string_len(len).not_null().take()
-}
-
-fn cascade(
-    name: &str,
-    from: (impl IntoIden, impl IntoIden),
-    to: (impl IntoIden, impl IntoIden),
-) -> ForeignKeyCreateStatement {
-    ForeignKey::create()
-        .name(name)
-        .from(from.0, from.1)
-        .to(to.0, to.1)
-        .on_delete(ForeignKeyAction::Cascade)
-        .take()
 }
 
 #[async_trait::async_trait]

@@ -3,6 +3,8 @@
 
 use sea_orm_migration::prelude::*;
 
+use crate::columns::*;
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -40,17 +42,6 @@ enum Couriers {
     RegisteredBy,
     CreatedAt,
     UpdatedAt,
-}
-
-fn text(col: impl IntoIden, len: u32) -> ColumnDef {
-    ColumnDef::new(col).string_len(len).not_null().take()
-}
-
-fn time(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col)
-        .timestamp_with_time_zone()
-        .not_null()
-        .take()
 }
 
 #[async_trait::async_trait]

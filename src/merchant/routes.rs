@@ -717,6 +717,29 @@ pub struct Reason {
     pub reason: String,
 }
 
+/// Rejects or suspends, with the reason the merchant will see.
+async fn decide_with_reason(
+    state: &AppState,
+    caller: &Caller,
+    scope: &CommunityScope,
+    merchant: MerchantId,
+    action: Action,
+    reason: &str,
+) -> ApiResult<web::Json<Approval>> {
+    let reason = text::required("reason", reason, 200)?;
+    let approval = service::find_approval(&state.db, merchant, scope.id()).await?;
+    let moved = service::transition(
+        &state.db,
+        &approval,
+        action,
+        Some(caller.user.id),
+        Some(reason),
+        None,
+    )
+    .await?;
+    Ok(web::Json(moved.into()))
+}
+
 /// Reject a merchant's application in this community.
 #[utoipa::path(post, path = "/api/v1/communities/{community_id}/merchants/{merchant_id}/reject", tag = "merchants",
     params(("community_id" = CommunityId, Path), ("merchant_id" = MerchantId, Path)), request_body = Reason,
@@ -728,18 +751,15 @@ pub async fn reject_merchant(
     path: web::Path<(CommunityId, MerchantId)>,
     body: Json<Reason>,
 ) -> ApiResult<web::Json<Approval>> {
-    let reason = text::required("reason", &body.0.reason, 200)?;
-    let approval = service::find_approval(&state.db, path.1, scope.id()).await?;
-    let moved = service::transition(
-        &state.db,
-        &approval,
+    decide_with_reason(
+        &state,
+        &caller,
+        &scope,
+        path.1,
         Action::Reject,
-        Some(caller.user.id),
-        Some(reason),
-        None,
+        &body.0.reason,
     )
-    .await?;
-    Ok(web::Json(moved.into()))
+    .await
 }
 
 /// Suspend a verified merchant in this community: it cannot sell here.
@@ -753,16 +773,13 @@ pub async fn suspend_merchant(
     path: web::Path<(CommunityId, MerchantId)>,
     body: Json<Reason>,
 ) -> ApiResult<web::Json<Approval>> {
-    let reason = text::required("reason", &body.0.reason, 200)?;
-    let approval = service::find_approval(&state.db, path.1, scope.id()).await?;
-    let moved = service::transition(
-        &state.db,
-        &approval,
+    decide_with_reason(
+        &state,
+        &caller,
+        &scope,
+        path.1,
         Action::Suspend,
-        Some(caller.user.id),
-        Some(reason),
-        None,
+        &body.0.reason,
     )
-    .await?;
-    Ok(web::Json(moved.into()))
+    .await
 }

@@ -1,0 +1,48 @@
+//! Column and key helpers the migrations share. They build sea-query
+//! definitions from identifiers only, never from entity types.
+
+use sea_orm_migration::prelude::*;
+
+/// A UUID primary key (ids are UUIDv7, made in Rust).
+pub fn id(col: impl IntoIden) -> ColumnDef {
+    ColumnDef::new(col).uuid().not_null().primary_key().take()
+}
+
+pub fn uuid_ref(col: impl IntoIden) -> ColumnDef {
+    ColumnDef::new(col).uuid().not_null().take()
+}
+
+pub fn uuid_null(col: impl IntoIden) -> ColumnDef {
+    ColumnDef::new(col).uuid().null().take()
+}
+
+/// A UTC timestamp (timestamptz on PostgreSQL, text on SQLite).
+pub fn time(col: impl IntoIden) -> ColumnDef {
+    ColumnDef::new(col)
+        .timestamp_with_time_zone()
+        .not_null()
+        .take()
+}
+
+pub fn time_null(col: impl IntoIden) -> ColumnDef {
+    ColumnDef::new(col).timestamp_with_time_zone().null().take()
+}
+
+/// A required string of at most `len` characters.
+pub fn text(col: impl IntoIden, len: u32) -> ColumnDef {
+    ColumnDef::new(col).string_len(len).not_null().take()
+}
+
+/// A foreign key whose rows go with the row they point to.
+pub fn cascade(
+    name: &str,
+    from: (impl IntoIden, impl IntoIden),
+    to: (impl IntoIden, impl IntoIden),
+) -> ForeignKeyCreateStatement {
+    ForeignKey::create()
+        .name(name)
+        .from(from.0, from.1)
+        .to(to.0, to.1)
+        .on_delete(ForeignKeyAction::Cascade)
+        .take()
+}
