@@ -58,6 +58,7 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub auth: AuthSettings,
     pub residents: ResidentSettings,
+    pub storage: StorageSettings,
     pub pii: PiiSettings,
     pub log: LogSettings,
     pub wechat: WechatSettings,
@@ -115,6 +116,28 @@ pub struct AuthSettings {
     pub login_attempts_per_window: u32,
     pub login_window_secs: u64,
     pub principal_cache_ttl_ms: u64,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageSettings {
+    pub backend: StorageBackend,
+    pub fs_root: String,
+    pub s3_bucket: String,
+    pub s3_region: String,
+    pub s3_endpoint: String,
+    pub s3_access_key_id: String,
+    #[serde(serialize_with = "redact")]
+    pub s3_secret_access_key: SecretString,
+    pub max_image_pixels: u64,
+    pub download_url_ttl_secs: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageBackend {
+    Fs,
+    S3,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]

@@ -44,6 +44,8 @@ pub enum ErrorCode {
     AccountDisabled,
     /// The caller is known but lacks the role this action needs.
     Forbidden,
+    /// A download link's signature does not match.
+    LinkInvalid,
     // 404
     /// No such resource (or not visible to the caller).
     NotFound,
@@ -81,20 +83,30 @@ pub enum ErrorCode {
     AlreadyApplied,
     /// The user is already on this merchant's staff.
     AlreadyStaff,
+    /// The file is already attached somewhere.
+    AlreadyAttached,
     // 410
     /// The invitation has expired, was used, or was withdrawn.
     InviteExpired,
+    /// The download link has expired: ask for a new one.
+    LinkExpired,
     // 413
     PayloadTooLarge,
     // 415
     /// The body must be `application/json`.
     UnsupportedMediaType,
+    /// Files must be JPEG, PNG, WebP images or PDF documents.
+    UnsupportedFileType,
     // 422
     /// The JSON is well-formed but a field is missing, of the wrong type, or
     /// not allowed (`details.field` names it).
     InvalidBody,
     /// A value breaks a rule (`details.field` names it where there is one).
     ValidationFailed,
+    /// The file's content is not what its Content-Type claims.
+    ContentMismatch,
+    /// The image has more pixels than allowed.
+    ImageTooLarge,
     /// An import file has bad rows (`details.errors` lists each line and
     /// why); nothing was written.
     ImportRejected,
@@ -118,17 +130,19 @@ impl ErrorCode {
             | InvalidRefreshToken | RefreshTokenExpired | RefreshTokenReused => {
                 StatusCode::UNAUTHORIZED
             }
-            AccountDisabled | Forbidden => StatusCode::FORBIDDEN,
+            AccountDisabled | Forbidden | LinkInvalid => StatusCode::FORBIDDEN,
             NotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Conflict | PhoneTaken | CommunityNameTaken | RoleAlreadyGranted | BuildingNameTaken
             | UnitNameTaken | HouseholdExists | GateNameTaken | PickupPointNameTaken
             | AlreadyMember | ClaimPending | ClaimDecided | InvalidTransition | AlreadyApplied
-            | AlreadyStaff => StatusCode::CONFLICT,
-            InviteExpired => StatusCode::GONE,
+            | AlreadyStaff | AlreadyAttached => StatusCode::CONFLICT,
+            InviteExpired | LinkExpired => StatusCode::GONE,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            InvalidBody | ValidationFailed | ImportRejected => StatusCode::UNPROCESSABLE_ENTITY,
+            UnsupportedMediaType | UnsupportedFileType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            InvalidBody | ValidationFailed | ImportRejected | ContentMismatch | ImageTooLarge => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Internal => StatusCode::INTERNAL_SERVER_ERROR,
             ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -315,6 +329,12 @@ const UNIQUE_CONSTRAINTS: &[(&str, &str, ErrorCode, &str)] = &[
         "delivery_companies.name",
         ErrorCode::Conflict,
         "a delivery company with this name is registered",
+    ),
+    (
+        "uq_merchant_documents_file",
+        "merchant_documents.file_id",
+        ErrorCode::AlreadyAttached,
+        "this file is already attached",
     ),
     (
         "uq_pickup_points_name",

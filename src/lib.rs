@@ -10,6 +10,7 @@ pub mod courier;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod files;
 pub mod health;
 pub mod http;
 pub mod merchant;

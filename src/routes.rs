@@ -15,7 +15,7 @@ use crate::auth::access::{ANY_STAFF, BUILDING_STAFF, COURIER_STAFF, MANAGER};
 use crate::auth::access::{MERCHANT_ANY, MERCHANT_OWNER, MERCHANT_REVIEWERS, PII_READERS};
 use crate::auth::{self, Access};
 use crate::config::Settings;
-use crate::{community, courier, health, merchant, privacy, resident, structure, user};
+use crate::{community, courier, files, health, merchant, privacy, resident, structure, user};
 
 /// The whole API. Add new routes here (and to `tests/api/access_matrix.rs`).
 #[rustfmt::skip]
@@ -26,6 +26,7 @@ pub fn table(settings: &Settings) -> Vec<ApiRoute> {
     use merchant::routes as mr;
     use courier::routes as cr;
     use privacy::routes as pv;
+    use files::routes as fl;
     let mut routes = vec![
         // Operations
         route::<health::__path_health, _, _>(Public, health::health),
@@ -107,6 +108,14 @@ pub fn table(settings: &Settings) -> Vec<ApiRoute> {
         // Personal data
         route::<pv::__path_reveal, _, _>(Staff(PII_READERS), pv::reveal),
         route::<pv::__path_access_log, _, _>(Staff(MANAGER), pv::access_log),
+        // Files: upload, signed download links, merchant documents
+        route::<fl::__path_upload, _, _>(SignedIn, fl::upload),
+        route::<fl::__path_link, _, _>(SignedIn, fl::link),
+        // The signature in the query is the authorization.
+        route::<fl::__path_download, _, _>(Public, fl::download),
+        route::<fl::__path_attach_merchant_document, _, _>(Merchant(MERCHANT_OWNER), fl::attach_merchant_document),
+        route::<fl::__path_merchant_documents, _, _>(Merchant(MERCHANT_ANY), fl::merchant_documents),
+        route::<fl::__path_community_merchant_documents, _, _>(Staff(MERCHANT_REVIEWERS), fl::community_merchant_documents),
     ];
     if settings.auth.dev_login {
         routes.push(route::<auth::routes::__path_dev_login, _, _>(Public, auth::routes::dev_login));

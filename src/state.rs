@@ -8,6 +8,7 @@ use sea_orm::DatabaseConnection;
 use crate::auth::jwt::TokenIssuer;
 use crate::auth::principal::PrincipalCache;
 use crate::config::Settings;
+use crate::files::storage::Storage;
 use crate::pii::PiiCipher;
 
 #[derive(Clone, Debug)]
@@ -17,6 +18,7 @@ pub struct AppState {
     pub tokens: Arc<TokenIssuer>,
     pub pii: Arc<PiiCipher>,
     pub principals: PrincipalCache,
+    pub storage: Storage,
 }
 
 impl AppState {
@@ -25,6 +27,7 @@ impl AppState {
             tokens: Arc::new(TokenIssuer::new(&settings.auth)),
             pii: Arc::new(PiiCipher::from_settings(&settings.pii)?),
             principals: PrincipalCache::new(settings.auth.principal_cache_ttl_ms),
+            storage: Storage::from_settings(&settings.storage)?,
             settings: Arc::new(settings),
             db,
         })

@@ -153,3 +153,11 @@ id_type!(
     /// One logged access to a full personal value.
     PiiAccessId
 );
+id_type!(
+    /// An uploaded file.
+    FileId
+);
+id_type!(
+    /// A document attached to a merchant.
+    MerchantDocumentId
+);

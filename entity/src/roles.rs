@@ -342,3 +342,38 @@ pub enum PiiField {
     #[sea_orm(string_value = "id_number")]
     IdNumber,
 }
+
+/// What a document attached to a merchant is.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    EnumIter,
+    DeriveActiveEnum,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[serde(rename_all = "snake_case")]
+pub enum DocumentRole {
+    /// A photo of the shop or products: seen by the merchant's staff and the
+    /// property's reviewers.
+    #[sea_orm(string_value = "photo")]
+    Photo,
+    /// The lease contract (租赁合同): owners and reviewers only.
+    #[sea_orm(string_value = "lease_contract")]
+    LeaseContract,
+    /// The owner's identity document: owners and reviewers only.
+    #[sea_orm(string_value = "id_document")]
+    IdDocument,
+}
+
+impl DocumentRole {
+    /// Only the merchant's owners and the property's reviewers may see it.
+    pub fn is_sensitive(self) -> bool {
+        !matches!(self, DocumentRole::Photo)
+    }
+}

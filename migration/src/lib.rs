@@ -14,6 +14,7 @@ mod m20261123_000003_residents;
 mod m20261123_000004_merchants;
 mod m20261123_000005_couriers;
 mod m20261123_000006_pii_access_log;
+mod m20261123_000007_files;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000004_merchants::Migration),
             Box::new(m20261123_000005_couriers::Migration),
             Box::new(m20261123_000006_pii_access_log::Migration),
+            Box::new(m20261123_000007_files::Migration),
         ]
     }
 }

@@ -121,6 +121,8 @@ pub struct TestApp {
     pub db: DatabaseConnection,
     /// Keeps the database alive (and dropped after) as long as the app.
     _test_db: std::sync::Arc<TestDb>,
+    /// This app's file store.
+    pub files: tempfile::TempDir,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -139,7 +141,9 @@ pub async fn spawn_app_on(
     customize: impl FnOnce(&mut Settings),
 ) -> TestApp {
     let fake_wechat = wiremock::MockServer::start().await;
+    let files = tempfile::tempdir().expect("file store");
     let mut settings = test_settings();
+    settings.storage.fs_root = files.path().display().to_string();
     settings.database.url = test_db.url.clone();
     settings.wechat.api_base = fake_wechat.uri();
     settings.wechat.open_base = fake_wechat.uri();
@@ -163,6 +167,7 @@ pub async fn spawn_app_on(
         db: state.db.clone(),
         state,
         _test_db: test_db,
+        files,
     }
 }
 

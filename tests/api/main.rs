@@ -10,6 +10,7 @@ mod cli;
 mod communities;
 mod couriers;
 mod errors;
+mod files;
 mod helpers;
 mod merchants;
 mod migrations;
