@@ -1,7 +1,8 @@
 use sea_orm::entity::prelude::*;
 
 use crate::{
-    CommunityId, CourierId, CourierStatus, DeliveryCompanyId, EmployerKind, MerchantId, UserId,
+    CommunityId, CourierId, CourierStatus, DeliveryCompanyId, EmployerKind, FileId, MerchantId,
+    UserId,
 };
 
 /// A courier, with their pass (通行证). Exactly one employer column is set,
@@ -22,6 +23,7 @@ pub struct Model {
     pub id_number_hash: String,
     pub id_number_enc: String,
     pub id_number_masked: String,
+    pub photo_file_id: Option<FileId>,
     pub pass_number: String,
     pub pass_valid_until: DateTimeUtc,
     pub status: CourierStatus,

@@ -161,3 +161,7 @@ id_type!(
     /// A document attached to a merchant.
     MerchantDocumentId
 );
+id_type!(
+    /// A photo taken on a verification visit.
+    VisitPhotoId
+);

@@ -20,6 +20,7 @@ pub mod merchant_approval;
 pub mod merchant_document;
 pub mod merchant_staff;
 pub mod merchant_visit;
+pub mod merchant_visit_photo;
 pub mod operator_admin;
 pub mod owner_record;
 pub mod pickup_point;

@@ -35,6 +35,7 @@ enum Couriers {
     IdNumberHash,
     IdNumberEnc,
     IdNumberMasked,
+    PhotoFileId,
     PassNumber,
     PassValidUntil,
     Status,
@@ -101,6 +102,7 @@ impl MigrationTrait for Migration {
                     .col(text(Couriers::IdNumberHash, 64))
                     .col(ColumnDef::new(Couriers::IdNumberEnc).text().not_null())
                     .col(text(Couriers::IdNumberMasked, 24))
+                    .col(ColumnDef::new(Couriers::PhotoFileId).uuid().null())
                     .col(text(Couriers::PassNumber, 16))
                     .col(time(Couriers::PassValidUntil))
                     .col(text(Couriers::Status, 16))

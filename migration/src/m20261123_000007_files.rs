@@ -23,6 +23,22 @@ enum Files {
 }
 
 #[derive(DeriveIden)]
+enum MerchantVisits {
+    Table,
+    Id,
+}
+
+#[derive(DeriveIden)]
+enum MerchantVisitPhotos {
+    Table,
+    Id,
+    VisitId,
+    FileId,
+    CommunityId,
+    CreatedAt,
+}
+
+#[derive(DeriveIden)]
 enum Merchants {
     Table,
     Id,
@@ -88,10 +104,45 @@ impl MigrationTrait for Migration {
                     .unique()
                     .to_owned(),
             )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(MerchantVisitPhotos::Table)
+                    .col(id(MerchantVisitPhotos::Id))
+                    .col(uuid_ref(MerchantVisitPhotos::VisitId))
+                    .col(uuid_ref(MerchantVisitPhotos::FileId))
+                    .col(uuid_ref(MerchantVisitPhotos::CommunityId))
+                    .col(time(MerchantVisitPhotos::CreatedAt))
+                    .foreign_key(&mut cascade(
+                        "fk_merchant_visit_photos_visit",
+                        (MerchantVisitPhotos::Table, MerchantVisitPhotos::VisitId),
+                        (MerchantVisits::Table, MerchantVisits::Id),
+                    ))
+                    .foreign_key(&mut cascade(
+                        "fk_merchant_visit_photos_file",
+                        (MerchantVisitPhotos::Table, MerchantVisitPhotos::FileId),
+                        (Files::Table, Files::Id),
+                    ))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("uq_merchant_visit_photos_file")
+                    .table(MerchantVisitPhotos::Table)
+                    .col(MerchantVisitPhotos::FileId)
+                    .unique()
+                    .to_owned(),
+            )
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(MerchantVisitPhotos::Table).to_owned())
+            .await?;
         manager
             .drop_table(Table::drop().table(MerchantDocuments::Table).to_owned())
             .await?;

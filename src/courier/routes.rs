@@ -106,6 +106,8 @@ pub struct Courier {
     pub name: String,
     pub phone: String,
     pub id_number: String,
+    /// Get a link with `GET /api/v1/files/{id}/link`.
+    pub photo_file_id: Option<entity::FileId>,
     /// The pass (通行证) number guards check.
     pub pass_number: String,
     pub pass_valid_until: DateTime<Utc>,
@@ -128,6 +130,7 @@ impl From<courier::Model> for Courier {
             name: m.name,
             phone: m.phone_masked,
             id_number: m.id_number_masked,
+            photo_file_id: m.photo_file_id,
             pass_number: m.pass_number,
             pass_valid_until: m.pass_valid_until,
             status: m.status,
@@ -148,6 +151,8 @@ pub struct NewCourier {
     /// For the property only: a delivery company's courier (omit for the
     /// property's own).
     pub company_id: Option<DeliveryCompanyId>,
+    /// The courier's photo: an image you uploaded (`POST /api/v1/files`).
+    pub photo_file_id: Option<entity::FileId>,
 }
 
 fn pass_until(value: DateTime<Utc>) -> ApiResult<DateTime<Utc>> {
@@ -187,6 +192,14 @@ pub async fn register<C: ConnectionTrait>(
     let phone = seal_phone(pii, "phone", &body.phone)?;
     let id = seal_id_number(pii, "id_number", &body.id_number)?;
     let until = pass_until(body.pass_valid_until)?;
+    let photo = match body.photo_file_id {
+        Some(f) => Some(
+            crate::files::routes::own_image(db, by, f, "photo_file_id")
+                .await?
+                .id,
+        ),
+        None => None,
+    };
     let now = clock::now();
     let mut attempt = 0;
     loop {
@@ -204,6 +217,7 @@ pub async fn register<C: ConnectionTrait>(
             id_number_hash: Set(id.hash.clone()),
             id_number_enc: Set(id.enc.clone()),
             id_number_masked: Set(id.masked.clone()),
+            photo_file_id: Set(photo),
             pass_number: Set(pass_number()),
             pass_valid_until: Set(until),
             status: Set(CourierStatus::Active),

@@ -2,8 +2,8 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use entity::{
-    CommunityId, DocumentRole, FileId, MerchantDocumentId, MerchantId, MerchantRole, file,
-    merchant_approval, merchant_document,
+    CommunityId, DocumentRole, FileId, MerchantDocumentId, MerchantId, MerchantRole, courier, file,
+    merchant_approval, merchant_document, merchant_visit_photo,
 };
 use hmac::digest::KeyInit;
 use hmac::{Hmac, Mac};
@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::access::MERCHANT_REVIEWERS;
+use crate::auth::access::{COURIER_STAFF, MERCHANT_REVIEWERS};
 use crate::auth::{Caller, CommunityScope, MerchantScope};
 use crate::clock;
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
@@ -170,6 +170,24 @@ pub async fn upload(
     }
 }
 
+/// A picture the caller uploaded, for attaching to something as `field`.
+pub async fn own_image<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    uploader: entity::UserId,
+    id: FileId,
+    field: &str,
+) -> ApiResult<file::Model> {
+    let f = file::Entity::find_by_id(id)
+        .filter(file::Column::UploadedBy.eq(uploader))
+        .one(db)
+        .await?
+        .ok_or_else(|| ApiError::invalid_field(field, "no such file of yours"))?;
+    if !f.content_type.starts_with("image/") {
+        return Err(ApiError::invalid_field(field, "must be an image"));
+    }
+    Ok(f)
+}
+
 // ---------------------------------------------------------------- signed links
 
 fn signature(state: &AppState, id: FileId, expires: i64) -> String {
@@ -202,6 +220,46 @@ async fn may_see(state: &AppState, caller: &Caller, f: &file::Model) -> ApiResul
     if f.uploaded_by == caller.user.id || caller.is_operator_admin {
         return Ok(true);
     }
+    let holds = |communities: &[CommunityId], roles: &[entity::StaffRole]| {
+        caller
+            .staff_roles
+            .iter()
+            .any(|r| communities.contains(&r.community_id) && roles.contains(&r.role))
+    };
+    // A verification visit's photo: the reviewers of that community.
+    if let Some(photo) = merchant_visit_photo::Entity::find()
+        .filter(merchant_visit_photo::Column::FileId.eq(f.id))
+        .one(&state.db)
+        .await?
+    {
+        return Ok(holds(&[photo.community_id], MERCHANT_REVIEWERS));
+    }
+    // A courier's photo: the employer's side, and the managers and guards of
+    // the communities the courier works in.
+    if let Some(c) = courier::Entity::find()
+        .filter(courier::Column::PhotoFileId.eq(f.id))
+        .one(&state.db)
+        .await?
+    {
+        if c.merchant_id
+            .is_some_and(|m| caller.merchant_roles.iter().any(|(mm, _)| *mm == m))
+        {
+            return Ok(true);
+        }
+        let communities: Vec<CommunityId> = match (c.community_id, c.merchant_id) {
+            (Some(community), _) => vec![community],
+            (None, Some(m)) => merchant_approval::Entity::find()
+                .filter(merchant_approval::Column::MerchantId.eq(m))
+                .all(&state.db)
+                .await?
+                .into_iter()
+                .map(|a| a.community_id)
+                .collect(),
+            // A delivery company's courier works everywhere.
+            (None, None) => caller.staff_roles.iter().map(|r| r.community_id).collect(),
+        };
+        return Ok(holds(&communities, COURIER_STAFF));
+    }
     let Some(doc) = merchant_document::Entity::find()
         .filter(merchant_document::Column::FileId.eq(f.id))
         .one(&state.db)
@@ -226,10 +284,7 @@ async fn may_see(state: &AppState, caller: &Caller, f: &file::Model) -> ApiResul
         .into_iter()
         .map(|a| a.community_id)
         .collect();
-    Ok(caller
-        .staff_roles
-        .iter()
-        .any(|r| communities.contains(&r.community_id) && MERCHANT_REVIEWERS.contains(&r.role)))
+    Ok(holds(&communities, MERCHANT_REVIEWERS))
 }
 
 /// A short-lived link to download a file you may see (others get 404).

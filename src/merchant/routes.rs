@@ -3,9 +3,9 @@ use std::collections::HashMap;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use entity::{
-    CommunityId, LocationKind, MerchantId, MerchantRole, MerchantStaffId, MerchantStatus,
-    MerchantVisitId, UserId, community, merchant, merchant_approval, merchant_staff,
-    merchant_visit, user,
+    CommunityId, FileId, LocationKind, MerchantId, MerchantRole, MerchantStaffId, MerchantStatus,
+    MerchantVisitId, UserId, VisitPhotoId, community, merchant, merchant_approval, merchant_staff,
+    merchant_visit, merchant_visit_photo, user,
 };
 use sea_orm::sea_query::Condition;
 use sea_orm::{
@@ -569,16 +569,17 @@ pub struct Visit {
     pub visited_by: UserId,
     pub visited_at: DateTime<Utc>,
     pub notes: String,
+    /// Photos taken on the visit (links from `/api/v1/files/{id}/link`).
+    pub photo_file_ids: Vec<FileId>,
 }
 
-impl From<merchant_visit::Model> for Visit {
-    fn from(v: merchant_visit::Model) -> Self {
-        Self {
-            id: v.id,
-            visited_by: v.visited_by,
-            visited_at: v.visited_at,
-            notes: v.notes,
-        }
+fn visit_view(v: merchant_visit::Model, photos: Vec<FileId>) -> Visit {
+    Visit {
+        id: v.id,
+        visited_by: v.visited_by,
+        visited_at: v.visited_at,
+        notes: v.notes,
+        photo_file_ids: photos,
     }
 }
 
@@ -622,7 +623,23 @@ pub async fn get_community_merchant(
     Ok(web::Json(CommunityMerchantDetail {
         merchant: merchant_view(m, vec![approval.clone()]),
         approval: approval.into(),
-        visits: visits.into_iter().map(Visit::from).collect(),
+        visits: {
+            let photos = merchant_visit_photo::Entity::find()
+                .filter(merchant_visit_photo::Column::VisitId.is_in(visits.iter().map(|v| v.id)))
+                .all(&state.db)
+                .await?;
+            visits
+                .into_iter()
+                .map(|v| {
+                    let mine = photos
+                        .iter()
+                        .filter(|p| p.visit_id == v.id)
+                        .map(|p| p.file_id)
+                        .collect();
+                    visit_view(v, mine)
+                })
+                .collect()
+        },
     }))
 }
 
@@ -633,6 +650,9 @@ pub struct NewVisit {
     pub notes: String,
     /// Default: now.
     pub visited_at: Option<DateTime<Utc>>,
+    /// Photos taken on the visit: images you uploaded.
+    #[serde(default)]
+    pub photo_file_ids: Vec<FileId>,
 }
 
 /// Record a verification visit (扫街).
@@ -657,6 +677,13 @@ pub async fn record_visit(
             "must not be in the future",
         ));
     }
+    if body.photo_file_ids.len() > 9 {
+        return Err(ApiError::invalid_field(
+            "photo_file_ids",
+            "at most 9 photos a visit",
+        ));
+    }
+    let txn = db::begin_write(&state.db).await?;
     let visit = merchant_visit::ActiveModel {
         id: Set(MerchantVisitId::new()),
         merchant_id: Set(m.id),
@@ -666,9 +693,25 @@ pub async fn record_visit(
         notes: Set(notes),
         created_at: Set(now),
     }
-    .insert(&state.db)
+    .insert(&txn)
     .await?;
-    Ok(HttpResponse::Created().json(Visit::from(visit)))
+    let mut photos = Vec::new();
+    for (i, f) in body.photo_file_ids.iter().enumerate() {
+        let field = format!("photo_file_ids[{i}]");
+        let f = crate::files::routes::own_image(&txn, caller.user.id, *f, &field).await?;
+        merchant_visit_photo::ActiveModel {
+            id: Set(VisitPhotoId::new()),
+            visit_id: Set(visit.id),
+            file_id: Set(f.id),
+            community_id: Set(scope.id()),
+            created_at: Set(now),
+        }
+        .insert(&txn)
+        .await?;
+        photos.push(f.id);
+    }
+    txn.commit().await?;
+    Ok(HttpResponse::Created().json(visit_view(visit, photos)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -256,3 +256,87 @@ async fn an_expired_link_is_gone() {
         .unwrap();
     assert_error(res, 410, "link_expired").await;
 }
+
+#[tokio::test]
+async fn visit_and_courier_photos_are_seen_by_the_duties_concerned() {
+    let app = spawn_app().await;
+    let c = app.community("照片小区").await;
+    let owner = app.resident().await;
+    let shop: Value = app
+        .post(
+            "/api/v1/merchants",
+            Some(&owner.access),
+            json!({
+                "shop_name": "照片店", "business_scope": "杂货", "categories": ["食"], "location_kind": "shop",
+                "address": "底商", "contact_phone": "13812340001", "owner_name": "王五",
+                "owner_id_number": "11010519491231002X", "community_ids": [c],
+            }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let shop = shop["id"].as_str().unwrap();
+
+    // A reviewer records a visit with a photo.
+    let reviewer = app.staff(c, "building_manager").await;
+    let (_, photo) = status_and_json(upload(&app, &reviewer, "image/png", png(64, 64)).await).await;
+    let visit = json!({ "notes": "门店照片", "photo_file_ids": [photo["id"]] });
+    let (status, recorded) = status_and_json(
+        app.post(
+            &format!("/api/v1/communities/{c}/merchants/{shop}/visits"),
+            Some(&reviewer.access),
+            visit,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 201, "{recorded}");
+    assert_eq!(recorded["photo_file_ids"][0], photo["id"]);
+    let manager = app.staff(c, "manager").await;
+    let link = format!("/api/v1/files/{}/link", photo["id"].as_str().unwrap());
+    assert_eq!(app.get(&link, Some(&manager.access)).await.status(), 200);
+    assert_error(app.get(&link, Some(&owner.access)).await, 404, "not_found").await;
+    // Someone else's upload cannot be attached.
+    let visit = json!({ "notes": "x", "photo_file_ids": [photo["id"]] });
+    let res = app
+        .post(
+            &format!("/api/v1/communities/{c}/merchants/{shop}/visits"),
+            Some(&manager.access),
+            visit,
+        )
+        .await;
+    assert_error(res, 422, "validation_failed").await;
+
+    // A courier's photo: the merchant and the community's guards see it.
+    let (_, face) = status_and_json(upload(&app, &owner, "image/png", png(64, 64)).await).await;
+    let rider = json!({
+        "name": "骑手", "phone": "13512340001", "id_number": "11010519491231002X", "photo_file_id": face["id"],
+        "pass_valid_until": (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339(),
+    });
+    let (status, courier) = status_and_json(
+        app.post(
+            &format!("/api/v1/merchants/{shop}/couriers"),
+            Some(&owner.access),
+            rider,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (status, &courier["photo_file_id"]),
+        (201, &face["id"]),
+        "{courier}"
+    );
+    let guard = app.staff(c, "gate_guard").await;
+    let link = format!("/api/v1/files/{}/link", face["id"].as_str().unwrap());
+    assert_eq!(app.get(&link, Some(&guard.access)).await.status(), 200);
+    let other = app.community("别处").await;
+    let other_guard = app.staff(other, "gate_guard").await;
+    assert_error(
+        app.get(&link, Some(&other_guard.access)).await,
+        404,
+        "not_found",
+    )
+    .await;
+}
