@@ -337,6 +337,12 @@ const UNIQUE_CONSTRAINTS: &[(&str, &str, ErrorCode, &str)] = &[
         "this file is already attached",
     ),
     (
+        "uq_delivery_company_staff_user",
+        "delivery_company_staff.company_id, delivery_company_staff.user_id",
+        ErrorCode::AlreadyStaff,
+        "the user is already on this company's staff",
+    ),
+    (
         "uq_pickup_points_name",
         "pickup_points.community_id, pickup_points.name",
         ErrorCode::PickupPointNameTaken,

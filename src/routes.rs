@@ -105,6 +105,10 @@ pub fn table(settings: &Settings) -> Vec<ApiRoute> {
         route::<cr::__path_export_for_community, _, _>(Staff(COURIER_STAFF), cr::export_for_community),
         route::<cr::__path_set_status, _, _>(Staff(MANAGER), cr::set_status),
         route::<cr::__path_renew_pass, _, _>(Staff(MANAGER), cr::renew_pass),
+        route::<cr::__path_add_company_staff, _, _>(Company, cr::add_company_staff),
+        route::<cr::__path_list_company_staff, _, _>(Company, cr::list_company_staff),
+        route::<cr::__path_register_for_company, _, _>(Company, cr::register_for_company),
+        route::<cr::__path_list_for_company, _, _>(Company, cr::list_for_company),
         // Personal data
         route::<pv::__path_reveal, _, _>(Staff(PII_READERS), pv::reveal),
         route::<pv::__path_access_log, _, _>(Staff(MANAGER), pv::access_log),

@@ -165,3 +165,7 @@ id_type!(
     /// A photo taken on a verification visit.
     VisitPhotoId
 );
+id_type!(
+    /// A user on a delivery company's staff.
+    CompanyStaffId
+);

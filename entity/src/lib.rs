@@ -9,6 +9,7 @@ pub mod building;
 pub mod community;
 pub mod courier;
 pub mod delivery_company;
+pub mod delivery_company_staff;
 pub mod file;
 pub mod gate;
 pub mod household;

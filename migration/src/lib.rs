@@ -15,6 +15,7 @@ mod m20261123_000004_merchants;
 mod m20261123_000005_couriers;
 mod m20261123_000006_pii_access_log;
 mod m20261123_000007_files;
+mod m20261123_000008_company_staff;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000005_couriers::Migration),
             Box::new(m20261123_000006_pii_access_log::Migration),
             Box::new(m20261123_000007_files::Migration),
+            Box::new(m20261123_000008_company_staff::Migration),
         ]
     }
 }

@@ -21,8 +21,8 @@ use actix_web::{Error, FromRequest, HttpMessage, HttpRequest, web};
 use std::sync::Arc;
 
 use entity::{
-    CommunityId, HouseholdId, MerchantId, MerchantRole, StaffRole, community, household_member,
-    merchant,
+    CommunityId, DeliveryCompanyId, HouseholdId, MerchantId, MerchantRole, StaffRole, community,
+    delivery_company, household_member, merchant,
 };
 
 use super::Principal;
@@ -54,6 +54,9 @@ pub enum Access {
     /// Staff of the merchant named by the path's `{merchant_id}` holding one
     /// of these roles; operator admins too. Anyone else gets 404.
     Merchant(&'static [MerchantRole]),
+    /// Staff of the delivery company named by the path's `{company_id}`;
+    /// operator admins too. Anyone else gets 404.
+    Company,
 }
 
 /// Any member of a merchant's staff.
@@ -104,6 +107,9 @@ impl Access {
                 role_list(roles)
             ),
             Access::Visitors => "Access: any signed-in user (the community must exist).".to_owned(),
+            Access::Company => {
+                "Access: the delivery company's staff, and operator admins.".to_owned()
+            }
             Access::Merchant(roles) => format!(
                 "Access: the merchant's {}, and operator admins.",
                 roles
@@ -137,6 +143,7 @@ impl Access {
                 "kind": "merchant",
                 "roles": roles,
             }),
+            Access::Company => serde_json::json!({ "kind": "company" }),
         }
     }
 }
@@ -176,6 +183,20 @@ pub struct MerchantScope {
 }
 
 impl FromRequest for MerchantScope {
+    type Error = Error;
+    type Future = Ready<Result<Self, Error>>;
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        from_extensions(req)
+    }
+}
+
+/// The delivery company a company route addresses.
+#[derive(Clone, Debug)]
+pub struct CompanyScope {
+    pub company: delivery_company::Model,
+}
+
+impl FromRequest for CompanyScope {
     type Error = Error;
     type Future = Ready<Result<Self, Error>>;
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
@@ -317,6 +338,21 @@ async fn admit(req: &ServiceRequest) -> Result<(), ApiError> {
                 return Err(ApiError::forbidden());
             }
         }
+        Access::Company => {
+            let company_id: DeliveryCompanyId = req
+                .match_info()
+                .get("company_id")
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(ApiError::not_found)?;
+            if !caller.is_operator_admin && !caller.companies.contains(&company_id) {
+                return Err(ApiError::not_found());
+            }
+            let company = delivery_company::Entity::find_by_id(company_id)
+                .one(&state.db)
+                .await?
+                .ok_or_else(ApiError::not_found)?;
+            req.extensions_mut().insert(CompanyScope { company });
+        }
         Access::Merchant(allowed) => {
             let merchant_id: MerchantId = req
                 .match_info()
@@ -415,9 +451,11 @@ async fn community_scope(
             Access::Staff(allowed) => holds(allowed),
             Access::Residents(allowed) => holds(allowed) || !memberships.is_empty(),
             Access::Visitors => true,
-            Access::Public | Access::SignedIn | Access::OperatorAdmin | Access::Merchant(_) => {
-                false
-            }
+            Access::Public
+            | Access::SignedIn
+            | Access::OperatorAdmin
+            | Access::Merchant(_)
+            | Access::Company => false,
         };
     if !admitted {
         // Outsiders must not learn that the community exists.

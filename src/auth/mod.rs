@@ -14,5 +14,5 @@ pub mod principal;
 pub mod routes;
 pub mod service;
 
-pub use access::{Access, Caller, CommunityScope, MerchantScope};
+pub use access::{Access, Caller, CommunityScope, CompanyScope, MerchantScope};
 pub use principal::Principal;

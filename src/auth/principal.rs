@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use entity::{
-    CommunityId, MerchantId, MerchantRole, StaffRole, UserId, community, household_member,
-    merchant_staff, operator_admin, staff_role, user,
+    CommunityId, DeliveryCompanyId, MerchantId, MerchantRole, StaffRole, UserId, community,
+    delivery_company_staff, household_member, merchant_staff, operator_admin, staff_role, user,
 };
 use moka::sync::Cache;
 use sea_orm::{
@@ -34,6 +34,8 @@ pub struct Principal {
     pub memberships: Vec<household_member::Model>,
     /// The merchants whose staff the user is on.
     pub merchant_roles: Vec<(MerchantId, MerchantRole)>,
+    /// The delivery companies whose staff the user is on.
+    pub companies: Vec<DeliveryCompanyId>,
 }
 
 #[derive(Clone, Debug)]
@@ -96,7 +98,15 @@ impl Principal {
             .into_tuple()
             .all(db)
             .await?;
+        let companies: Vec<DeliveryCompanyId> = delivery_company_staff::Entity::find()
+            .select_only()
+            .column(delivery_company_staff::Column::CompanyId)
+            .filter(delivery_company_staff::Column::UserId.eq(id))
+            .into_tuple()
+            .all(db)
+            .await?;
         Ok(Some(Self {
+            companies,
             merchant_roles,
             memberships,
             user,

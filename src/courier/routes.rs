@@ -2,7 +2,7 @@ use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use entity::{
     CommunityId, CourierId, CourierStatus, DeliveryCompanyId, EmployerKind, MerchantId, UserId,
-    courier, delivery_company, merchant_approval,
+    courier, delivery_company, delivery_company_staff, merchant_approval,
 };
 use rand::Rng;
 use sea_orm::sea_query::Condition;
@@ -13,7 +13,7 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::{Caller, CommunityScope, MerchantScope};
+use crate::auth::{Caller, CommunityScope, CompanyScope, MerchantScope};
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::http::{Json, Page, PageQuery};
 use crate::pii::{PiiCipher, seal_id_number, seal_phone};
@@ -548,4 +548,142 @@ pub async fn renew_merchant_pass(
     m.pass_valid_until = Set(until);
     m.updated_at = Set(clock::now());
     Ok(web::Json(m.update(&state.db).await?.into()))
+}
+
+// ---------------------------------------------------------------- the company's side
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CompanyStaffMember {
+    pub id: entity::CompanyStaffId,
+    pub user_id: UserId,
+    pub display_name: String,
+    /// Masked.
+    pub phone: Option<String>,
+    pub since: DateTime<Utc>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCompanyStaff {
+    /// Finds the person by phone number, or creates their account.
+    pub phone: String,
+    pub display_name: String,
+}
+
+/// Give someone a delivery company account (operator admins set up the
+/// first; company staff add colleagues).
+#[utoipa::path(post, path = "/api/v1/delivery-companies/{company_id}/staff", tag = "couriers",
+    params(("company_id" = DeliveryCompanyId, Path)), request_body = NewCompanyStaff,
+    responses((status = 201, body = CompanyStaffMember), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn add_company_staff(
+    state: web::Data<AppState>,
+    scope: CompanyScope,
+    body: Json<NewCompanyStaff>,
+) -> ApiResult<HttpResponse> {
+    let body = body.into_inner();
+    let phone = crate::pii::PhoneNumber::parse(&body.phone)
+        .map_err(|e| ApiError::invalid_field("phone", e))?;
+    let name = text::required("display_name", &body.display_name, 64)?;
+    let txn = crate::db::begin_write(&state.db).await?;
+    let person = match crate::user::service::find_by_phone(&txn, &state.pii, &phone).await? {
+        Some(u) => u,
+        None => crate::user::service::create(&txn, &state.pii, name, Some(&phone), None).await?,
+    };
+    let row = delivery_company_staff::ActiveModel {
+        id: Set(entity::CompanyStaffId::new()),
+        company_id: Set(scope.company.id),
+        user_id: Set(person.id),
+        created_at: Set(clock::now()),
+    }
+    .insert(&txn)
+    .await?;
+    txn.commit().await?;
+    state.principals.invalidate(person.id);
+    Ok(HttpResponse::Created().json(CompanyStaffMember {
+        id: row.id,
+        user_id: person.id,
+        display_name: person.display_name,
+        phone: person.phone_masked,
+        since: row.created_at,
+    }))
+}
+
+/// The delivery company's staff accounts.
+#[utoipa::path(get, path = "/api/v1/delivery-companies/{company_id}/staff", tag = "couriers",
+    params(("company_id" = DeliveryCompanyId, Path)),
+    responses((status = 200, body = Vec<CompanyStaffMember>)))]
+pub async fn list_company_staff(
+    state: web::Data<AppState>,
+    scope: CompanyScope,
+) -> ApiResult<web::Json<Vec<CompanyStaffMember>>> {
+    let rows = delivery_company_staff::Entity::find()
+        .filter(delivery_company_staff::Column::CompanyId.eq(scope.company.id))
+        .order_by_asc(delivery_company_staff::Column::Id)
+        .all(&state.db)
+        .await?;
+    let users: std::collections::HashMap<UserId, entity::user::Model> =
+        entity::user::Entity::find()
+            .filter(entity::user::Column::Id.is_in(rows.iter().map(|r| r.user_id)))
+            .all(&state.db)
+            .await?
+            .into_iter()
+            .map(|u| (u.id, u))
+            .collect();
+    Ok(web::Json(
+        rows.into_iter()
+            .filter_map(|r| {
+                let u = users.get(&r.user_id)?;
+                Some(CompanyStaffMember {
+                    id: r.id,
+                    user_id: u.id,
+                    display_name: u.display_name.clone(),
+                    phone: u.phone_masked.clone(),
+                    since: r.created_at,
+                })
+            })
+            .collect(),
+    ))
+}
+
+/// Register one of the company's couriers.
+#[utoipa::path(post, path = "/api/v1/delivery-companies/{company_id}/couriers", tag = "couriers",
+    params(("company_id" = DeliveryCompanyId, Path)), request_body = NewCourier,
+    responses((status = 201, body = Courier), (status = 422, body = ErrorBody)))]
+pub async fn register_for_company(
+    state: web::Data<AppState>,
+    caller: Caller,
+    scope: CompanyScope,
+    body: Json<NewCourier>,
+) -> ApiResult<HttpResponse> {
+    let body = body.into_inner();
+    if body.company_id.is_some_and(|c| c != scope.company.id) {
+        return Err(ApiError::invalid_field(
+            "company_id",
+            "a company registers its own couriers",
+        ));
+    }
+    let employer = Employer {
+        kind: EmployerKind::Company,
+        merchant: None,
+        company: Some(scope.company.id),
+        community: None,
+    };
+    let saved = register(&state.db, &state.pii, employer, body, caller.user.id).await?;
+    Ok(HttpResponse::Created().json(Courier::from(saved)))
+}
+
+/// The company's couriers.
+#[utoipa::path(get, path = "/api/v1/delivery-companies/{company_id}/couriers", tag = "couriers",
+    params(("company_id" = DeliveryCompanyId, Path)),
+    responses((status = 200, body = Vec<Courier>)))]
+pub async fn list_for_company(
+    state: web::Data<AppState>,
+    scope: CompanyScope,
+) -> ApiResult<web::Json<Vec<Courier>>> {
+    let rows = courier::Entity::find()
+        .filter(courier::Column::CompanyId.eq(scope.company.id))
+        .order_by_asc(courier::Column::Id)
+        .all(&state.db)
+        .await?;
+    Ok(web::Json(rows.into_iter().map(Courier::from).collect()))
 }

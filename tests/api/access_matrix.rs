@@ -26,6 +26,8 @@ enum Who {
     Visitors,
     /// The path's merchant's staff with these roles, operator admins.
     Merchant(&'static [&'static str]),
+    /// The path's delivery company's staff, operator admins.
+    Company,
 }
 
 const ALL_STAFF: &[&str] = &[
@@ -126,6 +128,10 @@ const EXPECTED: &[(&str, &str, Who)] = &[
     ("POST", "/api/v1/merchants/{merchant_id}/documents", Who::Merchant(MERCHANT_OWNER)),
     ("GET", "/api/v1/merchants/{merchant_id}/documents", Who::Merchant(MERCHANT_ANY)),
     ("GET", "/api/v1/communities/{community_id}/merchants/{merchant_id}/documents", Who::Staff(MERCHANT_REVIEWERS)),
+    ("POST", "/api/v1/delivery-companies/{company_id}/staff", Who::Company),
+    ("GET", "/api/v1/delivery-companies/{company_id}/staff", Who::Company),
+    ("POST", "/api/v1/delivery-companies/{company_id}/couriers", Who::Company),
+    ("GET", "/api/v1/delivery-companies/{company_id}/couriers", Who::Company),
 ];
 
 #[derive(Debug)]
@@ -139,6 +145,8 @@ enum Caller {
     MerchantOwner,
     /// A staff member of the path's merchant.
     MerchantClerk,
+    /// A staff member of the path's delivery company.
+    CompanyStaff,
     ManagerElsewhere,
     OperatorAdmin,
 }
@@ -157,6 +165,8 @@ fn expected(who: Who, caller: &Caller) -> Result<(), (u16, &'static str)> {
             Err((403, "forbidden"))
         }
         (Who::Merchant(_), _) => Err((404, "not_found")),
+        (Who::Company, Caller::OperatorAdmin | Caller::CompanyStaff) => Ok(()),
+        (Who::Company, _) => Err((404, "not_found")),
         (Who::OperatorAdmin, Caller::OperatorAdmin) => Ok(()),
         (Who::OperatorAdmin, _) => Err((403, "forbidden")),
         (Who::Staff(_) | Who::Residents(_), Caller::OperatorAdmin) => Ok(()),
@@ -176,7 +186,8 @@ fn expected(who: Who, caller: &Caller) -> Result<(), (u16, &'static str)> {
             Caller::PlainUser
             | Caller::ManagerElsewhere
             | Caller::MerchantOwner
-            | Caller::MerchantClerk,
+            | Caller::MerchantClerk
+            | Caller::CompanyStaff,
         ) => Err((404, "not_found")),
     }
 }
@@ -309,6 +320,24 @@ async fn every_route_admits_exactly_the_callers_its_rule_names() {
     callers.push((Caller::MerchantClerk, Some(clerk)));
     callers.push((Caller::MerchantOwner, Some(merchant_owner.clone())));
     let mut next_phone = 13_600_000_000u64;
+    let company = created(
+        &app,
+        &admin,
+        "/api/v1/delivery-companies".to_owned(),
+        json!({ "name": "矩阵快递", "contact_phone": "13912349999" }),
+    )
+    .await;
+    created(
+        &app,
+        &admin,
+        format!("/api/v1/delivery-companies/{company}/staff"),
+        json!({ "phone": "13912349998", "display_name": "调度" }),
+    )
+    .await;
+    callers.push((
+        Caller::CompanyStaff,
+        Some(app.dev_login(json!({ "phone": "13912349998" })).await),
+    ));
     let upload = app
         .client
         .post(app.url("/api/v1/files"))
@@ -361,7 +390,8 @@ async fn every_route_admits_exactly_the_callers_its_rule_names() {
                 .replace("{pickup_point_id}", &pickup_point)
                 .replace("{claim_id}", &claim)
                 .replace("{merchant_id}", &shop)
-                .replace("{file_id}", &file);
+                .replace("{file_id}", &file)
+                .replace("{company_id}", &company);
             let courier = if pattern.starts_with("/api/v1/merchants") {
                 &shop_courier
             } else {

@@ -279,3 +279,85 @@ async fn a_suspended_courier_or_an_expired_pass_may_not_pass() {
     let dump = format!("{rows:?}");
     assert!(!dump.contains("13512340009") && !dump.contains("11010519491231002X"));
 }
+
+#[tokio::test]
+async fn a_delivery_company_registers_its_own_couriers_who_work_in_every_community() {
+    let app = spawn_app().await;
+    let admin = app.operator_admin().await;
+    let (_, company) = status_and_json(
+        app.post(
+            "/api/v1/delivery-companies",
+            Some(&admin.access),
+            json!({ "name": "闪送", "contact_phone": "13912340001" }),
+        )
+        .await,
+    )
+    .await;
+    let company = company["id"].as_str().unwrap().to_owned();
+    let res = app
+        .post(
+            &format!("/api/v1/delivery-companies/{company}/staff"),
+            Some(&admin.access),
+            json!({ "phone": "13912340002", "display_name": "调度员" }),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let dispatcher = app.dev_login(json!({ "phone": "13912340002" })).await;
+    let (status, rider) = status_and_json(
+        app.post(
+            &format!("/api/v1/delivery-companies/{company}/couriers"),
+            Some(&dispatcher.access),
+            courier("13512345555"),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (status, rider["employer_kind"].as_str()),
+        (201, Some("company")),
+        "{rider}"
+    );
+    let mine: Value = app
+        .get(
+            &format!("/api/v1/delivery-companies/{company}/couriers"),
+            Some(&dispatcher.access),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(mine.as_array().unwrap().len(), 1);
+    let staff: Value = app
+        .get(
+            &format!("/api/v1/delivery-companies/{company}/staff"),
+            Some(&dispatcher.access),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(staff[0]["phone"], "139****0002");
+
+    // Any community's guard sees the company's courier.
+    let c = app.community("任一小区").await;
+    let guard = app.staff(c, "gate_guard").await;
+    let there: Value = app
+        .get(
+            &format!("/api/v1/communities/{c}/couriers"),
+            Some(&guard.access),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(there["items"][0]["id"], rider["id"]);
+    // Outsiders do not see the company's side.
+    let outsider = app.resident().await;
+    let res = app
+        .get(
+            &format!("/api/v1/delivery-companies/{company}/couriers"),
+            Some(&outsider.access),
+        )
+        .await;
+    assert_error(res, 404, "not_found").await;
+}
