@@ -210,7 +210,6 @@ async fn seed_merchant(
             phone: "13800000012".to_owned(),
             id_number: "11010519491231002X".to_owned(),
             pass_valid_until: crate::clock::now() + chrono::Duration::days(180),
-            company_id: None,
             photo_file_id: None,
         },
         owner.id,

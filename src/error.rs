@@ -343,6 +343,12 @@ const UNIQUE_CONSTRAINTS: &[(&str, &str, ErrorCode, &str)] = &[
         "the user is already on this company's staff",
     ),
     (
+        "uq_household_claims_pending",
+        "household_claims.household_id, household_claims.user_id",
+        ErrorCode::ClaimPending,
+        "a claim of yours on this household is waiting for a building manager",
+    ),
+    (
         "uq_pickup_points_name",
         "pickup_points.community_id, pickup_points.name",
         ErrorCode::PickupPointNameTaken,

@@ -156,6 +156,14 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        // One pending claim per user and household, even under concurrency.
+        manager
+            .get_connection()
+            .execute_unprepared(
+                "CREATE UNIQUE INDEX uq_household_claims_pending \
+                 ON household_claims (household_id, user_id) WHERE status = 'pending'",
+            )
+            .await?;
         manager
             .create_index(
                 Index::create()

@@ -148,9 +148,6 @@ pub struct NewCourier {
     pub id_number: String,
     /// The pass's end (future, at most one year ahead).
     pub pass_valid_until: DateTime<Utc>,
-    /// For the property only: a delivery company's courier (omit for the
-    /// property's own).
-    pub company_id: Option<DeliveryCompanyId>,
     /// The courier's photo: an image you uploaded (`POST /api/v1/files`).
     pub photo_file_id: Option<entity::FileId>,
 }
@@ -250,12 +247,6 @@ pub async fn register_for_merchant(
     body: Json<NewCourier>,
 ) -> ApiResult<HttpResponse> {
     let body = body.into_inner();
-    if body.company_id.is_some() {
-        return Err(ApiError::invalid_field(
-            "company_id",
-            "a merchant registers its own couriers",
-        ));
-    }
     let employer = Employer {
         kind: EmployerKind::Merchant,
         merchant: Some(scope.merchant.id),
@@ -282,8 +273,8 @@ pub async fn list_for_merchant(
     Ok(web::Json(rows.into_iter().map(Courier::from).collect()))
 }
 
-/// Register a courier with the property: its own (no `company_id`) or a
-/// delivery company's.
+/// Register one of the property's own couriers for this community
+/// (merchants and delivery companies register theirs).
 #[utoipa::path(post, path = "/api/v1/communities/{community_id}/couriers", tag = "couriers",
     params(("community_id" = CommunityId, Path)), request_body = NewCourier,
     responses((status = 201, body = Courier), (status = 422, body = ErrorBody)))]
@@ -294,38 +285,19 @@ pub async fn register_for_property(
     body: Json<NewCourier>,
 ) -> ApiResult<HttpResponse> {
     let body = body.into_inner();
-    let employer = match body.company_id {
-        Some(company) => {
-            if delivery_company::Entity::find_by_id(company)
-                .one(&state.db)
-                .await?
-                .is_none()
-            {
-                return Err(ApiError::invalid_field(
-                    "company_id",
-                    "no such delivery company",
-                ));
-            }
-            Employer {
-                kind: EmployerKind::Company,
-                merchant: None,
-                company: Some(company),
-                community: None,
-            }
-        }
-        None => Employer {
-            kind: EmployerKind::Property,
-            merchant: None,
-            company: None,
-            community: Some(scope.id()),
-        },
+    let employer = Employer {
+        kind: EmployerKind::Property,
+        merchant: None,
+        company: None,
+        community: Some(scope.id()),
     };
     let saved = register(&state.db, &state.pii, employer, body, caller.user.id).await?;
     Ok(HttpResponse::Created().json(Courier::from(saved)))
 }
 
 /// Couriers who work in this community: the property's own, those of
-/// merchants serving it, and those of delivery companies.
+/// merchants verified here now, and those of delivery companies (who serve
+/// every community).
 fn visible_in(community: CommunityId, merchants: Vec<MerchantId>) -> Condition {
     Condition::any()
         .add(courier::Column::CommunityId.eq(community))
@@ -333,11 +305,15 @@ fn visible_in(community: CommunityId, merchants: Vec<MerchantId>) -> Condition {
         .add(courier::Column::EmployerKind.eq(EmployerKind::Company))
 }
 
+/// The merchants verified in `community` right now.
 async fn merchants_of(state: &AppState, community: CommunityId) -> ApiResult<Vec<MerchantId>> {
+    let now = clock::now();
     Ok(merchant_approval::Entity::find()
         .select_only()
         .column(merchant_approval::Column::MerchantId)
         .filter(merchant_approval::Column::CommunityId.eq(community))
+        .filter(merchant_approval::Column::Status.eq(entity::MerchantStatus::Verified))
+        .filter(merchant_approval::Column::VerifiedUntil.gt(now))
         .into_tuple()
         .all(&state.db)
         .await?)
@@ -469,7 +445,26 @@ pub struct CourierStatusChange {
     pub reason: Option<String>,
 }
 
-/// Suspend a courier (no entry at the gates) or make them active again.
+/// One of the property's own couriers of `community`: the only couriers
+/// whose status and pass the property changes (merchants and companies
+/// manage theirs, which work in other communities too).
+async fn own_courier(
+    state: &AppState,
+    community: CommunityId,
+    id: CourierId,
+) -> ApiResult<courier::Model> {
+    let found = visible_courier(state, community, id).await?;
+    if found.community_id != Some(community) {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "this courier is managed by their merchant or delivery company",
+        ));
+    }
+    Ok(found)
+}
+
+/// Suspend one of the property's own couriers (no entry at the gates) or
+/// make them active again.
 #[utoipa::path(put, path = "/api/v1/communities/{community_id}/couriers/{courier_id}/status", tag = "couriers",
     params(("community_id" = CommunityId, Path), ("courier_id" = CourierId, Path)), request_body = CourierStatusChange,
     responses((status = 200, body = Courier), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -480,7 +475,7 @@ pub async fn set_status(
     body: Json<CourierStatusChange>,
 ) -> ApiResult<web::Json<Courier>> {
     let body = body.into_inner();
-    let current = visible_courier(&state, scope.id(), path.1).await?;
+    let current = own_courier(&state, scope.id(), path.1).await?;
     let reason = match (body.status, body.reason.as_deref()) {
         (CourierStatus::Suspended, Some(r)) => Some(text::required("reason", r, 200)?),
         (CourierStatus::Suspended, None) => {
@@ -504,7 +499,7 @@ pub struct PassRenewal {
     pub pass_valid_until: DateTime<Utc>,
 }
 
-/// Renew a courier's pass (the property's view: any courier working here).
+/// Renew the pass of one of the property's own couriers.
 #[utoipa::path(put, path = "/api/v1/communities/{community_id}/couriers/{courier_id}/pass", tag = "couriers",
     params(("community_id" = CommunityId, Path), ("courier_id" = CourierId, Path)), request_body = PassRenewal,
     responses((status = 200, body = Courier), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -515,7 +510,7 @@ pub async fn renew_pass(
     body: Json<PassRenewal>,
 ) -> ApiResult<web::Json<Courier>> {
     let until = pass_until(body.0.pass_valid_until)?;
-    let current = visible_courier(&state, scope.id(), path.1).await?;
+    let current = own_courier(&state, scope.id(), path.1).await?;
     let mut m = current.into_active_model();
     m.pass_valid_until = Set(until);
     m.updated_at = Set(clock::now());
@@ -656,12 +651,6 @@ pub async fn register_for_company(
     body: Json<NewCourier>,
 ) -> ApiResult<HttpResponse> {
     let body = body.into_inner();
-    if body.company_id.is_some_and(|c| c != scope.company.id) {
-        return Err(ApiError::invalid_field(
-            "company_id",
-            "a company registers its own couriers",
-        ));
-    }
     let employer = Employer {
         kind: EmployerKind::Company,
         merchant: None,

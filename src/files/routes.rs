@@ -243,6 +243,8 @@ async fn may_see(state: &AppState, caller: &Caller, f: &file::Model) -> ApiResul
     {
         if c.merchant_id
             .is_some_and(|m| caller.merchant_roles.iter().any(|(mm, _)| *mm == m))
+            || c.company_id
+                .is_some_and(|co| caller.companies.contains(&co))
         {
             return Ok(true);
         }

@@ -18,7 +18,9 @@ pub fn csv_response(
     let mut writer = csv::Writer::from_writer(Vec::with_capacity(64 * (rows.len() + 1)));
     writer.write_record(header).map_err(ApiError::internal)?;
     for row in rows {
-        writer.write_record(row).map_err(ApiError::internal)?;
+        writer
+            .write_record(row.iter().map(|cell| defuse(cell)))
+            .map_err(ApiError::internal)?;
     }
     let body = writer
         .into_inner()
@@ -36,6 +38,15 @@ pub fn csv_response(
             },
         ))
         .body(bytes))
+}
+
+/// Spreadsheets run cells that start with `=`, `+`, `-` or `@` as formulas;
+/// names and notes come from clients, so such cells get a leading `'`.
+fn defuse(cell: &str) -> String {
+    match cell.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}"),
+        _ => cell.to_owned(),
+    }
 }
 
 /// An enum's name as the API writes it (`home_based`, not `HomeBased`).

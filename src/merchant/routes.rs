@@ -671,10 +671,12 @@ pub async fn record_visit(
     let notes = text::required("notes", &body.notes, 1000)?;
     let now = clock::now();
     let visited_at = body.visited_at.unwrap_or(now);
-    if visited_at > now + chrono::Duration::minutes(5) {
+    if visited_at > now + chrono::Duration::minutes(5)
+        || visited_at < now - chrono::Duration::days(366)
+    {
         return Err(ApiError::invalid_field(
             "visited_at",
-            "must not be in the future",
+            "must be within the past year, not in the future",
         ));
     }
     if body.photo_file_ids.len() > 9 {

@@ -128,12 +128,15 @@ async fn sealed_value(
         }
         PiiSubject::Resident => {
             let user_id = UserId::from_uuid(id);
+            let now = clock::now();
             let member = household_member::Entity::find()
                 .filter(household_member::Column::UserId.eq(user_id))
                 .filter(household_member::Column::CommunityId.eq(community))
                 .filter(household_member::Column::RemovedAt.is_null())
-                .one(db)
-                .await?;
+                .all(db)
+                .await?
+                .into_iter()
+                .find(|m| m.is_active(now));
             match (member, field) {
                 (Some(_), PiiField::Phone) => user::Entity::find_by_id(user_id)
                     .one(db)

@@ -11,6 +11,7 @@ use entity::{
     unit, user,
 };
 use rand::RngCore;
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -94,7 +95,20 @@ pub async fn directory(
 ) -> ApiResult<web::Json<Page<DirectoryEntry>>> {
     let mut select = community::Entity::find();
     if let Some(q) = search.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        select = select.filter(community::Column::Name.contains(q));
+        // Escaped (so % and _ are letters) and case-insensitive on both
+        // engines (SQLite's LIKE ignores ASCII case, PostgreSQL's does not).
+        let escaped = q
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        select = select.filter(
+            Expr::expr(Func::lower(Expr::col((
+                community::Entity,
+                community::Column::Name,
+            ))))
+            .like(LikeExpr::new(format!("%{escaped}%")).escape('\\')),
+        );
     }
     let page = query
         .parse()?

@@ -11,8 +11,8 @@
 use chrono::{DateTime, Utc};
 use entity::{
     ClaimId, ClaimStatus, CommunityId, HouseholdId, HouseholdMemberId, InviteId, MemberRole,
-    UserId, VerifiedVia, building, household, household_claim, household_invite, household_member,
-    owner_record, unit, user,
+    StaffRole, UserId, VerifiedVia, building, household, household_claim, household_invite,
+    household_member, owner_record, staff_role, unit, user,
 };
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -343,11 +343,31 @@ pub async fn accept_invite<C: ConnectionTrait>(
     if invite.used_at.is_some() || invite.revoked_at.is_some() || invite.expires_at <= now {
         return Err(gone());
     }
+    // The inviter must still be an owner of the household (or building
+    // staff of its community): a former owner's code opens nothing.
+    let owner_still = household_member::Entity::find()
+        .filter(household_member::Column::HouseholdId.eq(invite.household_id))
+        .filter(household_member::Column::UserId.eq(invite.created_by))
+        .one(db)
+        .await?
+        .is_some_and(|m| m.role == MemberRole::Owner && m.is_active(now));
+    let staff_still = staff_role::Entity::find()
+        .filter(staff_role::Column::CommunityId.eq(invite.community_id))
+        .filter(staff_role::Column::UserId.eq(invite.created_by))
+        .filter(staff_role::Column::Role.is_in([StaffRole::Manager, StaffRole::BuildingManager]))
+        .one(db)
+        .await?
+        .is_some();
+    if !owner_still && !staff_still {
+        return Err(gone());
+    }
     let used = household_invite::Entity::update_many()
         .col_expr(household_invite::Column::UsedAt, Expr::value(now))
         .col_expr(household_invite::Column::UsedBy, Expr::value(user))
         .filter(household_invite::Column::Id.eq(invite.id))
         .filter(household_invite::Column::UsedAt.is_null())
+        .filter(household_invite::Column::RevokedAt.is_null())
+        .filter(household_invite::Column::ExpiresAt.gt(now))
         .exec(db)
         .await?;
     if used.rows_affected != 1 {

@@ -161,6 +161,14 @@ async fn residents_claims_merchants_and_couriers_list_and_export_with_masked_dat
     )
     .await;
     assert_eq!(text.lines().count(), 1, "only the header: {text}");
+    let res = app
+        .post(
+            &format!("/api/v1/communities/{c}/merchants/{}/verify", shop["id"].as_str().unwrap()),
+            Some(&manager.access),
+            json!({ "valid_until": (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339() }),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
 
     app.post(
         &format!("/api/v1/merchants/{}/couriers", shop["id"].as_str().unwrap()),
@@ -176,4 +184,38 @@ async fn residents_claims_merchants_and_couriers_list_and_export_with_masked_dat
     )
     .await;
     assert!(text.contains("骑手甲,135****0001,merchant"), "{text}");
+}
+
+#[tokio::test]
+async fn exported_cells_cannot_run_as_spreadsheet_formulas() {
+    let app = spawn_app().await;
+    let c = app.community("公式小区").await;
+    let manager = app.staff(c, "manager").await;
+    app.client
+        .post(app.url(&format!("/api/v1/communities/{c}/owner-records/import")))
+        .bearer_auth(&manager.access)
+        .header("content-type", "text/csv")
+        .body("building,room\n1号楼,101\n")
+        .send()
+        .await
+        .unwrap();
+    let u = app.resident().await;
+    let body = json!({ "building": "1号楼", "room": "101", "name": "=HYPERLINK(\"http://x/\")", "role": "family" });
+    assert_eq!(
+        app.post(
+            &format!("/api/v1/communities/{c}/claims"),
+            Some(&u.access),
+            body
+        )
+        .await
+        .status(),
+        201
+    );
+    let (_, text) = csv(
+        &app,
+        &format!("/api/v1/communities/{c}/claims/export"),
+        &manager.access,
+    )
+    .await;
+    assert!(text.contains("'=HYPERLINK"), "{text}");
 }

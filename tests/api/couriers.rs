@@ -73,13 +73,23 @@ async fn merchants_and_the_property_register_couriers_with_passes() {
     assert_eq!(status, 201, "{company}");
 
     let manager = app.staff(c, "manager").await;
-    let mut theirs = courier("13512340002");
-    theirs["company_id"] = company["id"].clone();
+    // Verified here: the merchant's couriers work here.
+    let res = app
+        .post(
+            &format!("/api/v1/communities/{c}/merchants/{shop}/verify"),
+            Some(&manager.access),
+            json!({ "valid_until": (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339() }),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
     let (status, body) = status_and_json(
         app.post(
-            &format!("/api/v1/communities/{c}/couriers"),
-            Some(&manager.access),
-            theirs,
+            &format!(
+                "/api/v1/delivery-companies/{}/couriers",
+                company["id"].as_str().unwrap()
+            ),
+            Some(&admin.access),
+            courier("13512340002"),
         )
         .await,
     )
@@ -166,18 +176,17 @@ async fn merchants_and_the_property_register_couriers_with_passes() {
 async fn a_suspended_courier_or_an_expired_pass_may_not_pass() {
     let app = spawn_app().await;
     let c = app.community("门禁小区").await;
-    let (owner, shop) = merchant_in(&app, c).await;
-    let (_, mine) = status_and_json(
+    let manager = app.staff(c, "manager").await;
+    let (_, ours) = status_and_json(
         app.post(
-            &format!("/api/v1/merchants/{shop}/couriers"),
-            Some(&owner.access),
+            &format!("/api/v1/communities/{c}/couriers"),
+            Some(&manager.access),
             courier("13512340009"),
         )
         .await,
     )
     .await;
-    let id = mine["id"].as_str().unwrap();
-    let manager = app.staff(c, "manager").await;
+    let id = ours["id"].as_str().unwrap();
     let status_path = format!("/api/v1/communities/{c}/couriers/{id}/status");
     let res = app
         .request(
@@ -204,17 +213,6 @@ async fn a_suspended_courier_or_an_expired_pass_may_not_pass() {
         (200, Some(false)),
         "{body}"
     );
-    // The merchant cannot renew its way around a suspension.
-    let renew = json!({ "pass_valid_until": (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339() });
-    let res = app
-        .request(
-            Method::PUT,
-            &format!("/api/v1/merchants/{shop}/couriers/{id}/pass"),
-            Some(&owner.access),
-            Some(renew.clone()),
-        )
-        .await;
-    assert_error(res, 409, "conflict").await;
     let res = app
         .request(
             Method::PUT,
@@ -225,6 +223,18 @@ async fn a_suspended_courier_or_an_expired_pass_may_not_pass() {
         .await;
     assert_eq!(res.status(), 200);
 
+    // A merchant's courier whose pass ran out: the merchant renews it.
+    let (owner, shop) = merchant_in(&app, c).await;
+    let (_, mine) = status_and_json(
+        app.post(
+            &format!("/api/v1/merchants/{shop}/couriers"),
+            Some(&owner.access),
+            courier("13512340010"),
+        )
+        .await,
+    )
+    .await;
+    let theirs = mine["id"].as_str().unwrap();
     use sea_orm::ConnectionTrait;
     app.db
         .execute_unprepared("UPDATE couriers SET pass_valid_until = created_at")
@@ -240,10 +250,11 @@ async fn a_suspended_courier_or_an_expired_pass_may_not_pass() {
         .await
         .unwrap();
     assert_eq!(list[0]["may_pass"], false);
+    let renew = json!({ "pass_valid_until": (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339() });
     let (status, body) = status_and_json(
         app.request(
             Method::PUT,
-            &format!("/api/v1/merchants/{shop}/couriers/{id}/pass"),
+            &format!("/api/v1/merchants/{shop}/couriers/{theirs}/pass"),
             Some(&owner.access),
             Some(renew),
         )
@@ -360,4 +371,90 @@ async fn a_delivery_company_registers_its_own_couriers_who_work_in_every_communi
         )
         .await;
     assert_error(res, 404, "not_found").await;
+}
+
+#[tokio::test]
+async fn the_property_manages_only_its_own_couriers_status_and_pass() {
+    let app = spawn_app().await;
+    let c = app.community("自管小区").await;
+    let (owner, shop) = merchant_in(&app, c).await;
+    let manager = app.staff(c, "manager").await;
+    // Verified here, so its courier works here.
+    app.post(
+        &format!("/api/v1/communities/{c}/merchants/{shop}/verify"),
+        Some(&manager.access),
+        json!({ "valid_until": (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339() }),
+    )
+    .await;
+    let (_, theirs) = status_and_json(
+        app.post(
+            &format!("/api/v1/merchants/{shop}/couriers"),
+            Some(&owner.access),
+            courier("13512340021"),
+        )
+        .await,
+    )
+    .await;
+    let (_, ours) = status_and_json(
+        app.post(
+            &format!("/api/v1/communities/{c}/couriers"),
+            Some(&manager.access),
+            courier("13512340022"),
+        )
+        .await,
+    )
+    .await;
+    let status_of = |id: &Value| {
+        format!(
+            "/api/v1/communities/{c}/couriers/{}/status",
+            id.as_str().unwrap()
+        )
+    };
+    let suspend = json!({ "status": "suspended", "reason": "违规" });
+    let res = app
+        .request(
+            Method::PUT,
+            &status_of(&theirs["id"]),
+            Some(&manager.access),
+            Some(suspend.clone()),
+        )
+        .await;
+    assert_error(res, 403, "forbidden").await;
+    let res = app
+        .request(
+            Method::PUT,
+            &status_of(&ours["id"]),
+            Some(&manager.access),
+            Some(suspend),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    // A merchant no longer verified here: its couriers are no longer listed here.
+    let guard = app.staff(c, "gate_guard").await;
+    let listed: Value = app
+        .get(
+            &format!("/api/v1/communities/{c}/couriers?employer_kind=merchant"),
+            Some(&guard.access),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+    app.post(
+        &format!("/api/v1/communities/{c}/merchants/{shop}/suspend"),
+        Some(&manager.access),
+        json!({ "reason": "停业" }),
+    )
+    .await;
+    let listed: Value = app
+        .get(
+            &format!("/api/v1/communities/{c}/couriers?employer_kind=merchant"),
+            Some(&guard.access),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["items"].as_array().unwrap().len(), 0);
 }

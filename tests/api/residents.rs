@@ -504,3 +504,79 @@ async fn the_directory_finds_communities_by_name() {
         .collect();
     assert_eq!(names, vec!["榕城花园"]);
 }
+
+#[tokio::test]
+async fn a_former_owners_invitation_opens_nothing() {
+    let app = spawn_app().await;
+    let (c, h101, _, bm) = registered_community(&app).await;
+    let owner = app
+        .dev_login(json!({ "households": [{ "household_id": h101, "role": "owner" }] }))
+        .await;
+    let (_, invite) = status_and_json(
+        app.post(
+            &format!("/api/v1/communities/{c}/households/{h101}/invites"),
+            Some(&owner.access),
+            json!({}),
+        )
+        .await,
+    )
+    .await;
+    let members: Value = app
+        .get(
+            &format!("/api/v1/communities/{c}/households/{h101}/members"),
+            Some(&bm.access),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = members[0]["id"].as_str().unwrap();
+    let res = app
+        .request(
+            Method::DELETE,
+            &format!("/api/v1/communities/{c}/households/{h101}/members/{id}"),
+            Some(&bm.access),
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), 204);
+    let stranger = app.resident().await;
+    let res = app
+        .post(
+            "/api/v1/invites/accept",
+            Some(&stranger.access),
+            json!({ "code": invite["code"] }),
+        )
+        .await;
+    assert_error(res, 410, "invite_expired").await;
+}
+
+#[tokio::test]
+async fn the_directory_search_is_literal_and_ignores_case() {
+    let app = spawn_app().await;
+    app.community("ABC花园").await;
+    app.community("50%小区").await;
+    let u = app.resident().await;
+    let names = |v: Value| -> Vec<String> {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let found: Value = app
+        .get("/api/v1/community-directory?q=abc", Some(&u.access))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(names(found), vec!["ABC花园"]);
+    let found: Value = app
+        .get("/api/v1/community-directory?q=%25", Some(&u.access))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(names(found), vec!["50%小区"]);
+}
