@@ -85,6 +85,8 @@ pub enum ErrorCode {
     AlreadyStaff,
     /// The file is already attached somewhere.
     AlreadyAttached,
+    /// The merchant changed its details after the reviewer loaded them.
+    MerchantChanged,
     // 410
     /// The invitation has expired, was used, or was withdrawn.
     InviteExpired,
@@ -136,7 +138,7 @@ impl ErrorCode {
             Conflict | PhoneTaken | CommunityNameTaken | RoleAlreadyGranted | BuildingNameTaken
             | UnitNameTaken | HouseholdExists | GateNameTaken | PickupPointNameTaken
             | AlreadyMember | ClaimPending | ClaimDecided | InvalidTransition | AlreadyApplied
-            | AlreadyStaff | AlreadyAttached => StatusCode::CONFLICT,
+            | AlreadyStaff | AlreadyAttached | MerchantChanged => StatusCode::CONFLICT,
             InviteExpired | LinkExpired => StatusCode::GONE,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedMediaType | UnsupportedFileType => StatusCode::UNSUPPORTED_MEDIA_TYPE,

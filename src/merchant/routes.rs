@@ -721,6 +721,11 @@ pub async fn record_visit(
 pub struct Verification {
     /// Until when the merchant may sell here (future, at most 3 years).
     pub valid_until: DateTime<Utc>,
+    /// The merchant's `updated_at` as the reviewer saw it. When given, the
+    /// verification is refused (`409 merchant_changed`) if the merchant has
+    /// changed its details since: reload and review again. Back offices
+    /// should always send it.
+    pub reviewed_updated_at: Option<DateTime<Utc>>,
 }
 
 /// Verify (or re-verify) a merchant in this community until a date.
@@ -742,9 +747,26 @@ pub async fn verify_merchant(
             "must be in the future, at most 3 years ahead",
         ));
     }
-    let approval = service::find_approval(&state.db, path.1, scope.id()).await?;
+    let txn = db::begin_write(&state.db).await?;
+    if let Some(seen) = body.0.reviewed_updated_at {
+        // Locked (PostgreSQL) so an edit cannot land between this check
+        // and the transition; SQLite's write transaction serialises anyway.
+        let current = merchant::Entity::find_by_id(path.1)
+            .lock_exclusive()
+            .one(&txn)
+            .await?
+            .ok_or_else(ApiError::not_found)?;
+        if current.updated_at != seen {
+            return Err(ApiError::new(
+                crate::error::ErrorCode::MerchantChanged,
+                "the merchant changed its details after you loaded them; review them again",
+            )
+            .with_details(serde_json::json!({ "updated_at": current.updated_at })));
+        }
+    }
+    let approval = service::find_approval(&txn, path.1, scope.id()).await?;
     let moved = service::transition(
-        &state.db,
+        &txn,
         &approval,
         Action::Verify,
         Some(caller.user.id),
@@ -752,6 +774,7 @@ pub async fn verify_merchant(
         Some(until),
     )
     .await?;
+    txn.commit().await?;
     Ok(web::Json(moved.into()))
 }
 

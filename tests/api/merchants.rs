@@ -539,3 +539,38 @@ async fn merchant_identity_is_stored_encrypted_and_applications_are_checked() {
     .await;
     assert_eq!(err["details"]["field"], "community_ids[0]");
 }
+
+#[tokio::test]
+async fn a_verification_of_details_the_merchant_has_since_changed_is_refused() {
+    let app = spawn_app().await;
+    let c = app.community("版本小区").await;
+    let owner = app.resident().await;
+    let shop = apply(&app, &owner, &[c]).await;
+    let id = shop["id"].as_str().unwrap();
+    let seen = shop["updated_at"].clone();
+    let res = app
+        .request(
+            Method::PATCH,
+            &format!("/api/v1/merchants/{id}"),
+            Some(&owner.access),
+            Some(json!({ "owner_name": "别人" })),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let m = app.staff(c, "manager").await;
+    let verify = format!("/api/v1/communities/{c}/merchants/{id}/verify");
+    let stale = json!({ "valid_until": in_the_future(90), "reviewed_updated_at": seen });
+    let err = assert_error(
+        app.post(&verify, Some(&m.access), stale).await,
+        409,
+        "merchant_changed",
+    )
+    .await;
+    let fresh = json!({ "valid_until": in_the_future(90), "reviewed_updated_at": err["details"]["updated_at"] });
+    let (status, body) = status_and_json(app.post(&verify, Some(&m.access), fresh).await).await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("verified")),
+        "{body}"
+    );
+}
