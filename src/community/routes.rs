@@ -202,33 +202,35 @@ pub async fn list_staff(
     scope: CommunityScope,
     query: web::Query<PageQuery>,
 ) -> ApiResult<web::Json<Page<StaffAssignment>>> {
-    let page = query.parse()?;
-    let select = staff_role::Entity::find()
-        .find_also_related(user::Entity)
-        .filter(staff_role::Column::CommunityId.eq(scope.id()));
-    // Paginate on the assignment id; the join brings each holder along.
-    let mut select = select;
-    if let Some(after) = page.after {
-        select = select.filter(staff_role::Column::Id.gt(after));
-    }
-    use sea_orm::QueryOrder;
-    let mut rows = select
-        .order_by_asc(staff_role::Column::Id)
-        .limit(page.limit + 1)
-        .all(&state.db)
+    let select = staff_role::Entity::find().filter(staff_role::Column::CommunityId.eq(scope.id()));
+    let page = query
+        .parse()?
+        .fetch(
+            select,
+            staff_role::Column::Id,
+            |m| m.id.as_uuid(),
+            &state.db,
+        )
         .await?;
-    let next_cursor = if rows.len() as u64 > page.limit {
-        rows.truncate(page.limit as usize);
-        rows.last()
-            .map(|(a, _)| crate::http::encode_cursor(a.id.as_uuid()))
-    } else {
-        None
-    };
-    let items = rows
+    let holders: std::collections::HashMap<UserId, user::Model> = user::Entity::find()
+        .filter(user::Column::Id.is_in(page.items.iter().map(|a| a.user_id)))
+        .all(&state.db)
+        .await?
         .into_iter()
-        .filter_map(|(a, u)| u.map(|u| StaffAssignment::from((a, u))))
+        .map(|u| (u.id, u))
         .collect();
-    Ok(web::Json(Page { items, next_cursor }))
+    let items = page
+        .items
+        .into_iter()
+        .filter_map(|a| {
+            let holder = holders.get(&a.user_id)?.clone();
+            Some(StaffAssignment::from((a, holder)))
+        })
+        .collect();
+    Ok(web::Json(Page {
+        items,
+        next_cursor: page.next_cursor,
+    }))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

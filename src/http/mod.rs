@@ -12,7 +12,7 @@ pub use json::{BodyLimit, Json, declared_length, read_limited};
 /// The limit for file bodies (CSV imports, uploads), registered as app data.
 #[derive(Clone, Copy, Debug)]
 pub struct UploadLimit(pub usize);
-pub use pagination::{Page, PageQuery, PageRequest, encode_cursor};
+pub use pagination::{Page, PageQuery, PageRequest};
 
 use actix_web::{HttpRequest, error, web};
 
