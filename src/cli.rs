@@ -52,6 +52,11 @@ pub enum Command {
         #[command(subcommand)]
         what: ImportWhat,
     },
+    /// The WeChat service account.
+    Wechat {
+        #[command(subcommand)]
+        action: WechatAction,
+    },
     /// Exit 0 if the local server answers /health (for container health checks).
     Healthcheck {
         /// Port of the local server (default: ANJIA__SERVER__PORT, else 8080).
@@ -103,6 +108,21 @@ pub enum ImportWhat {
         #[arg(long)]
         dry_run: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WechatAction {
+    /// The custom menu.
+    Menu {
+        #[command(subcommand)]
+        action: MenuAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MenuAction {
+    /// Push `[[wechat.menu]]` from the configuration to WeChat.
+    Sync,
 }
 
 #[derive(Debug, Subcommand)]
@@ -181,6 +201,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     dry_run,
                 },
         } => import_owners(settings, &file, &community, dry_run).await,
+        Command::Wechat {
+            action: WechatAction::Menu {
+                action: MenuAction::Sync,
+            },
+        } => {
+            telemetry::init_tracing(&settings.log);
+            let conn = db::connect(&settings.database).await?;
+            db::migrate_up(&conn).await?;
+            let menu = settings.wechat.menu.clone();
+            let client = crate::wechat::client::WechatClient::new(std::sync::Arc::new(settings))?;
+            let synced = crate::wechat::menu::sync(&client, &conn, &menu).await?;
+            if synced.sandbox {
+                println!("sandbox mode (no wechat.app_id): nothing sent; the menu would be:");
+            } else {
+                println!("menu pushed to WeChat:");
+            }
+            println!("{}", serde_json::to_string_pretty(&synced.menu)?);
+            Ok(())
+        }
         Command::SeedDemo => {
             telemetry::init_tracing(&settings.log);
             let conn = db::connect(&settings.database).await?;

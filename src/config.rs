@@ -63,6 +63,10 @@ pub struct Settings {
     pub log: LogSettings,
     pub wechat: WechatSettings,
     pub miniprogram: MiniprogramSettings,
+    pub outbox: OutboxSettings,
+    /// Outbound message kinds by key (`order_paid`, `verification_result`, …).
+    #[serde(default)]
+    pub messages: std::collections::BTreeMap<String, MessageKind>,
 }
 
 fn default_environment() -> Environment {
@@ -78,6 +82,8 @@ pub struct ServerSettings {
     pub body_limit_bytes: usize,
     pub upload_limit_bytes: usize,
     pub trust_forwarded_for: bool,
+    /// Where browsers reach this server (WeChat OAuth returns here; QR image links).
+    pub public_base_url: String,
 }
 
 #[derive(Clone, Deserialize, Serialize)]
@@ -184,6 +190,18 @@ pub struct WechatSettings {
     pub open_base: String,
     pub max_clock_skew_secs: u64,
     pub oauth_redirect_allowlist: Vec<String>,
+    /// The H5 pages' base URL, for links in replies and messages.
+    pub h5_base_url: String,
+    /// A callback's work gets this long before anjia answers `success` and
+    /// sends the real reply later as a customer-service message (WeChat
+    /// waits 5 s).
+    pub reply_budget_ms: u64,
+    /// How long a callback's MsgId (or event key) is remembered against retries.
+    pub dedupe_ttl_secs: u64,
+    /// Refresh the shared access_token / jsapi_ticket this long before expiry.
+    pub token_refresh_margin_secs: u64,
+    /// The service account's custom menu, pushed by `anjia wechat menu sync`.
+    pub menu: Vec<crate::wechat::menu::MenuButton>,
 }
 
 impl WechatSettings {
@@ -199,6 +217,58 @@ pub struct MiniprogramSettings {
     pub app_id: String,
     #[serde(serialize_with = "redact")]
     pub app_secret: SecretString,
+}
+
+impl MiniprogramSettings {
+    /// Sandbox mode: no mini-program app id, so nothing is sent to WeChat.
+    pub fn sandbox(&self) -> bool {
+        self.app_id.trim().is_empty()
+    }
+}
+
+/// The outbound message worker.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboxSettings {
+    /// Run the delivery worker in this process (any number of instances may).
+    pub worker: bool,
+    /// How often an idle worker looks for due messages.
+    pub poll_interval_ms: u64,
+    /// Messages one worker claims at a time.
+    pub batch_size: u32,
+    /// Messages per second across all instances (WeChat's limits).
+    pub rate_per_sec: u32,
+    /// Attempts before a transient failure becomes `failed`.
+    pub max_attempts: u32,
+    /// First retry delay; doubles per attempt up to `backoff_max_secs`.
+    pub backoff_base_secs: u64,
+    pub backoff_max_secs: u64,
+    /// A claimed message is another worker's to retry after this long.
+    pub lease_secs: u64,
+}
+
+/// One message kind: what it says and which template carries it.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessageKind {
+    /// The text a person reads (`{name}` placeholders take the message's
+    /// parameters); also the sandbox and customer-service rendering.
+    pub text: String,
+    /// Service-account template id (模板消息); empty = not sent that way.
+    #[serde(default)]
+    pub template_id: String,
+    /// Mini-program subscribe-message template id (订阅消息); empty = not sent that way.
+    #[serde(default)]
+    pub subscribe_template_id: String,
+    /// The mini-program page (and H5 path) the message opens.
+    #[serde(default)]
+    pub page: String,
+    /// Template field → value with `{name}` placeholders.
+    #[serde(default)]
+    pub template_fields: std::collections::BTreeMap<String, String>,
+    /// Subscribe-message field → value with `{name}` placeholders.
+    #[serde(default)]
+    pub subscribe_fields: std::collections::BTreeMap<String, String>,
 }
 
 fn redact<S: Serializer>(secret: &SecretString, s: S) -> Result<S::Ok, S::Error> {
@@ -305,6 +375,36 @@ impl Settings {
         if self.auth.login_attempts_per_window == 0 || self.auth.login_window_secs == 0 {
             problems.push("auth login throttling values must be positive".to_owned());
         }
+        if self.outbox.batch_size == 0
+            || self.outbox.rate_per_sec == 0
+            || self.outbox.max_attempts == 0
+        {
+            problems.push(
+                "outbox.batch_size, rate_per_sec and max_attempts must be positive".to_owned(),
+            );
+        }
+        if let Err(e) = crate::wechat::menu::validate(&self.wechat.menu) {
+            problems.push(format!("wechat.menu: {e}"));
+        }
+        if !self.wechat.sandbox() {
+            if let Err(e) = crate::wechat::crypto::MsgCrypt::new(
+                self.wechat.encoding_aes_key.expose_secret(),
+                &self.wechat.app_id,
+            ) && !self.wechat.encoding_aes_key.expose_secret().is_empty()
+            {
+                problems.push(format!("wechat.encoding_aes_key: {e}"));
+            }
+            if self.wechat.token.expose_secret().is_empty() {
+                problems.push("wechat.token is required with wechat.app_id".to_owned());
+            }
+        }
+        for entry in &self.wechat.oauth_redirect_allowlist {
+            if crate::wechat::oauth::AllowEntry::parse(entry).is_none() {
+                problems.push(format!(
+                    "wechat.oauth_redirect_allowlist: {entry:?} is not an http(s) URL prefix"
+                ));
+            }
+        }
         let jwt = self.auth.jwt_secret.expose_secret();
         if jwt.len() < 32 {
             problems.push("auth.jwt_secret must be at least 32 bytes".to_owned());
@@ -351,6 +451,9 @@ impl Settings {
                         name.replace('.', "__").to_ascii_uppercase()
                     ));
                 }
+            }
+            if !self.server.public_base_url.starts_with("https://") {
+                problems.push("server.public_base_url must be https in production".to_owned());
             }
             if self.auth.dev_login {
                 problems.push("auth.dev_login must be false in production".to_owned());

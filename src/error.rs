@@ -24,6 +24,12 @@ pub enum ErrorCode {
     InvalidQuery,
     /// A pagination cursor was not issued by this API.
     InvalidCursor,
+    /// A WeChat callback whose XML is malformed, or carries a DOCTYPE or entities.
+    WechatBadMessage,
+    /// An OAuth `state` that is forged, altered or expired: start again.
+    OauthStateInvalid,
+    /// The redirect or page URL is not on `wechat.oauth_redirect_allowlist`.
+    RedirectNotAllowed,
     // 401
     /// No bearer token was sent.
     Unauthenticated,
@@ -42,6 +48,9 @@ pub enum ErrorCode {
     // 403
     /// The account is disabled.
     AccountDisabled,
+    /// A WeChat callback whose signature does not match, or whose timestamp
+    /// is beyond `wechat.max_clock_skew_secs`; nothing was processed.
+    WechatSignatureInvalid,
     /// The caller is known but lacks the role this action needs.
     Forbidden,
     /// A download link's signature does not match.
@@ -87,6 +96,9 @@ pub enum ErrorCode {
     AlreadyAttached,
     /// The merchant changed its details after the reviewer loaded them.
     MerchantChanged,
+    /// WeChat runs in sandbox mode here (no app id): use the development
+    /// login instead of WeChat sign-in.
+    WechatSandbox,
     // 410
     /// The invitation has expired, was used, or was withdrawn.
     InviteExpired,
@@ -118,6 +130,9 @@ pub enum ErrorCode {
     // 500
     /// Something failed on our side; it is logged with the request id.
     Internal,
+    // 502
+    /// WeChat refused or failed the call; retry later.
+    WechatUnavailable,
     // 503
     /// A dependency (such as the database) is unavailable.
     ServiceUnavailable,
@@ -127,18 +142,23 @@ impl ErrorCode {
     pub fn status(self) -> StatusCode {
         use ErrorCode::*;
         match self {
-            InvalidJson | InvalidQuery | InvalidCursor => StatusCode::BAD_REQUEST,
+            InvalidJson | InvalidQuery | InvalidCursor | WechatBadMessage | OauthStateInvalid
+            | RedirectNotAllowed => StatusCode::BAD_REQUEST,
             Unauthenticated | InvalidToken | TokenExpired | InvalidCredentials
             | InvalidRefreshToken | RefreshTokenExpired | RefreshTokenReused => {
                 StatusCode::UNAUTHORIZED
             }
-            AccountDisabled | Forbidden | LinkInvalid => StatusCode::FORBIDDEN,
+            AccountDisabled | Forbidden | LinkInvalid | WechatSignatureInvalid => {
+                StatusCode::FORBIDDEN
+            }
             NotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Conflict | PhoneTaken | CommunityNameTaken | RoleAlreadyGranted | BuildingNameTaken
             | UnitNameTaken | HouseholdExists | GateNameTaken | PickupPointNameTaken
             | AlreadyMember | ClaimPending | ClaimDecided | InvalidTransition | AlreadyApplied
-            | AlreadyStaff | AlreadyAttached | MerchantChanged => StatusCode::CONFLICT,
+            | AlreadyStaff | AlreadyAttached | MerchantChanged | WechatSandbox => {
+                StatusCode::CONFLICT
+            }
             InviteExpired | LinkExpired => StatusCode::GONE,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedMediaType | UnsupportedFileType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -147,6 +167,7 @@ impl ErrorCode {
             }
             RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            WechatUnavailable => StatusCode::BAD_GATEWAY,
             ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }

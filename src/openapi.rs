@@ -37,6 +37,8 @@ a community you have no role in answers 404.",
         (name = "residents", description = "Household claims and verification, members, family invitations"),
         (name = "structure", description = "Buildings, units, households, gates, pickup points, the owner register"),
         (name = "operations", description = "Health, readiness, metrics"),
+        (name = "wechat", description = "WeChat callbacks, web OAuth, JS-SDK, the menu, parametric QR codes"),
+        (name = "messages", description = "Outbound WeChat messages: the outbox and, in sandbox mode, the sandbox inbox"),
         (name = "development", description = "Only in development and test"),
     )
 )]

@@ -15,7 +15,9 @@ use crate::auth::access::{ANY_STAFF, BUILDING_STAFF, COURIER_STAFF, MANAGER};
 use crate::auth::access::{MERCHANT_ANY, MERCHANT_OWNER, MERCHANT_REVIEWERS, PII_READERS};
 use crate::auth::{self, Access};
 use crate::config::Settings;
-use crate::{community, courier, files, health, merchant, privacy, resident, structure, user};
+use crate::{
+    community, courier, files, health, merchant, outbox, privacy, resident, structure, user, wechat,
+};
 
 /// The whole API. Add new routes here (and to `tests/api/access_matrix.rs`).
 #[rustfmt::skip]
@@ -27,6 +29,7 @@ pub fn table(settings: &Settings) -> Vec<ApiRoute> {
     use courier::routes as cr;
     use privacy::routes as pv;
     use files::routes as fl;
+    use wechat::{callback as wc, oauth, miniprogram as mp, qr, menu};
     let mut routes = vec![
         // Operations
         route::<health::__path_health, _, _>(Public, health::health),
@@ -36,6 +39,8 @@ pub fn table(settings: &Settings) -> Vec<ApiRoute> {
         route::<auth::routes::__path_login, _, _>(Public, auth::routes::login),
         route::<auth::routes::__path_refresh, _, _>(Public, auth::routes::refresh),
         route::<auth::routes::__path_logout, _, _>(Public, auth::routes::logout),
+        route::<mp::__path_login, _, _>(Public, mp::login),
+        route::<mp::__path_bind_phone, _, _>(SignedIn, mp::bind_phone),
         // The signed-in user
         route::<user::routes::__path_get_me, _, _>(SignedIn, user::routes::get_me),
         route::<user::routes::__path_change_password, _, _>(SignedIn, user::routes::change_password),
@@ -120,7 +125,23 @@ pub fn table(settings: &Settings) -> Vec<ApiRoute> {
         route::<fl::__path_attach_merchant_document, _, _>(Merchant(MERCHANT_OWNER), fl::attach_merchant_document),
         route::<fl::__path_merchant_documents, _, _>(Merchant(MERCHANT_ANY), fl::merchant_documents),
         route::<fl::__path_community_merchant_documents, _, _>(Staff(MERCHANT_REVIEWERS), fl::community_merchant_documents),
+        // WeChat: callbacks (the signature is the authorization), OAuth, JS-SDK, menu, QR codes
+        route::<wc::__path_verify_url, _, _>(Public, wc::verify_url),
+        route::<wc::__path_receive, _, _>(Public, wc::receive),
+        route::<oauth::__path_authorize, _, _>(Public, oauth::authorize),
+        route::<oauth::__path_callback, _, _>(Public, oauth::callback),
+        route::<oauth::__path_jssdk_config, _, _>(Public, oauth::jssdk_config),
+        route::<menu::__path_sync_route, _, _>(OperatorAdmin, menu::sync_route),
+        route::<qr::__path_invite_qr, _, _>(SignedIn, qr::invite_qr),
+        route::<qr::__path_pickup_point_qr, _, _>(Staff(MANAGER), qr::pickup_point_qr),
+        route::<qr::__path_qr_image, _, _>(Public, qr::qr_image),
+        // Outbound messages
+        route::<outbox::routes::__path_list, _, _>(OperatorAdmin, outbox::routes::list),
+        route::<outbox::routes::__path_retry, _, _>(OperatorAdmin, outbox::routes::retry),
     ];
+    if settings.wechat.sandbox() || settings.miniprogram.sandbox() {
+        routes.push(route::<outbox::routes::__path_sandbox_inbox, _, _>(SignedIn, outbox::routes::sandbox_inbox));
+    }
     if settings.auth.dev_login {
         routes.push(route::<auth::routes::__path_dev_login, _, _>(Public, auth::routes::dev_login));
     }

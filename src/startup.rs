@@ -102,9 +102,20 @@ impl Application {
         &self.state
     }
 
-    /// Serves until SIGINT/SIGTERM (graceful: in-flight requests finish).
+    /// Serves until SIGINT/SIGTERM (graceful: in-flight requests finish),
+    /// with the outbox worker alongside when `outbox.worker` is on.
     pub async fn run(self) -> std::io::Result<()> {
-        self.server.await
+        let worker = self
+            .state
+            .settings
+            .outbox
+            .worker
+            .then(|| tokio::spawn(crate::outbox::run_worker(self.state.clone())));
+        let served = self.server.await;
+        if let Some(worker) = worker {
+            worker.abort();
+        }
+        served
     }
 }
 

@@ -10,6 +10,7 @@ use crate::auth::principal::PrincipalCache;
 use crate::config::Settings;
 use crate::files::storage::Storage;
 use crate::pii::PiiCipher;
+use crate::wechat::client::WechatClient;
 
 #[derive(Clone, Debug)]
 pub struct AppState {
@@ -19,6 +20,8 @@ pub struct AppState {
     pub pii: Arc<PiiCipher>,
     pub principals: PrincipalCache,
     pub storage: Storage,
+    /// Calls to WeChat's API (base URL from the configuration).
+    pub wechat: WechatClient,
 }
 
 impl AppState {
@@ -28,6 +31,7 @@ impl AppState {
             pii: Arc::new(PiiCipher::from_settings(&settings.pii)?),
             principals: PrincipalCache::new(settings.auth.principal_cache_ttl_ms),
             storage: Storage::from_settings(&settings.storage)?,
+            wechat: WechatClient::new(Arc::new(settings.clone()))?,
             settings: Arc::new(settings),
             db,
         })

@@ -169,3 +169,23 @@ id_type!(
     /// A user on a delivery company's staff.
     CompanyStaffId
 );
+id_type!(
+    /// A WeChat identity (an openid in one app) attached to a user.
+    WechatIdentityId
+);
+id_type!(
+    /// A service-account follower record.
+    WechatFollowerId
+);
+id_type!(
+    /// One outbound WeChat message in the outbox.
+    OutboxMessageId
+);
+id_type!(
+    /// A message the sandbox delivered instead of WeChat.
+    SandboxMessageId
+);
+id_type!(
+    /// A parametric QR code.
+    QrCodeId
+);

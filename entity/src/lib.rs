@@ -23,13 +23,18 @@ pub mod merchant_staff;
 pub mod merchant_visit;
 pub mod merchant_visit_photo;
 pub mod operator_admin;
+pub mod outbox_message;
 pub mod owner_record;
 pub mod pickup_point;
 pub mod pii_access;
 pub mod refresh_token;
+pub mod sandbox_message;
 pub mod staff_role;
 pub mod unit;
 pub mod user;
+pub mod wechat_follower;
+pub mod wechat_identity;
+pub mod wechat_qr_code;
 
 pub use ids::*;
 pub use roles::*;

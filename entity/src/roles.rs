@@ -377,3 +377,59 @@ impl DocumentRole {
         !matches!(self, DocumentRole::Photo)
     }
 }
+
+/// Where an outbox message stands.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    EnumIter,
+    DeriveActiveEnum,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[serde(rename_all = "snake_case")]
+pub enum OutboxStatus {
+    /// Waiting for (another) delivery attempt.
+    #[sea_orm(string_value = "pending")]
+    Pending,
+    /// Accepted by WeChat (or by the sandbox inbox).
+    #[sea_orm(string_value = "sent")]
+    Sent,
+    /// Given up: a permanent refusal, or out of attempts.
+    #[sea_orm(string_value = "failed")]
+    Failed,
+}
+
+/// Which WeChat API delivers an outbox message.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    EnumIter,
+    DeriveActiveEnum,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[serde(rename_all = "snake_case")]
+pub enum OutboxChannel {
+    /// Service-account template message (模板消息).
+    #[sea_orm(string_value = "template")]
+    Template,
+    /// Mini-program subscribe message (订阅消息).
+    #[sea_orm(string_value = "subscribe")]
+    Subscribe,
+    /// Service-account customer-service message (客服消息), e.g. a late reply.
+    #[sea_orm(string_value = "custom")]
+    Custom,
+}

@@ -16,6 +16,7 @@ mod m20261123_000005_couriers;
 mod m20261123_000006_pii_access_log;
 mod m20261123_000007_files;
 mod m20261123_000008_company_staff;
+mod m20261123_000009_wechat;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000006_pii_access_log::Migration),
             Box::new(m20261123_000007_files::Migration),
             Box::new(m20261123_000008_company_staff::Migration),
+            Box::new(m20261123_000009_wechat::Migration),
         ]
     }
 }

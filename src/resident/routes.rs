@@ -353,6 +353,7 @@ pub async fn approve_claim(
         },
     )
     .await?;
+    notify_result(&txn, &state, &claim, "已通过").await?;
     txn.commit().await?;
     state.principals.invalidate(claim.user_id);
     Ok(web::Json(member.into()))
@@ -377,16 +378,44 @@ pub async fn reject_claim(
     body: Json<Rejection>,
 ) -> ApiResult<HttpResponse> {
     let reason = text::required("reason", &body.0.reason, 200)?;
-    let claim = service::find_claim(&state.db, scope.id(), path.1).await?;
+    let txn = db::begin_write(&state.db).await?;
+    let claim = service::find_claim(&txn, scope.id(), path.1).await?;
     service::decide_claim(
-        &state.db,
+        &txn,
         &claim,
         ClaimStatus::Rejected,
         caller.user.id,
         Some(reason),
     )
     .await?;
+    notify_result(&txn, &state, &claim, "未通过").await?;
+    txn.commit().await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Tells the claimant how their claim was decided (through the outbox, in
+/// the decision's transaction).
+async fn notify_result<C: ConnectionTrait>(
+    db: &C,
+    state: &AppState,
+    claim: &household_claim::Model,
+    result: &str,
+) -> ApiResult<()> {
+    let household = household::Entity::find_by_id(claim.household_id)
+        .one(db)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let address = Addresses::load(db, claim.community_id)
+        .await?
+        .label(&household);
+    crate::outbox::notify(
+        db,
+        &state.settings,
+        claim.user_id,
+        "verification_result",
+        &[("result", result.to_owned()), ("household", address)],
+    )
+    .await
 }
 
 // ---------------------------------------------------------------- memberships

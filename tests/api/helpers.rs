@@ -190,6 +190,12 @@ impl Session {
 }
 
 impl TestApp {
+    /// The database this app runs on (to start another instance on it).
+    #[allow(dead_code)]
+    pub fn test_db(&self) -> std::sync::Arc<TestDb> {
+        std::sync::Arc::clone(&self._test_db)
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }

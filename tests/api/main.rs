@@ -15,6 +15,8 @@ mod helpers;
 mod merchants;
 mod migrations;
 mod operations;
+mod outbox;
 mod privacy;
 mod residents;
 mod structure;
+mod wechat;

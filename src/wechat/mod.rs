@@ -1,0 +1,25 @@
+//! The WeChat protocol layer, owned by anjia (no crate does all of it).
+//!
+//! - [`crypto`], [`xml`], [`message`]: signatures, safe-mode encryption, the
+//!   XML on the wire, typed messages and events.
+//! - [`callback`] and [`replies`]: `/wechat/callback` and what it answers.
+//! - [`client`] and [`token`]: calls to WeChat's API and the shared
+//!   access_token / jsapi_ticket (one copy in the database, one refresher).
+//! - [`oauth`], [`miniprogram`], [`identity`]: signing people in from the
+//!   service account and the mini-program, as one person.
+//! - [`menu`], [`qr`]: the custom menu and parametric QR codes.
+//!
+//! Outbound messages go through [`crate::outbox`].
+
+pub mod callback;
+pub mod client;
+pub mod crypto;
+pub mod identity;
+pub mod menu;
+pub mod message;
+pub mod miniprogram;
+pub mod oauth;
+pub mod qr;
+pub mod replies;
+pub mod token;
+pub mod xml;
