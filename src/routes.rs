@@ -139,7 +139,7 @@ pub fn table(settings: &Settings) -> Vec<ApiRoute> {
         route::<outbox::routes::__path_list, _, _>(OperatorAdmin, outbox::routes::list),
         route::<outbox::routes::__path_retry, _, _>(OperatorAdmin, outbox::routes::retry),
     ];
-    if settings.wechat.sandbox() || settings.miniprogram.sandbox() {
+    if settings.wechat.sandbox() && settings.miniprogram.sandbox() {
         routes.push(route::<outbox::routes::__path_sandbox_inbox, _, _>(SignedIn, outbox::routes::sandbox_inbox));
     }
     if settings.auth.dev_login {

@@ -40,11 +40,13 @@ pub fn hello_server() -> u16 {
     port
 }
 
-/// One request target: raw request bytes sent on every iteration.
+/// One request target: raw request bytes sent on every iteration, or taken
+/// in turn from a pool of distinct requests (each used once while the pool lasts).
 pub struct Target {
     pub name: String,
     pub port: u16,
-    pub request: Arc<Vec<u8>>,
+    pub requests: Arc<Vec<Vec<u8>>>,
+    pub next: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Target {
@@ -67,11 +69,21 @@ impl Target {
     }
 
     pub fn raw(name: &str, port: u16, request: Vec<u8>) -> Self {
+        Self::pool(name, port, vec![request])
+    }
+
+    pub fn pool(name: &str, port: u16, requests: Vec<Vec<u8>>) -> Self {
         Self {
             name: name.to_owned(),
             port,
-            request: Arc::new(request),
+            requests: Arc::new(requests),
+            next: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
         }
+    }
+
+    /// How many requests were taken from the pool so far.
+    pub fn used(&self) -> usize {
+        self.next.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 
@@ -145,7 +157,8 @@ pub async fn load(target: &Target, connections: usize, duration: Duration) -> Ro
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(connections);
     for _ in 0..connections {
-        let request = Arc::clone(&target.request);
+        let requests = Arc::clone(&target.requests);
+        let next = Arc::clone(&target.next);
         let port = target.port;
         tasks.push(tokio::spawn(async move {
             let mut latencies: Vec<u32> = Vec::with_capacity(16 * 1024);
@@ -154,8 +167,14 @@ pub async fn load(target: &Target, connections: usize, duration: Duration) -> Ro
             stream.set_nodelay(true).unwrap();
             let mut buf = Vec::with_capacity(16 * 1024);
             while Instant::now() < deadline {
+                let request = if requests.len() == 1 {
+                    &requests[0]
+                } else {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    &requests[i % requests.len()]
+                };
                 let t = Instant::now();
-                if stream.write_all(&request).await.is_err() {
+                if stream.write_all(request).await.is_err() {
                     errors += 1;
                     break;
                 }

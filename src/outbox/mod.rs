@@ -179,8 +179,8 @@ pub async fn notify<C: ConnectionTrait>(
             summary,
             failed: None,
         }
-    } else if sa.sandbox() || mp.sandbox() {
-        // The sandbox stands in for whichever app is not configured.
+    } else if sa.sandbox() && mp.sandbox() {
+        // No WeChat app configured at all: the sandbox inbox stands in.
         NewMessage {
             kind: kind.to_owned(),
             channel: OutboxChannel::Template,
@@ -510,7 +510,12 @@ pub async fn deliver_due(state: &AppState) -> Result<usize, sea_orm::DbErr> {
     let sends = rows.into_iter().map(|m| {
         let state = state.clone();
         async move {
-            let result = send(&state, &m).await;
+            // Well inside the claim's lease, so no other worker sends it meanwhile.
+            let limit = Duration::from_secs(state.settings.outbox.lease_secs / 2);
+            let result = match tokio::time::timeout(limit, send(&state, &m)).await {
+                Ok(result) => result,
+                Err(_) => Err(WechatError::Transport("delivery timed out".into())),
+            };
             record(&state, &m, claim_until, result).await
         }
     });

@@ -62,8 +62,8 @@ fn verify(state: &AppState, q: &CallbackQuery) -> ApiResult<()> {
         .trim()
         .parse()
         .map_err(|_| refused("the timestamp is not a number"))?;
-    let skew = i64::try_from(settings.max_clock_skew_secs).unwrap_or(300);
-    if (Utc::now().timestamp() - sent).abs() > skew {
+    let skew = settings.max_clock_skew_secs;
+    if Utc::now().timestamp().abs_diff(sent) > skew {
         return Err(refused("the timestamp is outside the allowed clock skew"));
     }
     let expected = sha1_sorted(&[token, &q.timestamp, &q.nonce]);
@@ -126,6 +126,20 @@ pub async fn receive(
         .encrypt_type
         .as_deref()
         .is_some_and(|t| t.eq_ignore_ascii_case("aes"));
+    // The plain signature does not cover the body: with a key configured
+    // (safe or compatible mode), only messages signed over their ciphertext count.
+    if !safe
+        && !state
+            .settings
+            .wechat
+            .encoding_aes_key
+            .expose_secret()
+            .is_empty()
+    {
+        return Err(refused(
+            "safe mode is configured: unencrypted callbacks are refused",
+        ));
+    }
     let (fields, crypt) = if safe {
         let encrypt = outer
             .get("Encrypt")
@@ -270,7 +284,12 @@ async fn release(state: &AppState, key: &str) {
 
 /// De-duplicates, handles within the reply budget, and returns the reply XML.
 async fn dispatch(state: &AppState, inbound: Inbound) -> ApiResult<Option<String>> {
-    let key = format!("{}:{}", state.settings.wechat.app_id, inbound.dedupe_key());
+    // Hashed: event keys carry URLs and scenes of any length.
+    let key = sha1_sorted(&[&format!(
+        "{}:{}",
+        state.settings.wechat.app_id,
+        inbound.dedupe_key()
+    )]);
     match claim(state, &key).await? {
         Claim::Seen(reply) => return Ok(reply),
         Claim::New => {}
@@ -319,8 +338,15 @@ async fn dispatch(state: &AppState, inbound: Inbound) -> ApiResult<Option<String
                         }
                     }
                     Ok(Ok(None)) => {}
-                    Ok(Err(e)) => tracing::error!(error = ?e, "a slow callback failed"),
-                    Err(e) => tracing::error!(error = %e, "a slow callback panicked"),
+                    // WeChat's next retry may try again.
+                    Ok(Err(e)) => {
+                        tracing::error!(error = ?e, "a slow callback failed");
+                        release(&state, &key).await;
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "a slow callback panicked");
+                        release(&state, &key).await;
+                    }
                 }
             });
             Ok(None)

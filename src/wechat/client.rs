@@ -28,6 +28,9 @@ pub enum WechatError {
     Db(#[from] sea_orm::DbErr),
     #[error("WeChat is in sandbox mode: nothing is sent")]
     Sandbox,
+    /// Refused before sending: the request breaks WeChat's rules.
+    #[error("{0}")]
+    Invalid(String),
 }
 
 impl WechatError {
@@ -56,11 +59,11 @@ impl WechatError {
                 | 43004 // the person does not follow the account
                 | 43101 // the person refused subscribe messages
                 | 43104 // appid and openid do not match
-                | 45047 // customer-service window (48 h) closed
+                | 45015 // customer-service window (48 h) closed
                 | 47003 // an argument is invalid
                 | 48001 // this API is not authorised for the account
             )
-        ) || matches!(self, WechatError::Sandbox)
+        ) || matches!(self, WechatError::Sandbox | WechatError::Invalid(_))
     }
 }
 
@@ -68,6 +71,7 @@ impl From<WechatError> for ApiError {
     fn from(e: WechatError) -> Self {
         match e {
             WechatError::Db(db) => ApiError::from(db),
+            WechatError::Invalid(message) => ApiError::new(ErrorCode::ValidationFailed, message),
             WechatError::Sandbox => ApiError::new(
                 ErrorCode::WechatSandbox,
                 "WeChat runs in sandbox mode here (no app id): use POST /api/v1/dev/login instead",
@@ -262,7 +266,8 @@ impl WechatClient {
         match self.send(build(&token)).await {
             Err(e) if e.is_token_error() => {
                 tracing::warn!(error = %e, "WeChat refused the access token; refreshing once");
-                token::revoke(db, &self.token_name(app), &token).await?;
+                let invalid = matches!(e.errcode(), Some(40001 | 40014));
+                token::revoke(db, &self.token_name(app), &token, invalid).await?;
                 let token = self.access_token(db, app).await?;
                 self.send(build(&token)).await
             }

@@ -4,8 +4,9 @@
 //! verified phone number joins the rest (see [`bind_phone`]).
 
 use entity::{
-    UserId, UserStatus, WechatIdentityId, delivery_company_staff, household_claim,
-    household_member, merchant_staff, operator_admin, staff_role, user, wechat_identity,
+    UserId, UserStatus, WechatIdentityId, delivery_company, delivery_company_staff,
+    household_claim, household_invite, household_member, merchant, merchant_staff, operator_admin,
+    staff_role, user, wechat_identity,
 };
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -161,6 +162,14 @@ pub async fn bind_phone(state: &AppState, caller: UserId, phone: &PhoneNumber) -
             phone_masked: phone.masked(),
         },
         Some(holder) => {
+            if holder.status != UserStatus::Active || is_privileged(&txn, &holder).await? {
+                // A number can change hands: privileged accounts are never
+                // taken over by proving the phone alone.
+                return Err(ApiError::new(
+                    ErrorCode::PhoneTaken,
+                    "this phone number belongs to a staff, merchant or password account: sign in to it with its password",
+                ));
+            }
             if !is_bare(&txn, &me).await? {
                 return Err(ApiError::new(
                     ErrorCode::PhoneTaken,
@@ -203,16 +212,54 @@ pub async fn bind_phone(state: &AppState, caller: UserId, phone: &PhoneNumber) -
     Ok(bound)
 }
 
+/// An account with a password or any staff, merchant, courier-company or
+/// operator standing.
+async fn is_privileged<C: ConnectionTrait>(db: &C, u: &user::Model) -> ApiResult<bool> {
+    if u.password_hash.is_some() {
+        return Ok(true);
+    }
+    let id = u.id;
+    let held = staff_role::Entity::find()
+        .filter(staff_role::Column::UserId.eq(id))
+        .count(db)
+        .await?
+        + merchant_staff::Entity::find()
+            .filter(merchant_staff::Column::UserId.eq(id))
+            .count(db)
+            .await?
+        + delivery_company_staff::Entity::find()
+            .filter(delivery_company_staff::Column::UserId.eq(id))
+            .count(db)
+            .await?
+        + operator_admin::Entity::find()
+            .filter(operator_admin::Column::UserId.eq(id))
+            .count(db)
+            .await?;
+    Ok(held > 0)
+}
+
 /// An account made by a WeChat sign-in that has done nothing yet.
 async fn is_bare<C: ConnectionTrait>(db: &C, me: &user::Model) -> ApiResult<bool> {
     if me.password_hash.is_some() || me.phone_hash.is_some() {
         return Ok(false);
     }
     let id = me.id;
-    let held = staff_role::Entity::find()
-        .filter(staff_role::Column::UserId.eq(id))
+    let held = merchant::Entity::find()
+        .filter(merchant::Column::CreatedBy.eq(id))
         .count(db)
         .await?
+        + delivery_company::Entity::find()
+            .filter(delivery_company::Column::CreatedBy.eq(id))
+            .count(db)
+            .await?
+        + household_invite::Entity::find()
+            .filter(household_invite::Column::CreatedBy.eq(id))
+            .count(db)
+            .await?
+        + staff_role::Entity::find()
+            .filter(staff_role::Column::UserId.eq(id))
+            .count(db)
+            .await?
         + household_member::Entity::find()
             .filter(household_member::Column::UserId.eq(id))
             .count(db)

@@ -131,10 +131,7 @@ pub async fn sync(
     db: &sea_orm::DatabaseConnection,
     menu: &[MenuButton],
 ) -> Result<MenuSynced, WechatError> {
-    validate(menu).map_err(|e| WechatError::Api {
-        errcode: 40016,
-        errmsg: e,
-    })?;
+    validate(menu).map_err(WechatError::Invalid)?;
     let menu = body(menu);
     if client.sandbox(App::Service) {
         return Ok(MenuSynced {

@@ -181,9 +181,7 @@ impl Inbound {
                     Body::Other { msg_type, .. } => msg_type.clone(),
                     _ => String::new(),
                 };
-                let mut key = format!("evt:{}:{}:{detail}", self.from, self.create_time);
-                key.truncate(200);
-                key
+                format!("evt:{}:{}:{detail}", self.from, self.create_time)
             }
         }
     }

@@ -44,9 +44,11 @@ fn code(body: &CodeBody) -> ApiResult<&str> {
         (status = 502, description = "`wechat_unavailable`: WeChat refused the code", body = ErrorBody)))]
 pub async fn login(
     state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
     body: Json<CodeBody>,
 ) -> ApiResult<web::Json<TokenPair>> {
     let code = code(&body.0)?;
+    super::oauth::throttle(&state, &req).await?;
     let answer = state
         .wechat
         .get_with_secret(

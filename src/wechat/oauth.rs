@@ -8,7 +8,7 @@
 //! are accepted, compared as parsed URLs (no open redirect).
 
 use actix_web::http::header;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
@@ -30,6 +30,23 @@ use crate::state::AppState;
 
 /// How long the browser has to come back from WeChat.
 const STATE_TTL_SECS: i64 = 600;
+/// Binds the sign-in to the browser that started it (no login CSRF): the
+/// state's nonce must come back in this cookie.
+const NONCE_COOKIE: &str = "anjia_oauth_nonce";
+/// Sign-ins (code exchanges) per client IP per minute.
+const SIGN_INS_PER_MINUTE: u32 = 30;
+
+/// Counts a WeChat sign-in attempt from `req`'s client, refusing beyond the
+/// limit (each one spends WeChat API quota).
+pub async fn throttle(state: &AppState, req: &HttpRequest) -> ApiResult<()> {
+    let ip = crate::http::client_ip(req, state.settings.server.trust_forwarded_for);
+    let key = format!("wechat-sign-in:ip:{ip}");
+    let window = std::time::Duration::from_secs(60);
+    match crate::rate_limit::hit(&state.db, &key, SIGN_INS_PER_MINUTE, window).await? {
+        Some(retry_after) => Err(ApiError::rate_limited(retry_after)),
+        None => Ok(()),
+    }
+}
 
 /// One allowlist entry: scheme, host, port and a path prefix.
 #[derive(Debug, Clone)]
@@ -110,19 +127,22 @@ fn state_mac(state: &AppState, exp: i64, scope: char, nonce: &str, redirect: &st
 /// `state`: expiry, scope letter, nonce and a MAC over them and the redirect
 /// (WeChat allows 128 characters of `[A-Za-z0-9]`, so the redirect itself
 /// travels in the callback URL and is bound by the MAC).
-fn sign_state(state: &AppState, scope: Scope, redirect: &str) -> String {
+fn sign_state(state: &AppState, scope: Scope, redirect: &str) -> (String, String) {
     let exp = Utc::now().timestamp() + STATE_TTL_SECS;
     let mut raw = [0u8; 6];
     rand::rng().fill_bytes(&mut raw);
     let nonce = hex(&raw);
     let letter = scope.letter();
-    format!(
-        "{exp}{letter}{nonce}{}",
-        state_mac(state, exp, letter, &nonce, redirect)
-    )
+    let mac = state_mac(state, exp, letter, &nonce, redirect);
+    (format!("{exp}{letter}{nonce}{mac}"), nonce)
 }
 
-fn check_state(state: &AppState, signed: &str, redirect: &str) -> ApiResult<Scope> {
+fn check_state(
+    state: &AppState,
+    signed: &str,
+    redirect: &str,
+    cookie: Option<&str>,
+) -> ApiResult<Scope> {
     let invalid = || {
         ApiError::new(
             ErrorCode::OauthStateInvalid,
@@ -142,6 +162,12 @@ fn check_state(state: &AppState, signed: &str, redirect: &str) -> ApiResult<Scop
     let expected = state_mac(state, exp, letter, nonce, redirect);
     if !super::crypto::same_signature(&expected, mac) || exp < Utc::now().timestamp() {
         return Err(invalid());
+    }
+    if cookie != Some(nonce) {
+        return Err(ApiError::new(
+            ErrorCode::OauthStateInvalid,
+            "this sign-in was started in another browser; start again here",
+        ));
     }
     Scope::from_letter(letter).ok_or_else(invalid)
 }
@@ -225,7 +251,19 @@ pub async fn authorize(
     }
     let scope = query.scope.unwrap_or_default();
     let redirect = page.to_string();
-    let signed = sign_state(&state, scope, &redirect);
+    let (signed, nonce) = sign_state(&state, scope, &redirect);
+    let secure = state
+        .settings
+        .server
+        .public_base_url
+        .starts_with("https://");
+    let cookie = actix_web::cookie::Cookie::build(NONCE_COOKIE, nonce)
+        .path("/wechat/oauth")
+        .http_only(true)
+        .secure(secure)
+        .same_site(actix_web::cookie::SameSite::Lax)
+        .max_age(actix_web::cookie::time::Duration::seconds(STATE_TTL_SECS))
+        .finish();
     let location = format!(
         "{}/connect/oauth2/authorize?appid={}&redirect_uri={}&response_type=code&scope={}&state={signed}#wechat_redirect",
         state.settings.wechat.open_base.trim_end_matches('/'),
@@ -236,6 +274,7 @@ pub async fn authorize(
     Ok(HttpResponse::Found()
         .insert_header((header::LOCATION, location))
         .insert_header((header::CACHE_CONTROL, "no-store"))
+        .cookie(cookie)
         .finish())
 }
 
@@ -258,9 +297,13 @@ pub struct OauthCallbackQuery {
 pub async fn callback(
     state: web::Data<AppState>,
     query: web::Query<OauthCallbackQuery>,
+    req: HttpRequest,
 ) -> ApiResult<HttpResponse> {
     let page = allowed_page(&state, &query.redirect)?;
-    let scope = check_state(&state, &query.state, page.as_str())?;
+    let cookie = req.cookie(NONCE_COOKIE);
+    let nonce = cookie.as_ref().map(|c| c.value());
+    let scope = check_state(&state, &query.state, page.as_str(), nonce)?;
+    throttle(&state, &req).await?;
     let back = |fragment: String| {
         let mut url = page.clone();
         url.set_fragment(Some(&fragment));

@@ -78,12 +78,14 @@ async fn obtain(
         .order_by_desc(wechat_qr_code::Column::Id)
         .one(&state.db)
         .await?;
+    let sandbox = state.wechat.sandbox(App::Service);
     if let Some(code) = cached
         && code.expires_at.is_none_or(|e| e > now + MIN_REMAINING)
+        && code.ticket.starts_with("sandbox-") == sandbox
     {
         return Ok(code);
     }
-    let (ticket, url, expires_at) = if state.wechat.sandbox(App::Service) {
+    let (ticket, url, expires_at) = if sandbox {
         let mut raw = [0u8; 16];
         rand::rng().fill_bytes(&mut raw);
         let ticket = format!("sandbox-{}", hex(&raw));

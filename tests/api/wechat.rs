@@ -20,12 +20,21 @@ pub fn configure(s: &mut anjia::config::Settings) {
     s.wechat.app_id = APP_ID.into();
     s.wechat.app_secret = "test-app-secret".to_owned().into();
     s.wechat.token = TOKEN.to_owned().into();
-    s.wechat.encoding_aes_key = AES_KEY.to_owned().into();
     s.wechat.oauth_redirect_allowlist = vec!["https://h5.example.com/app/".into()];
     s.miniprogram.app_id = MP_APP_ID.into();
     s.miniprogram.app_secret = "test-mini-secret".to_owned().into();
 }
 
+/// Safe mode: the EncodingAESKey is configured.
+async fn safe_app() -> TestApp {
+    spawn_app_with(|s| {
+        configure(s);
+        s.wechat.encoding_aes_key = AES_KEY.to_owned().into();
+    })
+    .await
+}
+
+/// Plaintext mode (no EncodingAESKey).
 pub async fn wechat_app() -> TestApp {
     spawn_app_with(configure).await
 }
@@ -183,7 +192,7 @@ async fn a_help_keyword_gets_a_text_reply_addressed_back_to_the_sender() {
 
 #[tokio::test]
 async fn safe_mode_messages_are_decrypted_and_answered_encrypted() {
-    let app = wechat_app().await;
+    let app = safe_app().await;
     let (status, reply) = post_safe(&app, &text_msg("o_bob", "我的订单", 1002)).await;
     assert_eq!(status, 200);
     let fields = anjia::wechat::xml::parse(reply.as_bytes()).unwrap();
@@ -200,7 +209,11 @@ async fn safe_mode_messages_are_decrypted_and_answered_encrypted() {
 
 #[tokio::test]
 async fn a_safe_mode_message_with_a_forged_msg_signature_is_refused() {
-    let app = wechat_app().await;
+    let app = safe_app().await;
+    // With a key configured, an unencrypted body (whose signature does not
+    // cover it) is refused, with no effect.
+    let res = post_plain(&app, &event("o_plain", "subscribe", "", 5)).await;
+    assert_error(res, 403, "wechat_signature_invalid").await;
     let crypt = MsgCrypt::new(AES_KEY, APP_ID).unwrap();
     let encrypt = crypt.encrypt(&event("o_evil", "subscribe", "", 1));
     let ts = now();
@@ -465,6 +478,12 @@ async fn web_oauth_sends_the_browser_to_wechat_and_back_with_tokens() {
         "{location}"
     );
     assert!(location.contains("scope=snsapi_base") && location.ends_with("#wechat_redirect"));
+    let set_cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Lax"),
+        "{set_cookie}"
+    );
+    let cookie = set_cookie.split(';').next().unwrap().to_owned();
     let url = reqwest::Url::parse(&location).unwrap();
     let state: String = url
         .query_pairs()
@@ -491,12 +510,25 @@ async fn web_oauth_sends_the_browser_to_wechat_and_back_with_tokens() {
         .mount(&app.fake_wechat)
         .await;
     let redirect = "https%3A%2F%2Fh5.example.com%2Fapp%2Forders";
+    // Another browser (without the cookie) cannot finish this sign-in.
     let res = app
         .get(
             &format!("/wechat/oauth/callback?redirect={redirect}&state={state}&code=CODE1"),
             None,
         )
         .await;
+    assert_error(res, 400, "oauth_state_invalid").await;
+    let with_cookie = |path: String| {
+        app.client
+            .get(app.url(&path))
+            .header("cookie", cookie.clone())
+            .send()
+    };
+    let res = with_cookie(format!(
+        "/wechat/oauth/callback?redirect={redirect}&state={state}&code=CODE1"
+    ))
+    .await
+    .unwrap();
     assert_eq!(res.status(), 302);
     let location = res.headers()["location"].to_str().unwrap().to_owned();
     assert!(
@@ -537,27 +569,24 @@ async fn web_oauth_sends_the_browser_to_wechat_and_back_with_tokens() {
 
     // The state is bound to the redirect and cannot be altered.
     let other = "https%3A%2F%2Fh5.example.com%2Fapp%2Fother";
-    let res = app
-        .get(
-            &format!("/wechat/oauth/callback?redirect={other}&state={state}&code=CODE1"),
-            None,
-        )
-        .await;
+    let res = with_cookie(format!(
+        "/wechat/oauth/callback?redirect={other}&state={state}&code=CODE1"
+    ))
+    .await
+    .unwrap();
     assert_error(res, 400, "oauth_state_invalid").await;
-    let res = app
-        .get(
-            &format!("/wechat/oauth/callback?redirect={redirect}&state=1{state}&code=CODE1"),
-            None,
-        )
-        .await;
+    let res = with_cookie(format!(
+        "/wechat/oauth/callback?redirect={redirect}&state=1{state}&code=CODE1"
+    ))
+    .await
+    .unwrap();
     assert_error(res, 400, "oauth_state_invalid").await;
     // Declining comes back with an error, no tokens.
-    let res = app
-        .get(
-            &format!("/wechat/oauth/callback?redirect={redirect}&state={state}"),
-            None,
-        )
-        .await;
+    let res = with_cookie(format!(
+        "/wechat/oauth/callback?redirect={redirect}&state={state}"
+    ))
+    .await
+    .unwrap();
     assert!(
         res.headers()["location"]
             .to_str()
@@ -756,12 +785,15 @@ async fn mini_program_login_and_phone_binding() {
 #[tokio::test]
 async fn a_verified_phone_joins_the_account_that_already_has_it() {
     let app = wechat_app().await;
-    // The property's staff account exists with this number.
+    // A resident's account exists with this number (made on another channel).
+    let staff = app
+        .dev_login(json!({"phone": "13900001111", "display_name": "王阿姨"}))
+        .await;
+    // So does a manager's: proving a phone never takes over a privileged account.
     let c = app
         .community(&format!("合并小区{}", Uuid::now_v7().simple()))
         .await;
-    let staff = app
-        .dev_login(json!({"phone": "13900001111", "display_name": "王经理", "staff_roles": [{"community_id": c, "role": "manager"}]}))
+    app.dev_login(json!({"phone": "13900002222", "display_name": "王经理", "staff_roles": [{"community_id": c, "role": "manager"}]}))
         .await;
     Mock::given(method("GET"))
         .and(path("/sns/jscode2session"))
@@ -772,6 +804,14 @@ async fn a_verified_phone_joins_the_account_that_already_has_it() {
         .mount(&app.fake_wechat)
         .await;
     mount_token(&app, "MP_TOKEN", 1).await;
+    Mock::given(method("POST"))
+        .and(path("/wxa/business/getuserphonenumber"))
+        .and(body_partial_json(json!({"code": "manager-phone"})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "errcode": 0, "phone_info": {"purePhoneNumber": "13900002222", "countryCode": "86"}
+        })))
+        .mount(&app.fake_wechat)
+        .await;
     Mock::given(method("POST"))
         .and(path("/wxa/business/getuserphonenumber"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
@@ -789,6 +829,14 @@ async fn a_verified_phone_joins_the_account_that_already_has_it() {
     )
     .await;
     let temp = pair["access_token"].as_str().unwrap().to_owned();
+    let res = app
+        .post(
+            "/api/v1/auth/miniprogram/phone",
+            Some(&temp),
+            json!({"code": "manager-phone"}),
+        )
+        .await;
+    assert_error(res, 409, "phone_taken").await;
     let (status, bound) = status_and_json(
         app.post(
             "/api/v1/auth/miniprogram/phone",
