@@ -88,9 +88,19 @@ fn main() {
         settings.wechat.token = TOKEN.to_owned().into();
         settings.wechat.encoding_aes_key = AES_KEY.to_owned().into();
         settings.wechat.api_base = "http://127.0.0.1:9".into();
-        let app = Application::build(settings).await.unwrap();
-        let anjia_port = app.port();
-        tokio::spawn(app.run());
+        // The server gets a runtime of its own, as `anjia serve` has: its
+        // database I/O and background tasks do not queue behind the load
+        // generator's tasks.
+        let (port_tx, port_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+            rt.block_on(async move {
+                let app = Application::build(settings).await.unwrap();
+                port_tx.send(app.port()).unwrap();
+                app.run().await.unwrap();
+            });
+        });
+        let anjia_port = port_rx.recv().unwrap();
         let hello_port = hello_server();
 
         let help = Target::pool("safe-mode 帮助 → encrypted reply", anjia_port, messages(anjia_port, "帮助", pool, 1));

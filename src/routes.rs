@@ -35,6 +35,11 @@ pub fn table(settings: &Settings) -> Vec<ApiRoute> {
         route::<health::__path_health, _, _>(Public, health::health),
         route::<health::__path_ready, _, _>(Public, health::ready),
         route::<health::__path_metrics, _, _>(Public, health::metrics),
+        // WeChat callbacks (the signature is the authorization). Early in the
+        // table on purpose: actix tries resources in registration order, and
+        // these are the busiest unauthenticated routes.
+        route::<wc::__path_verify_url, _, _>(Public, wc::verify_url),
+        route::<wc::__path_receive, _, _>(Public, wc::receive),
         // Authentication
         route::<auth::routes::__path_login, _, _>(Public, auth::routes::login),
         route::<auth::routes::__path_refresh, _, _>(Public, auth::routes::refresh),
@@ -126,8 +131,6 @@ pub fn table(settings: &Settings) -> Vec<ApiRoute> {
         route::<fl::__path_merchant_documents, _, _>(Merchant(MERCHANT_ANY), fl::merchant_documents),
         route::<fl::__path_community_merchant_documents, _, _>(Staff(MERCHANT_REVIEWERS), fl::community_merchant_documents),
         // WeChat: callbacks (the signature is the authorization), OAuth, JS-SDK, menu, QR codes
-        route::<wc::__path_verify_url, _, _>(Public, wc::verify_url),
-        route::<wc::__path_receive, _, _>(Public, wc::receive),
         route::<oauth::__path_authorize, _, _>(Public, oauth::authorize),
         route::<oauth::__path_callback, _, _>(Public, oauth::callback),
         route::<oauth::__path_jssdk_config, _, _>(Public, oauth::jssdk_config),

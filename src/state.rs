@@ -11,6 +11,7 @@ use crate::config::Settings;
 use crate::files::storage::Storage;
 use crate::pii::PiiCipher;
 use crate::wechat::client::WechatClient;
+use crate::wechat::dedupe::DedupeStore;
 
 #[derive(Clone, Debug)]
 pub struct AppState {
@@ -22,6 +23,8 @@ pub struct AppState {
     pub storage: Storage,
     /// Calls to WeChat's API (base URL from the configuration).
     pub wechat: WechatClient,
+    /// Callbacks already seen (shared in the database, written in batches).
+    pub callbacks_seen: DedupeStore,
 }
 
 impl AppState {
@@ -32,6 +35,10 @@ impl AppState {
             principals: PrincipalCache::new(settings.auth.principal_cache_ttl_ms),
             storage: Storage::from_settings(&settings.storage)?,
             wechat: WechatClient::new(Arc::new(settings.clone()))?,
+            callbacks_seen: DedupeStore::start(
+                db.clone(),
+                std::time::Duration::from_secs(settings.wechat.dedupe_ttl_secs),
+            ),
             settings: Arc::new(settings),
             db,
         })

@@ -235,6 +235,15 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        // Callback keys live minutes and protect only against WeChat's
+        // retries: on PostgreSQL they skip the write-ahead log (a crash
+        // empties the table, which at worst answers a retry twice).
+        if manager.get_database_backend() == sea_orm::DbBackend::Postgres {
+            manager
+                .get_connection()
+                .execute_unprepared("ALTER TABLE wechat_callback_seen SET UNLOGGED")
+                .await?;
+        }
         manager
             .create_index(
                 Index::create()

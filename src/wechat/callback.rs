@@ -19,13 +19,14 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::crypto::{MsgCrypt, same_signature, sha1_sorted};
+use super::dedupe::Claim;
 use super::message::Inbound;
 use super::replies::{self, Reply};
 use super::{identity, xml};
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::http::{declared_length, read_limited};
+use crate::outbox;
 use crate::state::AppState;
-use crate::{clock, outbox};
 
 /// WeChat's messages are small; anything larger is not from WeChat.
 const MAX_CALLBACK_BYTES: usize = 64 * 1024;
@@ -201,53 +202,12 @@ fn sql(backend: DbBackend, postgres: &str) -> String {
     }
 }
 
-enum Claim {
-    /// First delivery: handle it.
-    New,
-    /// A retry: answer what the first delivery answered (if it has).
-    Seen(Option<String>),
-}
-
-/// Claims `key` (or an expired claim of it) for this delivery.
-async fn claim(state: &AppState, key: &str) -> ApiResult<Claim> {
-    let db = &state.db;
-    let backend = db.get_database_backend();
-    let now = clock::now();
-    let expires = now
-        + chrono::Duration::seconds(
-            i64::try_from(state.settings.wechat.dedupe_ttl_secs).unwrap_or(600),
-        );
-    let inserted = db
-        .execute_raw(Statement::from_sql_and_values(
-            backend,
-            sql(
-                backend,
-                "INSERT INTO wechat_callback_seen (key, reply, expires_at) VALUES ($1, NULL, $2) \
-                 ON CONFLICT (key) DO UPDATE SET reply = NULL, expires_at = $2 \
-                 WHERE wechat_callback_seen.expires_at < $3",
-            ),
-            [key.into(), expires.into(), now.into()],
-        ))
-        .await?
-        .rows_affected();
-    if inserted == 1 {
-        return Ok(Claim::New);
-    }
-    let row = db
-        .query_one_raw(Statement::from_sql_and_values(
-            backend,
-            sql(
-                backend,
-                "SELECT reply FROM wechat_callback_seen WHERE key = $1",
-            ),
-            [key.into()],
-        ))
-        .await?;
-    let reply = match row {
-        Some(r) => r.try_get::<Option<String>>("", "reply")?,
-        None => None,
-    };
-    Ok(Claim::Seen(reply))
+/// Claims `key` for this delivery (see [`super::dedupe`]).
+async fn claim(state: &AppState, key: &str, reply: Option<&str>) -> ApiResult<Claim> {
+    state
+        .callbacks_seen
+        .claim(key.to_owned(), reply.map(str::to_owned))
+        .await
 }
 
 async fn remember_reply(state: &AppState, key: &str, reply: &str) -> ApiResult<()> {
@@ -290,9 +250,16 @@ async fn dispatch(state: &AppState, inbound: Inbound) -> ApiResult<Option<String
         state.settings.wechat.app_id,
         inbound.dedupe_key()
     )]);
-    match claim(state, &key).await? {
-        Claim::Seen(reply) => return Ok(reply),
-        Claim::New => {}
+    // Events that change something are claimed before they run, and their
+    // answer is kept for retries. The rest (replies computed from reads) are
+    // recorded as seen afterwards; a late answer's follow-up message goes out
+    // only from the delivery that recorded the key first.
+    let effects = inbound.has_side_effects();
+    if effects {
+        match claim(state, &key, None).await? {
+            Claim::Seen(reply) => return Ok(reply),
+            Claim::New => {}
+        }
     }
     let budget = Duration::from_millis(state.settings.wechat.reply_budget_ms);
     let work = {
@@ -312,17 +279,29 @@ async fn dispatch(state: &AppState, inbound: Inbound) -> ApiResult<Option<String
     match finished {
         Ok(Ok(Ok(reply))) => {
             let xml = reply.map(|r| r.to_xml(&inbound));
+            if !effects {
+                // Recorded as seen (a key only: batches stay small); a retry
+                // computes the same answer again, which has no effect.
+                return Ok(match claim(state, &key, None).await? {
+                    Claim::Seen(Some(first)) => Some(first),
+                    Claim::New | Claim::Seen(None) => xml,
+                });
+            }
             if let Some(xml) = &xml {
                 remember_reply(state, &key, xml).await?;
             }
             Ok(xml)
         }
         Ok(Ok(Err(e))) => {
-            release(state, &key).await;
+            if effects {
+                release(state, &key).await;
+            }
             Err(e)
         }
         Ok(Err(join)) => {
-            release(state, &key).await;
+            if effects {
+                release(state, &key).await;
+            }
             Err(ApiError::internal(anyhow::anyhow!(
                 "callback handler failed: {join}"
             )))
@@ -333,7 +312,9 @@ async fn dispatch(state: &AppState, inbound: Inbound) -> ApiResult<Option<String
             tokio::spawn(async move {
                 match work.await {
                     Ok(Ok(Some(reply))) => {
-                        if let Err(e) = follow_up(&state, &inbound, &reply).await {
+                        let first =
+                            effects || matches!(claim(&state, &key, None).await, Ok(Claim::New));
+                        if first && let Err(e) = follow_up(&state, &inbound, &reply).await {
                             tracing::error!(error = ?e, "queueing a late reply failed");
                         }
                     }

@@ -160,6 +160,15 @@ impl Inbound {
         })
     }
 
+    /// Whether handling it changes anything (so a retry must not run it again
+    /// even before the first run has answered).
+    pub fn has_side_effects(&self) -> bool {
+        matches!(
+            self.body,
+            Body::Event(Event::Subscribe { .. } | Event::Unsubscribe)
+        )
+    }
+
     /// The key WeChat's retries of this callback share: the MsgId for
     /// messages; sender, time and event for events (which have no MsgId).
     pub fn dedupe_key(&self) -> String {

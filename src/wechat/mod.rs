@@ -14,6 +14,7 @@
 pub mod callback;
 pub mod client;
 pub mod crypto;
+pub mod dedupe;
 pub mod identity;
 pub mod menu;
 pub mod message;

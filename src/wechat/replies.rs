@@ -161,6 +161,9 @@ async fn verified_households(state: &AppState, user_id: UserId) -> ApiResult<u64
 
 async fn answer(state: &AppState, inbound: &Inbound, intent: Intent) -> ApiResult<Reply> {
     let s = &state.settings;
+    if intent == Intent::Help {
+        return Ok(Reply::Text(HELP.to_owned()));
+    }
     let user = identity::user_of(&state.db, &s.wechat.app_id, &inbound.from).await?;
     let verified = match user {
         Some(id) => verified_households(state, id).await? > 0,
