@@ -359,3 +359,69 @@ async fn healthcheck_passes_against_a_running_server_and_fails_without_one() {
     let out = anjia(&["healthcheck", "--port", &closed.to_string()], &[], None);
     assert!(!out.status.success());
 }
+
+#[tokio::test]
+async fn wechat_menu_sync_pushes_the_configured_menu() {
+    let db = TestDb::new().await;
+    let fake = wiremock::MockServer::start().await;
+    use wiremock::matchers::{body_partial_json, method, path, query_param};
+    use wiremock::{Mock, ResponseTemplate};
+    Mock::given(method("POST"))
+        .and(path("/cgi-bin/stable_token"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"access_token": "T", "expires_in": 7200})),
+        )
+        .expect(1)
+        .mount(&fake)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/cgi-bin/menu/create"))
+        .and(query_param("access_token", "T"))
+        .and(body_partial_json(
+            json!({"button": [{"name": "社区团购", "key": "group_buys"}]}),
+        ))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"errcode": 0, "errmsg": "ok"})),
+        )
+        .expect(1)
+        .mount(&fake)
+        .await;
+    let uri = fake.uri();
+    let url = db.url.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        anjia(
+            &["wechat", "menu", "sync"],
+            &[
+                ("ANJIA__DATABASE__URL", url.as_str()),
+                ("ANJIA__WECHAT__APP_ID", "wxclitest0000001"),
+                ("ANJIA__WECHAT__APP_SECRET", "test-secret"),
+                ("ANJIA__WECHAT__TOKEN", "test-token"),
+                ("ANJIA__WECHAT__API_BASE", uri.as_str()),
+            ],
+            None,
+        )
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("menu pushed to WeChat"),
+        "{}",
+        text(&out)
+    );
+
+    // In sandbox mode it prints the menu and calls nothing.
+    let url = db.url.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        anjia(
+            &["wechat", "menu", "sync"],
+            &[("ANJIA__DATABASE__URL", url.as_str())],
+            None,
+        )
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("sandbox mode"), "{}", text(&out));
+}

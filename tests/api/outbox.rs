@@ -190,3 +190,36 @@ async fn pending_messages_survive_a_restart_and_are_delivered_once_after_wechat_
     )
     .await;
 }
+
+#[tokio::test]
+async fn the_send_rate_is_limited_across_the_outbox() {
+    // Sandbox delivery (no WeChat app), two messages per second at most.
+    let app = spawn_app_with(|s| s.outbox.rate_per_sec = 2).await;
+    let someone = app.resident().await;
+    for _ in 0..4 {
+        anjia::outbox::notify(
+            &app.db,
+            &app.state.settings,
+            UserId::from_uuid(someone.user_id),
+            "verification_result",
+            &[
+                ("result", "已通过".into()),
+                ("household", "1号楼 101".into()),
+            ],
+        )
+        .await
+        .unwrap();
+    }
+    let mut sent: Vec<_> = wait_for_outbox(&app, "sent", 4)
+        .await
+        .into_iter()
+        .map(|m| m.sent_at.unwrap())
+        .collect();
+    sent.sort_unstable();
+    // The third could only be claimed in the next one-second window.
+    let spread = sent[2] - sent[0];
+    assert!(
+        spread >= chrono::Duration::milliseconds(900),
+        "four messages at 2/s went out within {spread}"
+    );
+}

@@ -609,6 +609,72 @@ async fn web_oauth_sends_the_browser_to_wechat_and_back_with_tokens() {
 }
 
 #[tokio::test]
+async fn the_userinfo_scope_names_the_new_user_after_their_wechat_profile() {
+    let app = wechat_app().await;
+    let res = app
+        .get(
+            "/wechat/oauth/authorize?redirect=https%3A%2F%2Fh5.example.com%2Fapp%2F&scope=userinfo",
+            None,
+        )
+        .await;
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.contains("scope=snsapi_userinfo"), "{location}");
+    let cookie = res.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let url = reqwest::Url::parse(&location).unwrap();
+    let state: String = url
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    Mock::given(method("GET"))
+        .and(path("/sns/oauth2/access_token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": "USER_AT", "expires_in": 7200, "openid": "o_profile", "scope": "snsapi_userinfo"
+        })))
+        .mount(&app.fake_wechat)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/sns/userinfo"))
+        .and(query_param("access_token", "USER_AT"))
+        .and(query_param("openid", "o_profile"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "openid": "o_profile", "nickname": "小区张阿姨", "headimgurl": "http://x/h.png"
+        })))
+        .expect(1)
+        .mount(&app.fake_wechat)
+        .await;
+    let res = app
+        .client
+        .get(app.url(&format!(
+            "/wechat/oauth/callback?redirect=https%3A%2F%2Fh5.example.com%2Fapp%2F&state={state}&code=C"
+        )))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 302);
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    let fragment = reqwest::Url::parse(&location)
+        .unwrap()
+        .fragment()
+        .unwrap()
+        .to_owned();
+    let access = fragment
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("access_token="))
+        .unwrap();
+    let (_, me) = status_and_json(app.get("/api/v1/me", Some(access)).await).await;
+    assert_eq!(me["display_name"], "小区张阿姨");
+}
+
+#[tokio::test]
 async fn oauth_and_jssdk_refuse_pages_off_the_allowlist() {
     let app = wechat_app().await;
     for target in [
