@@ -38,7 +38,7 @@ impl AppState {
             callbacks_seen: DedupeStore::start(
                 db.clone(),
                 std::time::Duration::from_secs(settings.wechat.dedupe_ttl_secs),
-            ),
+            )?,
             settings: Arc::new(settings),
             db,
         })

@@ -40,11 +40,13 @@ pub struct DedupeStore {
 }
 
 impl DedupeStore {
-    /// Starts the writer task on the current runtime.
-    pub fn start(db: DatabaseConnection, ttl: Duration) -> Self {
+    /// Starts the writer task on the current runtime (an error outside one).
+    pub fn start(db: DatabaseConnection, ttl: Duration) -> anyhow::Result<Self> {
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|_| anyhow::anyhow!("the callback store needs a Tokio runtime"))?;
         let (tx, rx) = mpsc::channel(4096);
-        tokio::spawn(writer(db, ttl, rx));
-        Self { tx }
+        runtime.spawn(writer(db, ttl, rx));
+        Ok(Self { tx })
     }
 
     /// Claims `key` (or an expired claim of it), storing `reply` with it.
