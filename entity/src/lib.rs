@@ -3,6 +3,7 @@
 //! these models are the storage shape, not the API contract.
 
 pub mod ids;
+pub mod money;
 pub mod roles;
 
 pub mod building;
@@ -37,4 +38,5 @@ pub mod wechat_identity;
 pub mod wechat_qr_code;
 
 pub use ids::*;
+pub use money::{Fen, FenOutOfRange, MAX_FEN};
 pub use roles::*;

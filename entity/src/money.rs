@@ -1,0 +1,120 @@
+//! Money: integer fen (分), never floats.
+
+use std::fmt;
+
+use sea_orm::DeriveValueType;
+use serde::{Deserialize, Serialize};
+
+/// The largest amount anjia accepts anywhere: ¥100,000,000.00. Far above any
+/// order or bill, far below overflow when multiplied by quantities.
+pub const MAX_FEN: i64 = 10_000_000_000;
+
+/// An amount of money in fen (1/100 yuan), never negative. Amounts from
+/// clients are parsed into this (and refused when negative or absurd);
+/// arithmetic is checked.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    DeriveValueType,
+    utoipa::ToSchema,
+)]
+#[serde(try_from = "i64", into = "i64")]
+#[schema(value_type = i64, format = Int64, example = 1280)]
+pub struct Fen(i64);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FenOutOfRange;
+
+impl fmt::Display for FenOutOfRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "an amount in fen from 0 to {MAX_FEN}")
+    }
+}
+
+impl std::error::Error for FenOutOfRange {}
+
+impl Fen {
+    pub const ZERO: Fen = Fen(0);
+
+    pub fn new(fen: i64) -> Result<Self, FenOutOfRange> {
+        if (0..=MAX_FEN).contains(&fen) {
+            Ok(Self(fen))
+        } else {
+            Err(FenOutOfRange)
+        }
+    }
+
+    pub fn as_i64(self) -> i64 {
+        self.0
+    }
+
+    pub fn checked_add(self, other: Fen) -> Option<Fen> {
+        self.0.checked_add(other.0).and_then(|f| Fen::new(f).ok())
+    }
+
+    pub fn checked_sub(self, other: Fen) -> Option<Fen> {
+        self.0.checked_sub(other.0).and_then(|f| Fen::new(f).ok())
+    }
+
+    /// The price of `quantity` units.
+    pub fn times(self, quantity: u32) -> Option<Fen> {
+        self.0
+            .checked_mul(i64::from(quantity))
+            .and_then(|f| Fen::new(f).ok())
+    }
+}
+
+impl TryFrom<i64> for Fen {
+    type Error = FenOutOfRange;
+    fn try_from(fen: i64) -> Result<Self, Self::Error> {
+        Fen::new(fen)
+    }
+}
+
+impl From<Fen> for i64 {
+    fn from(fen: Fen) -> i64 {
+        fen.0
+    }
+}
+
+/// `¥12.34`.
+impl fmt::Display for Fen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "¥{}.{:02}", self.0 / 100, self.0 % 100)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_are_whole_fen_within_range_and_arithmetic_is_checked() {
+        assert_eq!(Fen::new(1234).unwrap().to_string(), "¥12.34");
+        assert_eq!(Fen::new(5).unwrap().to_string(), "¥0.05");
+        assert!(Fen::new(-1).is_err());
+        assert!(Fen::new(MAX_FEN + 1).is_err());
+        let price = Fen::new(999).unwrap();
+        assert_eq!(price.times(3), Some(Fen::new(2997).unwrap()));
+        assert_eq!(Fen::new(MAX_FEN).unwrap().times(2), None);
+        assert_eq!(price.checked_sub(Fen::new(1000).unwrap()), None);
+        assert!(
+            serde_json::from_str::<Fen>("-5").is_err(),
+            "negative amounts are refused at the boundary"
+        );
+        assert!(
+            serde_json::from_str::<Fen>("1.5").is_err(),
+            "no fractions of a fen"
+        );
+        assert_eq!(serde_json::to_string(&price).unwrap(), "999");
+    }
+}
