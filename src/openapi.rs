@@ -38,6 +38,7 @@ a community you have no role in answers 404.",
         (name = "structure", description = "Buildings, units, households, gates, pickup points, the owner register"),
         (name = "operations", description = "Health, readiness, metrics"),
         (name = "wechat", description = "WeChat callbacks, web OAuth, JS-SDK, the menu, parametric QR codes"),
+        (name = "catalog", description = "Categories, merchants' products and services, what residents can buy"),
         (name = "messages", description = "Outbound WeChat messages: the outbox and, in sandbox mode, the sandbox inbox"),
         (name = "development", description = "Only in development and test"),
     )

@@ -16,7 +16,8 @@ use crate::auth::access::{MERCHANT_ANY, MERCHANT_OWNER, MERCHANT_REVIEWERS, PII_
 use crate::auth::{self, Access};
 use crate::config::Settings;
 use crate::{
-    community, courier, files, health, merchant, outbox, privacy, resident, structure, user, wechat,
+    catalog, community, courier, files, health, merchant, outbox, privacy, resident, structure,
+    user, wechat,
 };
 
 /// The whole API. Add new routes here (and to `tests/api/access_matrix.rs`).
@@ -138,6 +139,14 @@ pub fn table(settings: &Settings) -> Vec<ApiRoute> {
         route::<qr::__path_invite_qr, _, _>(SignedIn, qr::invite_qr),
         route::<qr::__path_pickup_point_qr, _, _>(Staff(MANAGER), qr::pickup_point_qr),
         route::<qr::__path_qr_image, _, _>(Public, qr::qr_image),
+        // Catalog: categories and products
+        route::<catalog::routes::__path_list_categories, _, _>(SignedIn, catalog::routes::list_categories),
+        route::<catalog::routes::__path_create_category, _, _>(OperatorAdmin, catalog::routes::create_category),
+        route::<catalog::routes::__path_update_category, _, _>(OperatorAdmin, catalog::routes::update_category),
+        route::<catalog::routes::__path_create_product, _, _>(Merchant(MERCHANT_ANY), catalog::routes::create_product),
+        route::<catalog::routes::__path_list_own_products, _, _>(Merchant(MERCHANT_ANY), catalog::routes::list_own_products),
+        route::<catalog::routes::__path_update_product, _, _>(Merchant(MERCHANT_ANY), catalog::routes::update_product),
+        route::<catalog::routes::__path_community_products, _, _>(Residents(ANY_STAFF), catalog::routes::community_products),
         // Outbound messages
         route::<outbox::routes::__path_list, _, _>(OperatorAdmin, outbox::routes::list),
         route::<outbox::routes::__path_retry, _, _>(OperatorAdmin, outbox::routes::retry),

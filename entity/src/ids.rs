@@ -189,3 +189,11 @@ id_type!(
     /// A parametric QR code.
     QrCodeId
 );
+id_type!(
+    /// A catalog category (衣, 食, 住, 行, 生活服务 and their children).
+    CategoryId
+);
+id_type!(
+    /// A merchant's product or service.
+    ProductId
+);

@@ -7,6 +7,7 @@ pub mod money;
 pub mod roles;
 
 pub mod building;
+pub mod category;
 pub mod community;
 pub mod courier;
 pub mod delivery_company;
@@ -28,6 +29,7 @@ pub mod outbox_message;
 pub mod owner_record;
 pub mod pickup_point;
 pub mod pii_access;
+pub mod product;
 pub mod refresh_token;
 pub mod sandbox_message;
 pub mod staff_role;

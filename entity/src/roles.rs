@@ -433,3 +433,28 @@ pub enum OutboxChannel {
     #[sea_orm(string_value = "custom")]
     Custom,
 }
+
+/// What a catalog item is.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    EnumIter,
+    DeriveActiveEnum,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[serde(rename_all = "snake_case")]
+pub enum ProductKind {
+    /// Goods with a stock count.
+    #[sea_orm(string_value = "goods")]
+    Goods,
+    /// A service (家政, 维修…): no stock, never sold out.
+    #[sea_orm(string_value = "service")]
+    Service,
+}

@@ -17,6 +17,7 @@ mod m20261123_000006_pii_access_log;
 mod m20261123_000007_files;
 mod m20261123_000008_company_staff;
 mod m20261123_000009_wechat;
+mod m20261123_000010_catalog;
 
 pub struct Migrator;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000007_files::Migration),
             Box::new(m20261123_000008_company_staff::Migration),
             Box::new(m20261123_000009_wechat::Migration),
+            Box::new(m20261123_000010_catalog::Migration),
         ]
     }
 }

@@ -50,6 +50,9 @@ const PII_READERS: &[&str] = &[
 ];
 const MERCHANT_OWNER: &[&str] = &["owner"];
 
+/// The seeded 食 category.
+const FOOD: &str = "01960000-0000-7000-8000-000000000002";
+
 #[rustfmt::skip]
 const EXPECTED: &[(&str, &str, Who)] = &[
     ("GET", "/health", Who::Anyone),
@@ -69,6 +72,13 @@ const EXPECTED: &[(&str, &str, Who)] = &[
     ("POST", "/api/v1/me/invite-qr", Who::SignedIn),
     ("POST", "/api/v1/communities/{community_id}/pickup-points/{pickup_point_id}/qr", Who::Staff(MANAGER)),
     ("GET", "/api/v1/wechat/qr-codes/{qr_id}/image", Who::Anyone),
+    ("GET", "/api/v1/categories", Who::SignedIn),
+    ("POST", "/api/v1/categories", Who::OperatorAdmin),
+    ("PATCH", "/api/v1/categories/{category_id}", Who::OperatorAdmin),
+    ("POST", "/api/v1/merchants/{merchant_id}/products", Who::Merchant(MERCHANT_ANY)),
+    ("GET", "/api/v1/merchants/{merchant_id}/products", Who::Merchant(MERCHANT_ANY)),
+    ("PATCH", "/api/v1/merchants/{merchant_id}/products/{product_id}", Who::Merchant(MERCHANT_ANY)),
+    ("GET", "/api/v1/communities/{community_id}/products", Who::Residents(ALL_STAFF)),
     ("GET", "/api/v1/outbox", Who::OperatorAdmin),
     ("POST", "/api/v1/outbox/{message_id}/retry", Who::OperatorAdmin),
     ("GET", "/api/v1/dev/sandbox/inbox", Who::SignedIn),
@@ -413,6 +423,18 @@ async fn every_route_admits_exactly_the_callers_its_rule_names() {
         .unwrap()
         .id
         .to_string();
+    // A product of the shop, for its routes.
+    let (status, made) = status_and_json(
+        app.post(
+            &format!("/api/v1/merchants/{shop}/products"),
+            Some(&merchant_owner.access),
+            json!({ "kind": "service", "category_id": FOOD, "title": "上门清洗", "unit": "次", "price": 5000 }),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 201, "{made}");
+    let product = made["id"].as_str().unwrap().to_owned();
     for (method, pattern, who) in EXPECTED {
         for (caller, session) in &callers {
             let mut path = pattern
@@ -424,7 +446,9 @@ async fn every_route_admits_exactly_the_callers_its_rule_names() {
                 .replace("{merchant_id}", &shop)
                 .replace("{file_id}", &file)
                 .replace("{company_id}", &company)
-                .replace("{message_id}", &message);
+                .replace("{message_id}", &message)
+                .replace("{category_id}", FOOD)
+                .replace("{product_id}", &product);
             let courier = if pattern.starts_with("/api/v1/merchants") {
                 &shop_courier
             } else {

@@ -6,6 +6,7 @@
 mod access_matrix;
 mod auth;
 mod backoffice;
+mod catalog;
 mod cli;
 mod communities;
 mod couriers;

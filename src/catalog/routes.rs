@@ -1,0 +1,447 @@
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
+use entity::{
+    CategoryId, CommunityId, Fen, MerchantId, MerchantStatus, ProductId, ProductKind, category,
+    merchant_approval, product,
+};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::{CommunityScope, MerchantScope};
+use crate::clock;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::http::{Json, Page, PageQuery};
+use crate::state::AppState;
+use crate::text;
+
+// ---------------------------------------------------------------- categories
+
+/// A category with its children, in display order.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Category {
+    pub id: CategoryId,
+    pub parent_id: Option<CategoryId>,
+    pub name: String,
+    pub sort_order: i32,
+    pub active: bool,
+    #[schema(no_recursion)]
+    pub children: Vec<Category>,
+}
+
+fn tree(all: &[category::Model], parent: Option<CategoryId>, depth: usize) -> Vec<Category> {
+    if depth > 8 {
+        return Vec::new();
+    }
+    let mut level: Vec<&category::Model> = all.iter().filter(|c| c.parent_id == parent).collect();
+    level.sort_by_key(|c| (c.sort_order, c.name.clone()));
+    level
+        .into_iter()
+        .map(|c| Category {
+            id: c.id,
+            parent_id: c.parent_id,
+            name: c.name.clone(),
+            sort_order: c.sort_order,
+            active: c.active,
+            children: tree(all, Some(c.id), depth + 1),
+        })
+        .collect()
+}
+
+/// The category tree (衣, 食, 住, 行, 生活服务 and what the operator added).
+#[utoipa::path(get, path = "/api/v1/categories", tag = "catalog",
+    responses((status = 200, body = [Category])))]
+pub async fn list_categories(state: web::Data<AppState>) -> ApiResult<web::Json<Vec<Category>>> {
+    let all = category::Entity::find().all(&state.db).await?;
+    Ok(web::Json(tree(&all, None, 0)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCategory {
+    /// At most 16 characters.
+    pub name: String,
+    /// Under this category (none: a new root).
+    pub parent_id: Option<CategoryId>,
+    pub sort_order: Option<i32>,
+}
+
+async fn find_category(state: &AppState, id: CategoryId) -> ApiResult<category::Model> {
+    category::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::invalid_field("category_id", "no such category"))
+}
+
+/// Add a category.
+#[utoipa::path(post, path = "/api/v1/categories", tag = "catalog", request_body = NewCategory,
+    responses((status = 201, body = Category), (status = 422, body = ErrorBody)))]
+pub async fn create_category(
+    state: web::Data<AppState>,
+    body: Json<NewCategory>,
+) -> ApiResult<HttpResponse> {
+    let body = body.into_inner();
+    let name = text::required("name", &body.name, 16)?;
+    if let Some(parent) = body.parent_id {
+        find_category(&state, parent)
+            .await
+            .map_err(|_| ApiError::invalid_field("parent_id", "no such category"))?;
+    }
+    let now = clock::now();
+    let saved = category::ActiveModel {
+        id: Set(CategoryId::new()),
+        parent_id: Set(body.parent_id),
+        name: Set(name),
+        sort_order: Set(body.sort_order.unwrap_or(0)),
+        active: Set(true),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&state.db)
+    .await?;
+    Ok(HttpResponse::Created().json(Category {
+        id: saved.id,
+        parent_id: saved.parent_id,
+        name: saved.name,
+        sort_order: saved.sort_order,
+        active: saved.active,
+        children: Vec::new(),
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CategoryChanges {
+    pub name: Option<String>,
+    pub sort_order: Option<i32>,
+    /// Hidden categories take no new products and their products are not listed.
+    pub active: Option<bool>,
+}
+
+/// Rename, reorder, hide or show a category.
+#[utoipa::path(patch, path = "/api/v1/categories/{category_id}", tag = "catalog",
+    params(("category_id" = CategoryId, Path)), request_body = CategoryChanges,
+    responses((status = 200, body = Category), (status = 404, body = ErrorBody)))]
+pub async fn update_category(
+    state: web::Data<AppState>,
+    path: web::Path<CategoryId>,
+    body: Json<CategoryChanges>,
+) -> ApiResult<web::Json<Category>> {
+    let body = body.into_inner();
+    let current = category::Entity::find_by_id(path.into_inner())
+        .one(&state.db)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let mut model = current.into_active_model();
+    if let Some(v) = body.name {
+        model.name = Set(text::required("name", &v, 16)?);
+    }
+    if let Some(v) = body.sort_order {
+        model.sort_order = Set(v);
+    }
+    if let Some(v) = body.active {
+        model.active = Set(v);
+    }
+    model.updated_at = Set(clock::now());
+    let saved = model.update(&state.db).await?;
+    let all = category::Entity::find().all(&state.db).await?;
+    Ok(web::Json(Category {
+        id: saved.id,
+        parent_id: saved.parent_id,
+        name: saved.name,
+        sort_order: saved.sort_order,
+        active: saved.active,
+        children: tree(&all, Some(saved.id), 1),
+    }))
+}
+
+// ---------------------------------------------------------------- products
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Product {
+    pub id: ProductId,
+    pub merchant_id: MerchantId,
+    pub category_id: CategoryId,
+    pub kind: ProductKind,
+    pub title: String,
+    pub description: String,
+    pub unit: String,
+    /// Fen.
+    pub price: Fen,
+    /// Fen; the struck-through price.
+    pub original_price: Option<Fen>,
+    /// Units left; absent for services (unlimited).
+    pub stock: Option<i64>,
+    pub sort_order: i32,
+    pub on_shelf: bool,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<product::Model> for Product {
+    fn from(m: product::Model) -> Self {
+        Self {
+            id: m.id,
+            merchant_id: m.merchant_id,
+            category_id: m.category_id,
+            kind: m.kind,
+            title: m.title,
+            description: m.description,
+            unit: m.unit,
+            price: m.price,
+            original_price: m.original_price,
+            stock: m.stock,
+            sort_order: m.sort_order,
+            on_shelf: m.on_shelf,
+            updated_at: m.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewProduct {
+    pub kind: ProductKind,
+    pub category_id: CategoryId,
+    /// At most 60 characters.
+    pub title: String,
+    /// At most 2,000 characters.
+    #[serde(default)]
+    pub description: String,
+    /// 斤, 份, 箱, 次… (at most 16 characters).
+    pub unit: String,
+    /// Fen.
+    pub price: Fen,
+    /// Fen; at least `price`.
+    pub original_price: Option<Fen>,
+    /// Goods: units in stock (required). Services: leave out (unlimited).
+    pub stock: Option<i64>,
+    pub sort_order: Option<i32>,
+    /// Default: on the shelf.
+    pub on_shelf: Option<bool>,
+}
+
+fn check_prices(price: Fen, original: Option<Fen>) -> ApiResult<()> {
+    match original {
+        Some(o) if o < price => Err(ApiError::invalid_field(
+            "original_price",
+            "must not be below the price",
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn check_stock(kind: ProductKind, stock: Option<i64>) -> ApiResult<Option<i64>> {
+    match (kind, stock) {
+        (ProductKind::Goods, Some(n)) if n >= 0 => Ok(Some(n)),
+        (ProductKind::Goods, _) => Err(ApiError::invalid_field(
+            "stock",
+            "goods need a stock of 0 or more",
+        )),
+        (ProductKind::Service, None) => Ok(None),
+        (ProductKind::Service, Some(_)) => Err(ApiError::invalid_field(
+            "stock",
+            "services have no stock (leave it out)",
+        )),
+    }
+}
+
+async fn usable_category(state: &AppState, id: CategoryId) -> ApiResult<()> {
+    match find_category(state, id).await? {
+        c if c.active => Ok(()),
+        _ => Err(ApiError::invalid_field(
+            "category_id",
+            "this category is hidden",
+        )),
+    }
+}
+
+/// Put a product or service in the merchant's catalog.
+#[utoipa::path(post, path = "/api/v1/merchants/{merchant_id}/products", tag = "catalog",
+    params(("merchant_id" = MerchantId, Path)), request_body = NewProduct,
+    responses((status = 201, body = Product), (status = 422, body = ErrorBody)))]
+pub async fn create_product(
+    state: web::Data<AppState>,
+    scope: MerchantScope,
+    body: Json<NewProduct>,
+) -> ApiResult<HttpResponse> {
+    let body = body.into_inner();
+    let title = text::required("title", &body.title, 60)?;
+    let unit = text::required("unit", &body.unit, 16)?;
+    let description = body.description.trim().to_owned();
+    if description.chars().count() > 2000 {
+        return Err(ApiError::invalid_field(
+            "description",
+            "at most 2,000 characters",
+        ));
+    }
+    check_prices(body.price, body.original_price)?;
+    let stock = check_stock(body.kind, body.stock)?;
+    usable_category(&state, body.category_id).await?;
+    let now = clock::now();
+    let saved = product::ActiveModel {
+        id: Set(ProductId::new()),
+        merchant_id: Set(scope.merchant.id),
+        category_id: Set(body.category_id),
+        kind: Set(body.kind),
+        title: Set(title),
+        description: Set(description),
+        unit: Set(unit),
+        price: Set(body.price),
+        original_price: Set(body.original_price),
+        stock: Set(stock),
+        sort_order: Set(body.sort_order.unwrap_or(0)),
+        on_shelf: Set(body.on_shelf.unwrap_or(true)),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&state.db)
+    .await?;
+    Ok(HttpResponse::Created().json(Product::from(saved)))
+}
+
+/// The merchant's own catalog, on and off the shelf.
+#[utoipa::path(get, path = "/api/v1/merchants/{merchant_id}/products", tag = "catalog",
+    params(("merchant_id" = MerchantId, Path), PageQuery),
+    responses((status = 200, body = Page<Product>)))]
+pub async fn list_own_products(
+    state: web::Data<AppState>,
+    scope: MerchantScope,
+    query: web::Query<PageQuery>,
+) -> ApiResult<web::Json<Page<Product>>> {
+    let select = product::Entity::find().filter(product::Column::MerchantId.eq(scope.merchant.id));
+    let page = query
+        .parse()?
+        .fetch(select, product::Column::Id, |m| m.id.as_uuid(), &state.db)
+        .await?;
+    Ok(web::Json(page.map(Product::from)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProductChanges {
+    pub category_id: Option<CategoryId>,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub unit: Option<String>,
+    pub price: Option<Fen>,
+    pub original_price: Option<Fen>,
+    /// Goods only: the new stock count.
+    pub stock: Option<i64>,
+    pub sort_order: Option<i32>,
+    pub on_shelf: Option<bool>,
+}
+
+/// Change a product: details, price, stock, or on/off the shelf.
+#[utoipa::path(patch, path = "/api/v1/merchants/{merchant_id}/products/{product_id}", tag = "catalog",
+    params(("merchant_id" = MerchantId, Path), ("product_id" = ProductId, Path)), request_body = ProductChanges,
+    responses((status = 200, body = Product), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn update_product(
+    state: web::Data<AppState>,
+    scope: MerchantScope,
+    path: web::Path<(MerchantId, ProductId)>,
+    body: Json<ProductChanges>,
+) -> ApiResult<web::Json<Product>> {
+    let body = body.into_inner();
+    let current = product::Entity::find_by_id(path.1)
+        .filter(product::Column::MerchantId.eq(scope.merchant.id))
+        .one(&state.db)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let price = body.price.unwrap_or(current.price);
+    let original = body.original_price.or(current.original_price);
+    check_prices(price, original)?;
+    if body.stock.is_some() {
+        check_stock(current.kind, body.stock)?;
+    }
+    if let Some(c) = body.category_id {
+        usable_category(&state, c).await?;
+    }
+    let mut model = current.into_active_model();
+    if let Some(c) = body.category_id {
+        model.category_id = Set(c);
+    }
+    if let Some(v) = body.title {
+        model.title = Set(text::required("title", &v, 60)?);
+    }
+    if let Some(v) = body.description {
+        let v = v.trim().to_owned();
+        if v.chars().count() > 2000 {
+            return Err(ApiError::invalid_field(
+                "description",
+                "at most 2,000 characters",
+            ));
+        }
+        model.description = Set(v);
+    }
+    if let Some(v) = body.unit {
+        model.unit = Set(text::required("unit", &v, 16)?);
+    }
+    model.price = Set(price);
+    model.original_price = Set(original);
+    if let Some(n) = body.stock {
+        model.stock = Set(Some(n));
+    }
+    if let Some(v) = body.sort_order {
+        model.sort_order = Set(v);
+    }
+    if let Some(v) = body.on_shelf {
+        model.on_shelf = Set(v);
+    }
+    model.updated_at = Set(clock::now());
+    Ok(web::Json(model.update(&state.db).await?.into()))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CatalogFilter {
+    pub category_id: Option<CategoryId>,
+    pub merchant_id: Option<MerchantId>,
+}
+
+/// What residents of this community can buy: products on the shelf, in
+/// visible categories, from merchants verified here (and not expired).
+#[utoipa::path(get, path = "/api/v1/communities/{community_id}/products", tag = "catalog",
+    params(("community_id" = CommunityId, Path), CatalogFilter, PageQuery),
+    responses((status = 200, body = Page<Product>)))]
+pub async fn community_products(
+    state: web::Data<AppState>,
+    scope: CommunityScope,
+    filter: web::Query<CatalogFilter>,
+    query: web::Query<PageQuery>,
+) -> ApiResult<web::Json<Page<Product>>> {
+    let now = clock::now();
+    let sellers: Vec<MerchantId> = merchant_approval::Entity::find()
+        .filter(merchant_approval::Column::CommunityId.eq(scope.id()))
+        .filter(merchant_approval::Column::Status.eq(MerchantStatus::Verified))
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .filter(|a| a.may_sell(now))
+        .map(|a| a.merchant_id)
+        .collect();
+    let hidden: Vec<CategoryId> = category::Entity::find()
+        .filter(category::Column::Active.eq(false))
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    let mut select = product::Entity::find()
+        .filter(product::Column::MerchantId.is_in(sellers))
+        .filter(product::Column::OnShelf.eq(true))
+        .filter(product::Column::CategoryId.is_not_in(hidden))
+        .order_by_asc(product::Column::SortOrder);
+    if let Some(c) = filter.category_id {
+        select = select.filter(product::Column::CategoryId.eq(c));
+    }
+    if let Some(m) = filter.merchant_id {
+        select = select.filter(product::Column::MerchantId.eq(m));
+    }
+    let page = query
+        .parse()?
+        .fetch(select, product::Column::Id, |m| m.id.as_uuid(), &state.db)
+        .await?;
+    Ok(web::Json(page.map(Product::from)))
+}

@@ -1,0 +1,220 @@
+//! The catalog: categories, merchants' products, what residents can buy.
+
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::helpers::{Session, TestApp, assert_error, spawn_app, status_and_json};
+
+/// A merchant who applied to `communities`; returns (owner, merchant id).
+async fn merchant(app: &TestApp, communities: &[Uuid]) -> (Session, String) {
+    let owner = app.resident().await;
+    let (status, body) = status_and_json(
+        app.post(
+            "/api/v1/merchants",
+            Some(&owner.access),
+            json!({
+                "shop_name": format!("鲜果铺{}", Uuid::now_v7().simple()),
+                "business_scope": "水果零售",
+                "categories": ["食"],
+                "location_kind": "shop",
+                "address": "1号楼底商101",
+                "contact_phone": "13812340001",
+                "owner_name": "王五",
+                "owner_id_number": "11010519491231002X",
+                "community_ids": communities,
+            }),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    (owner, body["id"].as_str().unwrap().to_owned())
+}
+
+async fn verify(app: &TestApp, community: Uuid, shop: &str) {
+    let manager = app.staff(community, "manager").await;
+    let res = app
+        .post(
+            &format!("/api/v1/communities/{community}/merchants/{shop}/visits"),
+            Some(&manager.access),
+            json!({ "notes": "店面整洁" }),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let until = (chrono::Utc::now() + chrono::Duration::days(365)).to_rfc3339();
+    let res = app
+        .post(
+            &format!("/api/v1/communities/{community}/merchants/{shop}/verify"),
+            Some(&manager.access),
+            json!({ "valid_until": until }),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+}
+
+async fn food(app: &TestApp, who: &Session) -> String {
+    let (_, tree) = status_and_json(app.get("/api/v1/categories", Some(&who.access)).await).await;
+    let roots: Vec<&str> = tree
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(roots, ["衣", "食", "住", "行", "生活服务"]);
+    tree[1]["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn the_category_tree_starts_with_the_five_roots_and_the_operator_edits_it() {
+    let app = spawn_app().await;
+    let admin = app.operator_admin().await;
+    let food = food(&app, &admin).await;
+    let (status, fruit) = status_and_json(
+        app.post(
+            "/api/v1/categories",
+            Some(&admin.access),
+            json!({ "name": "水果", "parent_id": food }),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 201, "{fruit}");
+    let (_, tree) = status_and_json(app.get("/api/v1/categories", Some(&admin.access)).await).await;
+    assert_eq!(tree[1]["children"][0]["name"], "水果");
+    let id = fruit["id"].as_str().unwrap();
+    let (status, renamed) = status_and_json(
+        app.request(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/categories/{id}"),
+            Some(&admin.access),
+            Some(json!({ "name": "时令水果" })),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{renamed}");
+    assert_eq!(renamed["name"], "时令水果");
+    let res = app
+        .post(
+            "/api/v1/categories",
+            Some(&admin.access),
+            json!({ "name": "x", "parent_id": Uuid::now_v7() }),
+        )
+        .await;
+    assert_error(res, 422, "validation_failed").await;
+}
+
+#[tokio::test]
+async fn residents_see_products_only_from_merchants_verified_in_their_community() {
+    let app = spawn_app().await;
+    let here = app
+        .community(&format!("目录小区{}", Uuid::now_v7().simple()))
+        .await;
+    let there = app
+        .community(&format!("别处小区{}", Uuid::now_v7().simple()))
+        .await;
+    let (owner, shop) = merchant(&app, &[here, there]).await;
+    let food = food(&app, &owner).await;
+
+    let products = format!("/api/v1/merchants/{shop}/products");
+    let new = |body: Value| app.post(&products, Some(&owner.access), body);
+    let (status, apples) = status_and_json(
+        new(json!({
+            "kind": "goods", "category_id": food, "title": "烟台苹果", "unit": "斤",
+            "price": 680, "original_price": 880, "stock": 100
+        }))
+        .await,
+    )
+    .await;
+    assert_eq!(status, 201, "{apples}");
+    assert_eq!(apples["price"], 680);
+    assert_eq!(apples["on_shelf"], true);
+    // Refusals: a negative price, a struck price below the price, goods
+    // without stock, a service with stock, an unknown category.
+    for (body, field) in [
+        (
+            json!({"kind": "goods", "category_id": food, "title": "t", "unit": "斤", "price": -1, "stock": 1}),
+            None,
+        ),
+        (
+            json!({"kind": "goods", "category_id": food, "title": "t", "unit": "斤", "price": 500, "original_price": 400, "stock": 1}),
+            Some("original_price"),
+        ),
+        (
+            json!({"kind": "goods", "category_id": food, "title": "t", "unit": "斤", "price": 500}),
+            Some("stock"),
+        ),
+        (
+            json!({"kind": "service", "category_id": food, "title": "t", "unit": "次", "price": 500, "stock": 3}),
+            Some("stock"),
+        ),
+        (
+            json!({"kind": "goods", "category_id": Uuid::now_v7(), "title": "t", "unit": "斤", "price": 500, "stock": 1}),
+            Some("category_id"),
+        ),
+    ] {
+        let (status, err) = status_and_json(new(body).await).await;
+        assert_eq!(status, 422, "{err}");
+        if let Some(field) = field {
+            assert_eq!(err["details"]["field"], field, "{err}");
+        }
+    }
+
+    // Not verified anywhere yet: residents see nothing.
+    let resident_here = app.staff(here, "finance").await;
+    let list = format!("/api/v1/communities/{here}/products");
+    let (_, page) = status_and_json(app.get(&list, Some(&resident_here.access)).await).await;
+    assert!(page["items"].as_array().unwrap().is_empty());
+
+    verify(&app, here, &shop).await;
+    let (_, page) = status_and_json(app.get(&list, Some(&resident_here.access)).await).await;
+    assert_eq!(page["items"][0]["title"], "烟台苹果");
+    // Verified here only: the other community still sees nothing.
+    let staff_there = app.staff(there, "finance").await;
+    let (_, page) = status_and_json(
+        app.get(
+            &format!("/api/v1/communities/{there}/products"),
+            Some(&staff_there.access),
+        )
+        .await,
+    )
+    .await;
+    assert!(page["items"].as_array().unwrap().is_empty());
+
+    // Off the shelf: gone from the residents' list, still in the merchant's own.
+    let id = apples["id"].as_str().unwrap();
+    let (status, changed) = status_and_json(
+        app.request(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/merchants/{shop}/products/{id}"),
+            Some(&owner.access),
+            Some(json!({ "on_shelf": false, "price": 600 })),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{changed}");
+    assert_eq!(changed["price"], 600);
+    let (_, page) = status_and_json(app.get(&list, Some(&resident_here.access)).await).await;
+    assert!(page["items"].as_array().unwrap().is_empty());
+    let (_, own) = status_and_json(
+        app.get(
+            &format!("/api/v1/merchants/{shop}/products"),
+            Some(&owner.access),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(own["items"][0]["on_shelf"], false);
+    // Another merchant's owner cannot touch it.
+    let (other, _) = merchant(&app, &[here]).await;
+    let res = app
+        .request(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/merchants/{shop}/products/{id}"),
+            Some(&other.access),
+            Some(json!({ "on_shelf": true })),
+        )
+        .await;
+    assert_error(res, 404, "not_found").await;
+}
