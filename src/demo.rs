@@ -220,6 +220,48 @@ async fn seed_merchant(
         "  merchant 郑记鲜果 verified for a year (owner 13800000011); courier 小郑, pass {}",
         courier.pass_number
     );
+    seed_products(txn, shop.id).await?;
+    Ok(())
+}
+
+/// The fruit shop's catalog, under the seeded 食 category.
+async fn seed_products(
+    txn: &sea_orm::DatabaseTransaction,
+    shop: entity::MerchantId,
+) -> anyhow::Result<()> {
+    use entity::{CategoryId, Fen, ProductId, ProductKind, product};
+    use sea_orm::{ActiveModelTrait, Set};
+    let food = CategoryId::from_uuid(uuid::Uuid::from_u128(
+        0x0196_0000_0000_7000_8000_0000_0000_0002,
+    ));
+    let now = crate::clock::now();
+    let items: [(&str, &str, i64, Option<i64>, i64); 4] = [
+        ("烟台红富士苹果", "斤", 680, Some(880), 200),
+        ("赣南脐橙", "斤", 550, None, 150),
+        ("海南金煌芒", "斤", 990, Some(1290), 80),
+        ("精品果切拼盘", "份", 1800, None, 30),
+    ];
+    for (i, (title, unit, price, original, stock)) in items.into_iter().enumerate() {
+        product::ActiveModel {
+            id: Set(ProductId::new()),
+            merchant_id: Set(shop),
+            category_id: Set(food),
+            kind: Set(ProductKind::Goods),
+            title: Set(title.to_owned()),
+            description: Set(format!("{title}，当天到货，小区自提或送货上门")),
+            unit: Set(unit.to_owned()),
+            price: Set(Fen::new(price)?),
+            original_price: Set(original.map(Fen::new).transpose()?),
+            stock: Set(Some(stock)),
+            sort_order: Set(i32::try_from(i).unwrap_or(0)),
+            on_shelf: Set(true),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+        .insert(txn)
+        .await?;
+    }
+    println!("  four products on the shop's shelf (食)");
     Ok(())
 }
 

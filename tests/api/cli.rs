@@ -186,6 +186,11 @@ async fn seed_demo_creates_a_community_with_staff_and_is_idempotent() {
         "{}",
         text(&first)
     );
+    assert!(
+        text(&first).contains("four products on the shop's shelf"),
+        "{}",
+        text(&first)
+    );
     let second = anjia(&["seed-demo"], &env, None);
     assert!(second.status.success(), "{}", text(&second));
     assert!(
