@@ -157,6 +157,23 @@ pub fn pool_usage(db: &DatabaseConnection) -> (u32, usize) {
     }
 }
 
+/// Raw SQL written with PostgreSQL's numbered placeholders (`$1`), for the
+/// connection's engine (SQLite takes `?1`).
+pub fn sql(backend: DbBackend, postgres: &str) -> String {
+    match backend {
+        DbBackend::Postgres => postgres.to_owned(),
+        _ => postgres.replace('$', "?"),
+    }
+}
+
+/// Whether `err` is a unique-index violation (someone else got there first).
+pub fn is_unique_violation(err: &DbErr) -> bool {
+    matches!(
+        err.sql_err(),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::sqlite_file;

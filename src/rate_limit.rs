@@ -4,9 +4,10 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
+use sea_orm::{ConnectionTrait, DbErr, Statement};
 
 use crate::clock;
+use crate::db::sql;
 
 /// Seconds until the window that has reached `limit` for `key` ends, or
 /// `None` while attempts remain.
@@ -95,12 +96,4 @@ pub async fn clear<C: ConnectionTrait>(db: &C, key: &str) -> Result<(), DbErr> {
     ))
     .await?;
     Ok(())
-}
-
-/// Numbered placeholders: `$1` for PostgreSQL, `?1` for SQLite.
-fn sql(backend: DbBackend, postgres: &str) -> String {
-    match backend {
-        DbBackend::Postgres => postgres.to_owned(),
-        _ => postgres.replace('$', "?"),
-    }
 }

@@ -33,6 +33,20 @@ pub fn text(col: impl IntoIden, len: u32) -> ColumnDef {
     ColumnDef::new(col).string_len(len).not_null().take()
 }
 
+/// An optional string of at most `len` characters.
+pub fn text_null(col: impl IntoIden, len: u32) -> ColumnDef {
+    ColumnDef::new(col).string_len(len).null().take()
+}
+
+/// Required text of any length.
+pub fn long_text(col: impl IntoIden) -> ColumnDef {
+    ColumnDef::new(col).text().not_null().take()
+}
+
+pub fn long_text_null(col: impl IntoIden) -> ColumnDef {
+    ColumnDef::new(col).text().null().take()
+}
+
 /// A foreign key whose rows go with the row they point to.
 pub fn cascade(
     name: &str,

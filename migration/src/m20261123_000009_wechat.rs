@@ -5,7 +5,9 @@
 
 use sea_orm_migration::prelude::*;
 
-use crate::columns::{cascade, id, time, time_null, uuid_null, uuid_ref};
+use crate::columns::{
+    cascade, id, long_text, long_text_null, text, text_null, time, time_null, uuid_null, uuid_ref,
+};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -110,22 +112,6 @@ enum WechatQrCodes {
     CreatedAt,
 }
 
-fn string(col: impl IntoIden, len: u32) -> ColumnDef {
-    ColumnDef::new(col).string_len(len).not_null().take()
-}
-
-fn string_null(col: impl IntoIden, len: u32) -> ColumnDef {
-    ColumnDef::new(col).string_len(len).null().take()
-}
-
-fn long_text(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col).text().not_null().take()
-}
-
-fn long_text_null(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col).text().null().take()
-}
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -135,9 +121,9 @@ impl MigrationTrait for Migration {
                     .table(WechatIdentities::Table)
                     .col(id(WechatIdentities::Id))
                     .col(uuid_ref(WechatIdentities::UserId))
-                    .col(string(WechatIdentities::AppId, 32))
-                    .col(string(WechatIdentities::Openid, 64))
-                    .col(string_null(WechatIdentities::Unionid, 64))
+                    .col(text(WechatIdentities::AppId, 32))
+                    .col(text(WechatIdentities::Openid, 64))
+                    .col(text_null(WechatIdentities::Unionid, 64))
                     .col(long_text_null(WechatIdentities::SessionKeyEnc))
                     .col(time(WechatIdentities::CreatedAt))
                     .col(time(WechatIdentities::UpdatedAt))
@@ -184,14 +170,14 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table(WechatFollowers::Table)
                     .col(id(WechatFollowers::Id))
-                    .col(string(WechatFollowers::AppId, 32))
-                    .col(string(WechatFollowers::Openid, 64))
+                    .col(text(WechatFollowers::AppId, 32))
+                    .col(text(WechatFollowers::Openid, 64))
                     .col(
                         ColumnDef::new(WechatFollowers::Subscribed)
                             .boolean()
                             .not_null(),
                     )
-                    .col(string_null(WechatFollowers::Scene, 64))
+                    .col(text_null(WechatFollowers::Scene, 64))
                     .col(uuid_null(WechatFollowers::InvitedBy))
                     .col(time(WechatFollowers::FirstSubscribedAt))
                     .col(time_null(WechatFollowers::UnsubscribedAt))
@@ -277,14 +263,14 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table(OutboxMessages::Table)
                     .col(id(OutboxMessages::Id))
-                    .col(string(OutboxMessages::Kind, 48))
-                    .col(string(OutboxMessages::Channel, 16))
+                    .col(text(OutboxMessages::Kind, 48))
+                    .col(text(OutboxMessages::Channel, 16))
                     .col(uuid_null(OutboxMessages::UserId))
-                    .col(string(OutboxMessages::AppId, 32))
-                    .col(string_null(OutboxMessages::Openid, 64))
+                    .col(text(OutboxMessages::AppId, 32))
+                    .col(text_null(OutboxMessages::Openid, 64))
                     .col(long_text(OutboxMessages::Payload))
                     .col(long_text(OutboxMessages::Summary))
-                    .col(string(OutboxMessages::Status, 16))
+                    .col(text(OutboxMessages::Status, 16))
                     .col(
                         ColumnDef::new(OutboxMessages::Attempts)
                             .integer()
@@ -317,9 +303,9 @@ impl MigrationTrait for Migration {
                     .col(id(SandboxMessages::Id))
                     .col(uuid_ref(SandboxMessages::OutboxId))
                     .col(uuid_null(SandboxMessages::UserId))
-                    .col(string_null(SandboxMessages::Openid, 64))
-                    .col(string(SandboxMessages::Kind, 48))
-                    .col(string(SandboxMessages::Channel, 16))
+                    .col(text_null(SandboxMessages::Openid, 64))
+                    .col(text(SandboxMessages::Kind, 48))
+                    .col(text(SandboxMessages::Channel, 16))
                     .col(long_text(SandboxMessages::Summary))
                     .col(long_text(SandboxMessages::Payload))
                     .col(time(SandboxMessages::DeliveredAt))
@@ -342,7 +328,7 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table(WechatQrCodes::Table)
                     .col(id(WechatQrCodes::Id))
-                    .col(string(WechatQrCodes::Scene, 64))
+                    .col(text(WechatQrCodes::Scene, 64))
                     .col(
                         ColumnDef::new(WechatQrCodes::Permanent)
                             .boolean()

@@ -4,7 +4,7 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::prelude::Uuid;
 
-use crate::columns::{cascade, id, text, time, uuid_null, uuid_ref};
+use crate::columns::{cascade, id, long_text, text, time, uuid_null, uuid_ref};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -123,7 +123,7 @@ impl MigrationTrait for Migration {
                     .col(uuid_ref(Products::CategoryId))
                     .col(text(Products::Kind, 16))
                     .col(text(Products::Title, 60))
-                    .col(ColumnDef::new(Products::Description).text().not_null())
+                    .col(long_text(Products::Description))
                     .col(text(Products::Unit, 16))
                     .col(ColumnDef::new(Products::Price).big_integer().not_null())
                     .col(ColumnDef::new(Products::OriginalPrice).big_integer().null())

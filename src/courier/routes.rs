@@ -225,12 +225,7 @@ pub async fn register<C: ConnectionTrait>(
         };
         match row.insert(db).await {
             Ok(saved) => return Ok(saved),
-            Err(e)
-                if attempt < 3
-                    && matches!(
-                        e.sql_err(),
-                        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
-                    ) => {}
+            Err(e) if attempt < 3 && crate::db::is_unique_violation(&e) => {}
             Err(e) => return Err(e.into()),
         }
     }

@@ -32,6 +32,7 @@ use sea_orm::{
 use serde_json::{Map, Value, json};
 
 use crate::config::Settings;
+use crate::db::sql;
 use crate::error::ApiResult;
 use crate::state::AppState;
 use crate::wechat::client::{App, WechatError};
@@ -269,13 +270,6 @@ async fn insert<C: ConnectionTrait>(db: &C, m: NewMessage) -> ApiResult<()> {
     Ok(())
 }
 
-fn sql(backend: DbBackend, postgres: &str) -> String {
-    match backend {
-        DbBackend::Postgres => postgres.to_owned(),
-        _ => postgres.replace('$', "?"),
-    }
-}
-
 /// Claims up to `batch_size` due messages (within the global rate), marking
 /// each held until `lease` from now. Returns the rows and the lease end,
 /// which fences the result: only the claim's holder can record the outcome.
@@ -412,14 +406,7 @@ async fn send(state: &AppState, m: &outbox_message::Model) -> Result<(), WechatE
         return match inserted {
             Ok(_) => Ok(()),
             // Already delivered by an earlier claim: delivered once.
-            Err(e)
-                if matches!(
-                    e.sql_err(),
-                    Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
-                ) =>
-            {
-                Ok(())
-            }
+            Err(e) if crate::db::is_unique_violation(&e) => Ok(()),
             Err(e) => Err(e.into()),
         };
     }

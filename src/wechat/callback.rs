@@ -13,7 +13,7 @@ use std::time::Duration;
 use actix_web::http::header::ContentType;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
-use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use sea_orm::{ConnectionTrait, Statement};
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -23,6 +23,7 @@ use super::dedupe::Claim;
 use super::message::Inbound;
 use super::replies::{self, Reply};
 use super::{identity, xml};
+use crate::db::sql;
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::http::{declared_length, read_limited};
 use crate::outbox;
@@ -193,13 +194,6 @@ pub async fn receive(
                 .body(body)
         }
     })
-}
-
-fn sql(backend: DbBackend, postgres: &str) -> String {
-    match backend {
-        DbBackend::Postgres => postgres.to_owned(),
-        _ => postgres.replace('$', "?"),
-    }
 }
 
 /// Claims `key` for this delivery (see [`super::dedupe`]).

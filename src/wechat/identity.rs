@@ -240,7 +240,7 @@ async fn is_privileged<C: ConnectionTrait>(db: &C, u: &user::Model) -> ApiResult
 
 /// An account made by a WeChat sign-in that has done nothing yet.
 async fn is_bare<C: ConnectionTrait>(db: &C, me: &user::Model) -> ApiResult<bool> {
-    if me.password_hash.is_some() || me.phone_hash.is_some() {
+    if me.phone_hash.is_some() || is_privileged(db, me).await? {
         return Ok(false);
     }
     let id = me.id;
@@ -256,28 +256,12 @@ async fn is_bare<C: ConnectionTrait>(db: &C, me: &user::Model) -> ApiResult<bool
             .filter(household_invite::Column::CreatedBy.eq(id))
             .count(db)
             .await?
-        + staff_role::Entity::find()
-            .filter(staff_role::Column::UserId.eq(id))
-            .count(db)
-            .await?
         + household_member::Entity::find()
             .filter(household_member::Column::UserId.eq(id))
             .count(db)
             .await?
         + household_claim::Entity::find()
             .filter(household_claim::Column::UserId.eq(id))
-            .count(db)
-            .await?
-        + merchant_staff::Entity::find()
-            .filter(merchant_staff::Column::UserId.eq(id))
-            .count(db)
-            .await?
-        + delivery_company_staff::Entity::find()
-            .filter(delivery_company_staff::Column::UserId.eq(id))
-            .count(db)
-            .await?
-        + operator_admin::Entity::find()
-            .filter(operator_admin::Column::UserId.eq(id))
             .count(db)
             .await?;
     Ok(held == 0)

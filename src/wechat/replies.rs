@@ -340,11 +340,7 @@ async fn subscribed(state: &AppState, inbound: &Inbound, scene: Option<&str>) ->
             .await;
             match inserted {
                 Ok(_) => {}
-                Err(e)
-                    if matches!(
-                        e.sql_err(),
-                        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
-                    ) => {}
+                Err(e) if crate::db::is_unique_violation(&e) => {}
                 Err(e) => return Err(e.into()),
             }
         }

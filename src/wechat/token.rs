@@ -15,10 +15,11 @@
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 
 use super::client::WechatError;
 use crate::clock;
+use crate::db::sql;
 
 /// How long one holder may take to refresh before another may try.
 const LEASE: chrono::Duration = chrono::Duration::seconds(20);
@@ -32,13 +33,6 @@ fn revoked_marker() -> DateTime<Utc> {
     Utc.timestamp_opt(0, 0)
         .single()
         .unwrap_or(DateTime::<Utc>::MIN_UTC)
-}
-
-fn sql(backend: DbBackend, postgres: &str) -> String {
-    match backend {
-        DbBackend::Postgres => postgres.to_owned(),
-        _ => postgres.replace('$', "?"),
-    }
 }
 
 #[derive(Default)]

@@ -472,17 +472,60 @@ pub async fn wait_for_outbox(
     panic!("the outbox never had {n} {status} messages");
 }
 
-#[tokio::test]
-async fn web_oauth_sends_the_browser_to_wechat_and_back_with_tokens() {
-    let app = wechat_app().await;
+/// A started OAuth sign-in: WeChat's authorize URL, the `state` in it, the
+/// `Set-Cookie` header and the cookie to send back.
+struct OauthStart {
+    location: String,
+    state: String,
+    set_cookie: String,
+    cookie: String,
+}
+
+fn query_value(url: &str, key: &str) -> String {
+    reqwest::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == key)
+        .unwrap()
+        .1
+        .into_owned()
+}
+
+async fn start_oauth(app: &TestApp, query: &str) -> OauthStart {
     let res = app
-        .get(
-            "/wechat/oauth/authorize?redirect=https%3A%2F%2Fh5.example.com%2Fapp%2Forders",
-            None,
-        )
+        .get(&format!("/wechat/oauth/authorize?{query}"), None)
         .await;
     assert_eq!(res.status(), 302);
     let location = res.headers()["location"].to_str().unwrap().to_owned();
+    let set_cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+    OauthStart {
+        state: query_value(&location, "state"),
+        cookie: set_cookie.split(';').next().unwrap().to_owned(),
+        set_cookie,
+        location,
+    }
+}
+
+/// The access token an OAuth callback put in the page's fragment.
+fn fragment_access_token(location: &str) -> String {
+    let url = reqwest::Url::parse(location).unwrap();
+    url.fragment()
+        .unwrap()
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("access_token="))
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn web_oauth_sends_the_browser_to_wechat_and_back_with_tokens() {
+    let app = wechat_app().await;
+    let OauthStart {
+        location,
+        state,
+        set_cookie,
+        cookie,
+    } = start_oauth(&app, "redirect=https%3A%2F%2Fh5.example.com%2Fapp%2Forders").await;
     assert!(
         location.starts_with(&format!(
             "{}/connect/oauth2/authorize?appid={APP_ID}",
@@ -491,26 +534,12 @@ async fn web_oauth_sends_the_browser_to_wechat_and_back_with_tokens() {
         "{location}"
     );
     assert!(location.contains("scope=snsapi_base") && location.ends_with("#wechat_redirect"));
-    let set_cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
     assert!(
         set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Lax"),
         "{set_cookie}"
     );
-    let cookie = set_cookie.split(';').next().unwrap().to_owned();
-    let url = reqwest::Url::parse(&location).unwrap();
-    let state: String = url
-        .query_pairs()
-        .find(|(k, _)| k == "state")
-        .unwrap()
-        .1
-        .into_owned();
     assert!(state.len() <= 128 && state.chars().all(|c| c.is_ascii_alphanumeric()));
-    let back: String = url
-        .query_pairs()
-        .find(|(k, _)| k == "redirect_uri")
-        .unwrap()
-        .1
-        .into_owned();
+    let back = query_value(&location, "redirect_uri");
     assert!(back.starts_with("http://127.0.0.1:8080/wechat/oauth/callback?redirect="));
 
     Mock::given(method("GET"))
@@ -548,16 +577,8 @@ async fn web_oauth_sends_the_browser_to_wechat_and_back_with_tokens() {
         location.starts_with("https://h5.example.com/app/orders#access_token="),
         "{location}"
     );
-    let fragment = reqwest::Url::parse(&location)
-        .unwrap()
-        .fragment()
-        .unwrap()
-        .to_owned();
-    let access = fragment
-        .split('&')
-        .find_map(|kv| kv.strip_prefix("access_token="))
-        .unwrap();
-    let (status, me) = status_and_json(app.get("/api/v1/me", Some(access)).await).await;
+    let access = fragment_access_token(&location);
+    let (status, me) = status_and_json(app.get("/api/v1/me", Some(&access)).await).await;
     assert_eq!(status, 200, "{me}");
 
     // The same person signing in on the mini-program (same unionid) is the same user.
@@ -611,28 +632,17 @@ async fn web_oauth_sends_the_browser_to_wechat_and_back_with_tokens() {
 #[tokio::test]
 async fn the_userinfo_scope_names_the_new_user_after_their_wechat_profile() {
     let app = wechat_app().await;
-    let res = app
-        .get(
-            "/wechat/oauth/authorize?redirect=https%3A%2F%2Fh5.example.com%2Fapp%2F&scope=userinfo",
-            None,
-        )
-        .await;
-    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    let OauthStart {
+        location,
+        state,
+        cookie,
+        ..
+    } = start_oauth(
+        &app,
+        "redirect=https%3A%2F%2Fh5.example.com%2Fapp%2F&scope=userinfo",
+    )
+    .await;
     assert!(location.contains("scope=snsapi_userinfo"), "{location}");
-    let cookie = res.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
-    let url = reqwest::Url::parse(&location).unwrap();
-    let state: String = url
-        .query_pairs()
-        .find(|(k, _)| k == "state")
-        .unwrap()
-        .1
-        .into_owned();
     Mock::given(method("GET"))
         .and(path("/sns/oauth2/access_token"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
@@ -661,16 +671,8 @@ async fn the_userinfo_scope_names_the_new_user_after_their_wechat_profile() {
         .unwrap();
     assert_eq!(res.status(), 302);
     let location = res.headers()["location"].to_str().unwrap().to_owned();
-    let fragment = reqwest::Url::parse(&location)
-        .unwrap()
-        .fragment()
-        .unwrap()
-        .to_owned();
-    let access = fragment
-        .split('&')
-        .find_map(|kv| kv.strip_prefix("access_token="))
-        .unwrap();
-    let (_, me) = status_and_json(app.get("/api/v1/me", Some(access)).await).await;
+    let access = fragment_access_token(&location);
+    let (_, me) = status_and_json(app.get("/api/v1/me", Some(&access)).await).await;
     assert_eq!(me["display_name"], "小区张阿姨");
 }
 
