@@ -64,6 +64,8 @@ pub struct Settings {
     pub wechat: WechatSettings,
     pub miniprogram: MiniprogramSettings,
     pub outbox: OutboxSettings,
+    pub payment: PaymentSettings,
+    pub jobs: JobSettings,
     /// Outbound message kinds by key (`order_paid`, `verification_result`, …).
     #[serde(default)]
     pub messages: std::collections::BTreeMap<String, MessageKind>,
@@ -247,6 +249,42 @@ pub struct OutboxSettings {
     pub lease_secs: u64,
 }
 
+/// Which payment provider takes residents' money.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentProvider {
+    /// Development: a resident "pays" with an API call that runs the same
+    /// internal path as a verified payment notification. No money moves, so
+    /// production refuses to take payments this way.
+    Sandbox,
+}
+
+/// Payments and the order clock.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentSettings {
+    pub provider: PaymentProvider,
+    /// An unpaid order lets go of its stock after this many minutes.
+    pub unpaid_timeout_mins: u32,
+    /// A delivered order confirms itself after this many days.
+    pub auto_confirm_days: u32,
+}
+
+/// Background jobs (deadlines, timeouts, reminders). Every instance may run
+/// them: each move is a conditional update and claims skip locked rows.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobSettings {
+    /// Run the sweepers in this process.
+    pub enabled: bool,
+    /// How often they look for due work.
+    pub interval_ms: u64,
+    /// Rows one sweep claims at a time.
+    pub batch_size: u32,
+    /// Remind residents of an order waiting at a pickup point after this many hours.
+    pub pickup_reminder_hours: u32,
+}
+
 /// One message kind: what it says and which template carries it.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -382,6 +420,14 @@ impl Settings {
             problems.push(
                 "outbox.batch_size, rate_per_sec and max_attempts must be positive".to_owned(),
             );
+        }
+        if self.payment.unpaid_timeout_mins == 0 || self.payment.auto_confirm_days == 0 {
+            problems.push(
+                "payment.unpaid_timeout_mins and auto_confirm_days must be positive".to_owned(),
+            );
+        }
+        if self.jobs.interval_ms == 0 || self.jobs.batch_size == 0 {
+            problems.push("jobs.interval_ms and batch_size must be positive".to_owned());
         }
         if let Err(e) = crate::wechat::menu::validate(&self.wechat.menu) {
             problems.push(format!("wechat.menu: {e}"));

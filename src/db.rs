@@ -166,6 +166,32 @@ pub fn sql(backend: DbBackend, postgres: &str) -> String {
     }
 }
 
+/// Ids of due rows claimed for a sweep, in the caller's transaction:
+/// `postgres_sql` selects an `id` column; on PostgreSQL the rows are locked
+/// and rows another instance holds are skipped (`FOR UPDATE SKIP LOCKED`);
+/// SQLite serialises writers instead.
+pub async fn claim_ids<T: sea_orm::TryGetable, C: ConnectionTrait>(
+    txn: &C,
+    postgres_sql: &str,
+    values: Vec<sea_orm::Value>,
+) -> Result<Vec<T>, DbErr> {
+    let backend = txn.get_database_backend();
+    let skip = if backend == DbBackend::Postgres {
+        " FOR UPDATE SKIP LOCKED"
+    } else {
+        ""
+    };
+    txn.query_all_raw(sea_orm::Statement::from_sql_and_values(
+        backend,
+        sql(backend, &format!("{postgres_sql}{skip}")),
+        values,
+    ))
+    .await?
+    .into_iter()
+    .map(|r| r.try_get::<T>("", "id"))
+    .collect()
+}
+
 /// Whether `err` is a unique-index violation (someone else got there first).
 pub fn is_unique_violation(err: &DbErr) -> bool {
     matches!(

@@ -133,6 +133,35 @@ pub enum ErrorCode {
     // 502
     /// WeChat refused or failed the call; retry later.
     WechatUnavailable,
+    // 403 (orders)
+    /// Only a verified member of a household here may do this (staff and
+    /// operators act through their own routes).
+    NotAResident,
+    // 409 (orders and group buys)
+    /// Not enough stock left for this quantity (`details.item_id`).
+    SoldOut,
+    /// The household would hold more of this item than the group buy allows
+    /// (`details.item_id`, `details.limit`).
+    HouseholdLimitExceeded,
+    /// The group buy does not take orders now (not started, closed, failed…).
+    GroupBuyNotOpen,
+    /// The group buy's deadline has passed.
+    DeadlinePassed,
+    /// The order's payment deadline has passed; it no longer holds stock.
+    PaymentDeadlinePassed,
+    /// The merchant does not sell in this community (not verified, expired
+    /// or suspended).
+    MerchantNotSelling,
+    /// The payment provider cannot take this payment (sandbox payments are
+    /// refused in production).
+    PaymentUnavailable,
+    /// This pickup code was already used (or is no longer valid).
+    PickupCodeUsed,
+    /// The pickup slot is fully booked.
+    SlotFull,
+    // 422 (orders)
+    /// This `Idempotency-Key` was used for a different request.
+    IdempotencyKeyReused,
     // 503
     /// A dependency (such as the database) is unavailable.
     ServiceUnavailable,
@@ -148,23 +177,43 @@ impl ErrorCode {
             | InvalidRefreshToken | RefreshTokenExpired | RefreshTokenReused => {
                 StatusCode::UNAUTHORIZED
             }
-            AccountDisabled | Forbidden | LinkInvalid | WechatSignatureInvalid => {
+            AccountDisabled | Forbidden | LinkInvalid | WechatSignatureInvalid | NotAResident => {
                 StatusCode::FORBIDDEN
             }
             NotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Conflict | PhoneTaken | CommunityNameTaken | RoleAlreadyGranted | BuildingNameTaken
-            | UnitNameTaken | HouseholdExists | GateNameTaken | PickupPointNameTaken
-            | AlreadyMember | ClaimPending | ClaimDecided | InvalidTransition | AlreadyApplied
-            | AlreadyStaff | AlreadyAttached | MerchantChanged | WechatSandbox => {
-                StatusCode::CONFLICT
-            }
+            Conflict
+            | PhoneTaken
+            | CommunityNameTaken
+            | RoleAlreadyGranted
+            | BuildingNameTaken
+            | UnitNameTaken
+            | HouseholdExists
+            | GateNameTaken
+            | PickupPointNameTaken
+            | AlreadyMember
+            | ClaimPending
+            | ClaimDecided
+            | InvalidTransition
+            | AlreadyApplied
+            | AlreadyStaff
+            | AlreadyAttached
+            | MerchantChanged
+            | WechatSandbox
+            | SoldOut
+            | HouseholdLimitExceeded
+            | GroupBuyNotOpen
+            | DeadlinePassed
+            | PaymentDeadlinePassed
+            | MerchantNotSelling
+            | PaymentUnavailable
+            | PickupCodeUsed
+            | SlotFull => StatusCode::CONFLICT,
             InviteExpired | LinkExpired => StatusCode::GONE,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedMediaType | UnsupportedFileType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            InvalidBody | ValidationFailed | ImportRejected | ContentMismatch | ImageTooLarge => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            InvalidBody | ValidationFailed | ImportRejected | ContentMismatch | ImageTooLarge
+            | IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Internal => StatusCode::INTERNAL_SERVER_ERROR,
             WechatUnavailable => StatusCode::BAD_GATEWAY,

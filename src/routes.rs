@@ -13,11 +13,12 @@ use utoipa::openapi::{RefOr, schema::Schema};
 
 use crate::auth::access::{ANY_STAFF, BUILDING_STAFF, COURIER_STAFF, MANAGER};
 use crate::auth::access::{MERCHANT_ANY, MERCHANT_OWNER, MERCHANT_REVIEWERS, PII_READERS};
+use crate::auth::access::{ORDER_STAFF, PICKUP_STAFF, RESIDENTS_ONLY};
 use crate::auth::{self, Access};
 use crate::config::Settings;
 use crate::{
-    catalog, community, courier, files, health, merchant, outbox, privacy, resident, structure,
-    user, wechat,
+    catalog, community, courier, files, group_buys, health, merchant, orders, outbox, pickup,
+    privacy, resident, structure, user, wechat,
 };
 
 /// The whole API. Add new routes here (and to `tests/api/access_matrix.rs`).
@@ -31,6 +32,9 @@ pub fn table(settings: &Settings) -> Vec<ApiRoute> {
     use privacy::routes as pv;
     use files::routes as fl;
     use wechat::{callback as wc, oauth, miniprogram as mp, qr, menu};
+    use group_buys::routes as gb;
+    use orders::routes as od;
+    use pickup::routes as pk;
     let mut routes = vec![
         // Operations
         route::<health::__path_health, _, _>(Public, health::health),
@@ -147,6 +151,38 @@ pub fn table(settings: &Settings) -> Vec<ApiRoute> {
         route::<catalog::routes::__path_list_own_products, _, _>(Merchant(MERCHANT_ANY), catalog::routes::list_own_products),
         route::<catalog::routes::__path_update_product, _, _>(Merchant(MERCHANT_ANY), catalog::routes::update_product),
         route::<catalog::routes::__path_community_products, _, _>(Residents(ANY_STAFF), catalog::routes::community_products),
+        // Group buys
+        route::<gb::__path_merchant_create, _, _>(Merchant(MERCHANT_ANY), gb::merchant_create),
+        route::<gb::__path_merchant_list, _, _>(Merchant(MERCHANT_ANY), gb::merchant_list),
+        route::<gb::__path_merchant_move, _, _>(Merchant(MERCHANT_ANY), gb::merchant_move),
+        route::<gb::__path_property_create, _, _>(Staff(MANAGER), gb::property_create),
+        route::<gb::__path_list, _, _>(Residents(ANY_STAFF), gb::list),
+        route::<gb::__path_get, _, _>(Residents(ANY_STAFF), gb::get),
+        route::<gb::__path_property_move, _, _>(Staff(MANAGER), gb::property_move),
+        route::<gb::__path_join, _, _>(Residents(RESIDENTS_ONLY), gb::join),
+        // Orders
+        route::<od::__path_create, _, _>(Residents(RESIDENTS_ONLY), od::create),
+        route::<od::__path_community_orders, _, _>(Staff(ORDER_STAFF), od::community_orders),
+        route::<od::__path_get, _, _>(Residents(ORDER_STAFF), od::get),
+        route::<od::__path_pay, _, _>(Residents(RESIDENTS_ONLY), od::pay),
+        route::<od::__path_cancel, _, _>(Residents(RESIDENTS_ONLY), od::cancel),
+        route::<od::__path_confirm, _, _>(Residents(RESIDENTS_ONLY), od::confirm),
+        route::<od::__path_property_move, _, _>(Staff(MANAGER), od::property_move),
+        route::<od::__path_mine, _, _>(SignedIn, od::mine),
+        route::<od::__path_merchant_orders, _, _>(Merchant(MERCHANT_ANY), od::merchant_orders),
+        route::<od::__path_merchant_order_detail, _, _>(Merchant(MERCHANT_ANY), od::merchant_order_detail),
+        route::<od::__path_merchant_move, _, _>(Merchant(MERCHANT_ANY), od::merchant_move),
+        // Pickup: slots, codes, collectors, the board
+        route::<pk::__path_generate_slots, _, _>(Staff(MANAGER), pk::generate_slots),
+        route::<pk::__path_list_slots, _, _>(Residents(ANY_STAFF), pk::list_slots),
+        route::<pk::__path_book_slot, _, _>(Residents(RESIDENTS_ONLY), pk::book_slot),
+        route::<pk::__path_name_collector, _, _>(Residents(RESIDENTS_ONLY), pk::name_collector),
+        route::<pk::__path_my_codes, _, _>(SignedIn, pk::my_codes),
+        route::<pk::__path_verify, _, _>(Staff(PICKUP_STAFF), pk::verify),
+        route::<pk::__path_uncollected, _, _>(Staff(PICKUP_STAFF), pk::uncollected),
+        route::<pk::__path_list_notes, _, _>(Residents(ANY_STAFF), pk::list_notes),
+        route::<pk::__path_post_note, _, _>(Residents(ANY_STAFF), pk::post_note),
+        route::<pk::__path_remove_note, _, _>(Staff(PICKUP_STAFF), pk::remove_note),
         // Outbound messages
         route::<outbox::routes::__path_list, _, _>(OperatorAdmin, outbox::routes::list),
         route::<outbox::routes::__path_retry, _, _>(OperatorAdmin, outbox::routes::retry),

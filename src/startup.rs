@@ -111,9 +111,15 @@ impl Application {
             .outbox
             .worker
             .then(|| tokio::spawn(crate::outbox::run_worker(self.state.clone())));
+        let jobs = self
+            .state
+            .settings
+            .jobs
+            .enabled
+            .then(|| tokio::spawn(crate::jobs::run(self.state.clone())));
         let served = self.server.await;
-        if let Some(worker) = worker {
-            worker.abort();
+        for task in [worker, jobs].into_iter().flatten() {
+            task.abort();
         }
         served
     }

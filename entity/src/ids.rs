@@ -197,3 +197,39 @@ id_type!(
     /// A merchant's product or service.
     ProductId
 );
+id_type!(
+    /// A group buy (团购).
+    GroupBuyId
+);
+id_type!(
+    /// One item on offer in a group buy.
+    GroupBuyItemId
+);
+id_type!(
+    /// An order (from a group buy or the catalog).
+    OrderId
+);
+id_type!(
+    /// One line of an order.
+    OrderLineId
+);
+id_type!(
+    /// One entry of an order's event log.
+    OrderEventId
+);
+id_type!(
+    /// A refund recorded through the payment port.
+    RefundId
+);
+id_type!(
+    /// A bookable time slot at a pickup point.
+    PickupSlotId
+);
+id_type!(
+    /// A pickup code (the resident's own or a collector's).
+    PickupCodeId
+);
+id_type!(
+    /// A note on a pickup point's message board.
+    PickupNoteId
+);

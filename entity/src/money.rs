@@ -65,6 +65,11 @@ impl Fen {
         self.0.checked_sub(other.0).and_then(|f| Fen::new(f).ok())
     }
 
+    /// `12.34`: yuan with two decimals, for messages ("{amount} 元").
+    pub fn yuan(self) -> String {
+        format!("{}.{:02}", self.0 / 100, self.0 % 100)
+    }
+
     /// The price of `quantity` units.
     pub fn times(self, quantity: u32) -> Option<Fen> {
         self.0
@@ -101,6 +106,7 @@ mod tests {
     fn amounts_are_whole_fen_within_range_and_arithmetic_is_checked() {
         assert_eq!(Fen::new(1234).unwrap().to_string(), "¥12.34");
         assert_eq!(Fen::new(5).unwrap().to_string(), "¥0.05");
+        assert_eq!(Fen::new(120).unwrap().yuan(), "1.20");
         assert!(Fen::new(-1).is_err());
         assert!(Fen::new(MAX_FEN + 1).is_err());
         let price = Fen::new(999).unwrap();

@@ -18,6 +18,8 @@ mod m20261123_000007_files;
 mod m20261123_000008_company_staff;
 mod m20261123_000009_wechat;
 mod m20261123_000010_catalog;
+mod m20261123_000011_group_buys_orders;
+mod m20261123_000012_pickup;
 
 pub struct Migrator;
 
@@ -35,6 +37,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000008_company_staff::Migration),
             Box::new(m20261123_000009_wechat::Migration),
             Box::new(m20261123_000010_catalog::Migration),
+            Box::new(m20261123_000011_group_buys_orders::Migration),
+            Box::new(m20261123_000012_pickup::Migration),
         ]
     }
 }

@@ -81,6 +81,24 @@ pub const MERCHANT_REVIEWERS: &[StaffRole] = &[
     StaffRole::CustomerService,
 ];
 
+/// Staff who see every order of the community: the manager, finance and
+/// customer service.
+pub const ORDER_STAFF: &[StaffRole] = &[
+    StaffRole::Manager,
+    StaffRole::Finance,
+    StaffRole::CustomerService,
+];
+/// Staff who run pickup points: verify codes, see what is uncollected,
+/// tidy the message board.
+pub const PICKUP_STAFF: &[StaffRole] = &[
+    StaffRole::Manager,
+    StaffRole::BuildingManager,
+    StaffRole::GateGuard,
+    StaffRole::CustomerService,
+];
+/// Residents only (staff act through their own routes).
+pub const RESIDENTS_ONLY: &[StaffRole] = &[];
+
 /// Every staff duty.
 pub const ANY_STAFF: &[StaffRole] = &StaffRole::ALL;
 /// The community's manager alone.

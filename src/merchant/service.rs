@@ -247,6 +247,30 @@ pub fn parse_categories(values: Vec<String>) -> ApiResult<Categories> {
     Ok(Categories(out))
 }
 
+/// Refuses unless the merchant may sell in the community now (verified
+/// there and not expired or suspended).
+pub async fn ensure_selling<C: ConnectionTrait>(
+    db: &C,
+    merchant: MerchantId,
+    community: CommunityId,
+) -> ApiResult<()> {
+    let now = crate::clock::now();
+    let selling = merchant_approval::Entity::find()
+        .filter(merchant_approval::Column::MerchantId.eq(merchant))
+        .filter(merchant_approval::Column::CommunityId.eq(community))
+        .one(db)
+        .await?
+        .is_some_and(|a| a.may_sell(now));
+    if selling {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            crate::error::ErrorCode::MerchantNotSelling,
+            "this merchant is not verified to sell in this community",
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::{Action, next};

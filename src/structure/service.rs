@@ -233,6 +233,27 @@ pub async fn find_pickup_point<C: ConnectionTrait>(
         .ok_or_else(ApiError::not_found)
 }
 
+/// `1号楼 1单元 101`: how people write a household's address.
+pub async fn household_label<C: ConnectionTrait>(
+    db: &C,
+    h: &household::Model,
+) -> ApiResult<String> {
+    let mut parts = Vec::new();
+    if let Some(b) = entity::building::Entity::find_by_id(h.building_id)
+        .one(db)
+        .await?
+    {
+        parts.push(b.name);
+    }
+    if let Some(u) = h.unit_id
+        && let Some(u) = entity::unit::Entity::find_by_id(u).one(db).await?
+    {
+        parts.push(u.name);
+    }
+    parts.push(h.room.clone());
+    Ok(parts.join(" "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::Area;

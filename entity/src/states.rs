@@ -1,0 +1,340 @@
+//! The state machines of group buys and orders. Each status is an enum, and
+//! every allowed move is written out once here: services ask
+//! [`GroupBuyStatus::may_become`] / [`OrderStatus::may_become`] and then
+//! apply the move with a conditional update (`… WHERE status = <from>`), so
+//! two instances racing for the same move cannot both win.
+
+use sea_orm::entity::prelude::*;
+use serde::{Deserialize, Serialize};
+
+macro_rules! string_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $value:literal,)+ }) => {
+        $(#[$meta])*
+        #[derive(
+            Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum,
+            Serialize, Deserialize, utoipa::ToSchema,
+        )]
+        #[sea_orm(rs_type = "String", db_type = "String(StringLen::N(24))")]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name {
+            $($(#[$vmeta])* #[sea_orm(string_value = $value)] $variant,)+
+        }
+
+        impl $name {
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $value,)+ }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+string_enum!(
+    /// Where a group buy stands.
+    GroupBuyStatus {
+        /// Being prepared by its organiser; residents do not see it.
+        Draft = "draft",
+        /// Taking orders (from `starts_at` until the deadline).
+        Open = "open",
+        /// Enough households have paid; still taking orders until the
+        /// deadline or the stock runs out.
+        Succeeded = "succeeded",
+        /// Past the deadline (or closed early) with the minimum reached.
+        Closed = "closed",
+        /// The organiser is preparing the goods.
+        Fulfilling = "fulfilling",
+        /// The goods are at the pickup points (or out for delivery).
+        Ready = "ready",
+        /// Done.
+        Completed = "completed",
+        /// The deadline passed below the minimum: every paid order refunded.
+        Failed = "failed",
+        /// Called off by the organiser or the property: every paid order refunded.
+        Cancelled = "cancelled",
+    }
+);
+
+impl GroupBuyStatus {
+    /// Whether the group buy may move from `self` to `to`.
+    pub fn may_become(self, to: GroupBuyStatus) -> bool {
+        use GroupBuyStatus::*;
+        matches!(
+            (self, to),
+            (Draft, Open)
+                | (Draft, Cancelled)
+                | (Open, Succeeded)
+                | (Open, Failed)
+                | (Open, Cancelled)
+                | (Succeeded, Closed)
+                | (Succeeded, Cancelled)
+                | (Closed, Fulfilling)
+                | (Closed, Cancelled)
+                | (Fulfilling, Ready)
+                | (Ready, Completed)
+        )
+    }
+
+    /// Whether residents may join now (the time window is checked apart).
+    pub fn takes_orders(self) -> bool {
+        matches!(self, GroupBuyStatus::Open | GroupBuyStatus::Succeeded)
+    }
+
+    /// Whether residents see it at all.
+    pub fn is_public(self) -> bool {
+        self != GroupBuyStatus::Draft
+    }
+
+    /// Paid orders of a group buy in this state are refunded.
+    pub fn refunds_orders(self) -> bool {
+        matches!(self, GroupBuyStatus::Failed | GroupBuyStatus::Cancelled)
+    }
+}
+
+string_enum!(
+    /// Where an order stands.
+    OrderStatus {
+        /// Submitted, stock held, waiting for payment until the deadline.
+        PendingPayment = "pending_payment",
+        /// Paid; waiting for the merchant (or, in a group buy, for the group).
+        Paid = "paid",
+        /// The merchant took it.
+        Accepted = "accepted",
+        /// Being prepared.
+        Preparing = "preparing",
+        /// Out for door delivery.
+        Dispatched = "dispatched",
+        /// Waiting at the pickup point.
+        ReadyForPickup = "ready_for_pickup",
+        /// Handed over at the door; the resident confirms (or it confirms itself).
+        Delivered = "delivered",
+        /// Received: collected, confirmed or auto-confirmed.
+        Completed = "completed",
+        /// Something went wrong (the merchant says what); resolved by going
+        /// back to work or by a refund.
+        Exception = "exception",
+        /// Cancelled by the resident (refunded if it was paid).
+        Cancelled = "cancelled",
+        /// Not paid in time; its stock went back.
+        Expired = "expired",
+        /// Refused by the merchant, with a reason; refunded.
+        Rejected = "rejected",
+        /// Refunded (the group failed or was cancelled, or an exception was
+        /// settled by a refund).
+        Refunded = "refunded",
+    }
+);
+
+impl OrderStatus {
+    /// Whether an order may move from `self` to `to`.
+    pub fn may_become(self, to: OrderStatus) -> bool {
+        use OrderStatus::*;
+        matches!(
+            (self, to),
+            (PendingPayment, Paid)
+                | (PendingPayment, Cancelled)
+                | (PendingPayment, Expired)
+                | (Paid, Accepted)
+                | (Paid, Rejected)
+                | (Paid, Cancelled)
+                | (Paid, Refunded)
+                | (Accepted, Preparing)
+                | (Accepted, Exception)
+                | (Accepted, Refunded)
+                | (Preparing, Dispatched)
+                | (Preparing, ReadyForPickup)
+                | (Preparing, Exception)
+                | (Dispatched, Delivered)
+                | (Dispatched, Completed)
+                | (Dispatched, Exception)
+                | (Delivered, Completed)
+                | (ReadyForPickup, Completed)
+                | (ReadyForPickup, Exception)
+                | (Exception, Preparing)
+                | (Exception, Dispatched)
+                | (Exception, ReadyForPickup)
+                | (Exception, Refunded)
+        )
+    }
+
+    /// The order still holds stock (and, in a group buy, quota).
+    pub fn holds_stock(self) -> bool {
+        !matches!(
+            self,
+            OrderStatus::Cancelled
+                | OrderStatus::Expired
+                | OrderStatus::Rejected
+                | OrderStatus::Refunded
+        )
+    }
+
+    /// Money was taken for it and not given back.
+    pub fn is_paid(self) -> bool {
+        !matches!(
+            self,
+            OrderStatus::PendingPayment
+                | OrderStatus::Cancelled
+                | OrderStatus::Expired
+                | OrderStatus::Rejected
+                | OrderStatus::Refunded
+        )
+    }
+
+    /// Nothing more happens to it.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            OrderStatus::Completed
+                | OrderStatus::Cancelled
+                | OrderStatus::Expired
+                | OrderStatus::Rejected
+                | OrderStatus::Refunded
+        )
+    }
+
+    /// The statuses in which money is held for the order.
+    pub const PAID: [OrderStatus; 8] = [
+        OrderStatus::Paid,
+        OrderStatus::Accepted,
+        OrderStatus::Preparing,
+        OrderStatus::Dispatched,
+        OrderStatus::ReadyForPickup,
+        OrderStatus::Delivered,
+        OrderStatus::Completed,
+        OrderStatus::Exception,
+    ];
+}
+
+string_enum!(
+    /// Who runs a group buy.
+    OrganiserKind {
+        /// A merchant approved in the community.
+        Merchant = "merchant",
+        /// The property itself (邻里专属: local produce and the like).
+        Property = "property",
+    }
+);
+
+string_enum!(
+    /// How an order reaches the resident.
+    Fulfilment {
+        /// Collected at a pickup point (自提).
+        Pickup = "pickup",
+        /// Brought to the door (送货上门).
+        Delivery = "delivery",
+    }
+);
+
+string_enum!(
+    /// How an order was paid.
+    PaymentMethod {
+        /// The development provider: no money moves.
+        Sandbox = "sandbox",
+        /// WeChat Pay.
+        WechatPay = "wechat_pay",
+    }
+);
+
+string_enum!(
+    /// Which client submitted an order.
+    ClientKind {
+        MiniProgram = "mini_program",
+        /// The H5 pages inside WeChat (service-account menu).
+        H5 = "h5",
+        /// The property's back-office tools.
+        Backoffice = "backoffice",
+        Other = "other",
+    }
+);
+
+string_enum!(
+    /// In what capacity someone moved an order.
+    ActorRole {
+        Resident = "resident",
+        Merchant = "merchant",
+        Staff = "staff",
+        /// Sweepers and cascades: no person.
+        System = "system",
+    }
+);
+
+string_enum!(
+    /// Where a refund stands.
+    RefundStatus {
+        /// Decided, not yet confirmed by the provider.
+        Pending = "pending",
+        Succeeded = "succeeded",
+        Failed = "failed",
+    }
+);
+
+string_enum!(
+    /// Where a pickup code stands.
+    PickupCodeStatus {
+        /// Can be shown at the point.
+        Active = "active",
+        /// Verified: the order was collected with it.
+        Used = "used",
+        /// No longer valid (the order was collected with another code, or the
+        /// collector was changed).
+        Revoked = "revoked",
+    }
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::Iterable;
+
+    #[test]
+    fn final_orders_go_nowhere() {
+        for from in OrderStatus::iter().filter(|s| s.is_final()) {
+            for to in OrderStatus::iter() {
+                assert!(!from.may_become(to), "{from} -> {to}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_order_status_is_reachable_from_submission() {
+        let mut seen = vec![OrderStatus::PendingPayment];
+        let mut i = 0;
+        while i < seen.len() {
+            for to in OrderStatus::iter() {
+                if seen[i].may_become(to) && !seen.contains(&to) {
+                    seen.push(to);
+                }
+            }
+            i += 1;
+        }
+        assert_eq!(seen.len(), OrderStatus::iter().count());
+    }
+
+    #[test]
+    fn money_is_held_exactly_while_the_order_holds_stock_and_was_paid() {
+        for s in OrderStatus::iter() {
+            assert_eq!(OrderStatus::PAID.contains(&s), s.is_paid(), "{s}");
+            if s.is_paid() {
+                assert!(s.holds_stock(), "{s}");
+            }
+        }
+    }
+
+    #[test]
+    fn failed_and_cancelled_group_buys_are_the_end() {
+        for from in [
+            GroupBuyStatus::Failed,
+            GroupBuyStatus::Cancelled,
+            GroupBuyStatus::Completed,
+        ] {
+            for to in GroupBuyStatus::iter() {
+                assert!(!from.may_become(to));
+            }
+        }
+        assert!(!GroupBuyStatus::Fulfilling.may_become(GroupBuyStatus::Cancelled));
+    }
+}

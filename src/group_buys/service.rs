@@ -1,0 +1,274 @@
+//! Group-buy moves and the sweeps that drive them without a person.
+//!
+//! - [`move_group`] is the only way a group buy changes status: it checks
+//!   [`GroupBuyStatus::may_become`], applies a conditional update and
+//!   cascades to the orders (fulfilling accepts them, ready puts them at
+//!   the pickup point or on the road).
+//! - [`sweep_deadlines`] closes, or fails, group buys past their deadline.
+//! - [`settle_called_off`] cancels the unpaid orders and refunds the paid
+//!   ones of failed and cancelled group buys, in batches claimed with
+//!   `SKIP LOCKED`. Each order moves by a conditional update and each refund
+//!   is keyed by its decision, so two instances sweeping at once refund
+//!   every order exactly once, and a crash mid-way resumes at the next sweep.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use entity::{Fulfilment, GroupBuyId, GroupBuyStatus, OrderStatus, UserId, group_buy, order};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
+
+use crate::clock;
+use crate::config::Settings;
+use crate::db::{begin_write, claim_ids};
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::orders::service::{Actor, MoveDetails, advance, orders_of_group, paying_households};
+use crate::state::AppState;
+
+/// The people holding paid orders in the group buy (each told once).
+async fn participants<C: ConnectionTrait>(db: &C, group: GroupBuyId) -> ApiResult<Vec<UserId>> {
+    let orders = orders_of_group(db, group, &OrderStatus::PAID, None).await?;
+    Ok(orders
+        .into_iter()
+        .map(|o| o.user_id)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect())
+}
+
+async fn tell_participants<C: ConnectionTrait>(
+    db: &C,
+    settings: &Settings,
+    group: &group_buy::Model,
+    kind: &str,
+) -> ApiResult<()> {
+    for user in participants(db, group.id).await? {
+        crate::outbox::notify(db, settings, user, kind, &[("title", group.title.clone())]).await?;
+    }
+    Ok(())
+}
+
+/// The conditional update of a group buy's status. Returns `false` when
+/// someone else moved it first.
+async fn set_status<C: ConnectionTrait>(
+    db: &C,
+    group: &group_buy::Model,
+    to: GroupBuyStatus,
+    reason: Option<&str>,
+) -> ApiResult<bool> {
+    let now = clock::now();
+    let mut changes = group_buy::ActiveModel {
+        status: Set(to),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    if to == GroupBuyStatus::Succeeded {
+        changes.succeeded_at = Set(Some(now));
+    }
+    if let Some(r) = reason {
+        changes.status_reason = Set(Some(r.chars().take(200).collect()));
+    }
+    let moved = group_buy::Entity::update_many()
+        .set(changes)
+        .filter(group_buy::Column::Id.eq(group.id))
+        .filter(group_buy::Column::Status.eq(group.status))
+        .exec(db)
+        .await?
+        .rows_affected;
+    Ok(moved == 1)
+}
+
+/// Marks an open group buy succeeded (its minimum reached) and tells every
+/// participant. A no-op when it already moved on.
+pub async fn succeed<C: ConnectionTrait>(
+    db: &C,
+    settings: &Settings,
+    group: &group_buy::Model,
+) -> ApiResult<bool> {
+    if group.status != GroupBuyStatus::Open {
+        return Ok(false);
+    }
+    if !set_status(db, group, GroupBuyStatus::Succeeded, None).await? {
+        return Ok(false);
+    }
+    tell_participants(db, settings, group, "group_succeeded").await?;
+    Ok(true)
+}
+
+/// Moves a group buy on behalf of its organiser (or the property) and
+/// cascades to its orders, in the caller's transaction.
+pub async fn move_group<C: ConnectionTrait>(
+    db: &C,
+    state: &AppState,
+    group: &group_buy::Model,
+    to: GroupBuyStatus,
+    actor: Actor,
+    reason: Option<&str>,
+) -> ApiResult<group_buy::Model> {
+    let from = group.status;
+    if !from.may_become(to) {
+        return Err(ApiError::new(
+            ErrorCode::InvalidTransition,
+            format!("a group buy that is {from} cannot become {to}"),
+        )
+        .with_details(serde_json::json!({ "status": from, "requested": to })));
+    }
+    let settings = &state.settings;
+    if !set_status(db, group, to, reason).await? {
+        return Err(ApiError::new(
+            ErrorCode::InvalidTransition,
+            "the group buy changed meanwhile; reload it and try again",
+        ));
+    }
+    match to {
+        GroupBuyStatus::Fulfilling => {
+            for o in orders_of_group(db, group.id, &[OrderStatus::Paid], None).await? {
+                let accepted = advance(
+                    db,
+                    settings,
+                    &o,
+                    OrderStatus::Accepted,
+                    actor,
+                    MoveDetails::default(),
+                )
+                .await?;
+                advance(
+                    db,
+                    settings,
+                    &accepted,
+                    OrderStatus::Preparing,
+                    actor,
+                    MoveDetails::default(),
+                )
+                .await?;
+            }
+        }
+        GroupBuyStatus::Ready => {
+            for o in orders_of_group(db, group.id, &[OrderStatus::Preparing], None).await? {
+                let to = match o.fulfilment {
+                    Fulfilment::Pickup => OrderStatus::ReadyForPickup,
+                    Fulfilment::Delivery => OrderStatus::Dispatched,
+                };
+                let moved = advance(db, settings, &o, to, actor, MoveDetails::default()).await?;
+                if to == OrderStatus::ReadyForPickup {
+                    crate::pickup::service::order_ready(db, state, &moved).await?;
+                }
+            }
+        }
+        GroupBuyStatus::Cancelled => {
+            tell_participants(db, settings, group, "group_cancelled").await?;
+        }
+        _ => {}
+    }
+    group_buy::Entity::find_by_id(group.id)
+        .one(db)
+        .await?
+        .ok_or_else(ApiError::not_found)
+}
+
+/// Closes the group buys whose deadline has passed: succeeded ones close;
+/// open ones succeed and close when enough households paid, and fail
+/// otherwise (their orders are then settled by [`settle_called_off`]).
+/// Returns how many moved.
+pub async fn sweep_deadlines(
+    db: &DatabaseConnection,
+    settings: &Settings,
+    now: DateTime<Utc>,
+    batch: u32,
+) -> ApiResult<usize> {
+    let txn = begin_write(db).await?;
+    let ids: Vec<GroupBuyId> = claim_ids(
+        &txn,
+        "SELECT id FROM group_buys WHERE status IN ('open', 'succeeded') AND deadline <= $1 \
+         ORDER BY deadline LIMIT $2",
+        vec![now.into(), i64::from(batch).into()],
+    )
+    .await?;
+    let mut moved = 0;
+    for id in ids {
+        let Some(mut group) = group_buy::Entity::find_by_id(id).one(&txn).await? else {
+            continue;
+        };
+        if group.status == GroupBuyStatus::Open {
+            if paying_households(&txn, group.id).await? >= i64::from(group.min_households) {
+                if succeed(&txn, settings, &group).await? {
+                    group.status = GroupBuyStatus::Succeeded;
+                }
+            } else {
+                if set_status(
+                    &txn,
+                    &group,
+                    GroupBuyStatus::Failed,
+                    Some("the deadline passed below the minimum"),
+                )
+                .await?
+                {
+                    tell_participants(&txn, settings, &group, "group_failed").await?;
+                    moved += 1;
+                }
+                continue;
+            }
+        }
+        if group.status == GroupBuyStatus::Succeeded
+            && set_status(&txn, &group, GroupBuyStatus::Closed, None).await?
+        {
+            moved += 1;
+        }
+    }
+    txn.commit().await?;
+    Ok(moved)
+}
+
+/// Cancels the unpaid orders and refunds the paid ones of failed and
+/// cancelled group buys, one batch per call. Returns how many it settled.
+pub async fn settle_called_off(
+    db: &DatabaseConnection,
+    settings: &Settings,
+    batch: u32,
+) -> ApiResult<usize> {
+    let txn = begin_write(db).await?;
+    let ids: Vec<entity::OrderId> = claim_ids(
+        &txn,
+        "SELECT id FROM orders WHERE status IN ('pending_payment', 'paid') \
+         AND group_buy_id IN (SELECT id FROM group_buys WHERE status IN ('failed', 'cancelled')) \
+         ORDER BY id LIMIT $1",
+        vec![i64::from(batch).into()],
+    )
+    .await?;
+    let mut settled = 0;
+    for id in ids {
+        let Some(o) = order::Entity::find_by_id(id).one(&txn).await? else {
+            continue;
+        };
+        let group_status = match o.group_buy_id {
+            Some(g) => group_buy::Entity::find_by_id(g)
+                .one(&txn)
+                .await?
+                .map(|g| g.status),
+            None => None,
+        };
+        let reason = match group_status {
+            Some(GroupBuyStatus::Failed) => "团购未成团",
+            _ => "团购已取消",
+        };
+        let to = match o.status {
+            OrderStatus::PendingPayment => OrderStatus::Cancelled,
+            OrderStatus::Paid => OrderStatus::Refunded,
+            _ => continue,
+        };
+        advance(
+            &txn,
+            settings,
+            &o,
+            to,
+            Actor::SYSTEM,
+            MoveDetails {
+                reason: Some(reason.to_owned()),
+                ..Default::default()
+            },
+        )
+        .await?;
+        settled += 1;
+    }
+    txn.commit().await?;
+    Ok(settled)
+}
