@@ -18,6 +18,7 @@ use entity::{
     GroupBuyStatus, HouseholdId, MerchantId, OrderEventId, OrderId, OrderLineId, OrderStatus,
     PaymentMethod, PickupPointId, ProductId, UserId, group_buy, order, order_event, order_line,
 };
+use sea_orm::ActiveModelTrait;
 use sea_orm::{
     ActiveValue::NotSet, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
     QueryFilter, QuerySelect, Set, Statement,
@@ -522,7 +523,8 @@ pub async fn advance<C: ConnectionTrait>(
         OrderStatus::Completed => next.confirmed_at = Some(now),
         _ => {}
     }
-    let mut changes = order::ActiveModel::from(next.clone());
+    // Every column is written (`reset_all`): the row is exactly `next`.
+    let mut changes = order::ActiveModel::from(next.clone()).reset_all();
     changes.id = NotSet;
     let moved = order::Entity::update_many()
         .set(changes)

@@ -12,6 +12,7 @@ mod communities;
 mod couriers;
 mod errors;
 mod files;
+mod group_buys;
 mod helpers;
 mod merchants;
 mod migrations;
