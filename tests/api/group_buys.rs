@@ -15,7 +15,6 @@ pub struct World {
     pub community: Uuid,
     pub manager: Session,
     pub point: String,
-    pub households: Vec<String>,
     pub residents: Vec<Session>,
 }
 
@@ -52,7 +51,6 @@ pub async fn world(app: &TestApp, households: usize) -> World {
         .as_str()
         .unwrap()
         .to_owned();
-    let mut ids = Vec::new();
     let mut residents = Vec::new();
     for n in 0..households {
         let h = created(
@@ -73,13 +71,11 @@ pub async fn world(app: &TestApp, households: usize) -> World {
             }))
             .await,
         );
-        ids.push(h);
     }
     World {
         community,
         manager,
         point,
-        households: ids,
         residents,
     }
 }
@@ -210,6 +206,11 @@ async fn messages(app: &TestApp, kind: &str) -> Vec<outbox_message::Model> {
         .all(&app.db)
         .await
         .unwrap()
+}
+
+/// How many messages of `kind` were queued.
+pub async fn messages_of(app: &TestApp, kind: &str) -> usize {
+    messages(app, kind).await.len()
 }
 
 async fn sweep_at(app: &TestApp, at: chrono::DateTime<Utc>) -> anjia::jobs::SweepReport {

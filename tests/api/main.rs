@@ -17,6 +17,7 @@ mod helpers;
 mod merchants;
 mod migrations;
 mod operations;
+mod orders;
 mod outbox;
 mod privacy;
 mod residents;

@@ -1,0 +1,572 @@
+//! Catalog orders through their state machine, pickup slots, collectors,
+//! reminders, the message board, and joins under contention.
+
+use chrono::{Duration, Utc};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::group_buys::{World, created, group_buy, join, world};
+use crate::helpers::{Session, TestApp, assert_error, spawn_app, status_and_json};
+
+const FOOD: &str = "01960000-0000-7000-8000-000000000002";
+
+/// A merchant verified in the world's community, with one product (stock 10).
+async fn shop(app: &TestApp, w: &World) -> (Session, String, String) {
+    let owner = app.resident().await;
+    let shop = created(
+        app,
+        &owner,
+        "/api/v1/merchants",
+        json!({
+            "shop_name": format!("鲜果铺{}", Uuid::now_v7().simple()), "business_scope": "水果",
+            "categories": ["食"], "location_kind": "shop", "address": "底商", "contact_phone": "13812340001",
+            "owner_name": "王五", "owner_id_number": "11010519491231002X", "community_ids": [w.community],
+        }),
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    created(
+        app,
+        &w.manager,
+        &format!(
+            "/api/v1/communities/{}/merchants/{shop}/visits",
+            w.community
+        ),
+        json!({ "notes": "ok" }),
+    )
+    .await;
+    let res = app
+        .post(
+            &format!(
+                "/api/v1/communities/{}/merchants/{shop}/verify",
+                w.community
+            ),
+            Some(&w.manager.access),
+            json!({ "valid_until": (Utc::now() + Duration::days(90)).to_rfc3339() }),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let product = created(
+        app,
+        &owner,
+        &format!("/api/v1/merchants/{shop}/products"),
+        json!({ "kind": "goods", "category_id": FOOD, "title": "赣南脐橙", "unit": "箱", "price": 6800, "stock": 10 }),
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (owner, shop, product)
+}
+
+async fn order(app: &TestApp, w: &World, who: &Session, body: Value) -> (u16, Value) {
+    status_and_json(
+        app.post(
+            &format!("/api/v1/communities/{}/orders", w.community),
+            Some(&who.access),
+            body,
+        )
+        .await,
+    )
+    .await
+}
+
+async fn act(app: &TestApp, w: &World, who: &Session, order: &str, action: &str) -> (u16, Value) {
+    status_and_json(
+        app.post(
+            &format!(
+                "/api/v1/communities/{}/orders/{order}/{action}",
+                w.community
+            ),
+            Some(&who.access),
+            json!({}),
+        )
+        .await,
+    )
+    .await
+}
+
+async fn seller(
+    app: &TestApp,
+    owner: &Session,
+    shop: &str,
+    order: &str,
+    body: Value,
+) -> (u16, Value) {
+    status_and_json(
+        app.post(
+            &format!("/api/v1/merchants/{shop}/orders/{order}/status"),
+            Some(&owner.access),
+            body,
+        )
+        .await,
+    )
+    .await
+}
+
+async fn stock(app: &TestApp, owner: &Session, shop: &str) -> i64 {
+    let (_, page) = status_and_json(
+        app.get(
+            &format!("/api/v1/merchants/{shop}/products"),
+            Some(&owner.access),
+        )
+        .await,
+    )
+    .await;
+    page["items"][0]["stock"].as_i64().unwrap()
+}
+
+#[tokio::test]
+async fn a_catalog_order_goes_from_submission_to_confirmation_with_every_move_logged() {
+    let app = spawn_app().await;
+    let w = world(&app, 1).await;
+    let (owner, shop, product) = shop(&app, &w).await;
+    let r = &w.residents[0];
+    let body = json!({ "merchant_id": shop, "lines": [{ "product_id": product, "quantity": 2 }],
+                       "receiving": { "fulfilment": "delivery" } });
+    let (status, o) = order(&app, &w, r, body).await;
+    assert_eq!(status, 201, "{o}");
+    assert_eq!(o["amount"], 13600, "the server's price, times two");
+    assert_eq!(
+        o["address"], "1号楼 101",
+        "the verified household by default"
+    );
+    assert_eq!(stock(&app, &owner, &shop).await, 8);
+    let id = o["id"].as_str().unwrap().to_owned();
+
+    // The merchant cannot take an unpaid order.
+    let (status, _) = seller(&app, &owner, &shop, &id, json!({ "status": "accepted" })).await;
+    assert_eq!(status, 409);
+    assert_eq!(act(&app, &w, r, &id, "pay").await.0, 200);
+    let (status, body) = seller(&app, &owner, &shop, &id, json!({ "status": "accepted" })).await;
+    assert_eq!(
+        (status, &body["status"]),
+        (200, &json!("accepted")),
+        "{body}"
+    );
+    assert!(body["processed_by"].is_string());
+    // Accepted: the resident can no longer cancel.
+    let (status, body) = act(&app, &w, r, &id, "cancel").await;
+    assert_eq!((status, &body["code"]), (409, &json!("invalid_transition")));
+    // A pickup step makes no sense for a delivery.
+    let (status, _) = seller(&app, &owner, &shop, &id, json!({ "status": "preparing" })).await;
+    assert_eq!(status, 200);
+    let (status, body) = seller(
+        &app,
+        &owner,
+        &shop,
+        &id,
+        json!({ "status": "ready_for_pickup" }),
+    )
+    .await;
+    assert_eq!((status, &body["code"]), (422, &json!("validation_failed")));
+    let (status, body) = seller(&app, &owner, &shop, &id, json!({ "status": "dispatched" })).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = act(&app, &w, r, &id, "confirm").await;
+    assert_eq!(
+        (status, &body["status"]),
+        (200, &json!("completed")),
+        "{body}"
+    );
+    let (status, detail) = status_and_json(
+        app.get(
+            &format!("/api/v1/merchants/{shop}/orders/{id}"),
+            Some(&owner.access),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let trail: Vec<(&str, &str)> = detail["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["to"].as_str().unwrap(), e["actor_role"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        trail,
+        [
+            ("pending_payment", "resident"),
+            ("paid", "system"),
+            ("accepted", "merchant"),
+            ("preparing", "merchant"),
+            ("dispatched", "merchant"),
+            ("completed", "resident"),
+        ]
+    );
+    assert!(
+        detail["client"].is_null(),
+        "merchants do not see client info"
+    );
+    assert!(
+        crate::group_buys::messages_of(&app, "order_accepted").await >= 1
+            && crate::group_buys::messages_of(&app, "delivery_update").await >= 1
+    );
+}
+
+#[tokio::test]
+async fn rejections_cancellations_and_exceptions_give_the_money_and_stock_back() {
+    let app = spawn_app().await;
+    let w = world(&app, 1).await;
+    let (owner, shop, product) = shop(&app, &w).await;
+    let r = &w.residents[0];
+    let body = |q: u32| {
+        json!({ "merchant_id": shop, "lines": [{ "product_id": product, "quantity": q }],
+                "receiving": { "fulfilment": "pickup", "pickup_point_id": w.point } })
+    };
+    // Rejected with a reason: refunded, stock back.
+    let (_, a) = order(&app, &w, r, body(3)).await;
+    let a = a["id"].as_str().unwrap().to_owned();
+    act(&app, &w, r, &a, "pay").await;
+    let (status, _) = seller(&app, &owner, &shop, &a, json!({ "status": "rejected" })).await;
+    assert_eq!(status, 422, "a reason is required");
+    let (status, body_a) = seller(
+        &app,
+        &owner,
+        &shop,
+        &a,
+        json!({ "status": "rejected", "reason": "今日缺货" }),
+    )
+    .await;
+    assert_eq!(
+        (status, &body_a["status"]),
+        (200, &json!("rejected")),
+        "{body_a}"
+    );
+    assert_eq!(stock(&app, &owner, &shop).await, 10);
+    // Cancelled by the resident before acceptance: refunded.
+    let (_, b) = order(&app, &w, r, body(1)).await;
+    let b = b["id"].as_str().unwrap().to_owned();
+    act(&app, &w, r, &b, "pay").await;
+    let (status, _) = act(&app, &w, r, &b, "cancel").await;
+    assert_eq!(status, 200);
+    // An exception, resolved by a refund.
+    let (_, c) = order(&app, &w, r, body(1)).await;
+    let c = c["id"].as_str().unwrap().to_owned();
+    act(&app, &w, r, &c, "pay").await;
+    seller(&app, &owner, &shop, &c, json!({ "status": "accepted" })).await;
+    let (status, _) = seller(
+        &app,
+        &owner,
+        &shop,
+        &c,
+        json!({ "status": "refunded", "reason": "x" }),
+    )
+    .await;
+    assert_eq!(status, 409, "only exceptions are refunded by the seller");
+    let (status, _) = seller(
+        &app,
+        &owner,
+        &shop,
+        &c,
+        json!({ "status": "exception", "reason": "运输途中损坏" }),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, body_c) = seller(
+        &app,
+        &owner,
+        &shop,
+        &c,
+        json!({ "status": "refunded", "reason": "损坏退款" }),
+    )
+    .await;
+    assert_eq!(
+        (status, &body_c["status"]),
+        (200, &json!("refunded")),
+        "{body_c}"
+    );
+    assert_eq!(stock(&app, &owner, &shop).await, 10);
+    let refunds = refund_count(&app).await;
+    assert_eq!(refunds, 3);
+    // The rejected order's detail shows its refund; rejecting twice fails.
+    let (status, _) = seller(
+        &app,
+        &owner,
+        &shop,
+        &a,
+        json!({ "status": "rejected", "reason": "again" }),
+    )
+    .await;
+    assert_eq!(status, 409);
+    // Orders need stock, a selling merchant, and a verified resident.
+    let (status, refused) = order(&app, &w, r, body(11)).await;
+    assert_eq!((status, &refused["code"]), (409, &json!("sold_out")));
+    let stranger = app.resident().await;
+    let (status, _) = order(&app, &w, &stranger, body(1)).await;
+    assert_eq!(status, 404);
+}
+
+async fn book(app: &TestApp, w: &World, who: &Session, id: &str, slot: &str) -> reqwest::Response {
+    app.post(
+        &format!(
+            "/api/v1/communities/{}/orders/{id}/pickup-slot",
+            w.community
+        ),
+        Some(&who.access),
+        json!({ "slot_id": slot }),
+    )
+    .await
+}
+
+async fn refund_count(app: &TestApp) -> usize {
+    use sea_orm::EntityTrait;
+    entity::refund::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap()
+        .len()
+}
+
+#[tokio::test]
+async fn delivered_orders_confirm_themselves_after_the_configured_days() {
+    let app = spawn_app().await;
+    let w = world(&app, 1).await;
+    let (owner, shop, product) = shop(&app, &w).await;
+    let r = &w.residents[0];
+    let (_, o) = order(
+        &app,
+        &w,
+        r,
+        json!({ "merchant_id": shop, "lines": [{ "product_id": product, "quantity": 1 }],
+                "receiving": { "fulfilment": "delivery" } }),
+    )
+    .await;
+    let id = o["id"].as_str().unwrap().to_owned();
+    act(&app, &w, r, &id, "pay").await;
+    for s in ["accepted", "preparing", "dispatched", "delivered"] {
+        let (status, body) = seller(&app, &owner, &shop, &id, json!({ "status": s })).await;
+        assert_eq!(status, 200, "{s}: {body}");
+    }
+    let report = anjia::jobs::sweep(&app.state, Utc::now() + Duration::days(6))
+        .await
+        .unwrap();
+    assert_eq!(report.confirmed, 0);
+    let report = anjia::jobs::sweep(&app.state, Utc::now() + Duration::days(8))
+        .await
+        .unwrap();
+    assert_eq!(report.confirmed, 1);
+    let (_, detail) = status_and_json(
+        app.get(
+            &format!("/api/v1/communities/{}/orders/{id}", w.community),
+            Some(&r.access),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(detail["order"]["status"], "completed");
+    assert_eq!(
+        detail["events"].as_array().unwrap().last().unwrap()["reason"],
+        "confirmed automatically"
+    );
+}
+
+#[tokio::test]
+async fn pickup_slots_collectors_reminders_and_the_message_board() {
+    let app = spawn_app().await;
+    let w = world(&app, 2).await;
+    let (owner, shop, product) = shop(&app, &w).await;
+    let (r, neighbour) = (&w.residents[0], &w.residents[1]);
+    let base = format!(
+        "/api/v1/communities/{}/pickup-points/{}",
+        w.community, w.point
+    );
+    // Slots from the opening hours (08:00–20:00), one place each.
+    let tomorrow = (Utc::now() + Duration::days(1)).date_naive();
+    let (status, slots) = status_and_json(
+        app.post(
+            &format!("{base}/slots"),
+            Some(&w.manager.access),
+            json!({ "from": tomorrow, "days": 1, "slot_minutes": 60, "capacity": 1 }),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 201, "{slots}");
+    assert_eq!(slots.as_array().unwrap().len(), 12);
+    let slot = slots[0]["id"].as_str().unwrap().to_owned();
+
+    let body = json!({ "merchant_id": shop, "lines": [{ "product_id": product, "quantity": 1 }],
+                       "receiving": { "fulfilment": "pickup", "pickup_point_id": w.point } });
+    let mut ids = Vec::new();
+    for who in [r, neighbour] {
+        let (_, o) = order(&app, &w, who, body.clone()).await;
+        let id = o["id"].as_str().unwrap().to_owned();
+        act(&app, &w, who, &id, "pay").await;
+        for s in ["accepted", "preparing", "ready_for_pickup"] {
+            let (status, b) = seller(&app, &owner, &shop, &id, json!({ "status": s })).await;
+            assert_eq!(status, 200, "{b}");
+        }
+        ids.push(id);
+    }
+    let (status, booked) = status_and_json(book(&app, &w, r, &ids[0], &slot).await).await;
+    assert_eq!(status, 200, "{booked}");
+    assert_eq!(booked["pickup_slot_id"], json!(slot));
+    assert_error(
+        book(&app, &w, neighbour, &ids[1], &slot).await,
+        409,
+        "slot_full",
+    )
+    .await;
+    // Someone else's order is not theirs to book.
+    assert_error(
+        book(&app, &w, neighbour, &ids[0], &slot).await,
+        404,
+        "not_found",
+    )
+    .await;
+
+    // The resident names the neighbour to collect (代取).
+    let (status, _) = status_and_json(
+        app.post(
+            &format!(
+                "/api/v1/communities/{}/orders/{}/collector",
+                w.community, ids[0]
+            ),
+            Some(&r.access),
+            json!({ "phone": "13700000000" }),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 422, "not a resident here");
+    let neighbour_phone = phone_of(&app, neighbour).await;
+    let res = app
+        .post(
+            &format!(
+                "/api/v1/communities/{}/orders/{}/collector",
+                w.community, ids[0]
+            ),
+            Some(&r.access),
+            json!({ "phone": neighbour_phone }),
+        )
+        .await;
+    assert_eq!(res.status(), 204);
+    let (_, codes) = status_and_json(
+        app.get("/api/v1/me/pickup-codes", Some(&neighbour.access))
+            .await,
+    )
+    .await;
+    let delegated: Vec<&Value> = codes
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["delegated"] == true)
+        .collect();
+    assert_eq!(delegated.len(), 1, "{codes}");
+    assert_eq!(delegated[0]["order_id"], json!(ids[0]));
+    let guard = app.staff(w.community, "gate_guard").await;
+    let (status, done) = status_and_json(
+        app.post(
+            &format!("{base}/verifications"),
+            Some(&guard.access),
+            json!({ "code": delegated[0]["code"] }),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(done["delegated"], true);
+    // The resident's own code went with it.
+    let (_, mine) =
+        status_and_json(app.get("/api/v1/me/pickup-codes", Some(&r.access)).await).await;
+    assert_eq!(mine, json!([]));
+
+    // The neighbour's own order waits: reminded after 24 h, reported to staff.
+    let report = anjia::jobs::sweep(&app.state, Utc::now() + Duration::hours(25))
+        .await
+        .unwrap();
+    assert_eq!(report.reminders, 1);
+    assert_eq!(
+        crate::group_buys::messages_of(&app, "pickup_reminder").await,
+        1
+    );
+    let (status, waiting) = status_and_json(
+        app.get(&format!("{base}/uncollected"), Some(&guard.access))
+            .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{waiting}");
+    assert_eq!(waiting["items"][0]["order"]["id"], json!(ids[1]));
+    assert!(waiting["items"][0]["last_reminded_at"].is_string());
+
+    // The message board: residents write, staff remove.
+    let note = created(
+        &app,
+        r,
+        &format!("{base}/notes"),
+        json!({ "body": "今天六点后有人吗？" }),
+    )
+    .await;
+    let res = app
+        .request(
+            reqwest::Method::DELETE,
+            &format!("{base}/notes/{}", note["id"].as_str().unwrap()),
+            Some(&r.access),
+            None,
+        )
+        .await;
+    assert_error(res, 403, "forbidden").await;
+    let res = app
+        .request(
+            reqwest::Method::DELETE,
+            &format!("{base}/notes/{}", note["id"].as_str().unwrap()),
+            Some(&guard.access),
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), 204);
+    let (_, board) =
+        status_and_json(app.get(&format!("{base}/notes"), Some(&r.access)).await).await;
+    assert_eq!(board["items"], json!([]));
+}
+
+/// The phone number a test resident signed in with (decrypted).
+async fn phone_of(app: &TestApp, who: &Session) -> String {
+    use sea_orm::EntityTrait;
+    let u = entity::user::Entity::find_by_id(entity::UserId::from_uuid(who.user_id))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    app.state.pii.decrypt(&u.phone_enc.unwrap()).unwrap()
+}
+
+/// 200 joins at once against a stock of 50: exactly 50 hold stock, the rest
+/// are told `sold_out`, nothing fails. Proves the guard on PostgreSQL (run
+/// with ANJIA_TEST_DATABASE_URL); SQLite gives the same counts.
+#[tokio::test]
+async fn two_hundred_concurrent_joins_against_a_stock_of_fifty_sell_exactly_fifty() {
+    let app = spawn_app().await;
+    let w = world(&app, 20).await;
+    let group = group_buy(&app, &w, 1, 50, json!({})).await;
+    let joins = (0..200).map(|n| join(&app, &w, &w.residents[n % 20], &group, 1));
+    let results = futures_util::future::join_all(joins).await;
+    let (mut made, mut sold_out) = (0, 0);
+    for res in results {
+        let (status, body) = status_and_json(res).await;
+        match (status, body["code"].as_str()) {
+            (201, _) => made += 1,
+            (409, Some("sold_out")) => sold_out += 1,
+            other => panic!("unexpected answer {other:?}: {body}"),
+        }
+    }
+    assert_eq!((made, sold_out), (50, 150));
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let holding = entity::order::Entity::find()
+        .filter(entity::order::Column::Status.eq(entity::OrderStatus::PendingPayment))
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(holding.len(), 50);
+    let item = entity::group_buy_item::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|i| i.initial_stock == 50)
+        .unwrap();
+    assert_eq!(item.stock, 0);
+}
