@@ -7,7 +7,7 @@ use entity::{
     EmployerKind, LocationKind, StaffRole, community, gate, merchant_staff, pickup_point,
     staff_role,
 };
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, Set};
 
 use crate::auth::password::{self, Password};
 use crate::community::service::{self as communities, CommunityFields};
@@ -221,6 +221,93 @@ async fn seed_merchant(
         courier.pass_number
     );
     seed_products(txn, shop.id).await?;
+    seed_group_buy(txn, community, shop.id, owner.id).await?;
+    Ok(())
+}
+
+/// An open group buy of the shop's, collected at the pickup point, whose
+/// hours are cut into bookable slots for the next three days.
+async fn seed_group_buy(
+    txn: &sea_orm::DatabaseTransaction,
+    community: &community::Model,
+    shop: entity::MerchantId,
+    owner: entity::UserId,
+) -> anyhow::Result<()> {
+    use entity::{Fen, GroupBuyId, GroupBuyItemId, GroupBuyStatus, OrganiserKind};
+    use entity::{group_buy, group_buy_item, group_buy_pickup_point, pickup_slot};
+    let Some(point) = pickup_point::Entity::find()
+        .filter(pickup_point::Column::CommunityId.eq(community.id))
+        .one(txn)
+        .await?
+    else {
+        return Ok(());
+    };
+    let now = crate::clock::now();
+    let id = GroupBuyId::new();
+    group_buy::Entity::insert(group_buy::ActiveModel {
+        id: Set(id),
+        community_id: Set(community.id),
+        merchant_id: Set(Some(shop)),
+        organiser_kind: Set(OrganiserKind::Merchant),
+        created_by: Set(owner),
+        title: Set("连江海带 · 产地直发".to_owned()),
+        description: Set("满 5 户成团，截单后次日到 1号楼大堂自提点".to_owned()),
+        min_households: Set(5),
+        starts_at: Set(now),
+        deadline: Set(now + chrono::Duration::days(3)),
+        pickup_starts_at: Set(Some(now + chrono::Duration::days(4))),
+        pickup_ends_at: Set(Some(now + chrono::Duration::days(6))),
+        door_delivery: Set(true),
+        status: Set(GroupBuyStatus::Open),
+        status_reason: Set(None),
+        succeeded_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    })
+    .exec_without_returning(txn)
+    .await?;
+    let items = [
+        ("干海带", "斤", 1590, 2590, 200, Some(5)),
+        ("海带结", "袋", 990, 1500, 100, None),
+    ];
+    for (i, (title, unit, price, original, stock, limit)) in items.into_iter().enumerate() {
+        group_buy_item::Entity::insert(group_buy_item::ActiveModel {
+            id: Set(GroupBuyItemId::new()),
+            group_buy_id: Set(id),
+            product_id: Set(None),
+            title: Set(title.to_owned()),
+            unit: Set(unit.to_owned()),
+            price: Set(Fen::new(price)?),
+            original_price: Set(Some(Fen::new(original)?)),
+            stock: Set(stock),
+            initial_stock: Set(stock),
+            per_household_limit: Set(limit),
+            sort_order: Set(i32::try_from(i).unwrap_or(0)),
+        })
+        .exec_without_returning(txn)
+        .await?;
+    }
+    group_buy_pickup_point::Entity::insert(group_buy_pickup_point::ActiveModel {
+        group_buy_id: Set(id),
+        pickup_point_id: Set(point.id),
+    })
+    .exec_without_returning(txn)
+    .await?;
+    let tz: chrono_tz::Tz = community
+        .timezone
+        .parse()
+        .unwrap_or(chrono_tz::Asia::Shanghai);
+    let today = now.with_timezone(&tz).date_naive();
+    let slots = crate::pickup::service::plan_slots(&point, &tz, today, 3, 60, 20, now);
+    let n = slots.len();
+    if n > 0 {
+        pickup_slot::Entity::insert_many(slots)
+            .exec_without_returning(txn)
+            .await?;
+    }
+    println!(
+        "  an open group buy 连江海带 (min 5 households, 3 days); {n} hourly pickup slots of 20"
+    );
     Ok(())
 }
 

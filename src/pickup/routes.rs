@@ -103,42 +103,15 @@ pub async fn generate_slots(
         .parse()
         .unwrap_or(chrono_tz::Asia::Shanghai);
     let now = clock::now();
-    let step = Duration::minutes(i64::from(plan.slot_minutes));
-    let mut slots = Vec::new();
-    for d in 0..plan.days {
-        let day = plan.from + chrono::Days::new(u64::from(d));
-        let weekday = chrono::Datelike::weekday(&day).number_from_monday() as u8;
-        for period in point.opening_hours.0.iter() {
-            if !period.weekdays.contains(&weekday) {
-                continue;
-            }
-            let parse = |t: &str| chrono::NaiveTime::parse_from_str(t, "%H:%M").ok();
-            let (Some(opens), Some(closes)) = (parse(&period.opens), parse(&period.closes)) else {
-                continue;
-            };
-            let (Some(start), Some(end)) = (
-                tz.from_local_datetime(&day.and_time(opens)).earliest(),
-                tz.from_local_datetime(&day.and_time(closes)).earliest(),
-            ) else {
-                continue;
-            };
-            let (mut at, end) = (start.with_timezone(&Utc), end.with_timezone(&Utc));
-            while at + step <= end {
-                if at > now {
-                    slots.push(pickup_slot::ActiveModel {
-                        id: Set(PickupSlotId::new()),
-                        pickup_point_id: Set(point.id),
-                        starts_at: Set(at),
-                        ends_at: Set(at + step),
-                        capacity: Set(plan.capacity),
-                        booked: Set(0),
-                        created_at: Set(now),
-                    });
-                }
-                at += step;
-            }
-        }
-    }
+    let slots = service::plan_slots(
+        &point,
+        &tz,
+        plan.from,
+        plan.days,
+        plan.slot_minutes,
+        plan.capacity,
+        now,
+    );
     if slots.is_empty() {
         return Err(ApiError::invalid_field(
             "from",

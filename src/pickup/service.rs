@@ -330,6 +330,57 @@ pub async fn book_slot<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Slots cutting the point's opening hours into `slot_minutes` pieces for
+/// `days` days from `from` (local dates), leaving out those already begun.
+pub fn plan_slots(
+    point: &pickup_point::Model,
+    tz: &chrono_tz::Tz,
+    from: chrono::NaiveDate,
+    days: u32,
+    slot_minutes: u32,
+    capacity: i32,
+    now: DateTime<Utc>,
+) -> Vec<entity::pickup_slot::ActiveModel> {
+    use chrono::TimeZone;
+    let step = Duration::minutes(i64::from(slot_minutes));
+    let mut slots = Vec::new();
+    for d in 0..days {
+        let day = from + chrono::Days::new(u64::from(d));
+        let weekday = chrono::Datelike::weekday(&day).number_from_monday() as u8;
+        for period in point.opening_hours.0.iter() {
+            if !period.weekdays.contains(&weekday) {
+                continue;
+            }
+            let parse = |t: &str| chrono::NaiveTime::parse_from_str(t, "%H:%M").ok();
+            let (Some(opens), Some(closes)) = (parse(&period.opens), parse(&period.closes)) else {
+                continue;
+            };
+            let (Some(start), Some(end)) = (
+                tz.from_local_datetime(&day.and_time(opens)).earliest(),
+                tz.from_local_datetime(&day.and_time(closes)).earliest(),
+            ) else {
+                continue;
+            };
+            let (mut at, end) = (start.with_timezone(&Utc), end.with_timezone(&Utc));
+            while at + step <= end {
+                if at > now {
+                    slots.push(entity::pickup_slot::ActiveModel {
+                        id: Set(entity::PickupSlotId::new()),
+                        pickup_point_id: Set(point.id),
+                        starts_at: Set(at),
+                        ends_at: Set(at + step),
+                        capacity: Set(capacity),
+                        booked: Set(0),
+                        created_at: Set(now),
+                    });
+                }
+                at += step;
+            }
+        }
+    }
+    slots
+}
+
 /// The community's time zone (Asia/Shanghai if it cannot be read).
 pub async fn community_tz<C: ConnectionTrait>(
     db: &C,

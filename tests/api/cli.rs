@@ -239,6 +239,26 @@ async fn seed_demo_creates_a_community_with_staff_and_is_idempotent() {
         .await
         .unwrap();
     assert_eq!(points["items"][0]["opening_hours"][0]["opens"], "08:00");
+    // An open group buy, and bookable slots at the point.
+    let groups: Value = app
+        .get(&format!("/api/v1/communities/{community}/group-buys"), token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(groups["items"][0]["status"], "open", "{groups}");
+    assert_eq!(groups["items"][0]["items"].as_array().unwrap().len(), 2);
+    let point = points["items"][0]["id"].as_str().unwrap();
+    let slots: Value = app
+        .get(
+            &format!("/api/v1/communities/{community}/pickup-points/{point}/slots"),
+            token,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(slots.as_array().unwrap().len() >= 26, "{slots}");
 
     // A verified merchant whose owner signs in, with a courier who may pass.
     let body: Value = app
