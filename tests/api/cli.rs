@@ -241,7 +241,10 @@ async fn seed_demo_creates_a_community_with_staff_and_is_idempotent() {
     assert_eq!(points["items"][0]["opening_hours"][0]["opens"], "08:00");
     // An open group buy, and bookable slots at the point.
     let groups: Value = app
-        .get(&format!("/api/v1/communities/{community}/group-buys"), token)
+        .get(
+            &format!("/api/v1/communities/{community}/group-buys"),
+            token,
+        )
         .await
         .json()
         .await
