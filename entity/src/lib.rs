@@ -41,6 +41,7 @@ pub mod pickup_point;
 pub mod pickup_slot;
 pub mod pii_access;
 pub mod product;
+pub mod product_image;
 pub mod refresh_token;
 pub mod refund;
 pub mod sandbox_message;

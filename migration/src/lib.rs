@@ -20,6 +20,7 @@ mod m20261123_000009_wechat;
 mod m20261123_000010_catalog;
 mod m20261123_000011_group_buys_orders;
 mod m20261123_000012_pickup;
+mod m20261123_000013_product_images;
 
 pub struct Migrator;
 
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000010_catalog::Migration),
             Box::new(m20261123_000011_group_buys_orders::Migration),
             Box::new(m20261123_000012_pickup::Migration),
+            Box::new(m20261123_000013_product_images::Migration),
         ]
     }
 }

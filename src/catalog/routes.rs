@@ -1,8 +1,8 @@
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use entity::{
-    CategoryId, CommunityId, Fen, MerchantId, MerchantStatus, ProductId, ProductKind, category,
-    merchant_approval, product,
+    CategoryId, CommunityId, Fen, FileId, MerchantId, MerchantStatus, ProductId, ProductKind,
+    category, file, merchant_approval, product, product_image,
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set,
@@ -10,9 +10,10 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::{CommunityScope, MerchantScope};
+use crate::auth::{Caller, CommunityScope, MerchantScope};
 use crate::clock;
 use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::files::routes::{DownloadLink, signed_link};
 use crate::http::{Json, Page, PageQuery};
 use crate::state::AppState;
 use crate::text;
@@ -176,7 +177,123 @@ pub struct Product {
     pub stock: Option<i64>,
     pub sort_order: i32,
     pub on_shelf: bool,
+    /// In display order, each with a short-lived download link.
+    pub images: Vec<ProductImage>,
     pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProductImage {
+    pub file_id: FileId,
+    pub link: DownloadLink,
+}
+
+/// Products with their images (one query for all the images).
+async fn with_images(state: &AppState, models: Vec<product::Model>) -> ApiResult<Vec<Product>> {
+    let ids: Vec<ProductId> = models.iter().map(|m| m.id).collect();
+    let mut images: std::collections::HashMap<ProductId, Vec<product_image::Model>> =
+        std::collections::HashMap::new();
+    if !ids.is_empty() {
+        for i in product_image::Entity::find()
+            .filter(product_image::Column::ProductId.is_in(ids))
+            .order_by_asc(product_image::Column::SortOrder)
+            .all(&state.db)
+            .await?
+        {
+            images.entry(i.product_id).or_default().push(i);
+        }
+    }
+    Ok(models
+        .into_iter()
+        .map(|m| {
+            let mine = images.remove(&m.id).unwrap_or_default();
+            let mut p = Product::from(m);
+            p.images = mine
+                .into_iter()
+                .map(|i| ProductImage {
+                    file_id: i.file_id,
+                    link: signed_link(state, i.file_id),
+                })
+                .collect();
+            p
+        })
+        .collect())
+}
+
+async fn page_with_images(
+    state: &AppState,
+    page: Page<product::Model>,
+) -> ApiResult<Page<Product>> {
+    Ok(Page {
+        items: with_images(state, page.items).await?,
+        next_cursor: page.next_cursor,
+    })
+}
+
+async fn one_with_images(state: &AppState, m: product::Model) -> ApiResult<Product> {
+    with_images(state, vec![m])
+        .await?
+        .pop()
+        .ok_or_else(ApiError::not_found)
+}
+
+/// Checks the images a product is given: at most 9, distinct, images the
+/// caller uploaded.
+async fn check_images(state: &AppState, caller: &Caller, ids: &[FileId]) -> ApiResult<()> {
+    if ids.len() > 9 {
+        return Err(ApiError::invalid_field(
+            "image_file_ids",
+            "at most 9 images",
+        ));
+    }
+    let mut seen = ids.to_vec();
+    seen.sort();
+    seen.dedup();
+    if seen.len() != ids.len() {
+        return Err(ApiError::invalid_field(
+            "image_file_ids",
+            "list each image once",
+        ));
+    }
+    let files = file::Entity::find()
+        .filter(file::Column::Id.is_in(ids.to_vec()))
+        .all(&state.db)
+        .await?;
+    let usable = files.iter().filter(|f| {
+        f.content_type.starts_with("image/")
+            && (f.uploaded_by == caller.user.id || caller.is_operator_admin)
+    });
+    if usable.count() != ids.len() {
+        return Err(ApiError::invalid_field(
+            "image_file_ids",
+            "each must be an image you uploaded (POST /api/v1/files)",
+        ));
+    }
+    Ok(())
+}
+
+/// Replaces a product's images, in the given order.
+async fn set_images<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    product: ProductId,
+    ids: &[FileId],
+) -> ApiResult<()> {
+    product_image::Entity::delete_many()
+        .filter(product_image::Column::ProductId.eq(product))
+        .exec(db)
+        .await?;
+    if !ids.is_empty() {
+        product_image::Entity::insert_many(ids.iter().enumerate().map(|(n, f)| {
+            product_image::ActiveModel {
+                product_id: Set(product),
+                file_id: Set(*f),
+                sort_order: Set(n as i32),
+            }
+        }))
+        .exec_without_returning(db)
+        .await?;
+    }
+    Ok(())
 }
 
 impl From<product::Model> for Product {
@@ -194,6 +311,7 @@ impl From<product::Model> for Product {
             stock: m.stock,
             sort_order: m.sort_order,
             on_shelf: m.on_shelf,
+            images: Vec::new(),
             updated_at: m.updated_at,
         }
     }
@@ -220,6 +338,9 @@ pub struct NewProduct {
     pub sort_order: Option<i32>,
     /// Default: on the shelf.
     pub on_shelf: Option<bool>,
+    /// Up to 9 images, in display order (ids from `POST /api/v1/files`).
+    #[serde(default)]
+    pub image_file_ids: Vec<FileId>,
 }
 
 fn check_prices(price: Fen, original: Option<Fen>) -> ApiResult<()> {
@@ -264,6 +385,7 @@ async fn usable_category(state: &AppState, id: CategoryId) -> ApiResult<()> {
 pub async fn create_product(
     state: web::Data<AppState>,
     scope: MerchantScope,
+    caller: Caller,
     body: Json<NewProduct>,
 ) -> ApiResult<HttpResponse> {
     let body = body.into_inner();
@@ -279,7 +401,9 @@ pub async fn create_product(
     check_prices(body.price, body.original_price)?;
     let stock = check_stock(body.kind, body.stock)?;
     usable_category(&state, body.category_id).await?;
+    check_images(&state, &caller, &body.image_file_ids).await?;
     let now = clock::now();
+    let txn = crate::db::begin_write(&state.db).await?;
     let saved = product::ActiveModel {
         id: Set(ProductId::new()),
         merchant_id: Set(scope.merchant.id),
@@ -296,9 +420,11 @@ pub async fn create_product(
         created_at: Set(now),
         updated_at: Set(now),
     }
-    .insert(&state.db)
+    .insert(&txn)
     .await?;
-    Ok(HttpResponse::Created().json(Product::from(saved)))
+    set_images(&txn, saved.id, &body.image_file_ids).await?;
+    txn.commit().await?;
+    Ok(HttpResponse::Created().json(one_with_images(&state, saved).await?))
 }
 
 /// The merchant's own catalog, on and off the shelf.
@@ -315,7 +441,7 @@ pub async fn list_own_products(
         .parse()?
         .fetch(select, product::Column::Id, |m| m.id.as_uuid(), &state.db)
         .await?;
-    Ok(web::Json(page.map(Product::from)))
+    Ok(web::Json(page_with_images(&state, page).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -331,6 +457,8 @@ pub struct ProductChanges {
     pub stock: Option<i64>,
     pub sort_order: Option<i32>,
     pub on_shelf: Option<bool>,
+    /// Replaces the images (up to 9, in display order).
+    pub image_file_ids: Option<Vec<FileId>>,
 }
 
 /// Change a product: details, price, stock, or on/off the shelf.
@@ -340,6 +468,7 @@ pub struct ProductChanges {
 pub async fn update_product(
     state: web::Data<AppState>,
     scope: MerchantScope,
+    caller: Caller,
     path: web::Path<(MerchantId, ProductId)>,
     body: Json<ProductChanges>,
 ) -> ApiResult<web::Json<Product>> {
@@ -357,6 +486,9 @@ pub async fn update_product(
     }
     if let Some(c) = body.category_id {
         usable_category(&state, c).await?;
+    }
+    if let Some(images) = &body.image_file_ids {
+        check_images(&state, &caller, images).await?;
     }
     let mut model = current.into_active_model();
     if let Some(c) = body.category_id {
@@ -390,7 +522,13 @@ pub async fn update_product(
         model.on_shelf = Set(v);
     }
     model.updated_at = Set(clock::now());
-    Ok(web::Json(model.update(&state.db).await?.into()))
+    let txn = crate::db::begin_write(&state.db).await?;
+    let saved = model.update(&txn).await?;
+    if let Some(images) = &body.image_file_ids {
+        set_images(&txn, saved.id, images).await?;
+    }
+    txn.commit().await?;
+    Ok(web::Json(one_with_images(&state, saved).await?))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -443,5 +581,5 @@ pub async fn community_products(
         .parse()?
         .fetch(select, product::Column::Id, |m| m.id.as_uuid(), &state.db)
         .await?;
-    Ok(web::Json(page.map(Product::from)))
+    Ok(web::Json(page_with_images(&state, page).await?))
 }

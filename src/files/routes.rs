@@ -220,6 +220,15 @@ async fn may_see(state: &AppState, caller: &Caller, f: &file::Model) -> ApiResul
     if f.uploaded_by == caller.user.id || caller.is_operator_admin {
         return Ok(true);
     }
+    // A product's image is shop-window material: anyone signed in.
+    if entity::product_image::Entity::find()
+        .filter(entity::product_image::Column::FileId.eq(f.id))
+        .one(&state.db)
+        .await?
+        .is_some()
+    {
+        return Ok(true);
+    }
     let holds = |communities: &[CommunityId], roles: &[entity::StaffRole]| {
         caller
             .staff_roles
@@ -305,14 +314,20 @@ pub async fn link(
     if !may_see(&state, &caller, &f).await? {
         return Err(ApiError::not_found());
     }
+    Ok(web::Json(signed_link(&state, f.id)))
+}
+
+/// A signed download link for `id`, valid `storage.download_url_ttl_secs`.
+/// Hand it only to callers the file's attachment allows.
+pub fn signed_link(state: &AppState, id: FileId) -> DownloadLink {
     let ttl = i64::try_from(state.settings.storage.download_url_ttl_secs).unwrap_or(300);
     let expires_at = clock::now() + chrono::Duration::seconds(ttl);
     let expires = expires_at.timestamp();
-    let sig = signature(&state, f.id, expires);
-    Ok(web::Json(DownloadLink {
-        url: format!("/files/{}?expires={expires}&signature={sig}", f.id),
+    let sig = signature(state, id, expires);
+    DownloadLink {
+        url: format!("/files/{id}?expires={expires}&signature={sig}"),
         expires_at,
-    }))
+    }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

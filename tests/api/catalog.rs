@@ -218,3 +218,132 @@ async fn residents_see_products_only_from_merchants_verified_in_their_community(
         .await;
     assert_error(res, 404, "not_found").await;
 }
+
+#[tokio::test]
+async fn products_carry_images_their_merchant_uploaded_which_residents_can_download() {
+    let app = spawn_app().await;
+    let here = app
+        .community(&format!("图片小区{}", Uuid::now_v7().simple()))
+        .await;
+    let (owner, shop) = merchant(&app, &[here]).await;
+    verify(&app, here, &shop).await;
+    let food = food(&app, &owner).await;
+    let mut images = Vec::new();
+    for size in [(400, 300), (300, 300)] {
+        let (status, up) = status_and_json(
+            crate::files::upload(&app, &owner, "image/png", crate::files::png(size.0, size.1))
+                .await,
+        )
+        .await;
+        assert_eq!(status, 201, "{up}");
+        images.push(up["id"].as_str().unwrap().to_owned());
+    }
+    let products = format!("/api/v1/merchants/{shop}/products");
+    let (status, made) = status_and_json(
+        app.post(
+            &products,
+            Some(&owner.access),
+            json!({ "kind": "goods", "category_id": food, "title": "脐橙", "unit": "箱", "price": 6800,
+                    "stock": 5, "image_file_ids": [images[1], images[0]] }),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 201, "{made}");
+    assert_eq!(
+        made["images"][0]["file_id"],
+        json!(images[1]),
+        "in the given order"
+    );
+    assert_eq!(made["images"].as_array().unwrap().len(), 2);
+
+    // A resident of the community sees the images and can download them.
+    let manager = app.staff(here, "manager").await;
+    let (_, building) = status_and_json(
+        app.post(
+            &format!("/api/v1/communities/{here}/buildings"),
+            Some(&manager.access),
+            json!({ "name": "1号楼" }),
+        )
+        .await,
+    )
+    .await;
+    let (_, household) = status_and_json(
+        app.post(
+            &format!("/api/v1/communities/{here}/households"),
+            Some(&manager.access),
+            json!({ "building_id": building["id"], "room": "101" }),
+        )
+        .await,
+    )
+    .await;
+    let resident = app
+        .dev_login(json!({ "households": [{ "household_id": household["id"], "role": "owner" }] }))
+        .await;
+    let (_, listed) = status_and_json(
+        app.get(
+            &format!("/api/v1/communities/{here}/products"),
+            Some(&resident.access),
+        )
+        .await,
+    )
+    .await;
+    let url = listed["items"][0]["images"][0]["link"]["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let download = app.get(&url, None).await;
+    assert_eq!(download.status(), 200);
+    let (status, _) = status_and_json(
+        app.get(
+            &format!("/api/v1/files/{}/link", images[0]),
+            Some(&resident.access),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 200, "a product image is for anyone signed in");
+
+    // Only images, only the uploader's own, at most 9; a change replaces them.
+    let (status, pdf) = status_and_json(
+        crate::files::upload(
+            &app,
+            &owner,
+            "application/pdf",
+            b"%PDF-1.4\n%%EOF\n".to_vec(),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 201);
+    let id = made["id"].as_str().unwrap();
+    let path = format!("{products}/{id}");
+    let change = |files: Value| {
+        app.request(
+            reqwest::Method::PATCH,
+            &path,
+            Some(&owner.access),
+            Some(json!({ "image_file_ids": files })),
+        )
+    };
+    assert_error(change(json!([pdf["id"]])).await, 422, "validation_failed").await;
+    let (_, theirs) = status_and_json(
+        crate::files::upload(&app, &resident, "image/png", crate::files::png(10, 10)).await,
+    )
+    .await;
+    assert_error(
+        change(json!([theirs["id"]])).await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert_error(
+        change(json!([images[0], images[0]])).await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    let (status, changed) = status_and_json(change(json!([images[0]])).await).await;
+    assert_eq!(status, 200, "{changed}");
+    assert_eq!(changed["images"].as_array().unwrap().len(), 1);
+}

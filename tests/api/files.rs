@@ -4,7 +4,7 @@ use crate::helpers::{Session, TestApp, assert_error, spawn_app, spawn_app_with, 
 
 /// The start of a PNG: signature and IHDR with the given size (enough for
 /// type sniffing and the pixel check).
-fn png(width: u32, height: u32) -> Vec<u8> {
+pub fn png(width: u32, height: u32) -> Vec<u8> {
     let mut b = vec![0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13];
     b.extend_from_slice(b"IHDR");
     b.extend_from_slice(&width.to_be_bytes());
@@ -17,7 +17,7 @@ fn png(width: u32, height: u32) -> Vec<u8> {
 const PDF: &[u8] =
     b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
 
-async fn upload(
+pub async fn upload(
     app: &TestApp,
     who: &Session,
     content_type: &str,
