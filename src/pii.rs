@@ -97,6 +97,13 @@ impl PiiCipher {
     }
 }
 
+/// A person's name as other residents see it: the first character, then
+/// `**` (`王**`).
+pub fn masked_name(name: &str) -> String {
+    let first: String = name.chars().take(1).collect();
+    format!("{first}**")
+}
+
 pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
     bytes

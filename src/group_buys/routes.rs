@@ -21,8 +21,8 @@ use crate::db::begin_write;
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::http::{Json, Page, PageQuery};
 use crate::orders::routes::{
-    Order, Receiving, check_quantity, created, ordering_household, parse_intro, resolve_receiving,
-    with_lines,
+    Order, Receiving, check_quantity, created, one_order, ordering_household, parse_intro,
+    resolve_receiving,
 };
 use crate::orders::service::{self, Actor, ClientInfo, Idempotency, LineSpec, NewOrder};
 use crate::state::AppState;
@@ -151,11 +151,6 @@ pub struct GroupBuyDetail {
     pub group_buy: GroupBuy,
     /// Participants' introductions: shown to participants and staff only.
     pub introductions: Vec<Introduction>,
-}
-
-fn masked_name(name: &str) -> String {
-    let first: String = name.chars().take(1).collect();
-    format!("{first}**")
 }
 
 // ---------------------------------------------------------------- organising
@@ -536,7 +531,7 @@ pub async fn get(
             .collect();
         for o in with_intro {
             introductions.push(Introduction {
-                name: masked_name(names.get(&o.user_id).map_or("", String::as_str)),
+                name: crate::pii::masked_name(names.get(&o.user_id).map_or("", String::as_str)),
                 intro: o.intro.unwrap_or_default(),
                 joined_at: o.created_at,
             });
@@ -780,9 +775,6 @@ pub async fn join(
         },
     )
     .await?;
-    let view: Order = with_lines(&state.db, vec![submitted.order.clone()])
-        .await?
-        .pop()
-        .ok_or_else(ApiError::not_found)?;
+    let view: Order = one_order(&state.db, submitted.order.clone()).await?;
     Ok(created(submitted, view))
 }

@@ -156,6 +156,14 @@ pub async fn with_lines<C: ConnectionTrait>(
         .collect())
 }
 
+/// One order with its lines.
+pub async fn one_order<C: ConnectionTrait>(db: &C, o: order::Model) -> ApiResult<Order> {
+    with_lines(db, vec![o])
+        .await?
+        .pop()
+        .ok_or_else(ApiError::not_found)
+}
+
 async fn page_of(
     db: &sea_orm::DatabaseConnection,
     page: Page<order::Model>,
@@ -262,10 +270,7 @@ async fn detail(
         user_agent: o.user_agent.clone(),
         kind: o.client_kind,
     });
-    let order = with_lines(&state.db, vec![o])
-        .await?
-        .pop()
-        .ok_or_else(ApiError::not_found)?;
+    let order = one_order(&state.db, o).await?;
     Ok(OrderDetail {
         order,
         events,
@@ -277,18 +282,25 @@ async fn detail(
 
 // ---------------------------------------------------------------- submitting
 
+/// Refuses callers without a household here (staff and operators act
+/// through their own routes).
+fn require_resident(scope: &CommunityScope) -> ApiResult<()> {
+    if scope.memberships.is_empty() {
+        return Err(ApiError::new(
+            ErrorCode::NotAResident,
+            "only verified residents of this community can do this",
+        ));
+    }
+    Ok(())
+}
+
 /// The household the caller orders for: the one named, or their only one
 /// here. Staff and operators without a household here are refused.
 pub fn ordering_household(
     scope: &CommunityScope,
     named: Option<HouseholdId>,
 ) -> ApiResult<HouseholdId> {
-    if scope.memberships.is_empty() {
-        return Err(ApiError::new(
-            ErrorCode::NotAResident,
-            "only verified residents of this community can order here",
-        ));
-    }
+    require_resident(scope)?;
     match named {
         Some(h) if scope.membership(h).is_some() => Ok(h),
         Some(_) => Err(ApiError::invalid_field(
@@ -529,10 +541,7 @@ pub async fn create(
         },
     )
     .await?;
-    let view = with_lines(&state.db, vec![submitted.order.clone()])
-        .await?
-        .pop()
-        .ok_or_else(ApiError::not_found)?;
+    let view = one_order(&state.db, submitted.order.clone()).await?;
     Ok(created(submitted, view))
 }
 
@@ -565,7 +574,7 @@ pub async fn own_order(
     scope: &CommunityScope,
     id: OrderId,
 ) -> ApiResult<order::Model> {
-    ordering_household(scope, scope.memberships.first().map(|m| m.household_id))?;
+    require_resident(scope)?;
     let o = order::Entity::find_by_id(id)
         .filter(order::Column::CommunityId.eq(scope.id()))
         .one(&state.db)
@@ -607,12 +616,7 @@ pub async fn pay(
     crate::payment::check_available(&state.settings)?;
     let paid =
         service::record_paid(&state.db, &state.settings, o.id, PaymentMethod::Sandbox).await?;
-    Ok(web::Json(
-        with_lines(&state.db, vec![paid])
-            .await?
-            .pop()
-            .ok_or_else(ApiError::not_found)?,
-    ))
+    Ok(web::Json(one_order(&state.db, paid).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -669,12 +673,7 @@ pub async fn cancel(
     )
     .await?;
     txn.commit().await?;
-    Ok(web::Json(
-        with_lines(&state.db, vec![moved])
-            .await?
-            .pop()
-            .ok_or_else(ApiError::not_found)?,
-    ))
+    Ok(web::Json(one_order(&state.db, moved).await?))
 }
 
 /// Confirm receipt of a delivered order (it also confirms itself after
@@ -709,12 +708,7 @@ pub async fn confirm(
     )
     .await?;
     txn.commit().await?;
-    Ok(web::Json(
-        with_lines(&state.db, vec![moved])
-            .await?
-            .pop()
-            .ok_or_else(ApiError::not_found)?,
-    ))
+    Ok(web::Json(one_order(&state.db, moved).await?))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -932,12 +926,7 @@ pub async fn merchant_move(
         Actor::merchant(caller.user.id),
     )
     .await?;
-    Ok(web::Json(
-        with_lines(&state.db, vec![moved])
-            .await?
-            .pop()
-            .ok_or_else(ApiError::not_found)?,
-    ))
+    Ok(web::Json(one_order(&state.db, moved).await?))
 }
 
 /// Every order in the community (property staff).
@@ -985,10 +974,5 @@ pub async fn property_move(
         ));
     }
     let moved = seller_move(&state, o, body.into_inner(), Actor::staff(caller.user.id)).await?;
-    Ok(web::Json(
-        with_lines(&state.db, vec![moved])
-            .await?
-            .pop()
-            .ok_or_else(ApiError::not_found)?,
-    ))
+    Ok(web::Json(one_order(&state.db, moved).await?))
 }

@@ -18,7 +18,7 @@ use crate::clock;
 use crate::db::begin_write;
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::http::{Json, Page, PageQuery};
-use crate::orders::routes::{Order, with_lines};
+use crate::orders::routes::{Order, one_order, with_lines};
 use crate::state::AppState;
 
 async fn point_here(
@@ -220,12 +220,7 @@ pub async fn book_slot(
         .one(&state.db)
         .await?
         .ok_or_else(ApiError::not_found)?;
-    Ok(web::Json(
-        with_lines(&state.db, vec![o])
-            .await?
-            .pop()
-            .ok_or_else(ApiError::not_found)?,
-    ))
+    Ok(web::Json(one_order(&state.db, o).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -349,10 +344,7 @@ pub async fn verify(
     let point = point_here(&state, &scope, path.1).await?;
     let (o, code) = service::verify(&state, point.id, &body.0.code, caller.user.id).await?;
     Ok(web::Json(Verification {
-        order: with_lines(&state.db, vec![o])
-            .await?
-            .pop()
-            .ok_or_else(ApiError::not_found)?,
+        order: one_order(&state.db, o).await?,
         delegated: code.delegated,
         verified_by: caller.user.id,
         verified_at: code.used_at.unwrap_or_else(clock::now),
@@ -451,14 +443,7 @@ pub async fn list_notes(
     Ok(web::Json(page.map(|n| Note {
         id: n.id,
         author_id: n.author_id,
-        author: format!(
-            "{}**",
-            names
-                .get(&n.author_id)
-                .and_then(|s| s.chars().next())
-                .map(String::from)
-                .unwrap_or_default()
-        ),
+        author: crate::pii::masked_name(names.get(&n.author_id).map_or("", String::as_str)),
         body: n.body,
         created_at: n.created_at,
     })))
@@ -500,16 +485,7 @@ pub async fn post_note(
     Ok(HttpResponse::Created().json(Note {
         id,
         author_id: caller.user.id,
-        author: format!(
-            "{}**",
-            caller
-                .user
-                .display_name
-                .chars()
-                .next()
-                .map(String::from)
-                .unwrap_or_default()
-        ),
+        author: crate::pii::masked_name(&caller.user.display_name),
         body: text,
         created_at: now,
     }))

@@ -458,9 +458,7 @@ pub async fn send_reminders(state: &AppState, now: DateTime<Utc>) -> ApiResult<u
                 ],
             )
             .await?;
-            let mut mark = order::ActiveModel {
-                ..Default::default()
-            };
+            let mut mark = order::ActiveModel::default();
             if kind == "pickup_reminder" {
                 mark.pickup_reminded_at = Set(Some(now));
             } else {
