@@ -317,7 +317,7 @@ async fn seed_products(
     shop: entity::MerchantId,
 ) -> anyhow::Result<()> {
     use entity::{CategoryId, Fen, ProductId, ProductKind, product};
-    use sea_orm::{ActiveModelTrait, Set};
+    use sea_orm::{ActiveModelTrait, EntityTrait, Set};
     let food = CategoryId::from_uuid(uuid::Uuid::from_u128(
         0x0196_0000_0000_7000_8000_0000_0000_0002,
     ));
@@ -328,8 +328,13 @@ async fn seed_products(
         ("海南金煌芒", "斤", 990, Some(1290), 80),
         ("精品果切拼盘", "份", 1800, None, 30),
     ];
+    let shop_name = entity::merchant::Entity::find_by_id(shop)
+        .one(txn)
+        .await?
+        .map(|m| m.shop_name)
+        .unwrap_or_default();
     for (i, (title, unit, price, original, stock)) in items.into_iter().enumerate() {
-        product::ActiveModel {
+        let saved = product::ActiveModel {
             id: Set(ProductId::new()),
             merchant_id: Set(shop),
             category_id: Set(food),
@@ -342,11 +347,13 @@ async fn seed_products(
             stock: Set(Some(stock)),
             sort_order: Set(i32::try_from(i).unwrap_or(0)),
             on_shelf: Set(true),
+            search_version: Set(crate::catalog::search::VERSION),
             created_at: Set(now),
             updated_at: Set(now),
         }
         .insert(txn)
         .await?;
+        crate::catalog::search::index(txn, &saved, &shop_name).await?;
     }
     println!("  four products on the shop's shelf (食)");
     Ok(())

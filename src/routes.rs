@@ -151,6 +151,7 @@ pub fn table(settings: &Settings) -> Vec<ApiRoute> {
         route::<catalog::routes::__path_list_own_products, _, _>(Merchant(MERCHANT_ANY), catalog::routes::list_own_products),
         route::<catalog::routes::__path_update_product, _, _>(Merchant(MERCHANT_ANY), catalog::routes::update_product),
         route::<catalog::routes::__path_community_products, _, _>(Residents(ANY_STAFF), catalog::routes::community_products),
+        route::<catalog::routes::__path_search_products, _, _>(Residents(ANY_STAFF), catalog::routes::search_products),
         // Group buys
         route::<gb::__path_merchant_create, _, _>(Merchant(MERCHANT_ANY), gb::merchant_create),
         route::<gb::__path_merchant_list, _, _>(Merchant(MERCHANT_ANY), gb::merchant_list),

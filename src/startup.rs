@@ -36,6 +36,12 @@ impl Application {
                 .await
                 .context("applying migrations")?;
         }
+        let indexed = crate::catalog::search::catch_up(&db)
+            .await
+            .context("indexing products for search")?;
+        if indexed > 0 {
+            tracing::info!(indexed, "products indexed for search by a new tokenizer");
+        }
         Self::build_with_db(settings, db)
     }
 

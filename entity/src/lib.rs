@@ -42,6 +42,7 @@ pub mod pickup_slot;
 pub mod pii_access;
 pub mod product;
 pub mod product_image;
+pub mod product_search_term;
 pub mod refresh_token;
 pub mod refund;
 pub mod sandbox_message;

@@ -24,6 +24,8 @@ pub struct Model {
     pub stock: Option<i64>,
     pub sort_order: i32,
     pub on_shelf: bool,
+    /// Which tokenizer version indexed it for search (0: not yet).
+    pub search_version: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

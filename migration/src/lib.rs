@@ -21,6 +21,7 @@ mod m20261123_000010_catalog;
 mod m20261123_000011_group_buys_orders;
 mod m20261123_000012_pickup;
 mod m20261123_000013_product_images;
+mod m20261123_000014_product_search;
 
 pub struct Migrator;
 
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000011_group_buys_orders::Migration),
             Box::new(m20261123_000012_pickup::Migration),
             Box::new(m20261123_000013_product_images::Migration),
+            Box::new(m20261123_000014_product_search::Migration),
         ]
     }
 }

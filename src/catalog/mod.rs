@@ -3,3 +3,4 @@
 //! merchant may sell (verified, and not expired, in their community).
 
 pub mod routes;
+pub mod search;

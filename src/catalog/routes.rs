@@ -4,12 +4,14 @@ use entity::{
     CategoryId, CommunityId, Fen, FileId, MerchantId, MerchantStatus, ProductId, ProductKind,
     category, file, merchant_approval, product, product_image,
 };
+use sea_orm::sea_query::{Condition, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::search;
 use crate::auth::{Caller, CommunityScope, MerchantScope};
 use crate::clock;
 use crate::error::{ApiError, ApiResult, ErrorBody};
@@ -417,11 +419,13 @@ pub async fn create_product(
         stock: Set(stock),
         sort_order: Set(body.sort_order.unwrap_or(0)),
         on_shelf: Set(body.on_shelf.unwrap_or(true)),
+        search_version: Set(search::VERSION),
         created_at: Set(now),
         updated_at: Set(now),
     }
     .insert(&txn)
     .await?;
+    search::index(&txn, &saved, &scope.merchant.shop_name).await?;
     set_images(&txn, saved.id, &body.image_file_ids).await?;
     txn.commit().await?;
     Ok(HttpResponse::Created().json(one_with_images(&state, saved).await?))
@@ -490,7 +494,7 @@ pub async fn update_product(
     if let Some(images) = &body.image_file_ids {
         check_images(&state, &caller, images).await?;
     }
-    let mut model = current.into_active_model();
+    let mut model = current.clone().into_active_model();
     if let Some(c) = body.category_id {
         model.category_id = Set(c);
     }
@@ -524,6 +528,12 @@ pub async fn update_product(
     model.updated_at = Set(clock::now());
     let txn = crate::db::begin_write(&state.db).await?;
     let saved = model.update(&txn).await?;
+    if saved.title != current.title
+        || saved.description != current.description
+        || saved.search_version != search::VERSION
+    {
+        search::index(&txn, &saved, &scope.merchant.shop_name).await?;
+    }
     if let Some(images) = &body.image_file_ids {
         set_images(&txn, saved.id, images).await?;
     }
@@ -534,52 +544,172 @@ pub async fn update_product(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct CatalogFilter {
+    /// This category and the categories under it.
     pub category_id: Option<CategoryId>,
     pub merchant_id: Option<MerchantId>,
+    pub kind: Option<ProductKind>,
+    /// Fen, inclusive.
+    pub min_price: Option<Fen>,
+    /// Fen, inclusive.
+    pub max_price: Option<Fen>,
+    /// Only what can be bought now: goods with stock left, and services.
+    pub in_stock: Option<bool>,
+}
+
+/// The products residents of `community` may see, narrowed by `filter`: on
+/// the shelf, in visible categories, from merchants verified here (and not
+/// expired). One condition on `products`, for the listing and for search.
+async fn visible(
+    state: &AppState,
+    community: CommunityId,
+    filter: &CatalogFilter,
+) -> ApiResult<Condition> {
+    let sellers = Query::select()
+        .column(merchant_approval::Column::MerchantId)
+        .from(merchant_approval::Entity)
+        .and_where(merchant_approval::Column::CommunityId.eq(community))
+        .and_where(merchant_approval::Column::Status.eq(MerchantStatus::Verified))
+        .cond_where(
+            Condition::any()
+                .add(merchant_approval::Column::VerifiedUntil.is_null())
+                .add(merchant_approval::Column::VerifiedUntil.gt(clock::now())),
+        )
+        .to_owned();
+    let hidden = Query::select()
+        .column(category::Column::Id)
+        .from(category::Entity)
+        .and_where(category::Column::Active.eq(false))
+        .to_owned();
+    let mut condition = Condition::all()
+        .add(product::Column::MerchantId.in_subquery(sellers))
+        .add(product::Column::OnShelf.eq(true))
+        .add(product::Column::CategoryId.not_in_subquery(hidden));
+    if let Some(c) = filter.category_id {
+        let all = category::Entity::find().all(&state.db).await?;
+        condition = condition.add(product::Column::CategoryId.is_in(subtree(&all, c)));
+    }
+    if let Some(m) = filter.merchant_id {
+        condition = condition.add(product::Column::MerchantId.eq(m));
+    }
+    if let Some(k) = filter.kind {
+        condition = condition.add(product::Column::Kind.eq(k));
+    }
+    if let Some(p) = filter.min_price {
+        condition = condition.add(product::Column::Price.gte(p));
+    }
+    if let Some(p) = filter.max_price {
+        condition = condition.add(product::Column::Price.lte(p));
+    }
+    if filter.in_stock == Some(true) {
+        condition = condition.add(
+            Condition::any()
+                .add(product::Column::Stock.is_null())
+                .add(product::Column::Stock.gt(0)),
+        );
+    }
+    Ok(condition)
+}
+
+/// `root` and every category under it.
+fn subtree(all: &[category::Model], root: CategoryId) -> Vec<CategoryId> {
+    let mut found = vec![root];
+    let mut next = 0;
+    while next < found.len() && found.len() <= all.len() {
+        let parent = found[next];
+        found.extend(
+            all.iter()
+                .filter(|c| c.parent_id == Some(parent))
+                .map(|c| c.id),
+        );
+        next += 1;
+    }
+    found
 }
 
 /// What residents of this community can buy: products on the shelf, in
-/// visible categories, from merchants verified here (and not expired).
+/// visible categories, from merchants verified here (and not expired), in
+/// the merchants' display order.
 #[utoipa::path(get, path = "/api/v1/communities/{community_id}/products", tag = "catalog",
     params(("community_id" = CommunityId, Path), CatalogFilter, PageQuery),
-    responses((status = 200, body = Page<Product>)))]
+    responses((status = 200, body = Page<Product>), (status = 400, body = ErrorBody)))]
 pub async fn community_products(
     state: web::Data<AppState>,
     scope: CommunityScope,
     filter: web::Query<CatalogFilter>,
     query: web::Query<PageQuery>,
 ) -> ApiResult<web::Json<Page<Product>>> {
-    let now = clock::now();
-    let sellers: Vec<MerchantId> = merchant_approval::Entity::find()
-        .filter(merchant_approval::Column::CommunityId.eq(scope.id()))
-        .filter(merchant_approval::Column::Status.eq(MerchantStatus::Verified))
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .filter(|a| a.may_sell(now))
-        .map(|a| a.merchant_id)
-        .collect();
-    let hidden: Vec<CategoryId> = category::Entity::find()
-        .filter(category::Column::Active.eq(false))
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .map(|c| c.id)
-        .collect();
-    let mut select = product::Entity::find()
-        .filter(product::Column::MerchantId.is_in(sellers))
-        .filter(product::Column::OnShelf.eq(true))
-        .filter(product::Column::CategoryId.is_not_in(hidden))
+    let select = product::Entity::find()
+        .filter(visible(&state, scope.id(), &filter).await?)
         .order_by_asc(product::Column::SortOrder);
-    if let Some(c) = filter.category_id {
-        select = select.filter(product::Column::CategoryId.eq(c));
-    }
-    if let Some(m) = filter.merchant_id {
-        select = select.filter(product::Column::MerchantId.eq(m));
-    }
     let page = query
         .parse()?
         .fetch(select, product::Column::Id, |m| m.id.as_uuid(), &state.db)
         .await?;
     Ok(web::Json(page_with_images(&state, page).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SearchParams {
+    /// Words to look for in titles, descriptions and shop names (1 to 32
+    /// characters; Chinese needs no spaces: 海带 finds 连江海带).
+    pub q: String,
+    /// Results per page, 1 to 100 (default 20).
+    pub limit: Option<u64>,
+    /// `next_cursor` from the previous page.
+    pub cursor: Option<String>,
+}
+
+/// Search (模糊搜索) what residents of this community can buy, best match
+/// first: every pair of neighbouring characters in `q` must occur in the
+/// product's title, description or shop name; matches in the title count
+/// most, then the shop name, then the description. Takes the listing's filters.
+#[utoipa::path(get, path = "/api/v1/communities/{community_id}/products/search", tag = "catalog",
+    params(("community_id" = CommunityId, Path), SearchParams, CatalogFilter),
+    responses((status = 200, body = Page<Product>), (status = 400, body = ErrorBody)))]
+pub async fn search_products(
+    state: web::Data<AppState>,
+    scope: CommunityScope,
+    params: web::Query<SearchParams>,
+    filter: web::Query<CatalogFilter>,
+) -> ApiResult<web::Json<Page<Product>>> {
+    let query = search::SearchQuery::parse(&params.q)?;
+    let limit = PageQuery {
+        limit: params.limit,
+        cursor: None,
+    }
+    .parse()?
+    .limit;
+    let after = params
+        .cursor
+        .as_deref()
+        .map(search::After::decode)
+        .transpose()?;
+    let condition = visible(&state, scope.id(), &filter).await?;
+    let mut hits = search::search(&state.db, &query, condition, after, limit + 1).await?;
+    let next_cursor = if hits.len() as u64 > limit {
+        hits.truncate(limit as usize);
+        hits.last().map(|(product, score)| {
+            search::After {
+                score: *score,
+                product: *product,
+            }
+            .encode()
+        })
+    } else {
+        None
+    };
+    let ids: Vec<ProductId> = hits.iter().map(|(id, _)| *id).collect();
+    let mut found: std::collections::HashMap<ProductId, product::Model> = product::Entity::find()
+        .filter(product::Column::Id.is_in(ids.clone()))
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|p| (p.id, p))
+        .collect();
+    let ranked = ids.iter().filter_map(|id| found.remove(id)).collect();
+    Ok(web::Json(Page {
+        items: with_images(&state, ranked).await?,
+        next_cursor,
+    }))
 }

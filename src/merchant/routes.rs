@@ -225,6 +225,9 @@ pub async fn update_merchant(
     model.updated_at = Set(clock::now());
     let txn = db::begin_write(&state.db).await?;
     let updated = model.update(&txn).await?;
+    if updated.shop_name != current.shop_name {
+        crate::catalog::search::index_merchant(&txn, updated.id, &updated.shop_name).await?;
+    }
     if reviewed_change {
         let approvals = merchant_approval::Entity::find()
             .filter(merchant_approval::Column::MerchantId.eq(updated.id))

@@ -87,6 +87,7 @@ const EXPECTED: &[(&str, &str, Who)] = &[
     ("GET", "/api/v1/merchants/{merchant_id}/products", Who::Merchant(MERCHANT_ANY)),
     ("PATCH", "/api/v1/merchants/{merchant_id}/products/{product_id}", Who::Merchant(MERCHANT_ANY)),
     ("GET", "/api/v1/communities/{community_id}/products", Who::Residents(ALL_STAFF)),
+    ("GET", "/api/v1/communities/{community_id}/products/search", Who::Residents(ALL_STAFF)),
     ("GET", "/api/v1/outbox", Who::OperatorAdmin),
     ("POST", "/api/v1/outbox/{message_id}/retry", Who::OperatorAdmin),
     ("GET", "/api/v1/dev/sandbox/inbox", Who::SignedIn),

@@ -7,13 +7,23 @@ use crate::helpers::{Session, TestApp, assert_error, spawn_app, status_and_json}
 
 /// A merchant who applied to `communities`; returns (owner, merchant id).
 async fn merchant(app: &TestApp, communities: &[Uuid]) -> (Session, String) {
+    merchant_named(
+        app,
+        &format!("鲜果铺{}", Uuid::now_v7().simple()),
+        communities,
+    )
+    .await
+}
+
+/// A merchant with this shop name who applied to `communities`.
+pub async fn merchant_named(app: &TestApp, name: &str, communities: &[Uuid]) -> (Session, String) {
     let owner = app.resident().await;
     let (status, body) = status_and_json(
         app.post(
             "/api/v1/merchants",
             Some(&owner.access),
             json!({
-                "shop_name": format!("鲜果铺{}", Uuid::now_v7().simple()),
+                "shop_name": name,
                 "business_scope": "水果零售",
                 "categories": ["食"],
                 "location_kind": "shop",
@@ -31,7 +41,7 @@ async fn merchant(app: &TestApp, communities: &[Uuid]) -> (Session, String) {
     (owner, body["id"].as_str().unwrap().to_owned())
 }
 
-async fn verify(app: &TestApp, community: Uuid, shop: &str) {
+pub async fn verify(app: &TestApp, community: Uuid, shop: &str) {
     let manager = app.staff(community, "manager").await;
     let res = app
         .post(
@@ -52,7 +62,7 @@ async fn verify(app: &TestApp, community: Uuid, shop: &str) {
     assert_eq!(res.status(), 200);
 }
 
-async fn food(app: &TestApp, who: &Session) -> String {
+pub async fn food(app: &TestApp, who: &Session) -> String {
     let (_, tree) = status_and_json(app.get("/api/v1/categories", Some(&who.access)).await).await;
     let roots: Vec<&str> = tree
         .as_array()

@@ -21,5 +21,6 @@ mod orders;
 mod outbox;
 mod privacy;
 mod residents;
+mod search;
 mod structure;
 mod wechat;

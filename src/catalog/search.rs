@@ -1,0 +1,415 @@
+//! Product search (模糊搜索) over titles, descriptions and shop names.
+//!
+//! Chinese has no spaces between words, so instead of a dictionary segmenter
+//! the index holds character bigrams: "连江海带" is indexed as 连江, 江海, 海带
+//! and a final 带. A query matches a product when every bigram of the query
+//! occurs in it (a one-character query: any bigram starting with it), so
+//! "海带" finds "连江海带" and "海带结", and word boundaries never get in the way.
+//! Text is NFKC-normalised and lower-cased first (full-width ＡＢＣ１２ and
+//! ABC12 are one thing); anything that is not a letter or digit separates runs.
+//!
+//! Relevance: each (term, product) row carries a weight, 3 if the term is in
+//! the title, 2 in the shop name, 1 in the description, summed; a product's
+//! score is the sum over the query's terms. Ties go to the older product (id
+//! order), so the same data gives the same order on SQLite and PostgreSQL.
+//!
+//! The index (`product_search_terms`) is written in the same transaction as
+//! the product or the shop name it comes from. `VERSION` names the tokenizer:
+//! when it changes, [`catch_up`] (run at start) re-indexes older products.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use entity::{MerchantId, ProductId, merchant, product, product_search_term};
+use sea_orm::sea_query::{
+    Alias, Asterisk, Condition, Expr, ExprTrait, Func, Order, Query, SimpleExpr,
+};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect,
+    Set,
+};
+use unicode_normalization::UnicodeNormalization;
+
+use crate::error::{ApiError, ErrorCode};
+
+/// The tokenizer's version; products indexed by an older one are re-indexed.
+pub const VERSION: i32 = 1;
+
+/// Longest query, in characters.
+pub const MAX_QUERY_CHARS: usize = 32;
+
+const TITLE: i32 = 3;
+const SHOP_NAME: i32 = 2;
+const DESCRIPTION: i32 = 1;
+
+/// A Unicode scalar value fits in 21 bits.
+const SHIFT: u32 = 21;
+const LOW: i64 = (1 << SHIFT) - 1;
+
+fn pack(first: char, second: Option<char>) -> i64 {
+    (i64::from(u32::from(first)) << SHIFT) | second.map_or(0, |c| i64::from(u32::from(c)))
+}
+
+/// The runs of letters and digits in `text`, normalised.
+fn runs(text: &str) -> Vec<Vec<char>> {
+    let mut runs = Vec::new();
+    let mut run = Vec::new();
+    for c in text.nfkc().flat_map(char::to_lowercase) {
+        if c.is_alphanumeric() {
+            run.push(c);
+        } else if !run.is_empty() {
+            runs.push(std::mem::take(&mut run));
+        }
+    }
+    if !run.is_empty() {
+        runs.push(run);
+    }
+    runs
+}
+
+/// The terms of one field: each pair of neighbours in a run, and each run's
+/// last character on its own (so one-character queries find it too).
+fn field_terms(text: &str) -> BTreeSet<i64> {
+    let mut terms = BTreeSet::new();
+    for run in runs(text) {
+        for pair in run.windows(2) {
+            terms.insert(pack(pair[0], Some(pair[1])));
+        }
+        if let Some(&last) = run.last() {
+            terms.insert(pack(last, None));
+        }
+    }
+    terms
+}
+
+/// A product's index rows: term → summed field weight.
+pub fn product_terms(title: &str, shop_name: &str, description: &str) -> BTreeMap<i64, i32> {
+    let mut weights = BTreeMap::new();
+    for (text, weight) in [
+        (title, TITLE),
+        (shop_name, SHOP_NAME),
+        (description, DESCRIPTION),
+    ] {
+        for term in field_terms(text) {
+            *weights.entry(term).or_insert(0) += weight;
+        }
+    }
+    weights
+}
+
+/// One condition of a query, all of which a product must meet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Clause {
+    /// This bigram occurs.
+    Term(i64),
+    /// Some term starting with this character occurs (a one-character run).
+    Starting(i64),
+}
+
+impl Clause {
+    fn condition(self) -> SimpleExpr {
+        let term = Expr::col((
+            product_search_term::Entity,
+            product_search_term::Column::Term,
+        ));
+        match self {
+            Clause::Term(t) => term.eq(t),
+            Clause::Starting(lo) => term.between(lo, lo | LOW),
+        }
+    }
+}
+
+/// A parsed search query: at least one clause.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SearchQuery {
+    clauses: Vec<Clause>,
+}
+
+impl SearchQuery {
+    /// Parses `q`: 1 to 32 characters with at least one letter or digit.
+    pub fn parse(q: &str) -> Result<Self, ApiError> {
+        let q = q.trim();
+        if q.chars().count() > MAX_QUERY_CHARS {
+            return Err(ApiError::new(
+                ErrorCode::InvalidQuery,
+                format!("q must be at most {MAX_QUERY_CHARS} characters"),
+            ));
+        }
+        let mut clauses = BTreeSet::new();
+        for run in runs(q) {
+            if let [only] = run.as_slice() {
+                clauses.insert(Clause::Starting(pack(*only, None)));
+            }
+            for pair in run.windows(2) {
+                clauses.insert(Clause::Term(pack(pair[0], Some(pair[1]))));
+            }
+        }
+        if clauses.is_empty() {
+            return Err(ApiError::new(
+                ErrorCode::InvalidQuery,
+                "q needs at least one letter or digit",
+            ));
+        }
+        Ok(Self {
+            clauses: clauses.into_iter().collect(),
+        })
+    }
+}
+
+/// Where a page of results starts: after this score and product.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct After {
+    pub score: i64,
+    pub product: ProductId,
+}
+
+impl After {
+    pub fn encode(&self) -> String {
+        use base64::Engine;
+        let mut bytes = self.score.to_be_bytes().to_vec();
+        bytes.extend_from_slice(self.product.as_uuid().as_bytes());
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    pub fn decode(cursor: &str) -> Result<Self, ApiError> {
+        use base64::Engine;
+        let invalid = || {
+            ApiError::new(
+                ErrorCode::InvalidCursor,
+                "this cursor was not issued by this API",
+            )
+        };
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(cursor)
+            .map_err(|_| invalid())?;
+        let (score, id) = bytes.split_at_checked(8).ok_or_else(invalid)?;
+        let score = i64::from_be_bytes(score.try_into().map_err(|_| invalid())?);
+        let id = uuid::Uuid::from_slice(id).map_err(|_| invalid())?;
+        Ok(Self {
+            score,
+            product: ProductId::from_uuid(id),
+        })
+    }
+}
+
+/// The best `limit` matches among products meeting `visible` (a condition
+/// on `products`), after `after`, as (product, score), best first.
+pub async fn search<C: ConnectionTrait>(
+    db: &C,
+    query: &SearchQuery,
+    visible: Condition,
+    after: Option<After>,
+    limit: u64,
+) -> Result<Vec<(ProductId, i64)>, DbErr> {
+    use product_search_term::{Column as T, Entity as Terms};
+    let score: SimpleExpr = Func::sum(Expr::col((Terms, T::Weight))).into();
+    let product_col = || Expr::col((Terms, T::ProductId));
+
+    let mut matching = Condition::any();
+    for clause in &query.clauses {
+        matching = matching.add(clause.condition());
+    }
+    let all_exact = query.clauses.iter().all(|c| matches!(c, Clause::Term(_)));
+    let mut having = Condition::all();
+    if all_exact {
+        // One row per (term, product), so a full match has one row per term.
+        having =
+            having.add(Expr::expr(Func::count(Expr::col(Asterisk))).eq(query.clauses.len() as i64));
+    } else {
+        for clause in &query.clauses {
+            let hit: SimpleExpr = Func::max(Expr::case(clause.condition(), 1).finally(0)).into();
+            having = having.add(hit.eq(1));
+        }
+    }
+    if let Some(after) = after {
+        having = having.add(
+            Condition::any().add(score.clone().lt(after.score)).add(
+                Condition::all()
+                    .add(score.clone().eq(after.score))
+                    .add(product_col().gt(after.product.as_uuid())),
+            ),
+        );
+    }
+
+    let statement = Query::select()
+        .expr_as(product_col(), Alias::new("product_id"))
+        .expr_as(score, Alias::new("score"))
+        .from(Terms)
+        .inner_join(
+            product::Entity,
+            Expr::col((product::Entity, product::Column::Id)).equals((Terms, T::ProductId)),
+        )
+        .cond_where(visible.add(matching))
+        .group_by_col((Terms, T::ProductId))
+        .cond_having(having)
+        .order_by(Alias::new("score"), Order::Desc)
+        .order_by((Terms, T::ProductId), Order::Asc)
+        .limit(limit)
+        .to_owned();
+    db.query_all(&statement)
+        .await?
+        .into_iter()
+        .map(|row| {
+            let id: uuid::Uuid = row.try_get("", "product_id")?;
+            let score: i64 = row.try_get("", "score")?;
+            Ok((ProductId::from_uuid(id), score))
+        })
+        .collect()
+}
+
+/// Writes `product`'s index rows (replacing any), in the caller's transaction.
+pub async fn index<C: ConnectionTrait>(
+    db: &C,
+    product: &product::Model,
+    shop_name: &str,
+) -> Result<(), DbErr> {
+    product_search_term::Entity::delete_many()
+        .filter(product_search_term::Column::ProductId.eq(product.id))
+        .exec(db)
+        .await?;
+    let rows: Vec<product_search_term::ActiveModel> =
+        product_terms(&product.title, shop_name, &product.description)
+            .into_iter()
+            .map(|(term, weight)| product_search_term::ActiveModel {
+                term: Set(term),
+                product_id: Set(product.id),
+                weight: Set(weight),
+            })
+            .collect();
+    // Three values a row: well under both engines' bound-parameter limits.
+    for chunk in rows.chunks(1000) {
+        product_search_term::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(db)
+            .await?;
+    }
+    if product.search_version != VERSION {
+        product::Entity::update_many()
+            .col_expr(product::Column::SearchVersion, Expr::value(VERSION))
+            .filter(product::Column::Id.eq(product.id))
+            .exec(db)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Re-indexes every product of a merchant (its shop name changed).
+pub async fn index_merchant<C: ConnectionTrait>(
+    db: &C,
+    merchant: MerchantId,
+    shop_name: &str,
+) -> Result<(), DbErr> {
+    let products = product::Entity::find()
+        .filter(product::Column::MerchantId.eq(merchant))
+        .all(db)
+        .await?;
+    for p in products {
+        index(db, &p, shop_name).await?;
+    }
+    Ok(())
+}
+
+/// Indexes the products an older tokenizer (or none) indexed, a batch at a
+/// time; returns how many. Safe with several instances at once: each product
+/// is claimed by the conditional update of its version before it is read.
+pub async fn catch_up(db: &DatabaseConnection) -> Result<u64, DbErr> {
+    let mut done = 0;
+    loop {
+        let stale: Vec<ProductId> = product::Entity::find()
+            .select_only()
+            .column(product::Column::Id)
+            .filter(product::Column::SearchVersion.ne(VERSION))
+            .limit(200)
+            .into_tuple()
+            .all(db)
+            .await?;
+        if stale.is_empty() {
+            return Ok(done);
+        }
+        for id in stale {
+            let txn = crate::db::begin_write(db).await?;
+            let claimed = product::Entity::update_many()
+                .col_expr(product::Column::SearchVersion, Expr::value(VERSION))
+                .filter(product::Column::Id.eq(id))
+                .filter(product::Column::SearchVersion.ne(VERSION))
+                .exec(&txn)
+                .await?
+                .rows_affected
+                == 1;
+            if claimed && let Some(p) = product::Entity::find_by_id(id).one(&txn).await? {
+                let shop_name = merchant::Entity::find_by_id(p.merchant_id)
+                    .one(&txn)
+                    .await?
+                    .map(|m| m.shop_name)
+                    .unwrap_or_default();
+                index(&txn, &p, &shop_name).await?;
+                done += 1;
+            }
+            txn.commit().await?;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn term(s: &str) -> i64 {
+        let c: Vec<char> = s.chars().collect();
+        pack(c[0], c.get(1).copied())
+    }
+
+    #[test]
+    fn a_title_is_indexed_as_neighbouring_pairs_and_its_last_character() {
+        let terms = field_terms("连江海带");
+        let expected: BTreeSet<i64> = ["连江", "江海", "海带", "带"].map(term).into();
+        assert_eq!(terms, expected);
+    }
+
+    #[test]
+    fn full_width_and_capital_letters_are_the_same_as_plain_ones() {
+        assert_eq!(field_terms("ＡＢＣ１２"), field_terms("abc12"));
+        assert_eq!(field_terms("iPhone"), field_terms("iphone"));
+    }
+
+    #[test]
+    fn punctuation_and_spaces_break_runs() {
+        let terms = field_terms("苹果，香蕉");
+        assert!(!terms.contains(&term("果香")));
+        assert!(terms.contains(&term("苹果")));
+    }
+
+    #[test]
+    fn a_term_in_title_and_description_weighs_both() {
+        let w = product_terms("海带", "老王海产", "新鲜海带");
+        assert_eq!(w[&term("海带")], TITLE + DESCRIPTION);
+        assert_eq!(w[&term("海产")], SHOP_NAME);
+    }
+
+    #[test]
+    fn a_query_needs_a_letter_or_digit_and_at_most_32_characters() {
+        assert!(SearchQuery::parse(" ，。 ").is_err());
+        assert!(SearchQuery::parse(&"海".repeat(33)).is_err());
+        assert!(SearchQuery::parse(&"海".repeat(32)).is_ok());
+    }
+
+    #[test]
+    fn a_one_character_query_matches_terms_starting_with_it() {
+        let q = SearchQuery::parse("海").unwrap();
+        assert_eq!(q.clauses, vec![Clause::Starting(term("海"))]);
+    }
+
+    #[test]
+    fn repeated_pairs_in_a_query_count_once() {
+        let q = SearchQuery::parse("海带 海带").unwrap();
+        assert_eq!(q.clauses, vec![Clause::Term(term("海带"))]);
+    }
+
+    #[test]
+    fn a_cursor_round_trips_and_a_forged_one_is_refused() {
+        let after = After {
+            score: 7,
+            product: ProductId::new(),
+        };
+        assert_eq!(After::decode(&after.encode()).ok(), Some(after));
+        assert!(After::decode("abc").is_err());
+    }
+}
