@@ -156,10 +156,12 @@ pub fn table(settings: &Settings) -> Vec<ApiRoute> {
         route::<gb::__path_merchant_create, _, _>(Merchant(MERCHANT_ANY), gb::merchant_create),
         route::<gb::__path_merchant_list, _, _>(Merchant(MERCHANT_ANY), gb::merchant_list),
         route::<gb::__path_merchant_move, _, _>(Merchant(MERCHANT_ANY), gb::merchant_move),
+        route::<gb::__path_merchant_edit, _, _>(Merchant(MERCHANT_ANY), gb::merchant_edit),
         route::<gb::__path_property_create, _, _>(Staff(MANAGER), gb::property_create),
         route::<gb::__path_list, _, _>(Residents(ANY_STAFF), gb::list),
         route::<gb::__path_get, _, _>(Residents(ANY_STAFF), gb::get),
         route::<gb::__path_property_move, _, _>(Staff(MANAGER), gb::property_move),
+        route::<gb::__path_property_edit, _, _>(Staff(MANAGER), gb::property_edit),
         route::<gb::__path_join, _, _>(Residents(RESIDENTS_ONLY), gb::join),
         // Orders
         route::<od::__path_create, _, _>(Residents(RESIDENTS_ONLY), od::create),

@@ -25,6 +25,8 @@ pub struct AppState {
     pub wechat: WechatClient,
     /// Callbacks already seen (shared in the database, written in batches).
     pub callbacks_seen: DedupeStore,
+    /// How common each search term is (a planning hint, per instance).
+    pub search_stats: crate::catalog::search::TermStats,
 }
 
 impl AppState {
@@ -33,6 +35,7 @@ impl AppState {
             tokens: Arc::new(TokenIssuer::new(&settings.auth)),
             pii: Arc::new(PiiCipher::from_settings(&settings.pii)?),
             principals: PrincipalCache::new(settings.auth.principal_cache_ttl_ms),
+            search_stats: Default::default(),
             storage: Storage::from_settings(&settings.storage)?,
             wechat: WechatClient::new(Arc::new(settings.clone()))?,
             callbacks_seen: DedupeStore::start(

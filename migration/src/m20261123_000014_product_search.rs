@@ -62,6 +62,18 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        // A one-word query walks this in rank order and stops at a page.
+        manager
+            .create_index(
+                Index::create()
+                    .name("ix_product_search_terms_rank")
+                    .table(ProductSearchTerms::Table)
+                    .col(ProductSearchTerms::Term)
+                    .col((ProductSearchTerms::Weight, IndexOrder::Desc))
+                    .col(ProductSearchTerms::ProductId)
+                    .to_owned(),
+            )
+            .await?;
         // Re-indexing one product deletes its rows.
         manager
             .create_index(

@@ -686,28 +686,28 @@ pub async fn search_products(
         .map(search::After::decode)
         .transpose()?;
     let condition = visible(&state, scope.id(), &filter).await?;
-    let mut hits = search::search(&state.db, &query, condition, after, limit + 1).await?;
+    let mut hits = search::search(
+        &state.db,
+        &state.search_stats,
+        &query,
+        condition,
+        after,
+        limit + 1,
+    )
+    .await?;
     let next_cursor = if hits.len() as u64 > limit {
         hits.truncate(limit as usize);
-        hits.last().map(|(product, score)| {
+        hits.last().map(|hit| {
             search::After {
-                score: *score,
-                product: *product,
+                score: hit.score,
+                product: hit.product.id,
             }
             .encode()
         })
     } else {
         None
     };
-    let ids: Vec<ProductId> = hits.iter().map(|(id, _)| *id).collect();
-    let mut found: std::collections::HashMap<ProductId, product::Model> = product::Entity::find()
-        .filter(product::Column::Id.is_in(ids.clone()))
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .map(|p| (p.id, p))
-        .collect();
-    let ranked = ids.iter().filter_map(|id| found.remove(id)).collect();
+    let ranked = hits.into_iter().map(|hit| hit.product).collect();
     Ok(web::Json(Page {
         items: with_images(&state, ranked).await?,
         next_cursor,

@@ -21,11 +21,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use entity::{MerchantId, ProductId, merchant, product, product_search_term};
 use sea_orm::sea_query::{
-    Alias, Asterisk, Condition, Expr, ExprTrait, Func, Order, Query, SimpleExpr,
+    Alias, Condition, Expr, ExprTrait, Func, JoinType, Order, Query, QueryStatementBuilder,
+    SimpleExpr,
 };
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect,
-    Set,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult,
+    Iterable, QueryFilter, QuerySelect, Set,
 };
 use unicode_normalization::UnicodeNormalization;
 
@@ -107,10 +108,11 @@ enum Clause {
 
 impl Clause {
     fn condition(self) -> SimpleExpr {
-        let term = Expr::col((
-            product_search_term::Entity,
-            product_search_term::Column::Term,
-        ));
+        self.condition_on(product_search_term::Entity)
+    }
+
+    fn condition_on(self, table: impl sea_orm::sea_query::IntoIden) -> SimpleExpr {
+        let term = Expr::col((table, product_search_term::Column::Term));
         match self {
             Clause::Term(t) => term.eq(t),
             Clause::Starting(lo) => term.between(lo, lo | LOW),
@@ -191,67 +193,216 @@ impl After {
     }
 }
 
+/// How many products each term is in, per instance, for choosing which
+/// clause drives a query. Only a planning hint: a stale count makes a query
+/// slower, never wrong, so nothing needs sharing between instances.
+#[derive(Clone)]
+pub struct TermStats {
+    counts: moka::sync::Cache<i64, u64>,
+}
+
+impl std::fmt::Debug for TermStats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TermStats")
+            .field("terms", &self.counts.entry_count())
+            .finish()
+    }
+}
+
+impl Default for TermStats {
+    fn default() -> Self {
+        Self {
+            counts: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(std::time::Duration::from_secs(600))
+                .build(),
+        }
+    }
+}
+
+impl TermStats {
+    /// The term among `terms` in the fewest products.
+    async fn rarest<C: ConnectionTrait>(&self, db: &C, terms: &[i64]) -> Result<i64, DbErr> {
+        let missing: Vec<i64> = terms
+            .iter()
+            .copied()
+            .filter(|t| !self.counts.contains_key(t))
+            .collect();
+        if !missing.is_empty() {
+            use product_search_term::{Column as T, Entity as Terms};
+            let rows: Vec<(i64, i64)> = Terms::find()
+                .select_only()
+                .column(T::Term)
+                .column_as(Expr::col(T::ProductId).count(), "n")
+                .filter(T::Term.is_in(missing.clone()))
+                .group_by(T::Term)
+                .into_tuple()
+                .all(db)
+                .await?;
+            for t in missing {
+                let n = rows.iter().find(|(term, _)| *term == t).map_or(0, |r| r.1);
+                self.counts.insert(t, u64::try_from(n).unwrap_or(0));
+            }
+        }
+        Ok(terms
+            .iter()
+            .copied()
+            .min_by_key(|t| (self.counts.get(t).unwrap_or(0), *t))
+            .unwrap_or_default())
+    }
+}
+
+/// One search hit: the product and its score.
+pub struct Hit {
+    pub product: product::Model,
+    pub score: i64,
+}
+
 /// The best `limit` matches among products meeting `visible` (a condition
-/// on `products`), after `after`, as (product, score), best first.
+/// on `products`), after `after`, best first.
+///
+/// Three plans, chosen by the query's shape, all scoring the same way (the
+/// summed weights of the matching index rows):
+/// - one bigram: walk `ix_product_search_terms_rank` (term, weight desc,
+///   product) and stop at `limit` visible products;
+/// - several clauses, at least one a bigram: drive from the bigram in the
+///   fewest products and look the others up per candidate;
+/// - only one-character clauses: add up every matching row per product.
 pub async fn search<C: ConnectionTrait>(
     db: &C,
+    stats: &TermStats,
     query: &SearchQuery,
     visible: Condition,
     after: Option<After>,
     limit: u64,
-) -> Result<Vec<(ProductId, i64)>, DbErr> {
+) -> Result<Vec<Hit>, DbErr> {
     use product_search_term::{Column as T, Entity as Terms};
-    let score: SimpleExpr = Func::sum(Expr::col((Terms, T::Weight))).into();
-    let product_col = || Expr::col((Terms, T::ProductId));
-
-    let mut matching = Condition::any();
-    for clause in &query.clauses {
-        matching = matching.add(clause.condition());
-    }
-    let all_exact = query.clauses.iter().all(|c| matches!(c, Clause::Term(_)));
-    let mut having = Condition::all();
-    if all_exact {
-        // One row per (term, product), so a full match has one row per term.
-        having =
-            having.add(Expr::expr(Func::count(Expr::col(Asterisk))).eq(query.clauses.len() as i64));
+    let exact: Vec<i64> = query
+        .clauses
+        .iter()
+        .filter_map(|c| match c {
+            Clause::Term(t) => Some(*t),
+            Clause::Starting(_) => None,
+        })
+        .collect();
+    let mut statement = Query::select();
+    statement
+        .columns(product::Column::iter().map(|c| (product::Entity, c)))
+        .from(product::Entity);
+    let score: SimpleExpr = if let Some(&only) = exact.first().filter(|_| query.clauses.len() == 1)
+    {
+        let driver = Alias::new("t0");
+        let weight: SimpleExpr = Expr::col((driver.clone(), T::Weight));
+        statement
+            .join_as(
+                JoinType::InnerJoin,
+                Terms,
+                driver.clone(),
+                Expr::col((driver.clone(), T::ProductId))
+                    .equals((product::Entity, product::Column::Id)),
+            )
+            .and_where(Expr::col((driver.clone(), T::Term)).eq(only))
+            .order_by((driver.clone(), T::Weight), Order::Desc)
+            .order_by((driver.clone(), T::ProductId), Order::Asc);
+        weight
+    } else if !exact.is_empty() {
+        let lead = stats.rarest(db, &exact).await?;
+        let driver = Alias::new("t0");
+        statement
+            .join_as(
+                JoinType::InnerJoin,
+                Terms,
+                driver.clone(),
+                Expr::col((driver.clone(), T::ProductId))
+                    .equals((product::Entity, product::Column::Id)),
+            )
+            .and_where(Expr::col((driver.clone(), T::Term)).eq(lead));
+        let mut score: SimpleExpr = Expr::col((driver.clone(), T::Weight));
+        for (n, clause) in query.clauses.iter().enumerate() {
+            if *clause == Clause::Term(lead) {
+                continue;
+            }
+            let alias = Alias::new(format!("t{}", n + 1));
+            let rows = || {
+                let mut q = Query::select();
+                q.from_as(Terms, alias.clone())
+                    .and_where(
+                        Expr::col((alias.clone(), T::ProductId))
+                            .equals((driver.clone(), T::ProductId)),
+                    )
+                    .and_where(clause.condition_on(alias.clone()));
+                q
+            };
+            let mut weight = rows();
+            weight.expr(Func::sum(Expr::col((alias.clone(), T::Weight))));
+            let mut exists = rows();
+            exists.expr(Expr::val(1));
+            statement.and_where(Expr::exists(exists));
+            score = score.add(SimpleExpr::SubQuery(
+                None,
+                Box::new(weight.into_sub_query_statement()),
+            ));
+        }
+        score
     } else {
+        // Only one-character clauses: every matching row counts.
+        let mut matching = Condition::any();
+        let mut having = Condition::all();
         for clause in &query.clauses {
+            matching = matching.add(clause.condition());
             let hit: SimpleExpr = Func::max(Expr::case(clause.condition(), 1).finally(0)).into();
             having = having.add(hit.eq(1));
         }
-    }
+        statement
+            .inner_join(
+                Terms,
+                Expr::col((Terms, T::ProductId)).equals((product::Entity, product::Column::Id)),
+            )
+            .cond_where(matching)
+            .group_by_columns(
+                product::Column::iter()
+                    .map(|c| (product::Entity, c))
+                    .collect::<Vec<_>>(),
+            )
+            .cond_having(having);
+        Func::sum(Expr::col((Terms, T::Weight))).into()
+    };
+    let grouped = exact.is_empty();
+    let mut page = Condition::all();
     if let Some(after) = after {
-        having = having.add(
-            Condition::any().add(score.clone().lt(after.score)).add(
-                Condition::all()
-                    .add(score.clone().eq(after.score))
-                    .add(product_col().gt(after.product.as_uuid())),
-            ),
-        );
+        page =
+            page.add(Condition::any().add(score.clone().lt(after.score)).add(
+                Condition::all().add(score.clone().eq(after.score)).add(
+                    Expr::col((product::Entity, product::Column::Id)).gt(after.product.as_uuid()),
+                ),
+            ));
     }
-
-    let statement = Query::select()
-        .expr_as(product_col(), Alias::new("product_id"))
-        .expr_as(score, Alias::new("score"))
-        .from(Terms)
-        .inner_join(
-            product::Entity,
-            Expr::col((product::Entity, product::Column::Id)).equals((Terms, T::ProductId)),
+    statement
+        // Integer weights add up to a bigint on PostgreSQL; one alone is not.
+        .expr_as(
+            score.clone().cast_as(Alias::new("BIGINT")),
+            Alias::new("score"),
         )
-        .cond_where(visible.add(matching))
-        .group_by_col((Terms, T::ProductId))
-        .cond_having(having)
-        .order_by(Alias::new("score"), Order::Desc)
-        .order_by((Terms, T::ProductId), Order::Asc)
-        .limit(limit)
-        .to_owned();
+        .cond_where(visible)
+        .limit(limit);
+    if grouped {
+        statement.cond_having(page);
+    } else {
+        statement.cond_where(page);
+    }
+    if query.clauses.len() > 1 || grouped {
+        statement
+            .order_by(Alias::new("score"), Order::Desc)
+            .order_by((product::Entity, product::Column::Id), Order::Asc);
+    }
     db.query_all(&statement)
         .await?
         .into_iter()
         .map(|row| {
-            let id: uuid::Uuid = row.try_get("", "product_id")?;
-            let score: i64 = row.try_get("", "score")?;
-            Ok((ProductId::from_uuid(id), score))
+            Ok(Hit {
+                product: product::Model::from_query_result(&row, "")?,
+                score: row.try_get("", "score")?,
+            })
         })
         .collect()
 }

@@ -208,14 +208,32 @@ pub struct NewGroupBuy {
     pub publish: bool,
 }
 
-async fn create_group(
+/// A group buy's details, checked and ready to write (for a new group buy
+/// or an edited draft).
+struct Plan {
+    id: GroupBuyId,
+    title: String,
+    description: String,
+    min_households: i32,
+    starts_at: DateTime<Utc>,
+    deadline: DateTime<Utc>,
+    pickup_starts_at: Option<DateTime<Utc>>,
+    pickup_ends_at: Option<DateTime<Utc>>,
+    door_delivery: bool,
+    points: Vec<PickupPointId>,
+    items: Vec<group_buy_item::ActiveModel>,
+}
+
+/// Checks `body` for group buy `id` in `community`, organised by `merchant`
+/// (none: the property).
+async fn plan(
     state: &AppState,
+    id: GroupBuyId,
     community: CommunityId,
     merchant: Option<MerchantId>,
-    caller: &Caller,
     body: NewGroupBuy,
-) -> ApiResult<GroupBuy> {
-    let now = clock::now();
+    now: DateTime<Utc>,
+) -> ApiResult<Plan> {
     let title = crate::text::required("title", &body.title, 60)?;
     let description = body.description.trim().to_owned();
     if description.chars().count() > 2000 {
@@ -288,7 +306,6 @@ async fn create_group(
             .collect(),
         _ => HashMap::new(),
     };
-    let id = GroupBuyId::new();
     let mut items = Vec::new();
     for (n, i) in body.items.into_iter().enumerate() {
         let from = match i.product_id {
@@ -337,8 +354,75 @@ async fn create_group(
             sort_order: Set(i.sort_order.unwrap_or(n as i32)),
         });
     }
-    let txn = begin_write(&state.db).await?;
-    group_buy::Entity::insert(group_buy::ActiveModel {
+    Ok(Plan {
+        id,
+        title,
+        description,
+        min_households: body.min_households,
+        starts_at,
+        deadline: body.deadline,
+        pickup_starts_at: body.pickup_starts_at,
+        pickup_ends_at: body.pickup_ends_at,
+        door_delivery: body.door_delivery,
+        points,
+        items,
+    })
+}
+
+impl Plan {
+    /// The group buy row's own columns.
+    fn row(&self, model: &mut group_buy::ActiveModel, now: DateTime<Utc>) {
+        model.title = Set(self.title.clone());
+        model.description = Set(self.description.clone());
+        model.min_households = Set(self.min_households);
+        model.starts_at = Set(self.starts_at);
+        model.deadline = Set(self.deadline);
+        model.pickup_starts_at = Set(self.pickup_starts_at);
+        model.pickup_ends_at = Set(self.pickup_ends_at);
+        model.door_delivery = Set(self.door_delivery);
+        model.updated_at = Set(now);
+    }
+
+    /// Writes the items and pickup points (replacing any).
+    async fn write_parts<C: ConnectionTrait>(self, txn: &C) -> ApiResult<()> {
+        group_buy_item::Entity::delete_many()
+            .filter(group_buy_item::Column::GroupBuyId.eq(self.id))
+            .exec(txn)
+            .await?;
+        group_buy_pickup_point::Entity::delete_many()
+            .filter(group_buy_pickup_point::Column::GroupBuyId.eq(self.id))
+            .exec(txn)
+            .await?;
+        group_buy_item::Entity::insert_many(self.items)
+            .exec_without_returning(txn)
+            .await?;
+        if !self.points.is_empty() {
+            let id = self.id;
+            group_buy_pickup_point::Entity::insert_many(self.points.into_iter().map(|p| {
+                group_buy_pickup_point::ActiveModel {
+                    group_buy_id: Set(id),
+                    pickup_point_id: Set(p),
+                }
+            }))
+            .exec_without_returning(txn)
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+async fn create_group(
+    state: &AppState,
+    community: CommunityId,
+    merchant: Option<MerchantId>,
+    caller: &Caller,
+    body: NewGroupBuy,
+) -> ApiResult<GroupBuy> {
+    let now = clock::now();
+    let publish = body.publish;
+    let plan = plan(state, GroupBuyId::new(), community, merchant, body, now).await?;
+    let id = plan.id;
+    let mut row = group_buy::ActiveModel {
         id: Set(id),
         community_id: Set(community),
         merchant_id: Set(merchant),
@@ -347,15 +431,7 @@ async fn create_group(
             None => OrganiserKind::Property,
         }),
         created_by: Set(caller.user.id),
-        title: Set(title),
-        description: Set(description),
-        min_households: Set(body.min_households),
-        starts_at: Set(starts_at),
-        deadline: Set(body.deadline),
-        pickup_starts_at: Set(body.pickup_starts_at),
-        pickup_ends_at: Set(body.pickup_ends_at),
-        door_delivery: Set(body.door_delivery),
-        status: Set(if body.publish {
+        status: Set(if publish {
             GroupBuyStatus::Open
         } else {
             GroupBuyStatus::Draft
@@ -363,29 +439,166 @@ async fn create_group(
         status_reason: Set(None),
         succeeded_at: Set(None),
         created_at: Set(now),
-        updated_at: Set(now),
-    })
-    .exec_without_returning(&txn)
-    .await?;
-    group_buy_item::Entity::insert_many(items)
+        ..Default::default()
+    };
+    plan.row(&mut row, now);
+    let txn = begin_write(&state.db).await?;
+    group_buy::Entity::insert(row)
         .exec_without_returning(&txn)
         .await?;
-    if !points.is_empty() {
-        group_buy_pickup_point::Entity::insert_many(points.into_iter().map(|p| {
-            group_buy_pickup_point::ActiveModel {
-                group_buy_id: Set(id),
-                pickup_point_id: Set(p),
-            }
-        }))
-        .exec_without_returning(&txn)
-        .await?;
-    }
+    plan.write_parts(&txn).await?;
     txn.commit().await?;
     let saved = group_buy::Entity::find_by_id(id)
         .one(&state.db)
         .await?
         .ok_or_else(ApiError::not_found)?;
     view(&state.db, saved).await
+}
+
+/// Changes to a draft group buy: what is given replaces what was there
+/// (`items` and `pickup_point_ids` whole); the result is checked like a new one.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GroupBuyChanges {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub min_households: Option<i32>,
+    pub starts_at: Option<DateTime<Utc>>,
+    pub deadline: Option<DateTime<Utc>>,
+    /// `null` clears the pickup window (give both ends or neither).
+    #[serde(default, deserialize_with = "crate::http::nullable")]
+    #[schema(value_type = Option<DateTime<Utc>>, nullable)]
+    pub pickup_starts_at: Option<Option<DateTime<Utc>>>,
+    #[serde(default, deserialize_with = "crate::http::nullable")]
+    #[schema(value_type = Option<DateTime<Utc>>, nullable)]
+    pub pickup_ends_at: Option<Option<DateTime<Utc>>>,
+    pub door_delivery: Option<bool>,
+    pub pickup_point_ids: Option<Vec<PickupPointId>>,
+    /// Replaces every item (new item ids).
+    pub items: Option<Vec<NewGroupBuyItem>>,
+}
+
+/// Applies `changes` to draft `g`: checked like a new group buy, written
+/// only while it is still a draft (a concurrent publish wins).
+async fn edit_draft(
+    state: &AppState,
+    g: group_buy::Model,
+    changes: GroupBuyChanges,
+) -> ApiResult<GroupBuy> {
+    let not_draft = || {
+        ApiError::new(
+            ErrorCode::InvalidTransition,
+            "only a draft can be edited; cancel it and open a new one",
+        )
+    };
+    if g.status != GroupBuyStatus::Draft {
+        return Err(not_draft());
+    }
+    let items = match changes.items {
+        Some(items) => items,
+        None => group_buy_item::Entity::find()
+            .filter(group_buy_item::Column::GroupBuyId.eq(g.id))
+            .order_by_asc(group_buy_item::Column::SortOrder)
+            .order_by_asc(group_buy_item::Column::Id)
+            .all(&state.db)
+            .await?
+            .into_iter()
+            .map(|i| NewGroupBuyItem {
+                product_id: i.product_id,
+                title: Some(i.title),
+                unit: Some(i.unit),
+                price: i.price,
+                original_price: i.original_price,
+                stock: i.initial_stock,
+                per_household_limit: i.per_household_limit,
+                sort_order: Some(i.sort_order),
+            })
+            .collect(),
+    };
+    let pickup_point_ids = match changes.pickup_point_ids {
+        Some(points) => points,
+        None => group_buy_pickup_point::Entity::find()
+            .filter(group_buy_pickup_point::Column::GroupBuyId.eq(g.id))
+            .all(&state.db)
+            .await?
+            .into_iter()
+            .map(|p| p.pickup_point_id)
+            .collect(),
+    };
+    let body = NewGroupBuy {
+        community_id: None,
+        title: changes.title.unwrap_or_else(|| g.title.clone()),
+        description: changes.description.unwrap_or_else(|| g.description.clone()),
+        min_households: changes.min_households.unwrap_or(g.min_households),
+        starts_at: Some(changes.starts_at.unwrap_or(g.starts_at)),
+        deadline: changes.deadline.unwrap_or(g.deadline),
+        pickup_starts_at: changes.pickup_starts_at.unwrap_or(g.pickup_starts_at),
+        pickup_ends_at: changes.pickup_ends_at.unwrap_or(g.pickup_ends_at),
+        door_delivery: changes.door_delivery.unwrap_or(g.door_delivery),
+        pickup_point_ids,
+        items,
+        publish: false,
+    };
+    let now = clock::now();
+    let plan = plan(state, g.id, g.community_id, g.merchant_id, body, now).await?;
+    let mut row = group_buy::ActiveModel::default();
+    plan.row(&mut row, now);
+    let txn = begin_write(&state.db).await?;
+    let written = group_buy::Entity::update_many()
+        .set(row)
+        .filter(group_buy::Column::Id.eq(g.id))
+        .filter(group_buy::Column::Status.eq(GroupBuyStatus::Draft))
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    if written != 1 {
+        return Err(not_draft());
+    }
+    plan.write_parts(&txn).await?;
+    txn.commit().await?;
+    let saved = group_buy::Entity::find_by_id(g.id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    view(&state.db, saved).await
+}
+
+/// Edit a draft group buy of the merchant's.
+#[utoipa::path(patch, path = "/api/v1/merchants/{merchant_id}/group-buys/{group_buy_id}", tag = "group buys",
+    params(("merchant_id" = MerchantId, Path), ("group_buy_id" = GroupBuyId, Path)), request_body = GroupBuyChanges,
+    responses((status = 200, body = GroupBuy), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn merchant_edit(
+    state: web::Data<AppState>,
+    scope: MerchantScope,
+    path: web::Path<(MerchantId, GroupBuyId)>,
+    body: Json<GroupBuyChanges>,
+) -> ApiResult<web::Json<GroupBuy>> {
+    let g = group_buy::Entity::find_by_id(path.1)
+        .filter(group_buy::Column::MerchantId.eq(scope.merchant.id))
+        .one(&state.db)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    Ok(web::Json(edit_draft(&state, g, body.into_inner()).await?))
+}
+
+/// Edit a draft group buy the property runs.
+#[utoipa::path(patch, path = "/api/v1/communities/{community_id}/group-buys/{group_buy_id}", tag = "group buys",
+    params(("community_id" = CommunityId, Path), ("group_buy_id" = GroupBuyId, Path)), request_body = GroupBuyChanges,
+    responses((status = 200, body = GroupBuy), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn property_edit(
+    state: web::Data<AppState>,
+    scope: CommunityScope,
+    path: web::Path<(CommunityId, GroupBuyId)>,
+    body: Json<GroupBuyChanges>,
+) -> ApiResult<web::Json<GroupBuy>> {
+    let g = group_here(&state, &scope, path.1).await?;
+    if g.merchant_id.is_some() {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "the merchant runs this group buy; only the merchant edits it",
+        ));
+    }
+    Ok(web::Json(edit_draft(&state, g, body.into_inner()).await?))
 }
 
 /// Open a group buy of the merchant's in a community where it is verified.

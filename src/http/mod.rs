@@ -18,6 +18,17 @@ use actix_web::{HttpRequest, error, web};
 
 use crate::error::{ApiError, ErrorCode};
 
+/// For `PATCH` fields that can be cleared: absent → `None` (unchanged),
+/// `null` → `Some(None)` (cleared), a value → `Some(Some(v))`. Use with
+/// `#[serde(default, deserialize_with = "crate::http::nullable")]`.
+pub fn nullable<'de, T, D>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    T: serde::Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(deserializer).map(Some)
+}
+
 /// Query-string errors become `400 invalid_query`.
 pub fn query_config() -> web::QueryConfig {
     web::QueryConfig::default()

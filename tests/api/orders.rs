@@ -11,7 +11,7 @@ use crate::helpers::{Session, TestApp, assert_error, spawn_app, status_and_json}
 const FOOD: &str = "01960000-0000-7000-8000-000000000002";
 
 /// A merchant verified in the world's community, with one product (stock 10).
-async fn shop(app: &TestApp, w: &World) -> (Session, String, String) {
+pub async fn shop(app: &TestApp, w: &World) -> (Session, String, String) {
     let owner = app.resident().await;
     let shop = created(
         app,
