@@ -15,7 +15,8 @@
 //! common word alone (the worst case: the most index rows to add up).
 //!
 //! Environment: BENCH_PRODUCTS (default 100,000), BENCH_SECS (default 5),
-//! BENCH_ROUNDS (default 5), BENCH_CONNECTIONS (default 32).
+//! BENCH_ROUNDS (default 5), BENCH_CONNECTIONS (default 32), BENCH_SQLITE_FILE (keep the
+//! SQLite database there, to look at query plans), BENCH_KEEP_DATABASE (keep the PostgreSQL one).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
@@ -578,10 +579,11 @@ fn main() {
     runtime.block_on(async move {
         let hello = support::hello_server();
         let dir = tempfile::tempdir().unwrap();
-        let sqlite = format!(
-            "sqlite://{}?mode=rwc",
-            dir.path().join("search.db").display()
-        );
+        // BENCH_SQLITE_FILE keeps the SQLite database for a look at query plans.
+        let file = std::env::var("BENCH_SQLITE_FILE")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|_| dir.path().join("search.db"));
+        let sqlite = format!("sqlite://{}?mode=rwc", file.display());
         engine("SQLite", &sqlite, hello).await;
 
         let Ok(admin_url) = std::env::var("ANJIA_BENCH_DATABASE_URL") else {
@@ -596,8 +598,12 @@ fn main() {
             .unwrap();
         let (base, _) = admin_url.rsplit_once('/').unwrap();
         engine("PostgreSQL", &format!("{base}/{name}"), hello).await;
-        let _ = admin
-            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .await;
+        if std::env::var("BENCH_KEEP_DATABASE").is_ok() {
+            println!("\nkept PostgreSQL database {name}");
+        } else {
+            let _ = admin
+                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .await;
+        }
     });
 }

@@ -4,7 +4,7 @@ use entity::{
     CategoryId, CommunityId, Fen, FileId, MerchantId, MerchantStatus, ProductId, ProductKind,
     category, file, merchant_approval, product, product_image,
 };
-use sea_orm::sea_query::{Condition, Query};
+use sea_orm::sea_query::{Condition, Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set,
 };
@@ -564,9 +564,19 @@ async fn visible(
     community: CommunityId,
     filter: &CatalogFilter,
 ) -> ApiResult<Condition> {
-    let sellers = Query::select()
-        .column(merchant_approval::Column::MerchantId)
+    // Correlated EXISTS rather than IN (subquery): both engines then start
+    // from the search index and probe the seller and category per product
+    // (SQLite otherwise walks the products of every seller).
+    let seller = Query::select()
+        .expr(Expr::val(1))
         .from(merchant_approval::Entity)
+        .and_where(
+            Expr::col((
+                merchant_approval::Entity,
+                merchant_approval::Column::MerchantId,
+            ))
+            .equals((product::Entity, product::Column::MerchantId)),
+        )
         .and_where(merchant_approval::Column::CommunityId.eq(community))
         .and_where(merchant_approval::Column::Status.eq(MerchantStatus::Verified))
         .cond_where(
@@ -576,14 +586,18 @@ async fn visible(
         )
         .to_owned();
     let hidden = Query::select()
-        .column(category::Column::Id)
+        .expr(Expr::val(1))
         .from(category::Entity)
+        .and_where(
+            Expr::col((category::Entity, category::Column::Id))
+                .equals((product::Entity, product::Column::CategoryId)),
+        )
         .and_where(category::Column::Active.eq(false))
         .to_owned();
     let mut condition = Condition::all()
-        .add(product::Column::MerchantId.in_subquery(sellers))
+        .add(Expr::exists(seller))
         .add(product::Column::OnShelf.eq(true))
-        .add(product::Column::CategoryId.not_in_subquery(hidden));
+        .add(Expr::exists(hidden).not());
     if let Some(c) = filter.category_id {
         let all = category::Entity::find().all(&state.db).await?;
         condition = condition.add(product::Column::CategoryId.is_in(subtree(&all, c)));

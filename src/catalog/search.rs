@@ -1,10 +1,11 @@
 //! Product search (模糊搜索) over titles, descriptions and shop names.
 //!
 //! Chinese has no spaces between words, so instead of a dictionary segmenter
-//! the index holds character bigrams: "连江海带" is indexed as 连江, 江海, 海带
-//! and a final 带. A query matches a product when every bigram of the query
-//! occurs in it (a one-character query: any bigram starting with it), so
-//! "海带" finds "连江海带" and "海带结", and word boundaries never get in the way.
+//! the index holds character bigrams and single characters: "连江海带" is
+//! indexed as 连江, 江海, 海带 and 连, 江, 海, 带. A query matches a product when
+//! every bigram of the query occurs in it (a one-character word: that
+//! character), so "海带" finds "连江海带" and "海带结", and word boundaries
+//! never get in the way.
 //! Text is NFKC-normalised and lower-cased first (full-width ＡＢＣ１２ and
 //! ABC12 are one thing); anything that is not a letter or digit separates runs.
 //!
@@ -21,8 +22,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use entity::{MerchantId, ProductId, merchant, product, product_search_term};
 use sea_orm::sea_query::{
-    Alias, Condition, Expr, ExprTrait, Func, JoinType, Order, Query, QueryStatementBuilder,
-    SimpleExpr,
+    Alias, Condition, Expr, ExprTrait, JoinType, Order, Query, QueryStatementBuilder, SimpleExpr,
 };
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult,
@@ -44,7 +44,6 @@ const DESCRIPTION: i32 = 1;
 
 /// A Unicode scalar value fits in 21 bits.
 const SHIFT: u32 = 21;
-const LOW: i64 = (1 << SHIFT) - 1;
 
 fn pack(first: char, second: Option<char>) -> i64 {
     (i64::from(u32::from(first)) << SHIFT) | second.map_or(0, |c| i64::from(u32::from(c)))
@@ -67,16 +66,16 @@ fn runs(text: &str) -> Vec<Vec<char>> {
     runs
 }
 
-/// The terms of one field: each pair of neighbours in a run, and each run's
-/// last character on its own (so one-character queries find it too).
+/// The terms of one field: each pair of neighbours in a run, and each
+/// character on its own (for one-character queries).
 fn field_terms(text: &str) -> BTreeSet<i64> {
     let mut terms = BTreeSet::new();
     for run in runs(text) {
         for pair in run.windows(2) {
             terms.insert(pack(pair[0], Some(pair[1])));
         }
-        if let Some(&last) = run.last() {
-            terms.insert(pack(last, None));
+        for &c in &run {
+            terms.insert(pack(c, None));
         }
     }
     terms
@@ -97,33 +96,10 @@ pub fn product_terms(title: &str, shop_name: &str, description: &str) -> BTreeMa
     weights
 }
 
-/// One condition of a query, all of which a product must meet.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Clause {
-    /// This bigram occurs.
-    Term(i64),
-    /// Some term starting with this character occurs (a one-character run).
-    Starting(i64),
-}
-
-impl Clause {
-    fn condition(self) -> SimpleExpr {
-        self.condition_on(product_search_term::Entity)
-    }
-
-    fn condition_on(self, table: impl sea_orm::sea_query::IntoIden) -> SimpleExpr {
-        let term = Expr::col((table, product_search_term::Column::Term));
-        match self {
-            Clause::Term(t) => term.eq(t),
-            Clause::Starting(lo) => term.between(lo, lo | LOW),
-        }
-    }
-}
-
-/// A parsed search query: at least one clause.
+/// A parsed search query: the terms a product must all have (at least one).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SearchQuery {
-    clauses: Vec<Clause>,
+    terms: Vec<i64>,
 }
 
 impl SearchQuery {
@@ -136,23 +112,23 @@ impl SearchQuery {
                 format!("q must be at most {MAX_QUERY_CHARS} characters"),
             ));
         }
-        let mut clauses = BTreeSet::new();
+        let mut terms = BTreeSet::new();
         for run in runs(q) {
             if let [only] = run.as_slice() {
-                clauses.insert(Clause::Starting(pack(*only, None)));
+                terms.insert(pack(*only, None));
             }
             for pair in run.windows(2) {
-                clauses.insert(Clause::Term(pack(pair[0], Some(pair[1]))));
+                terms.insert(pack(pair[0], Some(pair[1])));
             }
         }
-        if clauses.is_empty() {
+        if terms.is_empty() {
             return Err(ApiError::new(
                 ErrorCode::InvalidQuery,
                 "q needs at least one letter or digit",
             ));
         }
         Ok(Self {
-            clauses: clauses.into_iter().collect(),
+            terms: terms.into_iter().collect(),
         })
     }
 }
@@ -259,15 +235,13 @@ pub struct Hit {
 }
 
 /// The best `limit` matches among products meeting `visible` (a condition
-/// on `products`), after `after`, best first.
+/// on `products`), after `after`, best first. A product's score is the sum
+/// of the weights of the query's terms in it.
 ///
-/// Three plans, chosen by the query's shape, all scoring the same way (the
-/// summed weights of the matching index rows):
-/// - one bigram: walk `ix_product_search_terms_rank` (term, weight desc,
-///   product) and stop at `limit` visible products;
-/// - several clauses, at least one a bigram: drive from the bigram in the
-///   fewest products and look the others up per candidate;
-/// - only one-character clauses: add up every matching row per product.
+/// One term walks `ix_product_search_terms_rank` (term, weight desc,
+/// product) in score order and stops at `limit` visible products. Several
+/// drive from the term in the fewest products (the rarest) and look the
+/// others up by (term, product) for each candidate.
 pub async fn search<C: ConnectionTrait>(
     db: &C,
     stats: &TermStats,
@@ -277,124 +251,66 @@ pub async fn search<C: ConnectionTrait>(
     limit: u64,
 ) -> Result<Vec<Hit>, DbErr> {
     use product_search_term::{Column as T, Entity as Terms};
-    let exact: Vec<i64> = query
-        .clauses
-        .iter()
-        .filter_map(|c| match c {
-            Clause::Term(t) => Some(*t),
-            Clause::Starting(_) => None,
-        })
-        .collect();
+    let lead = match query.terms.as_slice() {
+        [only] => *only,
+        terms => stats.rarest(db, terms).await?,
+    };
+    let driver = Alias::new("t0");
     let mut statement = Query::select();
     statement
         .columns(product::Column::iter().map(|c| (product::Entity, c)))
-        .from(product::Entity);
-    let score: SimpleExpr = if let Some(&only) = exact.first().filter(|_| query.clauses.len() == 1)
-    {
-        let driver = Alias::new("t0");
-        let weight: SimpleExpr = Expr::col((driver.clone(), T::Weight));
+        .from(product::Entity)
+        .join_as(
+            JoinType::InnerJoin,
+            Terms,
+            driver.clone(),
+            Expr::col((driver.clone(), T::ProductId))
+                .equals((product::Entity, product::Column::Id)),
+        )
+        .and_where(Expr::col((driver.clone(), T::Term)).eq(lead));
+    let mut score: SimpleExpr = Expr::col((driver.clone(), T::Weight));
+    for (n, term) in query.terms.iter().filter(|t| **t != lead).enumerate() {
+        let alias = Alias::new(format!("t{}", n + 1));
+        let row = |what: SimpleExpr| {
+            Query::select()
+                .expr(what)
+                .from_as(Terms, alias.clone())
+                .and_where(Expr::col((alias.clone(), T::Term)).eq(*term))
+                .and_where(
+                    Expr::col((alias.clone(), T::ProductId)).equals((driver.clone(), T::ProductId)),
+                )
+                .to_owned()
+        };
+        statement.and_where(Expr::exists(row(Expr::val(1).into())));
+        score = score.add(SimpleExpr::SubQuery(
+            None,
+            Box::new(row(Expr::col((alias.clone(), T::Weight))).into_sub_query_statement()),
+        ));
+    }
+    if let Some(after) = after {
+        statement.cond_where(
+            Condition::any().add(score.clone().lt(after.score)).add(
+                Condition::all()
+                    .add(score.clone().eq(after.score))
+                    .add(Expr::col((driver.clone(), T::ProductId)).gt(after.product.as_uuid())),
+            ),
+        );
+    }
+    if query.terms.len() == 1 {
+        // The rank index's own order.
         statement
-            .join_as(
-                JoinType::InnerJoin,
-                Terms,
-                driver.clone(),
-                Expr::col((driver.clone(), T::ProductId))
-                    .equals((product::Entity, product::Column::Id)),
-            )
-            .and_where(Expr::col((driver.clone(), T::Term)).eq(only))
             .order_by((driver.clone(), T::Weight), Order::Desc)
             .order_by((driver.clone(), T::ProductId), Order::Asc);
-        weight
-    } else if !exact.is_empty() {
-        let lead = stats.rarest(db, &exact).await?;
-        let driver = Alias::new("t0");
-        statement
-            .join_as(
-                JoinType::InnerJoin,
-                Terms,
-                driver.clone(),
-                Expr::col((driver.clone(), T::ProductId))
-                    .equals((product::Entity, product::Column::Id)),
-            )
-            .and_where(Expr::col((driver.clone(), T::Term)).eq(lead));
-        let mut score: SimpleExpr = Expr::col((driver.clone(), T::Weight));
-        for (n, clause) in query.clauses.iter().enumerate() {
-            if *clause == Clause::Term(lead) {
-                continue;
-            }
-            let alias = Alias::new(format!("t{}", n + 1));
-            let rows = || {
-                let mut q = Query::select();
-                q.from_as(Terms, alias.clone())
-                    .and_where(
-                        Expr::col((alias.clone(), T::ProductId))
-                            .equals((driver.clone(), T::ProductId)),
-                    )
-                    .and_where(clause.condition_on(alias.clone()));
-                q
-            };
-            let mut weight = rows();
-            weight.expr(Func::sum(Expr::col((alias.clone(), T::Weight))));
-            let mut exists = rows();
-            exists.expr(Expr::val(1));
-            statement.and_where(Expr::exists(exists));
-            score = score.add(SimpleExpr::SubQuery(
-                None,
-                Box::new(weight.into_sub_query_statement()),
-            ));
-        }
-        score
     } else {
-        // Only one-character clauses: every matching row counts.
-        let mut matching = Condition::any();
-        let mut having = Condition::all();
-        for clause in &query.clauses {
-            matching = matching.add(clause.condition());
-            let hit: SimpleExpr = Func::max(Expr::case(clause.condition(), 1).finally(0)).into();
-            having = having.add(hit.eq(1));
-        }
-        statement
-            .inner_join(
-                Terms,
-                Expr::col((Terms, T::ProductId)).equals((product::Entity, product::Column::Id)),
-            )
-            .cond_where(matching)
-            .group_by_columns(
-                product::Column::iter()
-                    .map(|c| (product::Entity, c))
-                    .collect::<Vec<_>>(),
-            )
-            .cond_having(having);
-        Func::sum(Expr::col((Terms, T::Weight))).into()
-    };
-    let grouped = exact.is_empty();
-    let mut page = Condition::all();
-    if let Some(after) = after {
-        page =
-            page.add(Condition::any().add(score.clone().lt(after.score)).add(
-                Condition::all().add(score.clone().eq(after.score)).add(
-                    Expr::col((product::Entity, product::Column::Id)).gt(after.product.as_uuid()),
-                ),
-            ));
-    }
-    statement
-        // Integer weights add up to a bigint on PostgreSQL; one alone is not.
-        .expr_as(
-            score.clone().cast_as(Alias::new("BIGINT")),
-            Alias::new("score"),
-        )
-        .cond_where(visible)
-        .limit(limit);
-    if grouped {
-        statement.cond_having(page);
-    } else {
-        statement.cond_where(page);
-    }
-    if query.clauses.len() > 1 || grouped {
         statement
             .order_by(Alias::new("score"), Order::Desc)
-            .order_by((product::Entity, product::Column::Id), Order::Asc);
+            .order_by((driver.clone(), T::ProductId), Order::Asc);
     }
+    statement
+        // A weight is an integer; sums of them are bigints on PostgreSQL.
+        .expr_as(score.cast_as(Alias::new("BIGINT")), Alias::new("score"))
+        .cond_where(visible)
+        .limit(limit);
     db.query_all(&statement)
         .await?
         .into_iter()
@@ -511,7 +427,9 @@ mod tests {
     #[test]
     fn a_title_is_indexed_as_neighbouring_pairs_and_its_last_character() {
         let terms = field_terms("连江海带");
-        let expected: BTreeSet<i64> = ["连江", "江海", "海带", "带"].map(term).into();
+        let expected: BTreeSet<i64> = ["连江", "江海", "海带", "连", "江", "海", "带"]
+            .map(term)
+            .into();
         assert_eq!(terms, expected);
     }
 
@@ -543,15 +461,22 @@ mod tests {
     }
 
     #[test]
-    fn a_one_character_query_matches_terms_starting_with_it() {
-        let q = SearchQuery::parse("海").unwrap();
-        assert_eq!(q.clauses, vec![Clause::Starting(term("海"))]);
+    fn a_one_character_word_is_looked_up_as_that_character() {
+        let q = SearchQuery::parse("红 苹果").unwrap();
+        assert_eq!(
+            q.terms,
+            vec![term("红"), term("苹果")]
+                .into_iter()
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect::<Vec<_>>()
+        );
     }
 
     #[test]
     fn repeated_pairs_in_a_query_count_once() {
         let q = SearchQuery::parse("海带 海带").unwrap();
-        assert_eq!(q.clauses, vec![Clause::Term(term("海带"))]);
+        assert_eq!(q.terms, vec![term("海带")]);
     }
 
     #[test]
