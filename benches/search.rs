@@ -16,7 +16,8 @@
 //!
 //! Environment: BENCH_PRODUCTS (default 100,000), BENCH_SECS (default 5),
 //! BENCH_ROUNDS (default 5), BENCH_CONNECTIONS (default 32), BENCH_SQLITE_FILE (keep the
-//! SQLite database there, to look at query plans), BENCH_KEEP_DATABASE (keep the PostgreSQL one).
+//! SQLite database there, to look at query plans), BENCH_KEEP_DATABASE (keep the PostgreSQL one),
+//! BENCH_SKIP_SQLITE (PostgreSQL only).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
@@ -584,7 +585,9 @@ fn main() {
             .map(std::path::PathBuf::from)
             .unwrap_or_else(|_| dir.path().join("search.db"));
         let sqlite = format!("sqlite://{}?mode=rwc", file.display());
-        engine("SQLite", &sqlite, hello).await;
+        if std::env::var("BENCH_SKIP_SQLITE").is_err() {
+            engine("SQLite", &sqlite, hello).await;
+        }
 
         let Ok(admin_url) = std::env::var("ANJIA_BENCH_DATABASE_URL") else {
             println!("\n(set ANJIA_BENCH_DATABASE_URL=postgres://… to run PostgreSQL as well)");

@@ -711,17 +711,25 @@ pub async fn search_products(
     .await?;
     let next_cursor = if hits.len() as u64 > limit {
         hits.truncate(limit as usize);
-        hits.last().map(|hit| {
+        hits.last().map(|(product, score)| {
             search::After {
-                score: hit.score,
-                product: hit.product.id,
+                score: *score,
+                product: *product,
             }
             .encode()
         })
     } else {
         None
     };
-    let ranked = hits.into_iter().map(|hit| hit.product).collect();
+    let ids: Vec<ProductId> = hits.iter().map(|(id, _)| *id).collect();
+    let mut found: std::collections::HashMap<ProductId, product::Model> = product::Entity::find()
+        .filter(product::Column::Id.is_in(ids.clone()))
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|p| (p.id, p))
+        .collect();
+    let ranked = ids.iter().filter_map(|id| found.remove(id)).collect();
     Ok(web::Json(Page {
         items: with_images(&state, ranked).await?,
         next_cursor,

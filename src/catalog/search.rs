@@ -22,11 +22,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use entity::{MerchantId, ProductId, merchant, product, product_search_term};
 use sea_orm::sea_query::{
-    Alias, Condition, Expr, ExprTrait, JoinType, Order, Query, QueryStatementBuilder, SimpleExpr,
+    Alias, Condition, Expr, ExprTrait, Order, Query, QueryStatementBuilder, SimpleExpr,
 };
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult,
-    Iterable, QueryFilter, QuerySelect, Set,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect,
+    Set,
 };
 use unicode_normalization::UnicodeNormalization;
 
@@ -228,20 +228,18 @@ impl TermStats {
     }
 }
 
-/// One search hit: the product and its score.
-pub struct Hit {
-    pub product: product::Model,
-    pub score: i64,
-}
-
 /// The best `limit` matches among products meeting `visible` (a condition
-/// on `products`), after `after`, best first. A product's score is the sum
-/// of the weights of the query's terms in it.
+/// on `products`), after `after`, best first, as (product, score). A
+/// product's score is the sum of the weights of the query's terms in it.
 ///
 /// One term walks `ix_product_search_terms_rank` (term, weight desc,
 /// product) in score order and stops at `limit` visible products. Several
 /// drive from the term in the fewest products (the rarest) and look the
-/// others up by (term, product) for each candidate.
+/// others up by (term, product) for each candidate. The lookups and the
+/// visibility check are scalar subqueries, which neither engine turns into
+/// joins: the plan stays "walk one posting list, probe by key" whatever the
+/// planner guesses (PostgreSQL's generic plans for prepared statements guess
+/// badly: a hash join over a common term took seconds).
 pub async fn search<C: ConnectionTrait>(
     db: &C,
     stats: &TermStats,
@@ -249,76 +247,72 @@ pub async fn search<C: ConnectionTrait>(
     visible: Condition,
     after: Option<After>,
     limit: u64,
-) -> Result<Vec<Hit>, DbErr> {
+) -> Result<Vec<(ProductId, i64)>, DbErr> {
     use product_search_term::{Column as T, Entity as Terms};
     let lead = match query.terms.as_slice() {
         [only] => *only,
         terms => stats.rarest(db, terms).await?,
     };
     let driver = Alias::new("t0");
+    let candidate = || Expr::col((driver.clone(), T::ProductId));
+    let shown = Query::select()
+        .expr(Expr::val(1))
+        .from(product::Entity)
+        .and_where(Expr::col((product::Entity, product::Column::Id)).eq(candidate()))
+        .cond_where(visible)
+        .to_owned();
     let mut statement = Query::select();
     statement
-        .columns(product::Column::iter().map(|c| (product::Entity, c)))
-        .from(product::Entity)
-        .join_as(
-            JoinType::InnerJoin,
-            Terms,
-            driver.clone(),
-            Expr::col((driver.clone(), T::ProductId))
-                .equals((product::Entity, product::Column::Id)),
-        )
-        .and_where(Expr::col((driver.clone(), T::Term)).eq(lead));
+        .expr_as(candidate(), Alias::new("product_id"))
+        .from_as(Terms, driver.clone())
+        .and_where(Expr::col((driver.clone(), T::Term)).eq(lead))
+        .and_where(
+            SimpleExpr::SubQuery(None, Box::new(shown.into_sub_query_statement())).is_not_null(),
+        );
     let mut score: SimpleExpr = Expr::col((driver.clone(), T::Weight));
     for (n, term) in query.terms.iter().filter(|t| **t != lead).enumerate() {
         let alias = Alias::new(format!("t{}", n + 1));
-        let row = |what: SimpleExpr| {
-            Query::select()
-                .expr(what)
-                .from_as(Terms, alias.clone())
-                .and_where(Expr::col((alias.clone(), T::Term)).eq(*term))
-                .and_where(
-                    Expr::col((alias.clone(), T::ProductId)).equals((driver.clone(), T::ProductId)),
-                )
-                .to_owned()
-        };
-        statement.and_where(Expr::exists(row(Expr::val(1).into())));
-        score = score.add(SimpleExpr::SubQuery(
+        let weight = SimpleExpr::SubQuery(
             None,
-            Box::new(row(Expr::col((alias.clone(), T::Weight))).into_sub_query_statement()),
-        ));
+            Box::new(
+                Query::select()
+                    .expr(Expr::col((alias.clone(), T::Weight)))
+                    .from_as(Terms, alias.clone())
+                    .and_where(Expr::col((alias.clone(), T::Term)).eq(*term))
+                    .and_where(Expr::col((alias.clone(), T::ProductId)).eq(candidate()))
+                    .to_owned()
+                    .into_sub_query_statement(),
+            ),
+        );
+        statement.and_where(weight.clone().is_not_null());
+        score = score.add(weight);
     }
     if let Some(after) = after {
         statement.cond_where(
             Condition::any().add(score.clone().lt(after.score)).add(
                 Condition::all()
                     .add(score.clone().eq(after.score))
-                    .add(Expr::col((driver.clone(), T::ProductId)).gt(after.product.as_uuid())),
+                    .add(candidate().gt(after.product.as_uuid())),
             ),
         );
     }
     if query.terms.len() == 1 {
         // The rank index's own order.
-        statement
-            .order_by((driver.clone(), T::Weight), Order::Desc)
-            .order_by((driver.clone(), T::ProductId), Order::Asc);
+        statement.order_by((driver.clone(), T::Weight), Order::Desc);
     } else {
-        statement
-            .order_by(Alias::new("score"), Order::Desc)
-            .order_by((driver.clone(), T::ProductId), Order::Asc);
+        statement.order_by(Alias::new("score"), Order::Desc);
     }
     statement
+        .order_by((driver.clone(), T::ProductId), Order::Asc)
         // A weight is an integer; sums of them are bigints on PostgreSQL.
         .expr_as(score.cast_as(Alias::new("BIGINT")), Alias::new("score"))
-        .cond_where(visible)
         .limit(limit);
     db.query_all(&statement)
         .await?
         .into_iter()
         .map(|row| {
-            Ok(Hit {
-                product: product::Model::from_query_result(&row, "")?,
-                score: row.try_get("", "score")?,
-            })
+            let id: uuid::Uuid = row.try_get("", "product_id")?;
+            Ok((ProductId::from_uuid(id), row.try_get("", "score")?))
         })
         .collect()
 }
