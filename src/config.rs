@@ -66,6 +66,7 @@ pub struct Settings {
     pub outbox: OutboxSettings,
     pub payment: PaymentSettings,
     pub jobs: JobSettings,
+    pub search: SearchSettings,
     /// Outbound message kinds by key (`order_paid`, `verification_result`, …).
     #[serde(default)]
     pub messages: std::collections::BTreeMap<String, MessageKind>,
@@ -283,6 +284,15 @@ pub struct JobSettings {
     pub batch_size: u32,
     /// Remind residents of an order waiting at a pickup point after this many hours.
     pub pickup_reminder_hours: u32,
+}
+
+/// Product search.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchSettings {
+    /// Each instance answers a repeated query (same community, words,
+    /// filters and page) from the page it built this recently. 0 = off.
+    pub result_cache_ms: u64,
 }
 
 /// One message kind: what it says and which template carries it.

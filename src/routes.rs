@@ -6,7 +6,7 @@
 //! (`P` below), so they are written once.
 
 use actix_web::http::Method;
-use actix_web::middleware::from_fn;
+use actix_web::middleware::{Next, from_fn};
 use actix_web::{FromRequest, Handler, Responder, web};
 use utoipa::openapi::path::{HttpMethod, Operation};
 use utoipa::openapi::{RefOr, schema::Schema};
@@ -260,10 +260,13 @@ pub fn register(cfg: &mut web::ServiceConfig, routes: Vec<ApiRoute>) {
     // The guard runs on each resource, after routing: it sees the route the
     // router matched on the decoded path (a guard before routing could be
     // skipped with a percent-encoded path that matches nothing raw).
-    for (_, resource) in resources {
+    for (path, resource) in resources {
+        let pattern: std::sync::Arc<str> = path.into();
         cfg.service(
             resource
-                .wrap(from_fn(crate::auth::access::guard))
+                .wrap(from_fn(move |req, next: Next<actix_web::body::BoxBody>| {
+                    crate::auth::access::guard(std::sync::Arc::clone(&pattern), req, next)
+                }))
                 .wrap(from_fn(crate::telemetry::catch_panic)),
         );
     }

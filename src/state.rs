@@ -20,6 +20,8 @@ pub struct AppState {
     pub tokens: Arc<TokenIssuer>,
     pub pii: Arc<PiiCipher>,
     pub principals: PrincipalCache,
+    /// Communities the access guard looked up recently (per instance).
+    pub communities: crate::community::service::CommunityCache,
     pub storage: Storage,
     /// Calls to WeChat's API (base URL from the configuration).
     pub wechat: WechatClient,
@@ -27,6 +29,8 @@ pub struct AppState {
     pub callbacks_seen: DedupeStore,
     /// How common each search term is (a planning hint, per instance).
     pub search_stats: crate::catalog::search::TermStats,
+    /// Search pages answered lately (per instance, `search.result_cache_ms`).
+    pub search_results: crate::catalog::search::ResultCache,
 }
 
 impl AppState {
@@ -35,7 +39,13 @@ impl AppState {
             tokens: Arc::new(TokenIssuer::new(&settings.auth)),
             pii: Arc::new(PiiCipher::from_settings(&settings.pii)?),
             principals: PrincipalCache::new(settings.auth.principal_cache_ttl_ms),
+            communities: crate::community::service::CommunityCache::new(
+                settings.auth.principal_cache_ttl_ms,
+            ),
             search_stats: Default::default(),
+            search_results: crate::catalog::search::ResultCache::new(
+                settings.search.result_cache_ms,
+            ),
             storage: Storage::from_settings(&settings.storage)?,
             wechat: WechatClient::new(Arc::new(settings.clone()))?,
             callbacks_seen: DedupeStore::start(

@@ -81,31 +81,42 @@ pub async fn observe(
     let metrics = req.app_data::<web::Data<Metrics>>().cloned();
     let id = request_id(&req);
     req.extensions_mut().insert(RequestId(id.clone()));
-    let route = req
-        .match_pattern()
-        .unwrap_or_else(|| "unmatched".to_owned());
     let method = req.method().clone();
     // Any token is a valid method: keep the label set bounded.
     let method_label = match method.as_str() {
         "GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD" | "OPTIONS" => method.as_str(),
         _ => "OTHER",
     };
-    let quiet = matches!(route.as_str(), "/health" | "/ready" | "/metrics");
-    let span = tracing::info_span!("request", request_id = %id, method = %method, route = %route);
+    // The route is known once the router has matched one: the access guard
+    // records it in this span and leaves it in the request's extensions.
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        method = %method,
+        route = tracing::field::Empty
+    );
     let started = Instant::now();
 
     let outcome = next.call(req).instrument(span.clone()).await;
-    let status = match &outcome {
-        Ok(res) => res.status(),
-        Err(err) => err.as_response_error().status_code(),
+    let (status, route) = match &outcome {
+        Ok(res) => (
+            res.status(),
+            res.request()
+                .extensions()
+                .get::<crate::auth::access::MatchedRoute>()
+                .map(|r| std::sync::Arc::clone(&r.0)),
+        ),
+        Err(err) => (err.as_response_error().status_code(), None),
     };
+    let route: &str = route.as_deref().unwrap_or("unmatched");
+    let quiet = matches!(route, "/health" | "/ready" | "/metrics");
     let elapsed = started.elapsed();
     if let Some(m) = &metrics {
         m.requests
-            .with_label_values(&[method_label, &route, status.as_str()])
+            .with_label_values(&[method_label, route, status.as_str()])
             .inc();
         m.latency
-            .with_label_values(&[method_label, &route])
+            .with_label_values(&[method_label, route])
             .observe(elapsed.as_secs_f64());
     }
     span.in_scope(|| {

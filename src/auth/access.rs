@@ -10,7 +10,7 @@
 //! everything under it, exactly as if it did not exist. Services still filter
 //! every query by the community id the guard resolved.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::future::{Ready, ready};
 
 use actix_web::body::{EitherBody, MessageBody};
@@ -174,23 +174,33 @@ fn role_list(roles: &[StaffRole]) -> String {
         .join(" or ")
 }
 
-/// The rule of every route, by method and path pattern.
+/// The rule of every route, by path pattern and method.
 #[derive(Debug, Default)]
 pub struct AccessTable {
-    rules: HashMap<(Method, String), Access>,
-    paths: HashSet<String>,
+    rules: HashMap<String, HashMap<Method, Access>>,
 }
 
 impl AccessTable {
     pub fn insert(&mut self, method: Method, path: &str, access: Access) {
-        self.paths.insert(path.to_owned());
-        self.rules.insert((method, path.to_owned()), access);
+        self.rules
+            .entry(path.to_owned())
+            .or_default()
+            .insert(method, access);
     }
 
-    pub fn rule(&self, method: &Method, path: &str) -> Option<Access> {
-        self.rules.get(&(method.clone(), path.to_owned())).copied()
+    /// `None` for a path with no rules at all; `Some(None)` for a path whose
+    /// rules do not cover `method`.
+    fn rules(&self, path: &str) -> Option<&HashMap<Method, Access>> {
+        self.rules.get(path)
     }
 }
+
+/// The path pattern of the route a request matched (such as
+/// `/api/v1/communities/{community_id}`), left in its extensions by the
+/// guard, which each resource is registered with. Read it from there: asking
+/// actix (`match_pattern`) walks every route again.
+#[derive(Clone, Debug)]
+pub struct MatchedRoute(pub Arc<str>);
 
 /// The merchant a merchant route addresses, and the caller's role there.
 #[derive(Clone, Debug)]
@@ -299,13 +309,18 @@ impl FromRequest for CommunityScope {
     }
 }
 
-/// The middleware that enforces each route's [`Access`] rule. A refusal is
-/// answered here; the handler never runs.
+/// The middleware that enforces each route's [`Access`] rule; `pattern` is
+/// the path of the resource it wraps. A refusal is answered here; the
+/// handler never runs.
 pub async fn guard(
+    pattern: Arc<str>,
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
-    match admit(&req).await {
+    tracing::Span::current().record("route", &*pattern);
+    req.extensions_mut()
+        .insert(MatchedRoute(Arc::clone(&pattern)));
+    match admit(&req, &pattern).await {
         Ok(()) => next
             .call(req)
             .await
@@ -314,22 +329,16 @@ pub async fn guard(
     }
 }
 
-/// Checks the rule of the route `req` matched; on success leaves the
-/// [`Caller`] (and [`CommunityScope`]) in the request's extensions.
-async fn admit(req: &ServiceRequest) -> Result<(), ApiError> {
-    let Some(pattern) = req.match_pattern() else {
-        // The guard wraps routed resources only, so this cannot happen;
-        // refuse rather than admit if it ever does.
-        tracing::error!(path = %req.path(), "access guard ran on an unmatched request; refused");
-        return Err(ApiError::forbidden());
-    };
+/// Checks the rule of the route `req` matched (`pattern`); on success
+/// leaves the [`Caller`] (and the route's scope) in the request's extensions.
+async fn admit(req: &ServiceRequest, pattern: &str) -> Result<(), ApiError> {
     let table = req
         .app_data::<web::Data<AccessTable>>()
         .cloned()
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("access table missing")))?;
-    let access = match table.rule(req.method(), &pattern) {
-        Some(access) => access,
-        None if table.paths.contains(&pattern) => {
+    let access = match table.rules(pattern).map(|r| r.get(req.method())) {
+        Some(Some(access)) => *access,
+        Some(None) => {
             return Err(ApiError::new(
                 ErrorCode::MethodNotAllowed,
                 format!("{} is not allowed on this path", req.method()),
@@ -396,7 +405,7 @@ async fn admit(req: &ServiceRequest) -> Result<(), ApiError> {
                 .insert(MerchantScope { merchant, role });
         }
         Access::Staff(_) | Access::Residents(_) | Access::Visitors => {
-            let scope = community_scope(req, &pattern, &state, &caller, access).await?;
+            let scope = community_scope(req, pattern, &state, &caller, access).await?;
             req.extensions_mut().insert(scope);
         }
     }
@@ -457,8 +466,9 @@ async fn community_scope(
         .get("community_id")
         .and_then(|s| s.parse().ok())
         .ok_or_else(ApiError::not_found)?;
-    let community = community::Entity::find_by_id(community_id)
-        .one(&state.db)
+    let community = state
+        .communities
+        .get(&state.db, community_id)
         .await?
         .ok_or_else(ApiError::not_found)?;
     let roles = caller.roles_in(community_id);
@@ -484,7 +494,7 @@ async fn community_scope(
         });
     }
     Ok(CommunityScope {
-        community,
+        community: community.as_ref().clone(),
         roles,
         memberships,
         operator_admin: caller.is_operator_admin,

@@ -192,7 +192,21 @@ pub struct ProductImage {
 
 /// Products with their images (one query for all the images).
 async fn with_images(state: &AppState, models: Vec<product::Model>) -> ApiResult<Vec<Product>> {
-    let ids: Vec<ProductId> = models.iter().map(|m| m.id).collect();
+    with_images_of(state, models, |_| true).await
+}
+
+/// Products with their images, looking images up only for the products
+/// `may_have` says may have some (none at all: no query).
+async fn with_images_of(
+    state: &AppState,
+    models: Vec<product::Model>,
+    may_have: impl Fn(&product::Model) -> bool,
+) -> ApiResult<Vec<Product>> {
+    let ids: Vec<ProductId> = models
+        .iter()
+        .filter(|m| may_have(m))
+        .map(|m| m.id)
+        .collect();
     let mut images: std::collections::HashMap<ProductId, Vec<product_image::Model>> =
         std::collections::HashMap::new();
     if !ids.is_empty() {
@@ -675,8 +689,10 @@ pub struct SearchParams {
 }
 
 /// Search (模糊搜索) what residents of this community can buy, best match
-/// first: every pair of neighbouring characters in `q` must occur in the
-/// product's title, description or shop name; matches in the title count
+/// first: each word of `q` must occur in the product's title, description or
+/// shop name (a word of four or more characters: each three neighbouring
+/// characters of it, so 烟台苹果 also finds 烟台红富士苹果 only if it holds
+/// 烟台苹 and 台苹果 somewhere); matches in the title count
 /// most, then the shop name, then the description. Takes the listing's filters.
 #[utoipa::path(get, path = "/api/v1/communities/{community_id}/products/search", tag = "catalog",
     params(("community_id" = CommunityId, Path), SearchParams, CatalogFilter),
@@ -686,7 +702,7 @@ pub async fn search_products(
     scope: CommunityScope,
     params: web::Query<SearchParams>,
     filter: web::Query<CatalogFilter>,
-) -> ApiResult<web::Json<Page<Product>>> {
+) -> ApiResult<HttpResponse> {
     let query = search::SearchQuery::parse(&params.q)?;
     let limit = PageQuery {
         limit: params.limit,
@@ -699,6 +715,23 @@ pub async fn search_products(
         .as_deref()
         .map(search::After::decode)
         .transpose()?;
+    // Everything the answer depends on: the community, the parsed query
+    // (so 海带 and ＂海带＂ share an entry), the filters and the page.
+    let key = format!(
+        "{}|{:?}|{:?}|{:?}|{limit}",
+        scope.id(),
+        query.terms(),
+        filter.0,
+        after
+    );
+    let json = |body: web::Bytes| {
+        HttpResponse::Ok()
+            .content_type(actix_web::http::header::ContentType::json())
+            .body(body)
+    };
+    if let Some(page) = state.search_results.get(&key) {
+        return Ok(json(page));
+    }
     let condition = visible(&state, scope.id(), &filter).await?;
     let mut hits = search::search(
         &state.db,
@@ -711,27 +744,29 @@ pub async fn search_products(
     .await?;
     let next_cursor = if hits.len() as u64 > limit {
         hits.truncate(limit as usize);
-        hits.last().map(|(product, score)| {
+        hits.last().map(|hit| {
             search::After {
-                score: *score,
-                product: *product,
+                score: hit.score,
+                product: hit.product.id,
             }
             .encode()
         })
     } else {
         None
     };
-    let ids: Vec<ProductId> = hits.iter().map(|(id, _)| *id).collect();
-    let mut found: std::collections::HashMap<ProductId, product::Model> = product::Entity::find()
-        .filter(product::Column::Id.is_in(ids.clone()))
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .map(|p| (p.id, p))
+    let with: std::collections::HashSet<ProductId> = hits
+        .iter()
+        .filter(|h| h.has_images)
+        .map(|h| h.product.id)
         .collect();
-    let ranked = ids.iter().filter_map(|id| found.remove(id)).collect();
-    Ok(web::Json(Page {
-        items: with_images(&state, ranked).await?,
+    let ranked = hits.into_iter().map(|h| h.product).collect();
+    let page = Page {
+        items: with_images_of(&state, ranked, |m| with.contains(&m.id)).await?,
         next_cursor,
-    }))
+    };
+    let body = web::Bytes::from(
+        serde_json::to_vec(&page).map_err(|e| ApiError::internal(anyhow::anyhow!(e)))?,
+    );
+    state.search_results.insert(key, body.clone());
+    Ok(json(body))
 }

@@ -1,11 +1,14 @@
 //! Product search (模糊搜索) over titles, descriptions and shop names.
 //!
 //! Chinese has no spaces between words, so instead of a dictionary segmenter
-//! the index holds character bigrams and single characters: "连江海带" is
-//! indexed as 连江, 江海, 海带 and 连, 江, 海, 带. A query matches a product when
-//! every bigram of the query occurs in it (a one-character word: that
-//! character), so "海带" finds "连江海带" and "海带结", and word boundaries
-//! never get in the way.
+//! the index holds character n-grams: every run of three neighbours, every
+//! pair and every single character. "连江海带" is indexed as 连江海, 江海带,
+//! 连江, 江海, 海带 and 连, 江, 海, 带. A query word of one character looks
+//! up that character, of two that pair, and of three or more each of its
+//! triples, all of which must occur: "海带" finds "连江海带" and "海带结",
+//! "江海带" finds only the first, and word boundaries never get in the way.
+//! A two- or three-character word (most Chinese words) is then one exact
+//! term, so its best matches come straight off an index in rank order.
 //! Text is NFKC-normalised and lower-cased first (full-width ＡＢＣ１２ and
 //! ABC12 are one thing); anything that is not a letter or digit separates runs.
 //!
@@ -20,20 +23,20 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use entity::{MerchantId, ProductId, merchant, product, product_search_term};
+use entity::{MerchantId, ProductId, merchant, product, product_image, product_search_term};
 use sea_orm::sea_query::{
-    Alias, Condition, Expr, ExprTrait, Order, Query, QueryStatementBuilder, SimpleExpr,
+    Alias, Asterisk, Condition, Expr, ExprTrait, Order, Query, QueryStatementBuilder, SimpleExpr,
 };
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect,
-    Set,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult,
+    QueryFilter, QuerySelect, Set,
 };
 use unicode_normalization::UnicodeNormalization;
 
 use crate::error::{ApiError, ErrorCode};
 
 /// The tokenizer's version; products indexed by an older one are re-indexed.
-pub const VERSION: i32 = 1;
+pub const VERSION: i32 = 2;
 
 /// Longest query, in characters.
 pub const MAX_QUERY_CHARS: usize = 32;
@@ -42,11 +45,20 @@ const TITLE: i32 = 3;
 const SHOP_NAME: i32 = 2;
 const DESCRIPTION: i32 = 1;
 
-/// A Unicode scalar value fits in 21 bits.
+/// A Unicode scalar value fits in 21 bits, so up to three pack into an i64:
+/// one character as `c << 21`, a pair as `a << 21 | b`, a triple as
+/// `a << 42 | b << 21 | c`. No character is U+0000, so the three shapes
+/// never collide (a pair's low bits are never zero; a triple is ≥ 2^42).
 const SHIFT: u32 = 21;
 
-fn pack(first: char, second: Option<char>) -> i64 {
-    (i64::from(u32::from(first)) << SHIFT) | second.map_or(0, |c| i64::from(u32::from(c)))
+fn pack(gram: &[char]) -> i64 {
+    let code = |c: char| i64::from(u32::from(c));
+    match *gram {
+        [a] => code(a) << SHIFT,
+        [a, b] => (code(a) << SHIFT) | code(b),
+        [a, b, c, ..] => (code(a) << (2 * SHIFT)) | (code(b) << SHIFT) | code(c),
+        [] => 0,
+    }
 }
 
 /// The runs of letters and digits in `text`, normalised.
@@ -66,16 +78,13 @@ fn runs(text: &str) -> Vec<Vec<char>> {
     runs
 }
 
-/// The terms of one field: each pair of neighbours in a run, and each
-/// character on its own (for one-character queries).
+/// The terms of one field: each triple and pair of neighbours in a run, and
+/// each character on its own.
 fn field_terms(text: &str) -> BTreeSet<i64> {
     let mut terms = BTreeSet::new();
     for run in runs(text) {
-        for pair in run.windows(2) {
-            terms.insert(pack(pair[0], Some(pair[1])));
-        }
-        for &c in &run {
-            terms.insert(pack(c, None));
+        for n in 1..=3 {
+            terms.extend(run.windows(n).map(pack));
         }
     }
     terms
@@ -96,7 +105,8 @@ pub fn product_terms(title: &str, shop_name: &str, description: &str) -> BTreeMa
     weights
 }
 
-/// A parsed search query: the terms a product must all have (at least one).
+/// A parsed search query: the terms a product must all have (at least one):
+/// per word, its triples, or the word itself when it is shorter.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SearchQuery {
     terms: Vec<i64>,
@@ -114,12 +124,7 @@ impl SearchQuery {
         }
         let mut terms = BTreeSet::new();
         for run in runs(q) {
-            if let [only] = run.as_slice() {
-                terms.insert(pack(*only, None));
-            }
-            for pair in run.windows(2) {
-                terms.insert(pack(pair[0], Some(pair[1])));
-            }
+            terms.extend(run.windows(run.len().min(3)).map(pack));
         }
         if terms.is_empty() {
             return Err(ApiError::new(
@@ -130,6 +135,55 @@ impl SearchQuery {
         Ok(Self {
             terms: terms.into_iter().collect(),
         })
+    }
+}
+
+impl SearchQuery {
+    /// The query's terms, in a canonical order (for cache keys).
+    pub fn terms(&self) -> &[i64] {
+        &self.terms
+    }
+}
+
+/// Pages of results this instance answered lately, as the JSON it sent,
+/// kept for `search.result_cache_ms`: popular queries come in bursts, and
+/// a result a second old is as good as a fresh one to someone browsing
+/// (ordering re-checks price and stock under a lock). Per instance and
+/// only a cache: nothing needs sharing, and 0 turns it off.
+#[derive(Clone)]
+pub struct ResultCache {
+    pages: Option<moka::sync::Cache<String, actix_web::web::Bytes>>,
+}
+
+impl std::fmt::Debug for ResultCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResultCache")
+            .field("enabled", &self.pages.is_some())
+            .finish()
+    }
+}
+
+impl ResultCache {
+    pub fn new(ttl_ms: u64) -> Self {
+        Self {
+            pages: (ttl_ms > 0).then(|| {
+                moka::sync::Cache::builder()
+                    // Pages of 20 products are a few kilobytes each.
+                    .max_capacity(10_000)
+                    .time_to_live(std::time::Duration::from_millis(ttl_ms))
+                    .build()
+            }),
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<actix_web::web::Bytes> {
+        self.pages.as_ref()?.get(key)
+    }
+
+    pub fn insert(&self, key: String, page: actix_web::web::Bytes) {
+        if let Some(pages) = &self.pages {
+            pages.insert(key, page);
+        }
     }
 }
 
@@ -228,9 +282,18 @@ impl TermStats {
     }
 }
 
+/// One search result.
+#[derive(Clone, Debug)]
+pub struct Hit {
+    pub product: product::Model,
+    /// The sum of the weights of the query's terms in the product.
+    pub score: i64,
+    /// Whether the product has images (to skip looking them up).
+    pub has_images: bool,
+}
+
 /// The best `limit` matches among products meeting `visible` (a condition
-/// on `products`), after `after`, best first, as (product, score). A
-/// product's score is the sum of the weights of the query's terms in it.
+/// on `products`), after `after`, best first, in one statement.
 ///
 /// One term walks `ix_product_search_terms_rank` (term, weight desc,
 /// product) in score order and stops at `limit` visible products. Several
@@ -247,7 +310,7 @@ pub async fn search<C: ConnectionTrait>(
     visible: Condition,
     after: Option<After>,
     limit: u64,
-) -> Result<Vec<(ProductId, i64)>, DbErr> {
+) -> Result<Vec<Hit>, DbErr> {
     use product_search_term::{Column as T, Entity as Terms};
     let lead = match query.terms.as_slice() {
         [only] => *only,
@@ -307,12 +370,51 @@ pub async fn search<C: ConnectionTrait>(
         // A weight is an integer; sums of them are bigints on PostgreSQL.
         .expr_as(score.cast_as(Alias::new("BIGINT")), Alias::new("score"))
         .limit(limit);
-    db.query_all(&statement)
+    // The page's products in the same round trip: the ranked page is a
+    // subquery with its own LIMIT, so neither engine flattens it, and each
+    // hit is one primary-key probe.
+    let hits = Alias::new("hits");
+    let page = Query::select()
+        .column((product::Entity, Asterisk))
+        .expr_as(
+            Expr::col((hits.clone(), Alias::new("score"))),
+            Alias::new("score"),
+        )
+        .expr_as(
+            SimpleExpr::SubQuery(
+                None,
+                Box::new(
+                    Query::select()
+                        .expr(Expr::col(product_image::Column::ProductId).count())
+                        .from(product_image::Entity)
+                        .and_where(
+                            Expr::col((product_image::Entity, product_image::Column::ProductId))
+                                .equals((product::Entity, product::Column::Id)),
+                        )
+                        .to_owned()
+                        .into_sub_query_statement(),
+                ),
+            ),
+            Alias::new("images"),
+        )
+        .from_subquery(statement, hits.clone())
+        .inner_join(
+            product::Entity,
+            Expr::col((product::Entity, product::Column::Id))
+                .equals((hits.clone(), Alias::new("product_id"))),
+        )
+        .order_by((hits.clone(), Alias::new("score")), Order::Desc)
+        .order_by((hits, Alias::new("product_id")), Order::Asc)
+        .to_owned();
+    db.query_all(&page)
         .await?
         .into_iter()
         .map(|row| {
-            let id: uuid::Uuid = row.try_get("", "product_id")?;
-            Ok((ProductId::from_uuid(id), row.try_get("", "score")?))
+            Ok(Hit {
+                product: product::Model::from_query_result(&row, "")?,
+                score: row.try_get("", "score")?,
+                has_images: row.try_get::<i64>("", "images")? > 0,
+            })
         })
         .collect()
 }
@@ -415,16 +517,56 @@ mod tests {
 
     fn term(s: &str) -> i64 {
         let c: Vec<char> = s.chars().collect();
-        pack(c[0], c.get(1).copied())
+        pack(&c)
     }
 
     #[test]
-    fn a_title_is_indexed_as_neighbouring_pairs_and_its_last_character() {
+    fn a_title_is_indexed_as_its_triples_pairs_and_characters() {
         let terms = field_terms("连江海带");
-        let expected: BTreeSet<i64> = ["连江", "江海", "海带", "连", "江", "海", "带"]
-            .map(term)
-            .into();
+        let expected: BTreeSet<i64> = [
+            "连江海",
+            "江海带",
+            "连江",
+            "江海",
+            "海带",
+            "连",
+            "江",
+            "海",
+            "带",
+        ]
+        .map(term)
+        .into();
         assert_eq!(terms, expected);
+    }
+
+    #[test]
+    fn triples_pairs_and_characters_never_share_a_number() {
+        let grams = [
+            "a",
+            "ab",
+            "abc",
+            "\u{10FFFF}",
+            "\u{10FFFF}\u{1}",
+            "\u{1}\u{1}\u{1}",
+        ];
+        let packed: BTreeSet<i64> = grams.map(term).into();
+        assert_eq!(packed.len(), grams.len());
+        assert!(packed.iter().all(|t| *t > 0));
+    }
+
+    #[test]
+    fn a_word_of_three_or_more_characters_is_looked_up_by_its_triples() {
+        assert_eq!(
+            SearchQuery::parse("无添加").unwrap().terms,
+            vec![term("无添加")]
+        );
+        let q = SearchQuery::parse("烟台苹果").unwrap();
+        let expected: BTreeSet<i64> = ["烟台苹", "台苹果"].map(term).into();
+        assert_eq!(q.terms, expected.into_iter().collect::<Vec<_>>());
+        assert_eq!(
+            SearchQuery::parse("苹果").unwrap().terms,
+            vec![term("苹果")]
+        );
     }
 
     #[test]

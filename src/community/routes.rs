@@ -160,7 +160,9 @@ pub async fn update(
         .as_deref()
         .map(service::parse_timezone)
         .transpose()?;
+    let id = scope.id();
     let updated = service::update(&state.db, scope.community, name, address, timezone).await?;
+    state.communities.invalidate(id);
     Ok(web::Json(updated.into()))
 }
 

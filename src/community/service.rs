@@ -105,3 +105,58 @@ pub async fn find_assignment<C: ConnectionTrait>(
         .await?
         .ok_or_else(ApiError::not_found)
 }
+
+/// This instance's short-lived cache of communities, read by the access
+/// guard on every community route. A change through this instance applies
+/// at once ([`CommunityCache::invalidate`]); through another, within the
+/// TTL (`auth.principal_cache_ttl_ms`, like the principal cache; 0 = off).
+#[derive(Clone)]
+pub struct CommunityCache {
+    cache: Option<moka::sync::Cache<CommunityId, std::sync::Arc<community::Model>>>,
+}
+
+impl std::fmt::Debug for CommunityCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CommunityCache")
+            .field("enabled", &self.cache.is_some())
+            .finish()
+    }
+}
+
+impl CommunityCache {
+    pub fn new(ttl_ms: u64) -> Self {
+        Self {
+            cache: (ttl_ms > 0).then(|| {
+                moka::sync::Cache::builder()
+                    .max_capacity(10_000)
+                    .time_to_live(std::time::Duration::from_millis(ttl_ms))
+                    .build()
+            }),
+        }
+    }
+
+    pub async fn get<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        id: CommunityId,
+    ) -> ApiResult<Option<std::sync::Arc<community::Model>>> {
+        if let Some(hit) = self.cache.as_ref().and_then(|c| c.get(&id)) {
+            return Ok(Some(hit));
+        }
+        let loaded = community::Entity::find_by_id(id)
+            .one(db)
+            .await?
+            .map(std::sync::Arc::new);
+        if let (Some(cache), Some(c)) = (&self.cache, &loaded) {
+            cache.insert(id, std::sync::Arc::clone(c));
+        }
+        Ok(loaded)
+    }
+
+    /// Forget `id` after a change to it.
+    pub fn invalidate(&self, id: CommunityId) {
+        if let Some(cache) = &self.cache {
+            cache.invalidate(&id);
+        }
+    }
+}

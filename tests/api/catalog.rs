@@ -302,6 +302,22 @@ async fn products_carry_images_their_merchant_uploaded_which_residents_can_downl
         .as_str()
         .unwrap()
         .to_owned();
+    // Search answers with the same images, in the same order.
+    let (_, found) = status_and_json(
+        app.get(
+            &format!("/api/v1/communities/{here}/products/search?q=脐橙"),
+            Some(&resident.access),
+        )
+        .await,
+    )
+    .await;
+    let found_ids: Vec<&Value> = found["items"][0]["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| &i["file_id"])
+        .collect();
+    assert_eq!(found_ids, [&json!(images[1]), &json!(images[0])]);
     let download = app.get(&url, None).await;
     assert_eq!(download.status(), 200);
     let (status, _) = status_and_json(

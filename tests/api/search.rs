@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::catalog::{food, merchant_named, verify};
-use crate::helpers::{Session, TestApp, assert_error, spawn_app, status_and_json};
+use crate::helpers::{Session, TestApp, assert_error, spawn_app, spawn_app_with, status_and_json};
 
 struct Shop {
     owner: Session,
@@ -179,8 +179,12 @@ async fn search_finds_chinese_words_inside_titles_shop_names_and_descriptions_ti
     // One character: any word starting or ending with it; 连江海带 also
     // has 海 in its description (深海养殖), so it ranks first.
     assert_eq!(s.titles("q=海").await, ["连江海带", "海带结"]);
-    // Every pair must occur: 带结海 does not.
+    // A longer word must occur as written (each three neighbours of it):
+    // 带结海 does not, and 江海带 is only in 连江海带.
     assert!(s.titles("q=带结海").await.is_empty());
+    assert_eq!(s.titles("q=江海带").await, ["连江海带"]);
+    assert_eq!(s.titles("q=连江海带").await, ["连江海带"]);
+    assert_eq!(s.titles("q=海带结").await, ["海带结"]);
     // Full-width and capital letters, punctuation between words.
     assert_eq!(s.titles("q=ＩＰＨＯＮＥ").await, ["苹果 iPhone 同款红"]);
     assert_eq!(s.titles("q=苹果，iphone").await, ["苹果 iPhone 同款红"]);
@@ -360,4 +364,32 @@ async fn products_a_newer_tokenizer_has_not_indexed_are_indexed_once_at_start() 
     assert_eq!(a.unwrap() + b.unwrap(), 6);
     assert_eq!(s.titles("q=海带").await, ["连江海带", "海带结"]);
     assert_eq!(anjia::catalog::search::catch_up(&app.db).await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn a_repeated_search_is_answered_from_the_instance_result_cache_until_it_expires() {
+    let app = spawn_app_with(|s| s.search.result_cache_ms = 60_000).await;
+    let m = market(&app).await;
+    let s = &m.searcher;
+    assert_eq!(s.titles("q=苹果").await, ["苹果 iPhone 同款红"]);
+    m.orchard
+        .change(&app, &m.apples, json!({ "title": "阿克苏冰糖心" }))
+        .await;
+    // The same words (however written) and filters: the page built before.
+    assert_eq!(s.titles("q=苹果").await, ["苹果 iPhone 同款红"]);
+    assert_eq!(s.titles("q=%20苹果%20").await, ["苹果 iPhone 同款红"]);
+    // Another query, other filters or another page size: built afresh.
+    assert!(s.titles("q=苹果&kind=goods").await.is_empty());
+    assert!(s.titles("q=苹果&limit=5").await.is_empty());
+    assert_eq!(s.titles("q=冰糖").await, ["阿克苏冰糖心"]);
+    // Nothing cached crosses communities: another community's residents
+    // search their own shelves.
+    let elsewhere = Searcher {
+        app: &app,
+        community: app
+            .community(&format!("别处{}", Uuid::now_v7().simple()))
+            .await,
+        who: app.operator_admin().await,
+    };
+    assert!(elsewhere.titles("q=苹果").await.is_empty());
 }
