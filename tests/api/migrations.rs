@@ -134,3 +134,20 @@ async fn two_server_processes_started_at_the_same_moment_both_migrate_and_serve(
     let (r1, r2) = tokio::join!(wait_ready(p1), wait_ready(p2));
     assert!(r1 && r2, "ready: first {r1}, second {r2}");
 }
+
+#[tokio::test]
+async fn the_server_s_postgresql_connections_run_without_jit() {
+    // JIT compiling a prepared statement's generic plan cost 40–90 ms per
+    // search on PostgreSQL; the pool turns it off. (SQLite has no JIT.)
+    let app = crate::helpers::spawn_app().await;
+    let db = &app.state.db;
+    if db.get_database_backend() != DbBackend::Postgres {
+        return;
+    }
+    let row = db
+        .query_one_raw(Statement::from_string(DbBackend::Postgres, "SHOW jit"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.try_get::<String>("", "jit").unwrap(), "off");
+}
