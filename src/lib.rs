@@ -2,6 +2,7 @@
 //! compounds. See README.md for the map; `routes.rs` lists every endpoint.
 
 pub mod auth;
+pub mod cache;
 pub mod catalog;
 pub mod cli;
 pub mod clock;

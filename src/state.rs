@@ -45,6 +45,7 @@ impl AppState {
             search_stats: Default::default(),
             search_results: crate::catalog::search::ResultCache::new(
                 settings.search.result_cache_ms,
+                crate::catalog::search::RESULT_CACHE_PAGES,
             ),
             storage: Storage::from_settings(&settings.storage)?,
             wechat: WechatClient::new(Arc::new(settings.clone()))?,

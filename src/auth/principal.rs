@@ -9,13 +9,12 @@
 //! an account disabled) takes effect here within the TTL.
 
 use std::sync::Arc;
-use std::time::Duration;
 
+use crate::cache::TtlCache;
 use entity::{
     CommunityId, DeliveryCompanyId, MerchantId, MerchantRole, StaffRole, UserId, community,
     delivery_company_staff, household_member, merchant_staff, operator_admin, staff_role, user,
 };
-use moka::sync::Cache;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect,
     RelationTrait,
@@ -124,28 +123,15 @@ impl Principal {
 }
 
 /// This instance's short-lived principal cache.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct PrincipalCache {
-    cache: Option<Cache<UserId, Arc<Principal>>>,
-}
-
-impl std::fmt::Debug for PrincipalCache {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PrincipalCache")
-            .field("enabled", &self.cache.is_some())
-            .finish()
-    }
+    cache: TtlCache<UserId, Arc<Principal>>,
 }
 
 impl PrincipalCache {
     pub fn new(ttl_ms: u64) -> Self {
         Self {
-            cache: (ttl_ms > 0).then(|| {
-                Cache::builder()
-                    .max_capacity(100_000)
-                    .time_to_live(Duration::from_millis(ttl_ms))
-                    .build()
-            }),
+            cache: TtlCache::new(ttl_ms, 100_000),
         }
     }
 
@@ -154,20 +140,18 @@ impl PrincipalCache {
         db: &C,
         id: UserId,
     ) -> ApiResult<Option<Arc<Principal>>> {
-        if let Some(hit) = self.cache.as_ref().and_then(|c| c.get(&id)) {
+        if let Some(hit) = self.cache.get(&id) {
             return Ok(Some(hit));
         }
         let loaded = Principal::load(db, id).await?.map(Arc::new);
-        if let (Some(cache), Some(p)) = (&self.cache, &loaded) {
-            cache.insert(id, Arc::clone(p));
+        if let Some(p) = &loaded {
+            self.cache.insert(id, Arc::clone(p));
         }
         Ok(loaded)
     }
 
     /// Forget `id` after a change to their account or roles.
     pub fn invalidate(&self, id: UserId) {
-        if let Some(cache) = &self.cache {
-            cache.invalidate(&id);
-        }
+        self.cache.invalidate(&id);
     }
 }

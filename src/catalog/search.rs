@@ -148,44 +148,12 @@ impl SearchQuery {
 /// Pages of results this instance answered lately, as the JSON it sent,
 /// kept for `search.result_cache_ms`: popular queries come in bursts, and
 /// a result a second old is as good as a fresh one to someone browsing
-/// (ordering re-checks price and stock under a lock). Per instance and
-/// only a cache: nothing needs sharing, and 0 turns it off.
-#[derive(Clone)]
-pub struct ResultCache {
-    pages: Option<moka::sync::Cache<String, actix_web::web::Bytes>>,
-}
+/// (ordering re-checks price and stock in the database). Keyed by everything
+/// the page depends on (see the search route).
+pub type ResultCache = crate::cache::TtlCache<String, actix_web::web::Bytes>;
 
-impl std::fmt::Debug for ResultCache {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ResultCache")
-            .field("enabled", &self.pages.is_some())
-            .finish()
-    }
-}
-
-impl ResultCache {
-    pub fn new(ttl_ms: u64) -> Self {
-        Self {
-            pages: (ttl_ms > 0).then(|| {
-                moka::sync::Cache::builder()
-                    // Pages of 20 products are a few kilobytes each.
-                    .max_capacity(10_000)
-                    .time_to_live(std::time::Duration::from_millis(ttl_ms))
-                    .build()
-            }),
-        }
-    }
-
-    pub fn get(&self, key: &str) -> Option<actix_web::web::Bytes> {
-        self.pages.as_ref()?.get(key)
-    }
-
-    pub fn insert(&self, key: String, page: actix_web::web::Bytes) {
-        if let Some(pages) = &self.pages {
-            pages.insert(key, page);
-        }
-    }
-}
+/// Pages of 20 products are a few kilobytes each.
+pub const RESULT_CACHE_PAGES: u64 = 10_000;
 
 /// Where a page of results starts: after this score and product.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -226,26 +194,15 @@ impl After {
 /// How many products each term is in, per instance, for choosing which
 /// clause drives a query. Only a planning hint: a stale count makes a query
 /// slower, never wrong, so nothing needs sharing between instances.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct TermStats {
-    counts: moka::sync::Cache<i64, u64>,
-}
-
-impl std::fmt::Debug for TermStats {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TermStats")
-            .field("terms", &self.counts.entry_count())
-            .finish()
-    }
+    counts: crate::cache::TtlCache<i64, u64>,
 }
 
 impl Default for TermStats {
     fn default() -> Self {
         Self {
-            counts: moka::sync::Cache::builder()
-                .max_capacity(100_000)
-                .time_to_live(std::time::Duration::from_secs(600))
-                .build(),
+            counts: crate::cache::TtlCache::new(600_000, 100_000),
         }
     }
 }
@@ -256,7 +213,7 @@ impl TermStats {
         let missing: Vec<i64> = terms
             .iter()
             .copied()
-            .filter(|t| !self.counts.contains_key(t))
+            .filter(|t| self.counts.get(t).is_none())
             .collect();
         if !missing.is_empty() {
             use product_search_term::{Column as T, Entity as Terms};

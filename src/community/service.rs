@@ -110,28 +110,15 @@ pub async fn find_assignment<C: ConnectionTrait>(
 /// guard on every community route. A change through this instance applies
 /// at once ([`CommunityCache::invalidate`]); through another, within the
 /// TTL (`auth.principal_cache_ttl_ms`, like the principal cache; 0 = off).
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct CommunityCache {
-    cache: Option<moka::sync::Cache<CommunityId, std::sync::Arc<community::Model>>>,
-}
-
-impl std::fmt::Debug for CommunityCache {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CommunityCache")
-            .field("enabled", &self.cache.is_some())
-            .finish()
-    }
+    cache: crate::cache::TtlCache<CommunityId, std::sync::Arc<community::Model>>,
 }
 
 impl CommunityCache {
     pub fn new(ttl_ms: u64) -> Self {
         Self {
-            cache: (ttl_ms > 0).then(|| {
-                moka::sync::Cache::builder()
-                    .max_capacity(10_000)
-                    .time_to_live(std::time::Duration::from_millis(ttl_ms))
-                    .build()
-            }),
+            cache: crate::cache::TtlCache::new(ttl_ms, 10_000),
         }
     }
 
@@ -140,23 +127,21 @@ impl CommunityCache {
         db: &C,
         id: CommunityId,
     ) -> ApiResult<Option<std::sync::Arc<community::Model>>> {
-        if let Some(hit) = self.cache.as_ref().and_then(|c| c.get(&id)) {
+        if let Some(hit) = self.cache.get(&id) {
             return Ok(Some(hit));
         }
         let loaded = community::Entity::find_by_id(id)
             .one(db)
             .await?
             .map(std::sync::Arc::new);
-        if let (Some(cache), Some(c)) = (&self.cache, &loaded) {
-            cache.insert(id, std::sync::Arc::clone(c));
+        if let Some(c) = &loaded {
+            self.cache.insert(id, std::sync::Arc::clone(c));
         }
         Ok(loaded)
     }
 
     /// Forget `id` after a change to it.
     pub fn invalidate(&self, id: CommunityId) {
-        if let Some(cache) = &self.cache {
-            cache.invalidate(&id);
-        }
+        self.cache.invalidate(&id);
     }
 }
