@@ -1,5 +1,6 @@
 //! The `anjia` command: `serve` (the default), `migrate`, `admin create`,
-//! `config check`, `seed-demo`.
+//! `config check`, `seed-demo`, `import owners`, `wechat menu sync`,
+//! `ledger verify`.
 
 use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
@@ -56,6 +57,11 @@ pub enum Command {
     Wechat {
         #[command(subcommand)]
         action: WechatAction,
+    },
+    /// The escrow ledger.
+    Ledger {
+        #[command(subcommand)]
+        action: LedgerAction,
     },
     /// Exit 0 if the local server answers /health (for container health checks).
     Healthcheck {
@@ -123,6 +129,12 @@ pub enum WechatAction {
 pub enum MenuAction {
     /// Push `[[wechat.menu]]` from the configuration to WeChat.
     Sync,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LedgerAction {
+    /// Check every ledger invariant; exit 1 and list the problems if any fails.
+    Verify,
 }
 
 #[derive(Debug, Subcommand)]
@@ -219,6 +231,29 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             println!("{}", serde_json::to_string_pretty(&synced.menu)?);
             Ok(())
+        }
+        Command::Ledger {
+            action: LedgerAction::Verify,
+        } => {
+            telemetry::init_tracing(&settings.log);
+            let conn = db::connect(&settings.database).await?;
+            db::migrate_up(&conn).await?;
+            let report = crate::ledger::verify(&conn)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+            println!(
+                "{} entries, {} lines, {} accounts",
+                report.entries, report.lines, report.accounts
+            );
+            if report.ok() {
+                println!("ledger OK: every invariant holds");
+                Ok(())
+            } else {
+                for problem in &report.problems {
+                    println!("problem: {problem}");
+                }
+                bail!("the ledger breaks {} invariant(s)", report.problems.len())
+            }
         }
         Command::SeedDemo => {
             telemetry::init_tracing(&settings.log);

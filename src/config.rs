@@ -65,6 +65,7 @@ pub struct Settings {
     pub miniprogram: MiniprogramSettings,
     pub outbox: OutboxSettings,
     pub payment: PaymentSettings,
+    pub wechat_pay: WechatPaySettings,
     pub jobs: JobSettings,
     pub search: SearchSettings,
     /// Outbound message kinds by key (`order_paid`, `verification_result`, …).
@@ -258,6 +259,38 @@ pub enum PaymentProvider {
     /// internal path as a verified payment notification. No money moves, so
     /// production refuses to take payments this way.
     Sandbox,
+    /// WeChat Pay API v3 (`[wechat_pay]`).
+    WechatPay,
+}
+
+/// WeChat Pay API v3: the merchant account, its keys and WeChat's keys.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WechatPaySettings {
+    /// The merchant number (商户号).
+    pub mch_id: String,
+    /// The app (mini-program or service account) bound to the merchant.
+    pub app_id: String,
+    /// The APIv3 key (32 characters) that encrypts notifications.
+    #[serde(serialize_with = "redact")]
+    pub api_v3_key: SecretString,
+    /// The serial number of the merchant's API certificate.
+    pub merchant_serial_no: String,
+    /// The merchant's private key (`apiclient_key.pem`, PKCS#8).
+    pub merchant_private_key_path: String,
+    /// Public-key mode: the key's id (`PUB_KEY_ID_…`) and its PEM file.
+    pub platform_public_key_id: String,
+    pub platform_public_key_path: String,
+    /// Certificate mode: WeChat Pay platform certificates (PEM files).
+    pub platform_certificate_paths: Vec<String>,
+    pub api_base: String,
+    /// Where WeChat Pay sends payment and refund results (public HTTPS URLs
+    /// of `/wechat/pay/notify` and `/wechat/pay/refund-notify`).
+    pub notify_url: String,
+    pub refund_notify_url: String,
+    /// Notifications and responses signed further than this from now are refused.
+    pub max_clock_skew_secs: u64,
+    pub profit_sharing: bool,
 }
 
 /// Payments and the order clock.
@@ -435,6 +468,43 @@ impl Settings {
             problems.push(
                 "payment.unpaid_timeout_mins and auto_confirm_days must be positive".to_owned(),
             );
+        }
+        if self.payment.provider == PaymentProvider::WechatPay {
+            let p = &self.wechat_pay;
+            for (name, value) in [
+                ("mch_id", &p.mch_id),
+                ("app_id", &p.app_id),
+                ("merchant_serial_no", &p.merchant_serial_no),
+                ("merchant_private_key_path", &p.merchant_private_key_path),
+                ("api_base", &p.api_base),
+                ("notify_url", &p.notify_url),
+                ("refund_notify_url", &p.refund_notify_url),
+            ] {
+                if value.trim().is_empty() {
+                    problems.push(format!(
+                        "wechat_pay.{name} is required when payment.provider = \"wechat_pay\""
+                    ));
+                }
+            }
+            if p.api_v3_key.expose_secret().len() != 32 {
+                problems.push("wechat_pay.api_v3_key must be exactly 32 characters".to_owned());
+            }
+            if p.platform_public_key_path.trim().is_empty()
+                && p.platform_certificate_paths.is_empty()
+            {
+                problems.push(
+                    "wechat_pay needs platform_public_key_id and platform_public_key_path, and/or platform_certificate_paths"
+                        .to_owned(),
+                );
+            }
+            if p.platform_public_key_path.trim().is_empty()
+                != p.platform_public_key_id.trim().is_empty()
+            {
+                problems.push(
+                    "wechat_pay.platform_public_key_id and platform_public_key_path go together"
+                        .to_owned(),
+                );
+            }
         }
         if self.jobs.interval_ms == 0 || self.jobs.batch_size == 0 {
             problems.push("jobs.interval_ms and batch_size must be positive".to_owned());

@@ -157,6 +157,8 @@ pub enum ErrorCode {
     PaymentUnavailable,
     /// This pickup code was already used (or is no longer valid).
     PickupCodeUsed,
+    /// The balance (a wallet's or a merchant's) is smaller than the amount.
+    InsufficientBalance,
     /// The pickup slot is fully booked.
     SlotFull,
     // 422 (orders)
@@ -208,6 +210,7 @@ impl ErrorCode {
             | MerchantNotSelling
             | PaymentUnavailable
             | PickupCodeUsed
+            | InsufficientBalance
             | SlotFull => StatusCode::CONFLICT,
             InviteExpired | LinkExpired => StatusCode::GONE,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,

@@ -17,6 +17,7 @@ pub mod group_buys;
 pub mod health;
 pub mod http;
 pub mod jobs;
+pub mod ledger;
 pub mod merchant;
 pub mod openapi;
 pub mod orders;

@@ -222,6 +222,18 @@ id_type!(
     RefundId
 );
 id_type!(
+    /// An account of the escrow ledger.
+    LedgerAccountId
+);
+id_type!(
+    /// A journal entry of the ledger (lines summing to zero).
+    JournalEntryId
+);
+id_type!(
+    /// One line of a journal entry.
+    JournalLineId
+);
+id_type!(
     /// A bookable time slot at a pickup point.
     PickupSlotId
 );

@@ -273,6 +273,71 @@ string_enum!(
 );
 
 string_enum!(
+    /// The kinds of ledger account. Assets are debit-normal (their balance
+    /// is what the lines debit minus what they credit); the others are
+    /// credit-normal.
+    LedgerAccountKind {
+        /// Asset: money the property holds at WeChat Pay (the sandbox posts
+        /// here too). One for the company.
+        WechatClearing = "wechat_clearing",
+        /// Liability: residents' payments held until the order settles or is
+        /// refunded. One per community; lines name the order.
+        Escrow = "escrow",
+        /// Liability: refunds decided, not yet confirmed by the provider.
+        /// One for the company.
+        RefundsInFlight = "refunds_in_flight",
+        /// Liability: what the property owes a merchant (never negative).
+        MerchantPayable = "merchant_payable",
+        /// Liability: payouts approved for a merchant, not yet paid out.
+        PayoutsInFlight = "payouts_in_flight",
+        /// Liability: a household's wallet (never negative).
+        HouseholdWallet = "household_wallet",
+        /// Asset: property fees billed to a household, not yet paid.
+        FeeReceivable = "fee_receivable",
+        /// Revenue: what the property earns from a community's orders
+        /// (commission on merchants' sales, and its own sales).
+        PropertyRevenue = "property_revenue",
+        /// Revenue: property fees billed, per community.
+        FeeRevenue = "fee_revenue",
+    }
+);
+
+impl LedgerAccountKind {
+    /// `+1` for debit-normal accounts, `-1` for credit-normal ones: a line's
+    /// effect on the account's balance is `amount * sign`.
+    pub fn sign(self) -> i64 {
+        match self {
+            LedgerAccountKind::WechatClearing | LedgerAccountKind::FeeReceivable => 1,
+            _ => -1,
+        }
+    }
+
+    /// Balances that may never go below zero.
+    pub fn never_negative(self) -> bool {
+        matches!(
+            self,
+            LedgerAccountKind::MerchantPayable | LedgerAccountKind::HouseholdWallet
+        )
+    }
+}
+
+string_enum!(
+    /// What a journal entry records.
+    JournalKind {
+        /// A resident paid an order (into escrow).
+        Payment = "payment",
+        /// A refund was decided (out of escrow).
+        RefundDecided = "refund_decided",
+        /// The provider confirmed a refund.
+        RefundSucceeded = "refund_succeeded",
+        /// The provider failed a refund: the money is held in escrow again.
+        RefundFailed = "refund_failed",
+        /// An order settled to its merchant.
+        Settlement = "settlement",
+    }
+);
+
+string_enum!(
     /// Where a pickup code stands.
     PickupCodeStatus {
         /// Can be shown at the point.

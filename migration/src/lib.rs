@@ -22,6 +22,7 @@ mod m20261123_000011_group_buys_orders;
 mod m20261123_000012_pickup;
 mod m20261123_000013_product_images;
 mod m20261123_000014_product_search;
+mod m20261123_000015_ledger;
 
 pub struct Migrator;
 
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000012_pickup::Migration),
             Box::new(m20261123_000013_product_images::Migration),
             Box::new(m20261123_000014_product_search::Migration),
+            Box::new(m20261123_000015_ledger::Migration),
         ]
     }
 }

@@ -21,8 +21,7 @@ use crate::db::begin_write;
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::http::{Json, Page, PageQuery};
 use crate::orders::routes::{
-    Order, Receiving, check_quantity, created, one_order, ordering_household, parse_intro,
-    resolve_receiving,
+    Order, Receiving, check_quantity, created, ordering_household, parse_intro, resolve_receiving,
 };
 use crate::orders::service::{self, Actor, ClientInfo, Idempotency, LineSpec, NewOrder};
 use crate::state::AppState;
@@ -923,13 +922,18 @@ pub async fn join(
     if body.items.is_empty() {
         return Err(ApiError::invalid_field("items", "choose at least one item"));
     }
-    let items: HashMap<GroupBuyItemId, group_buy_item::Model> = group_buy_item::Entity::find()
-        .filter(group_buy_item::Column::GroupBuyId.eq(g.id))
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .map(|i| (i.id, i))
-        .collect();
+    // The items and the points offered, read side by side.
+    let (items, points) = tokio::try_join!(
+        group_buy_item::Entity::find()
+            .filter(group_buy_item::Column::GroupBuyId.eq(g.id))
+            .all(&state.db),
+        group_buy_pickup_point::Entity::find()
+            .filter(group_buy_pickup_point::Column::GroupBuyId.eq(g.id))
+            .all(&state.db),
+    )?;
+    let items: HashMap<GroupBuyItemId, group_buy_item::Model> =
+        items.into_iter().map(|i| (i.id, i)).collect();
+    let points: Vec<PickupPointId> = points.into_iter().map(|p| p.pickup_point_id).collect();
     let mut lines = Vec::new();
     for (n, wanted) in body.items.iter().enumerate() {
         check_quantity(wanted.quantity)?;
@@ -950,13 +954,6 @@ pub async fn join(
             per_household_limit: item.per_household_limit,
         });
     }
-    let points: Vec<PickupPointId> = group_buy_pickup_point::Entity::find()
-        .filter(group_buy_pickup_point::Column::GroupBuyId.eq(g.id))
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .map(|p| p.pickup_point_id)
-        .collect();
     let (point, address, remark, delivery_time) = resolve_receiving(
         &state,
         scope.id(),
@@ -988,6 +985,5 @@ pub async fn join(
         },
     )
     .await?;
-    let view: Order = one_order(&state.db, submitted.order.clone()).await?;
-    Ok(created(submitted, view))
+    Ok(created(submitted))
 }

@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use entity::{
     ActorRole, ClientKind, CommunityId, CourierId, Fen, Fulfilment, GroupBuyId, GroupBuyItemId,
     HouseholdId, MerchantId, OrderId, OrderStatus, PaymentMethod, PickupPointId, PickupSlotId,
-    ProductId, RefundStatus, UserId, category, household, order, order_event, order_line,
-    pickup_point, product,
+    ProductId, RefundStatus, UserId, category, order, order_event, order_line, pickup_point,
+    product,
 };
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::{Deserialize, Serialize};
@@ -345,11 +345,9 @@ pub async fn resolve_receiving(
     Option<String>,
     Option<DateTime<Utc>>,
 )> {
-    let h = household::Entity::find_by_id(household)
-        .one(&state.db)
+    let home = crate::structure::service::household_address(&state.db, household)
         .await?
         .ok_or_else(ApiError::not_found)?;
-    let home = crate::structure::service::household_label(&state.db, &h).await?;
     match r.fulfilment {
         Fulfilment::Pickup => {
             let point = r
@@ -444,7 +442,10 @@ pub fn check_quantity(quantity: u32) -> ApiResult<()> {
 
 /// The status an order creation answers with: 201 for a new order, 200 for
 /// a replayed `Idempotency-Key`.
-pub fn created(submitted: service::Submitted, order: Order) -> HttpResponse {
+/// The answer to an order submission, built from what was written (no
+/// re-read): 201, or 200 with `Idempotent-Replayed` for a replayed key.
+pub fn created(submitted: service::Submitted) -> HttpResponse {
+    let order = Order::new(submitted.order, submitted.lines);
     if submitted.replayed {
         HttpResponse::Ok()
             .insert_header(("Idempotent-Replayed", "true"))
@@ -541,8 +542,7 @@ pub async fn create(
         },
     )
     .await?;
-    let view = one_order(&state.db, submitted.order.clone()).await?;
-    Ok(created(submitted, view))
+    Ok(created(submitted))
 }
 
 // ---------------------------------------------------------------- residents

@@ -21,7 +21,7 @@ use entity::{
 use sea_orm::ActiveModelTrait;
 use sea_orm::{
     ActiveValue::NotSet, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    QueryFilter, QuerySelect, Set, Statement,
+    QueryFilter, QueryOrder, QuerySelect, Set, Statement,
 };
 use sha2::Digest;
 
@@ -187,6 +187,8 @@ pub struct NewOrder {
 /// The outcome of a submission.
 pub struct Submitted {
     pub order: order::Model,
+    /// The order's lines, in the order they were written.
+    pub lines: Vec<order_line::Model>,
     /// `true` when the `Idempotency-Key` named an order made earlier.
     pub replayed: bool,
 }
@@ -199,6 +201,20 @@ fn order_no(now: DateTime<Utc>) -> String {
         now.format("%Y%m%d"),
         rand::random_range(0..1_000_000_000_000u64)
     )
+}
+
+/// A replayed submission: the order made earlier, with its lines.
+async fn replayed(db: &DatabaseConnection, order: order::Model) -> ApiResult<Submitted> {
+    let lines = order_line::Entity::find()
+        .filter(order_line::Column::OrderId.eq(order.id))
+        .order_by_asc(order_line::Column::Id)
+        .all(db)
+        .await?;
+    Ok(Submitted {
+        order,
+        lines,
+        replayed: true,
+    })
 }
 
 async fn replay(
@@ -230,10 +246,7 @@ pub async fn submit(db: &DatabaseConnection, new: NewOrder) -> ApiResult<Submitt
     if let Some(idem) = &new.idempotency
         && let Some(order) = replay(db, new.user_id, idem).await?
     {
-        return Ok(Submitted {
-            order,
-            replayed: true,
-        });
+        return replayed(db, order).await;
     }
     let mut amount = Fen::ZERO;
     for line in &new.lines {
@@ -281,12 +294,28 @@ pub async fn submit(db: &DatabaseConnection, new: NewOrder) -> ApiResult<Submitt
         created_at: now,
         updated_at: now,
     };
+    let lines: Vec<order_line::Model> = new
+        .lines
+        .iter()
+        .map(|l| order_line::Model {
+            id: OrderLineId::new(),
+            order_id: id,
+            product_id: l.product_id,
+            group_buy_item_id: l.item_id,
+            title: l.title.clone(),
+            unit: l.unit.clone(),
+            unit_price: l.unit_price,
+            quantity: i32::try_from(l.quantity).unwrap_or(i32::MAX),
+            amount: l.unit_price.times(l.quantity).unwrap_or(Fen::ZERO),
+        })
+        .collect();
     let txn = begin_write(db).await?;
-    match write_submission(&txn, &model, &new).await {
+    match write_submission(&txn, &model, &lines, &new).await {
         Ok(()) => {
             txn.commit().await?;
             Ok(Submitted {
                 order: model,
+                lines,
                 replayed: false,
             })
         }
@@ -303,10 +332,7 @@ pub async fn submit(db: &DatabaseConnection, new: NewOrder) -> ApiResult<Submitt
                 None => None,
             };
             match found {
-                Some(order) => Ok(Submitted {
-                    order,
-                    replayed: true,
-                }),
+                Some(order) => replayed(db, order).await,
                 None => Err(e.into()),
             }
         }
@@ -337,28 +363,14 @@ impl From<ApiError> for Refusal {
 async fn write_submission<C: ConnectionTrait>(
     txn: &C,
     model: &order::Model,
+    lines: &[order_line::Model],
     new: &NewOrder,
 ) -> Result<(), Refusal> {
     let backend = txn.get_database_backend();
     order::Entity::insert(order::ActiveModel::from(model.clone()))
         .exec_without_returning(txn)
         .await?;
-    let lines: Vec<order_line::ActiveModel> = new
-        .lines
-        .iter()
-        .map(|l| order_line::ActiveModel {
-            id: Set(OrderLineId::new()),
-            order_id: Set(model.id),
-            product_id: Set(l.product_id),
-            group_buy_item_id: Set(l.item_id),
-            title: Set(l.title.clone()),
-            unit: Set(l.unit.clone()),
-            unit_price: Set(l.unit_price),
-            quantity: Set(i32::try_from(l.quantity).unwrap_or(i32::MAX)),
-            amount: Set(l.unit_price.times(l.quantity).unwrap_or(Fen::ZERO)),
-        })
-        .collect();
-    order_line::Entity::insert_many(lines)
+    order_line::Entity::insert_many(lines.iter().cloned().map(order_line::ActiveModel::from))
         .exec_without_returning(txn)
         .await?;
     log_event(
@@ -730,6 +742,7 @@ pub async fn record_paid(
         },
     )
     .await?;
+    crate::payment::post_payment(&txn, &paid, method).await?;
     if let Some(group) = group
         && group.status == GroupBuyStatus::Open
         && paying_households(&txn, group.id).await? >= i64::from(group.min_households)
@@ -747,7 +760,6 @@ pub async fn orders_of_group<C: ConnectionTrait>(
     statuses: &[OrderStatus],
     limit: Option<u64>,
 ) -> ApiResult<Vec<order::Model>> {
-    use sea_orm::QueryOrder;
     let mut select = order::Entity::find()
         .filter(order::Column::GroupBuyId.eq(group))
         .filter(order::Column::Status.is_in(statuses.iter().copied()))

@@ -10,14 +10,17 @@
 //! - [`refund`] records a refund in the caller's transaction under a key that
 //!   names the decision (`order:<id>:full`), so a decision replayed by a
 //!   retry or by a second sweeper never refunds twice.
+//! - Both post to the escrow ledger ([`crate::ledger`]) in the same
+//!   transaction: a payment into the community's escrow, a refund out of it.
 
-use entity::{Fen, RefundId, RefundStatus, order, refund};
+use entity::{Fen, JournalKind, PaymentMethod, RefundId, RefundStatus, order, refund};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 use crate::clock;
 use crate::config::{Environment, PaymentProvider, Settings};
 use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::ledger::{self, Account, Entry};
 
 /// What the resident's client needs to complete a payment.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
@@ -36,7 +39,7 @@ pub fn check_available(settings: &Settings) -> ApiResult<()> {
                 "payments are not configured on this server (sandbox payments are refused in production)",
             ))
         }
-        PaymentProvider::Sandbox => Ok(()),
+        PaymentProvider::Sandbox | PaymentProvider::WechatPay => Ok(()),
     }
 }
 
@@ -44,6 +47,7 @@ pub fn check_available(settings: &Settings) -> ApiResult<()> {
 fn provider_name(settings: &Settings) -> &'static str {
     match settings.payment.provider {
         PaymentProvider::Sandbox => "sandbox",
+        PaymentProvider::WechatPay => "wechat_pay",
     }
 }
 
@@ -63,17 +67,26 @@ pub async fn refund<C: ConnectionTrait>(
         return Ok(false);
     }
     let now = clock::now();
-    // The sandbox completes at once; a real provider will start `pending`
-    // and complete from its notification.
+    // The sandbox completes at once; WeChat Pay starts `pending` and
+    // completes from its refund notification or a status query.
     let (status, completed_at) = match settings.payment.provider {
         PaymentProvider::Sandbox => (RefundStatus::Succeeded, Some(now)),
+        PaymentProvider::WechatPay => (RefundStatus::Pending, None),
     };
+    let held = ledger::escrow_of(db, order.community_id, order.id).await?;
+    if held < amount.as_i64() {
+        return Err(ApiError::internal(anyhow::anyhow!(
+            "refund of {amount} for order {} refused: escrow holds {held} fen",
+            order.order_no
+        )));
+    }
     let reason: String = reason.chars().take(200).collect();
+    let refund_id = RefundId::new();
     let inserted = refund::Entity::insert(refund::ActiveModel {
-        id: sea_orm::Set(RefundId::new()),
+        id: sea_orm::Set(refund_id),
         order_id: sea_orm::Set(order.id),
         amount: sea_orm::Set(amount),
-        reason: sea_orm::Set(reason),
+        reason: sea_orm::Set(reason.clone()),
         idempotency_key: sea_orm::Set(decision.to_owned()),
         provider: sea_orm::Set(provider_name(settings).to_owned()),
         status: sea_orm::Set(status),
@@ -90,6 +103,22 @@ pub async fn refund<C: ConnectionTrait>(
     if inserted == 0 {
         return Ok(false);
     }
+    ledger::post(
+        db,
+        Entry::new(
+            JournalKind::RefundDecided,
+            format!("refund:{refund_id}:decided"),
+        )
+        .order(order.community_id, order.id)
+        .subject(refund_id)
+        .memo(&reason)
+        .debit(Account::escrow(order.community_id), amount)
+        .credit(Account::refunds_in_flight(), amount),
+    )
+    .await?;
+    if status == RefundStatus::Succeeded {
+        refund_succeeded(db, order, refund_id, amount).await?;
+    }
     crate::outbox::notify(
         db,
         settings,
@@ -102,6 +131,52 @@ pub async fn refund<C: ConnectionTrait>(
     )
     .await?;
     Ok(true)
+}
+
+/// Records that the provider paid a refund back: the money leaves the
+/// property's clearing account.
+async fn refund_succeeded<C: ConnectionTrait>(
+    db: &C,
+    order: &order::Model,
+    refund: RefundId,
+    amount: Fen,
+) -> ApiResult<()> {
+    ledger::post(
+        db,
+        Entry::new(
+            JournalKind::RefundSucceeded,
+            format!("refund:{refund}:succeeded"),
+        )
+        .order(order.community_id, order.id)
+        .subject(refund)
+        .debit(Account::refunds_in_flight(), amount)
+        .credit(Account::wechat_clearing(), amount),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Records a payment of `order` into escrow, once: the one posting every
+/// provider's payment path makes (in the caller's transaction).
+pub async fn post_payment<C: ConnectionTrait>(
+    db: &C,
+    order: &order::Model,
+    method: PaymentMethod,
+) -> ApiResult<()> {
+    let from = match method {
+        PaymentMethod::Sandbox | PaymentMethod::WechatPay => Account::wechat_clearing(),
+    };
+    ledger::post(
+        db,
+        Entry::new(JournalKind::Payment, format!("payment:{}", order.id))
+            .order(order.community_id, order.id)
+            .memo(&format!("order {} paid by {method}", order.order_no))
+            .by(Some(order.user_id))
+            .debit(from, order.amount)
+            .credit(Account::escrow(order.community_id), order.amount),
+    )
+    .await?;
+    Ok(())
 }
 
 /// Refunds recorded for an order, oldest first.

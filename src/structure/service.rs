@@ -3,7 +3,10 @@ use entity::{
     BuildingId, CommunityId, GateId, HouseholdId, PickupPointId, UnitId, building, gate, household,
     pickup_point, unit,
 };
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter,
+    QuerySelect, Set,
+};
 
 use crate::clock;
 use crate::error::{ApiError, ApiResult};
@@ -233,25 +236,42 @@ pub async fn find_pickup_point<C: ConnectionTrait>(
         .ok_or_else(ApiError::not_found)
 }
 
-/// `1号楼 1单元 101`: how people write a household's address.
-pub async fn household_label<C: ConnectionTrait>(
+/// `1号楼 1单元 101`: how people write a household's address, read in one
+/// query (the household joined to its building and unit). `None` when there
+/// is no such household.
+pub async fn household_address<C: ConnectionTrait>(
     db: &C,
-    h: &household::Model,
-) -> ApiResult<String> {
-    let mut parts = Vec::new();
-    if let Some(b) = entity::building::Entity::find_by_id(h.building_id)
+    id: HouseholdId,
+) -> ApiResult<Option<String>> {
+    let row: Option<(String, Option<String>, String)> = household::Entity::find_by_id(id)
+        .select_only()
+        .column(building::Column::Name)
+        .column(unit::Column::Name)
+        .column(household::Column::Room)
+        .join(
+            JoinType::InnerJoin,
+            household::Entity::belongs_to(building::Entity)
+                .from(household::Column::BuildingId)
+                .to(building::Column::Id)
+                .into(),
+        )
+        .join(
+            JoinType::LeftJoin,
+            household::Entity::belongs_to(unit::Entity)
+                .from(household::Column::UnitId)
+                .to(unit::Column::Id)
+                .into(),
+        )
+        .into_tuple()
         .one(db)
-        .await?
-    {
-        parts.push(b.name);
-    }
-    if let Some(u) = h.unit_id
-        && let Some(u) = entity::unit::Entity::find_by_id(u).one(db).await?
-    {
-        parts.push(u.name);
-    }
-    parts.push(h.room.clone());
-    Ok(parts.join(" "))
+        .await?;
+    Ok(row.map(|(building, unit, room)| {
+        [Some(building), unit, Some(room)]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ")
+    }))
 }
 
 #[cfg(test)]

@@ -453,3 +453,38 @@ async fn wechat_menu_sync_pushes_the_configured_menu() {
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("sandbox mode"), "{}", text(&out));
 }
+
+#[tokio::test]
+async fn ledger_verify_passes_on_a_sound_ledger_and_fails_listing_each_problem() {
+    use anjia::ledger::{Account, Entry};
+    use entity::{CommunityId, Fen, JournalKind};
+    use sea_orm::ConnectionTrait;
+    let db = std::sync::Arc::new(TestDb::new().await);
+    let env = [("ANJIA__DATABASE__URL", db.url.as_str())];
+    let sound = anjia(&["ledger", "verify"], &env, None);
+    assert!(sound.status.success(), "{}", text(&sound));
+    assert!(text(&sound).contains("ledger OK"), "{}", text(&sound));
+
+    let conn = sea_orm::Database::connect(db.url.as_str()).await.unwrap();
+    let community = CommunityId::new();
+    anjia::ledger::post(
+        &conn,
+        Entry::new(JournalKind::Payment, "test:cli")
+            .community(community)
+            .debit(Account::wechat_clearing(), Fen::new(100).unwrap())
+            .credit(Account::escrow(community), Fen::new(100).unwrap()),
+    )
+    .await
+    .unwrap();
+    conn.execute_unprepared("UPDATE journal_lines SET amount = 99 WHERE amount = 100")
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    let broken = anjia(&["ledger", "verify"], &env, None);
+    assert!(!broken.status.success(), "{}", text(&broken));
+    assert!(
+        text(&broken).contains("problem: entry test:cli is unbalanced: 2 lines summing to -1"),
+        "{}",
+        text(&broken)
+    );
+}

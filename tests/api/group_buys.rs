@@ -644,6 +644,15 @@ async fn two_sweepers_at_once_fail_a_group_and_refund_each_paid_order_exactly_on
     refunded.dedup();
     assert_eq!(refunded.len(), 12, "one refund per order");
     assert_eq!(messages(&first, "group_failed").await.len(), 12);
+    // The ledger saw twelve payments and twelve refunds, each once: every
+    // closed order's escrow is back to zero.
+    let report = anjia::ledger::verify(&first.db).await.unwrap();
+    assert!(report.ok(), "{:#?}", report.problems);
+    assert_eq!(
+        report.entries,
+        12 * 3,
+        "payment, refund decided, refund paid"
+    );
 }
 
 #[tokio::test]

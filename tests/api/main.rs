@@ -14,6 +14,7 @@ mod errors;
 mod files;
 mod group_buys;
 mod helpers;
+mod ledger;
 mod merchants;
 mod migrations;
 mod operations;

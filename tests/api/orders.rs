@@ -281,6 +281,8 @@ async fn rejections_cancellations_and_exceptions_give_the_money_and_stock_back()
     assert_eq!(stock(&app, &owner, &shop).await, 10);
     let refunds = refund_count(&app).await;
     assert_eq!(refunds, 3);
+    let ledger = anjia::ledger::verify(&app.db).await.unwrap();
+    assert!(ledger.ok(), "{:#?}", ledger.problems);
     // The rejected order's detail shows its refund; rejecting twice fails.
     let (status, _) = seller(
         &app,

@@ -1,0 +1,436 @@
+//! The escrow ledger: double entry, in the same transaction as the business
+//! change it records.
+//!
+//! Residents pay into the property's hands, never the merchant's: a payment
+//! debits WeChat clearing and credits the community's escrow (tagged with the
+//! order); a refund takes the money back out of escrow; settlement moves it
+//! to the merchant's payable balance (less any commission). Every movement is
+//! one [`Entry`] whose lines sum to zero, posted with [`post`]:
+//!
+//! - an entry's key names the business fact (`payment:<order>`), and a fact
+//!   already recorded is not recorded again, so retries, duplicate
+//!   notifications and two sweepers racing cannot double-count;
+//! - merchants' and wallets' balances are kept on their account row and may
+//!   never go negative (a guarded update, and a database check behind it);
+//!   the company-wide accounts every payment touches keep no balance row, so
+//!   no payment waits on another's lock: their balance is the sum of their
+//!   lines.
+//!
+//! [`verify`] checks every invariant (`anjia ledger verify`).
+
+use std::collections::BTreeMap;
+
+use entity::{
+    CommunityId, Fen, HouseholdId, JournalEntryId, JournalKind, JournalLineId, LedgerAccountId,
+    LedgerAccountKind, MerchantId, OrderId, UserId, journal_entry, journal_line, ledger_account,
+};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ConnectionTrait, EntityTrait, Set, Statement};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::clock;
+use crate::db::sql;
+use crate::error::{ApiError, ApiResult, ErrorCode};
+
+mod verify;
+
+pub use verify::{Report, verify};
+
+/// A ledger account: its kind and whose it is (the nil UUID for the
+/// company's own accounts).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Account {
+    pub kind: LedgerAccountKind,
+    pub owner: Uuid,
+}
+
+impl Account {
+    /// Money the property holds at WeChat Pay.
+    pub const fn wechat_clearing() -> Self {
+        Self::company(LedgerAccountKind::WechatClearing)
+    }
+
+    /// Refunds decided, not yet confirmed by the provider.
+    pub const fn refunds_in_flight() -> Self {
+        Self::company(LedgerAccountKind::RefundsInFlight)
+    }
+
+    /// Residents' payments held for a community's orders.
+    pub fn escrow(community: CommunityId) -> Self {
+        Self::of(LedgerAccountKind::Escrow, community.as_uuid())
+    }
+
+    /// What the property earns from a community's orders: commission on
+    /// merchants' sales, and its own sales (邻里专属).
+    pub fn property_revenue(community: CommunityId) -> Self {
+        Self::of(LedgerAccountKind::PropertyRevenue, community.as_uuid())
+    }
+
+    pub fn fee_revenue(community: CommunityId) -> Self {
+        Self::of(LedgerAccountKind::FeeRevenue, community.as_uuid())
+    }
+
+    pub fn merchant_payable(merchant: MerchantId) -> Self {
+        Self::of(LedgerAccountKind::MerchantPayable, merchant.as_uuid())
+    }
+
+    pub fn payouts_in_flight(merchant: MerchantId) -> Self {
+        Self::of(LedgerAccountKind::PayoutsInFlight, merchant.as_uuid())
+    }
+
+    pub fn household_wallet(household: HouseholdId) -> Self {
+        Self::of(LedgerAccountKind::HouseholdWallet, household.as_uuid())
+    }
+
+    pub fn fee_receivable(household: HouseholdId) -> Self {
+        Self::of(LedgerAccountKind::FeeReceivable, household.as_uuid())
+    }
+
+    const fn company(kind: LedgerAccountKind) -> Self {
+        Self {
+            kind,
+            owner: Uuid::nil(),
+        }
+    }
+
+    const fn of(kind: LedgerAccountKind, owner: Uuid) -> Self {
+        Self { kind, owner }
+    }
+
+    /// The account's id, derived from its kind and owner: every instance
+    /// names the same account the same way without looking it up.
+    pub fn id(&self) -> LedgerAccountId {
+        let digest = Sha256::new()
+            .chain_update(b"anjia-ledger-account\0")
+            .chain_update(self.kind.as_str().as_bytes())
+            .chain_update([0])
+            .chain_update(self.owner.as_bytes())
+            .finalize();
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&digest[..16]);
+        LedgerAccountId::from_uuid(uuid::Builder::from_custom_bytes(bytes).into_uuid())
+    }
+}
+
+/// One line: debit positive, credit negative.
+#[derive(Clone, Copy, Debug)]
+struct Line {
+    account: Account,
+    amount: i64,
+}
+
+/// A journal entry being built: `Entry::new(kind, key).debit(..).credit(..)`.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    kind: JournalKind,
+    key: String,
+    community: Option<CommunityId>,
+    order: Option<OrderId>,
+    subject: Option<Uuid>,
+    memo: String,
+    by: Option<UserId>,
+    lines: Vec<Line>,
+}
+
+impl Entry {
+    /// `key` names the business fact; posting the same key twice records it
+    /// once.
+    pub fn new(kind: JournalKind, key: impl Into<String>) -> Self {
+        Self {
+            kind,
+            key: key.into(),
+            community: None,
+            order: None,
+            subject: None,
+            memo: String::new(),
+            by: None,
+            lines: Vec::new(),
+        }
+    }
+
+    /// The order the money belongs to: every line is tagged with it, which
+    /// is how escrow is tracked per order.
+    pub fn order(mut self, community: CommunityId, order: OrderId) -> Self {
+        self.community = Some(community);
+        self.order = Some(order);
+        self
+    }
+
+    /// The refund, withdrawal or bill the entry is about.
+    pub fn subject(mut self, id: impl Into<Uuid>) -> Self {
+        self.subject = Some(id.into());
+        self
+    }
+
+    pub fn community(mut self, community: CommunityId) -> Self {
+        self.community = Some(community);
+        self
+    }
+
+    pub fn memo(mut self, memo: &str) -> Self {
+        self.memo = memo.chars().take(200).collect();
+        self
+    }
+
+    /// The person whose action this records (absent for the system).
+    pub fn by(mut self, user: Option<UserId>) -> Self {
+        self.by = user;
+        self
+    }
+
+    /// Debits `account` (a zero amount adds no line).
+    pub fn debit(mut self, account: Account, amount: Fen) -> Self {
+        if amount != Fen::ZERO {
+            self.lines.push(Line {
+                account,
+                amount: amount.as_i64(),
+            });
+        }
+        self
+    }
+
+    /// Credits `account` (a zero amount adds no line).
+    pub fn credit(mut self, account: Account, amount: Fen) -> Self {
+        if amount != Fen::ZERO {
+            self.lines.push(Line {
+                account,
+                amount: -amount.as_i64(),
+            });
+        }
+        self
+    }
+
+    /// The lines sum to zero and there are at least two of them.
+    fn balanced(&self) -> bool {
+        self.lines.len() >= 2
+            && self
+                .lines
+                .iter()
+                .try_fold(0i64, |sum, l| sum.checked_add(l.amount))
+                == Some(0)
+    }
+}
+
+/// What [`post`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Posted {
+    /// The entry was recorded now.
+    Recorded,
+    /// An entry with this key was recorded before: nothing changed.
+    AlreadyRecorded,
+    /// Every amount was zero: there was nothing to record.
+    Nothing,
+}
+
+impl Posted {
+    pub fn recorded(self) -> bool {
+        self == Posted::Recorded
+    }
+}
+
+/// Posts `entry` in the caller's transaction. An unbalanced entry is refused
+/// (a bug, logged as such); a line that would take a merchant's or a
+/// wallet's balance below zero fails the whole entry with
+/// `insufficient_balance`, and the caller's transaction must roll back.
+pub async fn post<C: ConnectionTrait>(db: &C, entry: Entry) -> ApiResult<Posted> {
+    if entry.lines.is_empty() {
+        return Ok(Posted::Nothing);
+    }
+    if !entry.balanced() {
+        return Err(ApiError::internal(anyhow::anyhow!(
+            "refused an unbalanced ledger entry {} ({:?})",
+            entry.key,
+            entry.lines
+        )));
+    }
+    let now = clock::now();
+    let entry_id = JournalEntryId::new();
+    let inserted = journal_entry::Entity::insert(journal_entry::ActiveModel {
+        id: Set(entry_id),
+        kind: Set(entry.kind),
+        key: Set(entry.key.clone()),
+        community_id: Set(entry.community),
+        order_id: Set(entry.order),
+        subject_id: Set(entry.subject),
+        memo: Set(entry.memo.clone()),
+        created_by: Set(entry.by),
+        created_at: Set(now),
+    })
+    .on_conflict(
+        OnConflict::column(journal_entry::Column::Key)
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(db)
+    .await?;
+    if inserted == 0 {
+        return Ok(Posted::AlreadyRecorded);
+    }
+
+    // Net change per account, in id order (so two entries touching the same
+    // guarded accounts lock them in the same order).
+    let mut deltas: BTreeMap<LedgerAccountId, (Account, i64)> = BTreeMap::new();
+    for line in &entry.lines {
+        let (_, delta) = deltas.entry(line.account.id()).or_insert((line.account, 0));
+        *delta += line.amount;
+    }
+    ledger_account::Entity::insert_many(deltas.iter().map(|(id, (account, _))| {
+        ledger_account::ActiveModel {
+            id: Set(*id),
+            kind: Set(account.kind),
+            owner_id: Set(account.owner),
+            balance: Set(0),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+    }))
+    .on_conflict(
+        OnConflict::column(ledger_account::Column::Id)
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(db)
+    .await?;
+    let backend = db.get_database_backend();
+    for (id, (account, delta)) in &deltas {
+        if !account.kind.never_negative() || *delta == 0 {
+            continue;
+        }
+        let change = delta * account.kind.sign();
+        let done = db
+            .execute_raw(Statement::from_sql_and_values(
+                backend,
+                sql(
+                    backend,
+                    "UPDATE ledger_accounts SET balance = balance + $1, updated_at = $2 \
+                     WHERE id = $3 AND balance + $1 >= 0",
+                ),
+                [change.into(), now.into(), id.as_uuid().into()],
+            ))
+            .await?
+            .rows_affected();
+        if done != 1 {
+            let available = balance(db, *account).await?;
+            return Err(ApiError::new(
+                ErrorCode::InsufficientBalance,
+                format!(
+                    "the balance is {} but {} is needed",
+                    Fen::new(available).unwrap_or(Fen::ZERO),
+                    Fen::new(-change).unwrap_or(Fen::ZERO)
+                ),
+            )
+            .with_details(serde_json::json!({ "available": available, "needed": -change })));
+        }
+    }
+    journal_line::Entity::insert_many(entry.lines.iter().map(|l| journal_line::ActiveModel {
+        id: Set(JournalLineId::new()),
+        entry_id: Set(entry_id),
+        account_id: Set(l.account.id()),
+        order_id: Set(entry.order),
+        amount: Set(l.amount),
+    }))
+    .exec_without_returning(db)
+    .await?;
+    Ok(Posted::Recorded)
+}
+
+/// An account's balance in its natural sign (what a merchant is owed, what
+/// a wallet holds, what escrow holds): the kept balance for guarded
+/// accounts, the sum of the lines for the others.
+pub async fn balance<C: ConnectionTrait>(db: &C, account: Account) -> ApiResult<i64> {
+    let backend = db.get_database_backend();
+    let id = account.id().as_uuid();
+    let statement = if account.kind.never_negative() {
+        "SELECT balance AS amount FROM ledger_accounts WHERE id = $1"
+    } else {
+        "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS amount FROM journal_lines WHERE account_id = $1"
+    };
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
+            backend,
+            sql(backend, statement),
+            [id.into()],
+        ))
+        .await?;
+    let raw: i64 = match row {
+        Some(r) => r.try_get("", "amount")?,
+        None => 0,
+    };
+    Ok(if account.kind.never_negative() {
+        raw
+    } else {
+        raw * account.kind.sign()
+    })
+}
+
+/// What escrow holds for one order.
+pub async fn escrow_of<C: ConnectionTrait>(
+    db: &C,
+    community: CommunityId,
+    order: OrderId,
+) -> ApiResult<i64> {
+    let backend = db.get_database_backend();
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
+            backend,
+            sql(
+                backend,
+                "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS amount FROM journal_lines \
+                 WHERE order_id = $1 AND account_id = $2",
+            ),
+            [
+                order.as_uuid().into(),
+                Account::escrow(community).id().as_uuid().into(),
+            ],
+        ))
+        .await?;
+    let raw: i64 = match row {
+        Some(r) => r.try_get("", "amount")?,
+        None => 0,
+    };
+    Ok(-raw)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_account_s_id_depends_on_its_kind_and_owner_only() {
+        let community = CommunityId::new();
+        assert_eq!(
+            Account::escrow(community).id(),
+            Account::escrow(community).id()
+        );
+        assert_ne!(
+            Account::escrow(community).id(),
+            Account::property_revenue(community).id()
+        );
+        assert_ne!(
+            Account::escrow(community).id(),
+            Account::escrow(CommunityId::new()).id()
+        );
+    }
+
+    #[test]
+    fn an_entry_balances_only_when_its_lines_sum_to_zero() {
+        let c = CommunityId::new();
+        let fen = |v| Fen::new(v).unwrap_or(Fen::ZERO);
+        let good = Entry::new(JournalKind::Payment, "k")
+            .debit(Account::wechat_clearing(), fen(500))
+            .credit(Account::escrow(c), fen(500));
+        assert!(good.balanced());
+        let bad = Entry::new(JournalKind::Payment, "k")
+            .debit(Account::wechat_clearing(), fen(500))
+            .credit(Account::escrow(c), fen(499));
+        assert!(!bad.balanced());
+        let one_sided =
+            Entry::new(JournalKind::Payment, "k").debit(Account::wechat_clearing(), fen(1));
+        assert!(!one_sided.balanced());
+        let zero = Entry::new(JournalKind::Payment, "k")
+            .debit(Account::wechat_clearing(), Fen::ZERO)
+            .credit(Account::escrow(c), Fen::ZERO);
+        assert!(zero.lines.is_empty());
+    }
+}

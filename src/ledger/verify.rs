@@ -1,0 +1,217 @@
+//! Every invariant of the ledger, checked against the database
+//! (`anjia ledger verify`; the tests run it after every money flow).
+
+use entity::{JournalKind, LedgerAccountKind, OrderStatus, RefundStatus};
+use sea_orm::{ConnectionTrait, Statement, Value};
+
+use crate::db::sql;
+use crate::error::ApiResult;
+
+/// What [`verify`] found. `problems` is empty when every invariant holds.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct Report {
+    pub entries: i64,
+    pub lines: i64,
+    pub accounts: i64,
+    pub problems: Vec<String>,
+}
+
+impl Report {
+    pub fn ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// At most this many problems of one kind are listed (the count is exact).
+const SHOWN: usize = 20;
+
+/// Checks that: each entry has two or more lines summing to zero; merchants'
+/// and wallets' kept balances equal the sum of their lines and are not
+/// negative; no order's escrow is negative and the escrow of every closed
+/// order is zero; each paid order's payment is recorded exactly once, for
+/// its amount, and no unpaid order has one; each refund's decision is
+/// recorded exactly once, for its amount, and its outcome matches its status.
+pub async fn verify<C: ConnectionTrait>(db: &C) -> ApiResult<Report> {
+    let mut report = Report {
+        entries: count(db, "SELECT COUNT(*) AS n FROM journal_entries").await?,
+        lines: count(db, "SELECT COUNT(*) AS n FROM journal_lines").await?,
+        accounts: count(db, "SELECT COUNT(*) AS n FROM ledger_accounts").await?,
+        problems: Vec::new(),
+    };
+
+    let unbalanced = rows(
+        db,
+        "SELECT e.key AS what, CAST(COALESCE(SUM(l.amount), 0) AS BIGINT) AS a, COUNT(l.id) AS b \
+         FROM journal_entries e LEFT JOIN journal_lines l ON l.entry_id = e.id \
+         GROUP BY e.id, e.key HAVING COALESCE(SUM(l.amount), 0) <> 0 OR COUNT(l.id) < 2",
+        vec![],
+    )
+    .await?;
+    report.note(unbalanced, |(key, sum, n)| {
+        format!("entry {key} is unbalanced: {n} lines summing to {sum}")
+    });
+
+    for kind in [
+        LedgerAccountKind::MerchantPayable,
+        LedgerAccountKind::HouseholdWallet,
+    ] {
+        debug_assert!(kind.never_negative());
+        let wrong = rows(
+            db,
+            "SELECT a.owner_id AS what, a.balance AS a, \
+             CAST(COALESCE(SUM(l.amount), 0) AS BIGINT) AS b \
+             FROM ledger_accounts a LEFT JOIN journal_lines l ON l.account_id = a.id \
+             WHERE a.kind = $1 GROUP BY a.id, a.owner_id, a.balance \
+             HAVING a.balance <> $2 * COALESCE(SUM(l.amount), 0) OR a.balance < 0",
+            vec![kind.as_str().into(), kind.sign().into()],
+        )
+        .await?;
+        report.note(wrong, |(owner, balance, sum)| {
+            format!(
+                "{kind} account of {owner} keeps a balance of {balance} but its lines come to {}",
+                sum * kind.sign()
+            )
+        });
+    }
+
+    let closed = [
+        OrderStatus::Cancelled,
+        OrderStatus::Expired,
+        OrderStatus::Rejected,
+        OrderStatus::Refunded,
+    ];
+    let escrow = rows(
+        db,
+        &format!(
+            "SELECT o.order_no AS what, CAST(-SUM(l.amount) AS BIGINT) AS a, \
+             CAST(CASE WHEN o.status IN ({}) THEN 1 ELSE 0 END AS BIGINT) AS b \
+             FROM journal_lines l JOIN ledger_accounts acc ON acc.id = l.account_id \
+             JOIN orders o ON o.id = l.order_id WHERE acc.kind = $1 \
+             GROUP BY o.id, o.order_no, o.status \
+             HAVING -SUM(l.amount) < 0 OR (o.status IN ({0}) AND SUM(l.amount) <> 0)",
+            quoted(closed.iter().map(|s| s.as_str()))
+        ),
+        vec![LedgerAccountKind::Escrow.as_str().into()],
+    )
+    .await?;
+    report.note(escrow, |(order, held, closed)| {
+        if closed == 1 {
+            format!("order {order} is closed but escrow still holds {held}")
+        } else {
+            format!("order {order} has a negative escrow of {held}")
+        }
+    });
+
+    let payments = rows(
+        db,
+        "SELECT o.order_no AS what, \
+         (SELECT COUNT(*) FROM journal_entries e WHERE e.order_id = o.id AND e.kind = $1) AS a, \
+         COALESCE((SELECT CAST(SUM(l.amount) AS BIGINT) FROM journal_lines l \
+           JOIN journal_entries e ON e.id = l.entry_id \
+           WHERE e.order_id = o.id AND e.kind = $1 AND l.amount > 0), 0) - o.amount AS b \
+         FROM orders o \
+         WHERE (o.paid_at IS NOT NULL AND NOT (\
+             (SELECT COUNT(*) FROM journal_entries e WHERE e.order_id = o.id AND e.kind = $1) = 1 \
+             AND COALESCE((SELECT CAST(SUM(l.amount) AS BIGINT) FROM journal_lines l \
+               JOIN journal_entries e ON e.id = l.entry_id \
+               WHERE e.order_id = o.id AND e.kind = $1 AND l.amount > 0), 0) = o.amount)) \
+         OR (o.paid_at IS NULL AND EXISTS \
+             (SELECT 1 FROM journal_entries e WHERE e.order_id = o.id AND e.kind = $1))",
+        vec![JournalKind::Payment.as_str().into()],
+    )
+    .await?;
+    report.note(payments, |(order, n, off)| match n {
+        0 => format!("order {order} was paid but its payment is not in the ledger"),
+        1 if off != 0 => format!("order {order}'s payment is recorded {off} fen off its amount"),
+        1 => format!("order {order} was never paid but the ledger has a payment for it"),
+        n => format!("order {order}'s payment is recorded {n} times"),
+    });
+
+    let refunds = rows(
+        db,
+        "SELECT r.id AS what, \
+         COALESCE((SELECT CAST(SUM(l.amount) AS BIGINT) FROM journal_lines l \
+           JOIN journal_entries e ON e.id = l.entry_id \
+           WHERE e.subject_id = r.id AND e.kind = $1 AND l.amount > 0), 0) - r.amount AS a, \
+         (SELECT COUNT(*) FROM journal_entries e WHERE e.subject_id = r.id AND e.kind = $1) * 100 \
+         + (SELECT COUNT(*) FROM journal_entries e WHERE e.subject_id = r.id AND e.kind = $2) * 10 \
+         + (SELECT COUNT(*) FROM journal_entries e WHERE e.subject_id = r.id AND e.kind = $3) \
+         - CASE r.status WHEN $4 THEN 110 WHEN $5 THEN 101 ELSE 100 END AS b \
+         FROM refunds r",
+        vec![
+            JournalKind::RefundDecided.as_str().into(),
+            JournalKind::RefundSucceeded.as_str().into(),
+            JournalKind::RefundFailed.as_str().into(),
+            RefundStatus::Succeeded.as_str().into(),
+            RefundStatus::Failed.as_str().into(),
+        ],
+    )
+    .await?
+    .into_iter()
+    .filter(|(_, off, counts)| *off != 0 || *counts != 0)
+    .collect();
+    report.note(refunds, |(refund, off, counts)| {
+        if counts != 0 {
+            format!("refund {refund}: its decision and outcome are not each recorded once")
+        } else {
+            format!("refund {refund}'s decision is recorded {off} fen off its amount")
+        }
+    });
+    Ok(report)
+}
+
+impl Report {
+    fn note<T>(&mut self, found: Vec<T>, describe: impl Fn(T) -> String) {
+        let total = found.len();
+        self.problems
+            .extend(found.into_iter().take(SHOWN).map(describe));
+        if total > SHOWN {
+            self.problems
+                .push(format!("… and {} more like the last one", total - SHOWN));
+        }
+    }
+}
+
+fn quoted<'a>(values: impl Iterator<Item = &'a str>) -> String {
+    values
+        .map(|v| format!("'{v}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+async fn count<C: ConnectionTrait>(db: &C, statement: &str) -> ApiResult<i64> {
+    let backend = db.get_database_backend();
+    let row = db
+        .query_one_raw(Statement::from_string(backend, statement.to_owned()))
+        .await?;
+    Ok(match row {
+        Some(r) => r.try_get("", "n")?,
+        None => 0,
+    })
+}
+
+/// Rows of `(what, a, b)`: `what` names the row, `a` and `b` are figures.
+async fn rows<C: ConnectionTrait>(
+    db: &C,
+    postgres: &str,
+    values: Vec<Value>,
+) -> ApiResult<Vec<(String, i64, i64)>> {
+    let backend = db.get_database_backend();
+    let found = db
+        .query_all_raw(Statement::from_sql_and_values(
+            backend,
+            sql(backend, postgres),
+            values,
+        ))
+        .await?;
+    let mut out = Vec::with_capacity(found.len());
+    for r in found {
+        // Ids come back as UUIDs (a blob on SQLite), names as text.
+        let what = match r.try_get::<uuid::Uuid>("", "what") {
+            Ok(id) => id.to_string(),
+            Err(_) => r.try_get::<String>("", "what")?,
+        };
+        out.push((what, r.try_get::<i64>("", "a")?, r.try_get::<i64>("", "b")?));
+    }
+    Ok(out)
+}

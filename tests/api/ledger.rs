@@ -1,0 +1,247 @@
+//! The escrow ledger: payments held in escrow, refunds taken out of it,
+//! entries that must balance, balances that may not go negative, facts
+//! recorded once, and `verify` catching a ledger that breaks an invariant.
+
+use anjia::error::ErrorCode;
+use anjia::ledger::{self, Account, Entry, Posted};
+use entity::{CommunityId, Fen, HouseholdId, JournalKind, OrderId};
+use sea_orm::{ConnectionTrait, EntityTrait, Statement, TransactionTrait};
+use serde_json::json;
+
+use crate::group_buys::world;
+use crate::helpers::{spawn_app, status_and_json};
+use crate::orders::shop;
+
+fn fen(v: i64) -> Fen {
+    Fen::new(v).unwrap()
+}
+
+/// Asserts `verify` finds nothing wrong.
+async fn assert_ledger_holds<C: ConnectionTrait>(db: &C) {
+    let report = ledger::verify(db).await.unwrap();
+    assert!(report.ok(), "ledger problems: {:#?}", report.problems);
+}
+
+#[tokio::test]
+async fn a_payment_is_held_in_the_community_s_escrow_and_a_rejection_refunds_it_out() {
+    let app = spawn_app().await;
+    let w = world(&app, 1).await;
+    let (owner, shop, product) = shop(&app, &w).await;
+    let r = &w.residents[0];
+    let community = CommunityId::from_uuid(w.community);
+    let (status, order) = status_and_json(
+        app.post(
+            &format!("/api/v1/communities/{}/orders", w.community),
+            Some(&r.access),
+            json!({ "merchant_id": shop, "lines": [{ "product_id": product, "quantity": 2 }],
+                    "receiving": { "fulfilment": "pickup", "pickup_point_id": w.point } }),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 201, "{order}");
+    let id: OrderId = order["id"].as_str().unwrap().parse().unwrap();
+    assert_eq!(ledger::escrow_of(&app.db, community, id).await.unwrap(), 0);
+
+    let pay = format!("/api/v1/communities/{}/orders/{id}/pay", w.community);
+    let res = app.post(&pay, Some(&r.access), json!({})).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        ledger::escrow_of(&app.db, community, id).await.unwrap(),
+        13_600,
+        "two boxes at 68.00 are held for the order"
+    );
+    assert_eq!(
+        ledger::balance(&app.db, Account::wechat_clearing())
+            .await
+            .unwrap(),
+        13_600
+    );
+    // Paying again changes nothing.
+    let res = app.post(&pay, Some(&r.access), json!({})).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        ledger::balance(&app.db, Account::escrow(community))
+            .await
+            .unwrap(),
+        13_600
+    );
+    assert_ledger_holds(&app.db).await;
+
+    let (status, _) = status_and_json(
+        app.post(
+            &format!("/api/v1/merchants/{shop}/orders/{id}/status"),
+            Some(&owner.access),
+            json!({ "status": "rejected", "reason": "今日缺货" }),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(ledger::escrow_of(&app.db, community, id).await.unwrap(), 0);
+    // The sandbox pays refunds back at once: nothing in flight, nothing left
+    // at WeChat for this order.
+    for account in [
+        Account::refunds_in_flight(),
+        Account::wechat_clearing(),
+        Account::escrow(community),
+    ] {
+        assert_eq!(ledger::balance(&app.db, account).await.unwrap(), 0);
+    }
+    assert_ledger_holds(&app.db).await;
+}
+
+#[tokio::test]
+async fn an_unbalanced_entry_is_refused_and_nothing_is_written() {
+    let app = spawn_app().await;
+    let community = CommunityId::new();
+    let entry = Entry::new(JournalKind::Payment, "payment:unbalanced")
+        .debit(Account::wechat_clearing(), fen(500))
+        .credit(Account::escrow(community), fen(400));
+    let refused = ledger::post(&app.db, entry).await.unwrap_err();
+    assert_eq!(refused.code, ErrorCode::Internal);
+    let report = ledger::verify(&app.db).await.unwrap();
+    assert_eq!((report.entries, report.lines), (0, 0));
+}
+
+#[tokio::test]
+async fn a_wallet_or_merchant_balance_never_goes_below_zero() {
+    let app = spawn_app().await;
+    let community = CommunityId::new();
+    let household = HouseholdId::new();
+    let wallet = Account::household_wallet(household);
+    // 30.00 comes into the wallet (as a refund would bring it).
+    let txn = app.db.begin().await.unwrap();
+    ledger::post(
+        &txn,
+        Entry::new(JournalKind::RefundDecided, "test:wallet-in")
+            .community(community)
+            .debit(Account::escrow(community), fen(3_000))
+            .credit(wallet, fen(3_000)),
+    )
+    .await
+    .unwrap();
+    txn.commit().await.unwrap();
+    assert_eq!(ledger::balance(&app.db, wallet).await.unwrap(), 3_000);
+
+    // Spending 30.01 is refused, and the transaction leaves nothing behind.
+    let txn = app.db.begin().await.unwrap();
+    let refused = ledger::post(
+        &txn,
+        Entry::new(JournalKind::Payment, "test:wallet-out")
+            .community(community)
+            .debit(wallet, fen(3_001))
+            .credit(Account::escrow(community), fen(3_001)),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(refused.code, ErrorCode::InsufficientBalance);
+    assert_eq!(refused.details.as_ref().unwrap()["available"], 3_000);
+    txn.rollback().await.unwrap();
+    assert_eq!(ledger::balance(&app.db, wallet).await.unwrap(), 3_000);
+
+    // Spending exactly what is there works, once per key.
+    let spend = || {
+        Entry::new(JournalKind::Payment, "test:wallet-out")
+            .community(community)
+            .debit(wallet, fen(3_000))
+            .credit(Account::escrow(community), fen(3_000))
+    };
+    assert_eq!(
+        ledger::post(&app.db, spend()).await.unwrap(),
+        Posted::Recorded
+    );
+    assert_eq!(
+        ledger::post(&app.db, spend()).await.unwrap(),
+        Posted::AlreadyRecorded
+    );
+    assert_eq!(ledger::balance(&app.db, wallet).await.unwrap(), 0);
+    assert_ledger_holds(&app.db).await;
+}
+
+#[tokio::test]
+async fn fifty_concurrent_postings_of_one_fact_record_it_once() {
+    let app = spawn_app().await;
+    let community = CommunityId::new();
+    let merchant = entity::MerchantId::new();
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let db = app.db.clone();
+            tokio::spawn(async move {
+                let txn = anjia::db::begin_write(&db).await.unwrap();
+                let posted = ledger::post(
+                    &txn,
+                    Entry::new(JournalKind::Settlement, "test:settle-once")
+                        .community(community)
+                        .debit(Account::escrow(community), fen(1_000))
+                        .credit(Account::merchant_payable(merchant), fen(1_000)),
+                )
+                .await
+                .unwrap();
+                txn.commit().await.unwrap();
+                posted
+            })
+        })
+        .collect();
+    let mut recorded = 0;
+    for t in tasks {
+        if t.await.unwrap().recorded() {
+            recorded += 1;
+        }
+    }
+    assert_eq!(recorded, 1);
+    assert_eq!(
+        ledger::balance(&app.db, Account::merchant_payable(merchant))
+            .await
+            .unwrap(),
+        1_000
+    );
+}
+
+#[tokio::test]
+async fn verify_reports_a_tampered_balance_and_an_unbalanced_entry() {
+    let app = spawn_app().await;
+    let community = CommunityId::new();
+    let merchant = entity::MerchantId::new();
+    ledger::post(
+        &app.db,
+        Entry::new(JournalKind::Settlement, "test:tamper")
+            .community(community)
+            .debit(Account::escrow(community), fen(1_000))
+            .credit(Account::merchant_payable(merchant), fen(1_000)),
+    )
+    .await
+    .unwrap();
+    assert_ledger_holds(&app.db).await;
+    let backend = app.db.get_database_backend();
+    app.db
+        .execute_raw(Statement::from_sql_and_values(
+            backend,
+            anjia::db::sql(
+                backend,
+                "UPDATE ledger_accounts SET balance = 5000 WHERE id = $1",
+            ),
+            [Account::merchant_payable(merchant).id().as_uuid().into()],
+        ))
+        .await
+        .unwrap();
+    app.db
+        .execute_unprepared("UPDATE journal_lines SET amount = amount + 1 WHERE amount < 0")
+        .await
+        .unwrap();
+    let report = ledger::verify(&app.db).await.unwrap();
+    let text = report.problems.join("\n");
+    assert!(text.contains("entry test:tamper is unbalanced"), "{text}");
+    assert!(
+        text.contains("merchant_payable account") && text.contains("keeps a balance of 5000"),
+        "{text}"
+    );
+    assert_eq!(
+        entity::journal_entry::Entity::find()
+            .all(&app.db)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
