@@ -265,6 +265,12 @@ impl ApiError {
         self
     }
 
+    /// Attaches an internal cause: logged, never sent.
+    pub fn with_cause(mut self, cause: impl Into<anyhow::Error>) -> Self {
+        self.source = Some(cause.into());
+        self
+    }
+
     pub fn not_found() -> Self {
         Self::new(ErrorCode::NotFound, "not found")
     }

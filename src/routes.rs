@@ -45,6 +45,8 @@ pub fn table(settings: &Settings) -> Vec<ApiRoute> {
         // these are the busiest unauthenticated routes.
         route::<wc::__path_verify_url, _, _>(Public, wc::verify_url),
         route::<wc::__path_receive, _, _>(Public, wc::receive),
+        // WeChat Pay's notifications (the signature is the authorization)
+        route::<crate::payment::wechat_pay::notify::__path_payment, _, _>(Public, crate::payment::wechat_pay::notify::payment),
         // Authentication
         route::<auth::routes::__path_login, _, _>(Public, auth::routes::login),
         route::<auth::routes::__path_refresh, _, _>(Public, auth::routes::refresh),

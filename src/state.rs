@@ -31,6 +31,8 @@ pub struct AppState {
     pub search_stats: crate::catalog::search::TermStats,
     /// Search pages answered lately (per instance, `search.result_cache_ms`).
     pub search_results: crate::catalog::search::ResultCache,
+    /// WeChat Pay, when `payment.provider = "wechat_pay"`.
+    pub wechat_pay: Option<Arc<crate::payment::wechat_pay::WechatPay>>,
 }
 
 impl AppState {
@@ -48,6 +50,7 @@ impl AppState {
                 crate::catalog::search::RESULT_CACHE_PAGES,
             ),
             storage: Storage::from_settings(&settings.storage)?,
+            wechat_pay: crate::payment::wechat_pay::WechatPay::from_settings(&settings)?,
             wechat: WechatClient::new(Arc::new(settings.clone()))?,
             callbacks_seen: DedupeStore::start(
                 db.clone(),

@@ -602,21 +602,75 @@ pub async fn get(
     Ok(web::Json(detail(&state, o, caller.user.id, staff).await?))
 }
 
+/// An order being paid, and what the client does next.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Paying {
+    #[serde(flatten)]
+    pub order: Order,
+    pub payment: crate::payment::PaymentStart,
+}
+
 /// Pay for the order. With the sandbox provider the payment completes at
-/// once, through the same path a verified payment notification takes.
+/// once, through the same path a verified payment notification takes. With
+/// WeChat Pay the answer carries the signed parameters for
+/// `wx.requestPayment` (the amount is the order's own, the prepay expires at
+/// the payment deadline); the order is paid when WeChat Pay's notification
+/// arrives. The caller needs a mini-program sign-in (its openid pays).
 #[utoipa::path(post, path = "/api/v1/communities/{community_id}/orders/{order_id}/pay", tag = "orders",
     params(("community_id" = CommunityId, Path), ("order_id" = OrderId, Path)),
-    responses((status = 200, body = Order), (status = 409, body = ErrorBody)))]
+    responses((status = 200, body = Paying), (status = 409, body = ErrorBody),
+        (status = 502, description = "`wechat_unavailable`: WeChat Pay refused or failed", body = ErrorBody)))]
 pub async fn pay(
     state: web::Data<AppState>,
     scope: CommunityScope,
+    caller: Caller,
     path: web::Path<(CommunityId, OrderId)>,
-) -> ApiResult<web::Json<Order>> {
+) -> ApiResult<web::Json<Paying>> {
     let o = own_order(&state, &scope, path.1).await?;
     crate::payment::check_available(&state.settings)?;
-    let paid =
-        service::record_paid(&state.db, &state.settings, o.id, PaymentMethod::Sandbox).await?;
-    Ok(web::Json(one_order(&state.db, paid).await?))
+    let Some(wechat_pay) = state.wechat_pay.as_ref() else {
+        let paid =
+            service::record_paid(&state.db, &state.settings, o.id, PaymentMethod::Sandbox).await?;
+        return Ok(web::Json(Paying {
+            order: one_order(&state.db, paid).await?,
+            payment: crate::payment::PaymentStart::Sandbox,
+        }));
+    };
+    if o.status != OrderStatus::PendingPayment {
+        return Err(ApiError::new(
+            ErrorCode::InvalidTransition,
+            format!("an order that is {} cannot be paid", o.status),
+        ));
+    }
+    if clock::now() > o.payment_deadline {
+        return Err(ApiError::new(
+            ErrorCode::PaymentDeadlinePassed,
+            "the payment deadline has passed; the order no longer holds its goods",
+        ));
+    }
+    let openid = entity::wechat_identity::Entity::find()
+        .filter(entity::wechat_identity::Column::UserId.eq(caller.user.id))
+        .filter(entity::wechat_identity::Column::AppId.eq(wechat_pay.settings.app_id.as_str()))
+        .one(&state.db)
+        .await?
+        .map(|i| i.openid)
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::PaymentUnavailable,
+                "WeChat Pay needs your WeChat sign-in: open the mini-program and sign in first",
+            )
+        })?;
+    let view = one_order(&state.db, o.clone()).await?;
+    let description = match view.lines.as_slice() {
+        [] => format!("安家订单 {}", o.order_no),
+        [one] => one.title.clone(),
+        [first, ..] => format!("{} 等{}件", first.title, view.lines.len()),
+    };
+    let request_payment = wechat_pay.prepay_jsapi(&o, &openid, &description).await?;
+    Ok(web::Json(Paying {
+        order: view,
+        payment: crate::payment::PaymentStart::WechatPay { request_payment },
+    }))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -13,12 +13,15 @@
 //! - Both post to the escrow ledger ([`crate::ledger`]) in the same
 //!   transaction: a payment into the community's escrow, a refund out of it.
 
-use entity::{Fen, JournalKind, PaymentMethod, RefundId, RefundStatus, order, refund};
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use entity::{Fen, JournalKind, OrderId, PaymentMethod, RefundId, RefundStatus, order, refund};
+use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter};
+
+pub mod wechat_pay;
 
 use crate::clock;
 use crate::config::{Environment, PaymentProvider, Settings};
+use crate::db::begin_write;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::ledger::{self, Account, Entry};
 
@@ -28,6 +31,11 @@ use crate::ledger::{self, Account, Entry};
 pub enum PaymentStart {
     /// The sandbox took the payment at once: the order is paid.
     Sandbox,
+    /// Call `wx.requestPayment` with these; the order is paid when WeChat
+    /// Pay's notification arrives (poll the order or wait for the message).
+    WechatPay {
+        request_payment: wechat_pay::RequestPayment,
+    },
 }
 
 /// Whether payments can be taken at all with this configuration.
@@ -177,6 +185,56 @@ pub async fn post_payment<C: ConnectionTrait>(
     )
     .await?;
     Ok(())
+}
+
+/// Money that arrived for an order that cannot take it (expired, cancelled,
+/// its group closed): recorded once, and sent straight back. Returns `true`
+/// when this call recorded it, `false` when the order already holds a
+/// payment (another copy of the notification applied it).
+pub async fn late_payment(
+    db: &DatabaseConnection,
+    settings: &Settings,
+    order_id: OrderId,
+    method: PaymentMethod,
+) -> ApiResult<bool> {
+    let txn = begin_write(db).await?;
+    let Some(found) = order::Entity::find_by_id(order_id).one(&txn).await? else {
+        return Err(ApiError::not_found());
+    };
+    if found.status.is_paid() || found.paid_at.is_some() {
+        txn.rollback().await?;
+        return Ok(false);
+    }
+    let now = clock::now();
+    let marked = order::Entity::update_many()
+        .col_expr(order::Column::PaidAt, Expr::value(now))
+        .col_expr(order::Column::PaymentMethod, Expr::value(method.as_str()))
+        .filter(order::Column::Id.eq(order_id))
+        .filter(order::Column::PaidAt.is_null())
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    if marked == 0 {
+        txn.rollback().await?;
+        return Ok(false);
+    }
+    let order = order::Model {
+        paid_at: Some(now),
+        payment_method: Some(method),
+        ..found
+    };
+    post_payment(&txn, &order, method).await?;
+    refund(
+        &txn,
+        settings,
+        &order,
+        order.amount,
+        "paid after the order had closed",
+        &format!("order:{order_id}:late"),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(true)
 }
 
 /// Refunds recorded for an order, oldest first.

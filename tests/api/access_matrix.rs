@@ -73,6 +73,7 @@ const EXPECTED: &[(&str, &str, Who)] = &[
     ("POST", "/api/v1/auth/miniprogram/phone", Who::SignedIn),
     ("GET", "/wechat/callback", Who::Anyone),
     ("POST", "/wechat/callback", Who::Anyone),
+    ("POST", "/wechat/pay/notify", Who::Anyone),
     ("GET", "/wechat/oauth/authorize", Who::Anyone),
     ("GET", "/wechat/oauth/callback", Who::Anyone),
     ("GET", "/api/v1/wechat/jssdk-config", Who::Anyone),

@@ -488,3 +488,17 @@ async fn ledger_verify_passes_on_a_sound_ledger_and_fails_listing_each_problem()
         text(&broken)
     );
 }
+
+#[test]
+fn choosing_wechat_pay_without_its_keys_is_a_configuration_error() {
+    let out = anjia(
+        &["config", "check"],
+        &[("ANJIA__PAYMENT__PROVIDER", "wechat_pay")],
+        None,
+    );
+    let printed = text(&out);
+    assert!(!out.status.success(), "{printed}");
+    for field in ["wechat_pay.mch_id", "wechat_pay.api_v3_key", "platform_public_key_id"] {
+        assert!(printed.contains(field), "{field}: {printed}");
+    }
+}

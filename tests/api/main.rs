@@ -25,3 +25,4 @@ mod residents;
 mod search;
 mod structure;
 mod wechat;
+mod wechat_pay;

@@ -1,0 +1,381 @@
+//! WeChat Pay API v3 cryptography: the merchant's request signatures
+//! (`WECHATPAY2-SHA256-RSA2048`), the client's payment signature, the
+//! verification of WeChat's signatures (responses and notifications) with a
+//! platform public key or certificate, and the AEAD_AES_256_GCM resource of a
+//! notification.
+
+use std::collections::HashMap;
+
+use aes_gcm::aead::{Aead, Payload};
+use aes_gcm::{Aes256Gcm, KeyInit, Nonce};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use rsa::pkcs1v15::{Signature, SigningKey, VerifyingKey};
+use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey};
+use rsa::signature::{SignatureEncoding, Signer, Verifier};
+use rsa::{RsaPrivateKey, RsaPublicKey};
+use sha2::Sha256;
+
+/// A signature WeChat sends to probe that merchants verify signatures; it
+/// must always be refused.
+pub const SIGNTEST_PREFIX: &str = "WECHATPAY/SIGNTEST/";
+
+/// Why a WeChat signature or resource was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum Refused {
+    #[error("a Wechatpay-* header is missing")]
+    MissingHeader,
+    #[error("the signature is WeChat's SIGNTEST probe")]
+    SignTest,
+    #[error("the timestamp is {0} s away from now, beyond the allowed skew")]
+    Stale(i64),
+    #[error("no platform key or certificate with serial {0} is configured")]
+    UnknownSerial(String),
+    #[error("the signature does not match the body")]
+    BadSignature,
+    #[error("the resource could not be decrypted")]
+    Undecryptable,
+}
+
+/// The merchant's private key and the serial number of its certificate.
+pub struct MerchantKey {
+    pub mch_id: String,
+    pub serial_no: String,
+    key: SigningKey<Sha256>,
+}
+
+impl MerchantKey {
+    /// From a PKCS#8 PEM (`apiclient_key.pem`).
+    pub fn from_pem(mch_id: &str, serial_no: &str, pem: &str) -> anyhow::Result<Self> {
+        let key = RsaPrivateKey::from_pkcs8_pem(pem).map_err(|e| {
+            anyhow::anyhow!("the merchant private key is not a PKCS#8 RSA key: {e}")
+        })?;
+        Ok(Self::from_key(mch_id, serial_no, key))
+    }
+
+    pub fn from_key(mch_id: &str, serial_no: &str, key: RsaPrivateKey) -> Self {
+        Self {
+            mch_id: mch_id.to_owned(),
+            serial_no: serial_no.to_owned(),
+            key: SigningKey::<Sha256>::new(key),
+        }
+    }
+
+    /// SHA256withRSA over `message`, base64.
+    pub fn sign(&self, message: &str) -> String {
+        B64.encode(self.key.sign(message.as_bytes()).to_bytes())
+    }
+
+    /// The `Authorization` header of a request to WeChat Pay:
+    /// `METHOD\nPATH?QUERY\nTIMESTAMP\nNONCE\nBODY\n`, signed.
+    pub fn authorization(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        timestamp: i64,
+        nonce: &str,
+        body: &str,
+    ) -> String {
+        let signature = self.sign(&format!(
+            "{method}\n{path_and_query}\n{timestamp}\n{nonce}\n{body}\n"
+        ));
+        format!(
+            "WECHATPAY2-SHA256-RSA2048 mchid=\"{}\",nonce_str=\"{nonce}\",signature=\"{signature}\",timestamp=\"{timestamp}\",serial_no=\"{}\"",
+            self.mch_id, self.serial_no
+        )
+    }
+
+    /// The client's payment signature (`paySign`) for `wx.requestPayment`:
+    /// `appId\ntimeStamp\nnonceStr\npackage\n`, signed.
+    pub fn pay_sign(&self, app_id: &str, timestamp: i64, nonce: &str, package: &str) -> String {
+        self.sign(&format!("{app_id}\n{timestamp}\n{nonce}\n{package}\n"))
+    }
+}
+
+/// WeChat Pay's public keys, by the serial `Wechatpay-Serial` names: a
+/// `PUB_KEY_ID_…` (public-key mode) and/or platform certificate serials
+/// (certificate mode). Both modes may be configured at once (WeChat's
+/// migration from certificates to public keys).
+#[derive(Default)]
+pub struct PlatformKeys {
+    keys: HashMap<String, VerifyingKey<Sha256>>,
+}
+
+impl PlatformKeys {
+    /// Adds the public key WeChat gives in public-key mode.
+    pub fn add_public_key(&mut self, id: &str, pem: &str) -> anyhow::Result<()> {
+        let key = RsaPublicKey::from_public_key_pem(pem).map_err(|e| {
+            anyhow::anyhow!("the WeChat Pay public key {id} is not an RSA public key: {e}")
+        })?;
+        self.add(id, key);
+        Ok(())
+    }
+
+    /// Adds a platform certificate (PEM); its serial number is read from it.
+    /// Returns the serial.
+    pub fn add_certificate(&mut self, pem: &str) -> anyhow::Result<String> {
+        use x509_cert::Certificate;
+        use x509_cert::der::{DecodePem, Encode};
+        let cert = Certificate::from_pem(pem.as_bytes())
+            .map_err(|e| anyhow::anyhow!("not a PEM certificate: {e}"))?;
+        let serial: String = cert
+            .tbs_certificate
+            .serial_number
+            .as_bytes()
+            .iter()
+            .map(|b| format!("{b:02X}"))
+            .collect();
+        let spki = cert
+            .tbs_certificate
+            .subject_public_key_info
+            .to_der()
+            .map_err(|e| anyhow::anyhow!("the certificate's key: {e}"))?;
+        let key = RsaPublicKey::from_public_key_der(&spki)
+            .map_err(|e| anyhow::anyhow!("the certificate's key is not RSA: {e}"))?;
+        self.add(&serial, key);
+        Ok(serial)
+    }
+
+    pub fn add(&mut self, serial: &str, key: RsaPublicKey) {
+        self.keys.insert(
+            serial.to_ascii_uppercase(),
+            VerifyingKey::<Sha256>::new(key),
+        );
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Verifies WeChat's signature over `timestamp\nnonce\nbody\n` (the raw
+    /// body bytes), refusing the SIGNTEST probe and timestamps further than
+    /// `max_skew_secs` from `now`.
+    pub fn verify(
+        &self,
+        headers: &SignedHeaders<'_>,
+        body: &[u8],
+        now: i64,
+        max_skew_secs: u64,
+    ) -> Result<(), Refused> {
+        if headers.signature.starts_with(SIGNTEST_PREFIX) {
+            return Err(Refused::SignTest);
+        }
+        let timestamp: i64 = headers
+            .timestamp
+            .trim()
+            .parse()
+            .map_err(|_| Refused::MissingHeader)?;
+        let skew = now - timestamp;
+        if skew.unsigned_abs() > max_skew_secs {
+            return Err(Refused::Stale(skew));
+        }
+        let key = self
+            .keys
+            .get(&headers.serial.trim().to_ascii_uppercase())
+            .ok_or_else(|| Refused::UnknownSerial(headers.serial.chars().take(64).collect()))?;
+        let raw = B64
+            .decode(headers.signature.trim())
+            .map_err(|_| Refused::BadSignature)?;
+        let signature = Signature::try_from(raw.as_slice()).map_err(|_| Refused::BadSignature)?;
+        let mut message = Vec::with_capacity(body.len() + 64);
+        message.extend_from_slice(headers.timestamp.trim().as_bytes());
+        message.push(b'\n');
+        message.extend_from_slice(headers.nonce.as_bytes());
+        message.push(b'\n');
+        message.extend_from_slice(body);
+        message.push(b'\n');
+        key.verify(&message, &signature)
+            .map_err(|_| Refused::BadSignature)
+    }
+}
+
+/// The `Wechatpay-*` headers of a response or notification.
+pub struct SignedHeaders<'a> {
+    pub timestamp: &'a str,
+    pub nonce: &'a str,
+    pub signature: &'a str,
+    pub serial: &'a str,
+}
+
+/// The encrypted part of a notification.
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+pub struct Resource {
+    pub algorithm: String,
+    pub ciphertext: String,
+    #[serde(default)]
+    pub associated_data: String,
+    pub nonce: String,
+    #[serde(default)]
+    pub original_type: String,
+}
+
+/// Decrypts a notification's resource with the APIv3 key.
+pub fn decrypt(api_v3_key: &[u8; 32], resource: &Resource) -> Result<Vec<u8>, Refused> {
+    if resource.algorithm != "AEAD_AES_256_GCM" || resource.nonce.len() != 12 {
+        return Err(Refused::Undecryptable);
+    }
+    let cipher = Aes256Gcm::new(api_v3_key.into());
+    let ciphertext = B64
+        .decode(resource.ciphertext.trim())
+        .map_err(|_| Refused::Undecryptable)?;
+    cipher
+        .decrypt(
+            Nonce::from_slice(resource.nonce.as_bytes()),
+            Payload {
+                msg: &ciphertext,
+                aad: resource.associated_data.as_bytes(),
+            },
+        )
+        .map_err(|_| Refused::Undecryptable)
+}
+
+/// Encrypts like WeChat Pay does (for the sandbox and the tests' fake).
+pub fn encrypt(
+    api_v3_key: &[u8; 32],
+    nonce: &str,
+    associated_data: &str,
+    plain: &[u8],
+) -> Option<String> {
+    if nonce.len() != 12 {
+        return None;
+    }
+    let cipher = Aes256Gcm::new(api_v3_key.into());
+    cipher
+        .encrypt(
+            Nonce::from_slice(nonce.as_bytes()),
+            Payload {
+                msg: plain,
+                aad: associated_data.as_bytes(),
+            },
+        )
+        .ok()
+        .map(|c| B64.encode(c))
+}
+
+/// The APIv3 key: exactly 32 bytes of text.
+pub fn api_v3_key(text: &str) -> anyhow::Result<[u8; 32]> {
+    text.as_bytes()
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("wechat_pay.api_v3_key must be exactly 32 characters"))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use rsa::pkcs8::{EncodePublicKey, LineEnding};
+
+    fn keys() -> (MerchantKey, PlatformKeys, RsaPrivateKey) {
+        let mut rng = rand_core_rng();
+        let platform = RsaPrivateKey::new(&mut rng, 2048).unwrap();
+        let merchant = RsaPrivateKey::new(&mut rng, 2048).unwrap();
+        let mut keys = PlatformKeys::default();
+        let pem = platform
+            .to_public_key()
+            .to_public_key_pem(LineEnding::LF)
+            .unwrap();
+        keys.add_public_key("PUB_KEY_ID_TEST", &pem).unwrap();
+        (
+            MerchantKey::from_key("1900000001", "SERIAL", merchant),
+            keys,
+            platform,
+        )
+    }
+
+    fn rand_core_rng() -> rsa::rand_core::OsRng {
+        rsa::rand_core::OsRng
+    }
+
+    fn signed(platform: &RsaPrivateKey, timestamp: &str, nonce: &str, body: &str) -> String {
+        let key = MerchantKey::from_key("", "", platform.clone());
+        key.sign(&format!("{timestamp}\n{nonce}\n{body}\n"))
+    }
+
+    fn headers<'a>(signature: &'a str, serial: &'a str, timestamp: &'a str) -> SignedHeaders<'a> {
+        SignedHeaders {
+            timestamp,
+            nonce: "n1",
+            signature,
+            serial,
+        }
+    }
+
+    #[test]
+    fn a_signature_from_the_platform_key_verifies_and_anything_else_is_refused() {
+        let (merchant, keys, platform) = keys();
+        let body = r#"{"id":"1"}"#;
+        let good = signed(&platform, "1700000000", "n1", body);
+        let at = |now: i64, signature: &str, serial: &str, body: &[u8]| {
+            keys.verify(&headers(signature, serial, "1700000000"), body, now, 300)
+        };
+        assert_eq!(
+            at(1_700_000_100, &good, "PUB_KEY_ID_TEST", body.as_bytes()),
+            Ok(())
+        );
+        assert_eq!(
+            at(1_700_000_100, &good, "PUB_KEY_ID_TEST", br#"{"id":"2"}"#),
+            Err(Refused::BadSignature)
+        );
+        assert_eq!(
+            at(1_700_000_100, &good, "PUB_KEY_ID_OTHER", body.as_bytes()),
+            Err(Refused::UnknownSerial("PUB_KEY_ID_OTHER".into()))
+        );
+        assert_eq!(
+            at(1_700_000_301, &good, "PUB_KEY_ID_TEST", body.as_bytes()),
+            Err(Refused::Stale(301))
+        );
+        assert_eq!(
+            at(
+                1_700_000_000,
+                "WECHATPAY/SIGNTEST/abc",
+                "PUB_KEY_ID_TEST",
+                body.as_bytes()
+            ),
+            Err(Refused::SignTest)
+        );
+        // The merchant's own key is not WeChat's.
+        let forged = merchant.sign(&format!("1700000000\nn1\n{body}\n"));
+        assert_eq!(
+            at(1_700_000_000, &forged, "PUB_KEY_ID_TEST", body.as_bytes()),
+            Err(Refused::BadSignature)
+        );
+    }
+
+    #[test]
+    fn a_resource_decrypts_with_the_api_v3_key_only_and_untouched() {
+        let key = api_v3_key("0123456789abcdef0123456789abcdef").unwrap();
+        let ciphertext = encrypt(&key, "abcdefghijkl", "transaction", b"{\"ok\":1}").unwrap();
+        let resource = Resource {
+            algorithm: "AEAD_AES_256_GCM".into(),
+            ciphertext: ciphertext.clone(),
+            associated_data: "transaction".into(),
+            nonce: "abcdefghijkl".into(),
+            original_type: "transaction".into(),
+        };
+        assert_eq!(decrypt(&key, &resource).unwrap(), b"{\"ok\":1}");
+        let other = api_v3_key("fedcba9876543210fedcba9876543210").unwrap();
+        assert_eq!(decrypt(&other, &resource), Err(Refused::Undecryptable));
+        let tampered = Resource {
+            associated_data: "refund".into(),
+            ..resource
+        };
+        assert_eq!(decrypt(&key, &tampered), Err(Refused::Undecryptable));
+        assert!(api_v3_key("short").is_err());
+    }
+
+    #[test]
+    fn the_authorization_header_carries_a_signature_of_the_canonical_request() {
+        let (merchant, _, _) = keys();
+        let header = merchant.authorization(
+            "POST",
+            "/v3/pay/transactions/jsapi",
+            1_700_000_000,
+            "NONCE",
+            "{}",
+        );
+        assert!(header.starts_with(
+            "WECHATPAY2-SHA256-RSA2048 mchid=\"1900000001\",nonce_str=\"NONCE\",signature=\""
+        ));
+        assert!(header.ends_with("timestamp=\"1700000000\",serial_no=\"SERIAL\""));
+    }
+}

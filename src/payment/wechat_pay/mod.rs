@@ -1,0 +1,259 @@
+//! WeChat Pay API v3: JSAPI / mini-program prepay and the payment
+//! notification. Every request is signed with the merchant's key and every
+//! response's signature is verified with WeChat's keys before it is used.
+//! The base URL comes from `wechat_pay.api_base` (tests fake it on loopback).
+
+pub mod crypto;
+pub mod notify;
+
+use std::sync::Arc;
+
+use base64::Engine;
+use chrono::{DateTime, SecondsFormat, Utc};
+use entity::order;
+use rand::Rng;
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+
+use crate::clock;
+use crate::config::{PaymentProvider, Settings, WechatPaySettings};
+use crate::error::{ApiError, ApiResult, ErrorCode};
+use crypto::{MerchantKey, PlatformKeys, SignedHeaders};
+
+/// The provider: the merchant's key, WeChat's keys, the APIv3 key.
+pub struct WechatPay {
+    pub settings: WechatPaySettings,
+    merchant: MerchantKey,
+    pub platform: PlatformKeys,
+    pub api_v3_key: [u8; 32],
+    http: reqwest::Client,
+}
+
+/// Keys stay out of logs.
+impl std::fmt::Debug for WechatPay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WechatPay")
+            .field("mch_id", &self.settings.mch_id)
+            .field("app_id", &self.settings.app_id)
+            .field("api_base", &self.settings.api_base)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the client passes to `wx.requestPayment` (field names as WeChat
+/// spells them).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RequestPayment {
+    #[serde(rename = "appId")]
+    pub app_id: String,
+    #[serde(rename = "timeStamp")]
+    pub time_stamp: String,
+    #[serde(rename = "nonceStr")]
+    pub nonce_str: String,
+    /// `prepay_id=…`
+    pub package: String,
+    /// Always `RSA`.
+    #[serde(rename = "signType")]
+    pub sign_type: String,
+    #[serde(rename = "paySign")]
+    pub pay_sign: String,
+}
+
+impl WechatPay {
+    /// The provider when `payment.provider = "wechat_pay"`: reads the key
+    /// files named in `[wechat_pay]`.
+    pub fn from_settings(settings: &Settings) -> anyhow::Result<Option<Arc<Self>>> {
+        if settings.payment.provider != PaymentProvider::WechatPay {
+            return Ok(None);
+        }
+        let s = &settings.wechat_pay;
+        let read = |what: &str, path: &str| {
+            std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("wechat_pay.{what} ({path}): {e}"))
+        };
+        let merchant = MerchantKey::from_pem(
+            &s.mch_id,
+            &s.merchant_serial_no,
+            &read("merchant_private_key_path", &s.merchant_private_key_path)?,
+        )?;
+        let mut platform = PlatformKeys::default();
+        if !s.platform_public_key_path.trim().is_empty() {
+            platform.add_public_key(
+                &s.platform_public_key_id,
+                &read("platform_public_key_path", &s.platform_public_key_path)?,
+            )?;
+        }
+        for path in &s.platform_certificate_paths {
+            platform.add_certificate(&read("platform_certificate_paths", path)?)?;
+        }
+        Ok(Some(Arc::new(Self {
+            settings: s.clone(),
+            merchant,
+            platform,
+            api_v3_key: crypto::api_v3_key(s.api_v3_key.expose_secret())?,
+            http: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(10))
+                .build()?,
+        })))
+    }
+
+    /// Creates the prepay order at WeChat (`/v3/pay/transactions/jsapi`)
+    /// for the order's own amount, expiring at its payment deadline, and
+    /// signs the parameters the client needs.
+    pub async fn prepay_jsapi(
+        &self,
+        order: &order::Model,
+        openid: &str,
+        description: &str,
+    ) -> ApiResult<RequestPayment> {
+        let body = json!({
+            "appid": self.settings.app_id,
+            "mchid": self.settings.mch_id,
+            "description": description.chars().take(127).collect::<String>(),
+            "out_trade_no": order.order_no,
+            "time_expire": time_expire(order.payment_deadline),
+            "notify_url": self.settings.notify_url,
+            "amount": { "total": order.amount.as_i64(), "currency": "CNY" },
+            "payer": { "openid": openid },
+            "settle_info": { "profit_sharing": self.settings.profit_sharing },
+        });
+        let answer = self
+            .call(
+                reqwest::Method::POST,
+                "/v3/pay/transactions/jsapi",
+                Some(body),
+            )
+            .await?;
+        let prepay_id = answer
+            .get("prepay_id")
+            .and_then(|v| v.as_str())
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::WechatUnavailable,
+                    "WeChat Pay did not return a prepay id; try again",
+                )
+                .with_cause(anyhow::anyhow!("prepay answer without prepay_id: {answer}"))
+            })?;
+        let time_stamp = clock::now().timestamp();
+        let nonce_str = nonce();
+        let package = format!("prepay_id={prepay_id}");
+        Ok(RequestPayment {
+            pay_sign: self.merchant.pay_sign(
+                &self.settings.app_id,
+                time_stamp,
+                &nonce_str,
+                &package,
+            ),
+            app_id: self.settings.app_id.clone(),
+            time_stamp: time_stamp.to_string(),
+            nonce_str,
+            package,
+            sign_type: "RSA".to_owned(),
+        })
+    }
+
+    /// One signed call; the answer's signature is verified before its body
+    /// is read. WeChat's own errors (`{"code","message"}`) become
+    /// `wechat_unavailable` with the cause logged.
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> ApiResult<serde_json::Value> {
+        let text = body.as_ref().map(|b| b.to_string()).unwrap_or_default();
+        let authorization = self.merchant.authorization(
+            method.as_str(),
+            path,
+            clock::now().timestamp(),
+            &nonce(),
+            &text,
+        );
+        let url = format!("{}{path}", self.settings.api_base.trim_end_matches('/'));
+        let mut request = self
+            .http
+            .request(method, &url)
+            .header("Authorization", authorization)
+            .header("Accept", "application/json")
+            .header("User-Agent", "anjia");
+        if body.is_some() {
+            request = request
+                .header("Content-Type", "application/json")
+                .body(text);
+        }
+        let unavailable = |cause: anyhow::Error| {
+            ApiError::new(
+                ErrorCode::WechatUnavailable,
+                "WeChat Pay cannot be reached; try again",
+            )
+            .with_cause(cause)
+        };
+        let response = request
+            .send()
+            .await
+            .map_err(|e| unavailable(anyhow::anyhow!("calling {path}: {e}")))?;
+        let status = response.status();
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let (timestamp, nonce, signature, serial) = (
+            header("Wechatpay-Timestamp"),
+            header("Wechatpay-Nonce"),
+            header("Wechatpay-Signature"),
+            header("Wechatpay-Serial"),
+        );
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| unavailable(anyhow::anyhow!("reading {path}: {e}")))?;
+        self.platform
+            .verify(
+                &SignedHeaders {
+                    timestamp: &timestamp,
+                    nonce: &nonce,
+                    signature: &signature,
+                    serial: &serial,
+                },
+                &bytes,
+                clock::now().timestamp(),
+                self.settings.max_clock_skew_secs,
+            )
+            .map_err(|e| {
+                unavailable(anyhow::anyhow!(
+                    "WeChat Pay's answer to {path} ({status}) failed verification: {e}"
+                ))
+            })?;
+        let value: serde_json::Value = if bytes.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .map_err(|e| unavailable(anyhow::anyhow!("{path} answered non-JSON: {e}")))?
+        };
+        if !status.is_success() {
+            return Err(ApiError::new(
+                ErrorCode::WechatUnavailable,
+                "WeChat Pay refused the request; try again later",
+            )
+            .with_cause(anyhow::anyhow!("{path} answered {status}: {value}")));
+        }
+        Ok(value)
+    }
+}
+
+/// `time_expire` as WeChat Pay wants it (RFC 3339, seconds).
+fn time_expire(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Secs, false)
+}
+
+/// 32 random characters.
+fn nonce() -> String {
+    let bytes: [u8; 24] = rand::rng().random();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}

@@ -1,0 +1,463 @@
+//! WeChat Pay API v3 against a fake on loopback that signs with a test RSA
+//! key and encrypts with AES-256-GCM exactly like the real one: prepay with
+//! the order's own amount, the payment notification, and every forgery
+//! refused with nothing changed. (The keys are generated per test run.)
+
+use anjia::config::PaymentProvider;
+use anjia::payment::wechat_pay::crypto::{self, MerchantKey};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use entity::{OrderStatus, journal_entry, order, refund};
+use rsa::pkcs1v15::{Signature, VerifyingKey};
+use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
+use rsa::signature::Verifier;
+use rsa::{RsaPrivateKey, RsaPublicKey};
+use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+use serde_json::{Value, json};
+use sha2::Sha256;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, ResponseTemplate};
+
+use crate::group_buys::{World, world};
+use crate::helpers::{Session, TestApp, spawn_app_with, status_and_json};
+use crate::orders::shop;
+
+const MCH_ID: &str = "1900000001";
+const APP_ID: &str = "wx_test_pay_app";
+const API_V3_KEY: &str = "0123456789abcdef0123456789abcdef";
+const PUBLIC_KEY_ID: &str = "PUB_KEY_ID_0114232134912410000000000000";
+
+/// `Wechatpay-Timestamp`, `-Nonce`, `-Signature` and `-Serial`.
+type Headers = [(String, String); 4];
+
+/// The fake WeChat Pay's keys and the app configured against it.
+struct Fake {
+    app: TestApp,
+    platform: MerchantKey,
+    merchant_public: RsaPublicKey,
+    _keys: tempfile::TempDir,
+}
+
+async fn fake_pay() -> Fake {
+    let mut rng = rand_core_06::OsRng;
+    let platform = RsaPrivateKey::new(&mut rng, 2048).unwrap();
+    let merchant = RsaPrivateKey::new(&mut rng, 2048).unwrap();
+    let keys = tempfile::tempdir().unwrap();
+    let merchant_path = keys.path().join("apiclient_key.pem");
+    std::fs::write(
+        &merchant_path,
+        merchant.to_pkcs8_pem(LineEnding::LF).unwrap().as_bytes(),
+    )
+    .unwrap();
+    let platform_path = keys.path().join("pub_key.pem");
+    std::fs::write(
+        &platform_path,
+        platform
+            .to_public_key()
+            .to_public_key_pem(LineEnding::LF)
+            .unwrap(),
+    )
+    .unwrap();
+    let app = spawn_app_with(|s| {
+        s.payment.provider = PaymentProvider::WechatPay;
+        let p = &mut s.wechat_pay;
+        p.mch_id = MCH_ID.into();
+        p.app_id = APP_ID.into();
+        p.api_v3_key = API_V3_KEY.to_owned().into();
+        p.merchant_serial_no = "3775B6A45ACD588826D15E583A95F5DD00000000".into();
+        p.merchant_private_key_path = merchant_path.display().to_string();
+        p.platform_public_key_id = PUBLIC_KEY_ID.into();
+        p.platform_public_key_path = platform_path.display().to_string();
+        p.api_base = s.wechat.api_base.clone();
+        p.notify_url = "https://anjia.example/wechat/pay/notify".into();
+        p.refund_notify_url = "https://anjia.example/wechat/pay/refund-notify".into();
+    })
+    .await;
+    Fake {
+        app,
+        merchant_public: merchant.to_public_key(),
+        platform: MerchantKey::from_key("", "", platform),
+        _keys: keys,
+    }
+}
+
+impl Fake {
+    /// WeChat's headers for `body`: timestamp, nonce, signature, serial.
+    fn signed(&self, body: &str, timestamp: i64) -> Headers {
+        let nonce = format!("nonce{timestamp}");
+        [
+            ("Wechatpay-Timestamp".into(), timestamp.to_string()),
+            ("Wechatpay-Nonce".into(), nonce.clone()),
+            (
+                "Wechatpay-Signature".into(),
+                self.platform
+                    .sign(&format!("{timestamp}\n{nonce}\n{body}\n")),
+            ),
+            ("Wechatpay-Serial".into(), PUBLIC_KEY_ID.into()),
+        ]
+    }
+
+    /// A payment notification as WeChat Pay sends it: the transaction
+    /// encrypted with the APIv3 key inside a JSON envelope.
+    fn notification(&self, transaction: &Value) -> String {
+        let key = crypto::api_v3_key(API_V3_KEY).unwrap();
+        let ciphertext = crypto::encrypt(
+            &key,
+            "fGFkZWRub25j",
+            "transaction",
+            transaction.to_string().as_bytes(),
+        )
+        .unwrap();
+        json!({
+            "id": "EV-2018022511223320873",
+            "create_time": "2026-11-23T10:00:00+08:00",
+            "resource_type": "encrypt-resource",
+            "event_type": "TRANSACTION.SUCCESS",
+            "summary": "支付成功",
+            "resource": {
+                "original_type": "transaction", "algorithm": "AEAD_AES_256_GCM",
+                "ciphertext": ciphertext, "associated_data": "transaction", "nonce": "fGFkZWRub25j"
+            }
+        })
+        .to_string()
+    }
+
+    async fn send(&self, body: &str, headers: &Headers) -> (u16, Value) {
+        let mut request = self
+            .app
+            .client
+            .post(format!("{}/wechat/pay/notify", self.app.address))
+            .header("Content-Type", "application/json")
+            .body(body.to_owned());
+        for (k, v) in headers {
+            request = request.header(k, v);
+        }
+        let res = request.send().await.unwrap();
+        let status = res.status().as_u16();
+        let text = res.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    fn merchant_signed(&self, message: &str, signature: &str) -> bool {
+        let key = VerifyingKey::<Sha256>::new(self.merchant_public.clone());
+        let raw = B64.decode(signature).unwrap();
+        key.verify(
+            message.as_bytes(),
+            &Signature::try_from(raw.as_slice()).unwrap(),
+        )
+        .is_ok()
+    }
+}
+
+fn transaction(order_no: &str, total: i64) -> Value {
+    json!({
+        "appid": APP_ID, "mchid": MCH_ID, "out_trade_no": order_no,
+        "transaction_id": "4200000000202611230000000001", "trade_type": "JSAPI",
+        "trade_state": "SUCCESS", "trade_state_desc": "支付成功", "bank_type": "OTHERS",
+        "success_time": "2026-11-23T10:00:05+08:00",
+        "payer": { "openid": "o-test-openid" },
+        "amount": { "total": total, "payer_total": total, "currency": "CNY", "payer_currency": "CNY" }
+    })
+}
+
+/// An order of two boxes (136.00) by a resident signed in to the mini-program.
+async fn pending_order(fake: &Fake) -> (World, Session, String, order::Model) {
+    let app = &fake.app;
+    let w = world(app, 1).await;
+    let (_, shop, product) = shop(app, &w).await;
+    let r = w.residents[0].clone();
+    entity::wechat_identity::ActiveModel {
+        id: Set(entity::WechatIdentityId::new()),
+        user_id: Set(entity::UserId::from_uuid(r.user_id)),
+        app_id: Set(APP_ID.into()),
+        openid: Set("o-test-openid".into()),
+        unionid: Set(None),
+        session_key_enc: Set(None),
+        created_at: Set(chrono::Utc::now()),
+        updated_at: Set(chrono::Utc::now()),
+    }
+    .insert(&app.db)
+    .await
+    .unwrap();
+    let (status, o) = status_and_json(
+        app.post(
+            &format!("/api/v1/communities/{}/orders", w.community),
+            Some(&r.access),
+            json!({ "merchant_id": shop, "lines": [{ "product_id": product, "quantity": 2 }],
+                    "receiving": { "fulfilment": "pickup", "pickup_point_id": w.point } }),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 201, "{o}");
+    let id = o["id"].as_str().unwrap().to_owned();
+    let model = order::Entity::find_by_id(id.parse::<entity::OrderId>().unwrap())
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    (w, r, id, model)
+}
+
+async fn entries(app: &TestApp) -> usize {
+    journal_entry::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap()
+        .len()
+}
+
+async fn status_of(app: &TestApp, o: &order::Model) -> OrderStatus {
+    order::Entity::find_by_id(o.id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .status
+}
+
+#[tokio::test]
+async fn a_resident_pays_through_wechat_pay_and_only_a_genuine_notification_pays_the_order() {
+    let fake = fake_pay().await;
+    let app = &fake.app;
+    let (w, r, id, o) = pending_order(&fake).await;
+
+    // Prepay: WeChat answers a prepay id, signed.
+    let answer = json!({ "prepay_id": "wx23100000000000000000000000000" }).to_string();
+    let mut prepay = ResponseTemplate::new(200).set_body_raw(answer.clone(), "application/json");
+    for (k, v) in fake.signed(&answer, chrono::Utc::now().timestamp()) {
+        prepay = prepay.insert_header(k.as_str(), v.as_str());
+    }
+    Mock::given(method("POST"))
+        .and(path("/v3/pay/transactions/jsapi"))
+        .respond_with(prepay)
+        .expect(1)
+        .mount(&app.fake_wechat)
+        .await;
+    let (status, paying) = status_and_json(
+        app.post(
+            &format!("/api/v1/communities/{}/orders/{id}/pay", w.community),
+            Some(&r.access),
+            json!({}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{paying}");
+    assert_eq!(
+        paying["status"], "pending_payment",
+        "paid only by the notification"
+    );
+    let params = &paying["payment"]["request_payment"];
+    assert_eq!(paying["payment"]["provider"], "wechat_pay");
+    assert_eq!(
+        params["package"],
+        "prepay_id=wx23100000000000000000000000000"
+    );
+    assert_eq!(
+        (params["appId"].as_str(), params["signType"].as_str()),
+        (Some(APP_ID), Some("RSA"))
+    );
+    assert!(fake.merchant_signed(
+        &format!(
+            "{APP_ID}\n{}\n{}\n{}\n",
+            params["timeStamp"].as_str().unwrap(),
+            params["nonceStr"].as_str().unwrap(),
+            params["package"].as_str().unwrap()
+        ),
+        params["paySign"].as_str().unwrap()
+    ));
+    // What anjia sent: the order's own amount and number, its deadline, signed.
+    let sent = &app.fake_wechat.received_requests().await.unwrap()[0];
+    let body: Value = serde_json::from_slice(&sent.body).unwrap();
+    assert_eq!(body["amount"]["total"], 13_600);
+    assert_eq!(body["out_trade_no"], o.order_no.as_str());
+    assert_eq!(body["payer"]["openid"], "o-test-openid");
+    assert_eq!(
+        chrono::DateTime::parse_from_rfc3339(body["time_expire"].as_str().unwrap())
+            .unwrap()
+            .timestamp(),
+        o.payment_deadline.timestamp()
+    );
+    let authorization = sent.headers.get("Authorization").unwrap().to_str().unwrap();
+    let field = |name: &str| {
+        authorization
+            .split(&format!("{name}=\""))
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap()
+            .to_owned()
+    };
+    assert!(authorization.starts_with("WECHATPAY2-SHA256-RSA2048 mchid=\"1900000001\""));
+    assert!(fake.merchant_signed(
+        &format!(
+            "POST\n/v3/pay/transactions/jsapi\n{}\n{}\n{}\n",
+            field("timestamp"),
+            field("nonce_str"),
+            String::from_utf8_lossy(&sent.body)
+        ),
+        &field("signature")
+    ));
+
+    // Every forgery is refused, and nothing changes.
+    let now = chrono::Utc::now().timestamp();
+    let genuine = fake.notification(&transaction(&o.order_no, 13_600));
+    let forged_key = {
+        let mut h = fake.signed(&genuine, now);
+        let other = MerchantKey::from_key(
+            "",
+            "",
+            RsaPrivateKey::new(&mut rand_core_06::OsRng, 2048).unwrap(),
+        );
+        h[2].1 = other.sign(&format!("{now}\n{}\n{genuine}\n", h[1].1));
+        h
+    };
+    let wrong_serial = {
+        let mut h = fake.signed(&genuine, now);
+        h[3].1 = "PUB_KEY_ID_SOMEONE_ELSE".into();
+        h
+    };
+    let signtest = {
+        let mut h = fake.signed(&genuine, now);
+        h[2].1 = "WECHATPAY/SIGNTEST/9f2a".into();
+        h
+    };
+    let tampered = genuine.replace("TRANSACTION.SUCCESS", "TRANSACTION.SUCCESS ");
+    let refusals: Vec<(&str, String, Headers, u16)> = vec![
+        ("forged signature", genuine.clone(), forged_key, 401),
+        ("wrong key serial", genuine.clone(), wrong_serial, 401),
+        ("SIGNTEST probe", genuine.clone(), signtest, 401),
+        (
+            "stale timestamp",
+            genuine.clone(),
+            fake.signed(&genuine, now - 301),
+            401,
+        ),
+        ("tampered body", tampered, fake.signed(&genuine, now), 401),
+        (
+            "wrong amount",
+            fake.notification(&transaction(&o.order_no, 1)),
+            fake.signed(&fake.notification(&transaction(&o.order_no, 1)), now),
+            400,
+        ),
+        (
+            "unknown order",
+            fake.notification(&transaction("20261123999999999999", 13_600)),
+            fake.signed(
+                &fake.notification(&transaction("20261123999999999999", 13_600)),
+                now,
+            ),
+            404,
+        ),
+    ];
+    for (what, body, headers, expected) in refusals {
+        let (status, answer) = fake.send(&body, &headers).await;
+        assert_eq!(status, expected, "{what}: {answer}");
+        assert_eq!(answer["code"], "FAIL", "{what}");
+        assert!(answer["message"].is_string(), "{what}");
+        assert_eq!(
+            status_of(app, &o).await,
+            OrderStatus::PendingPayment,
+            "{what}"
+        );
+        assert_eq!(entries(app).await, 0, "{what}");
+    }
+    let mut other_merchant = transaction(&o.order_no, 13_600);
+    other_merchant["mchid"] = json!("1900000002");
+    let body = fake.notification(&other_merchant);
+    let (status, _) = fake.send(&body, &fake.signed(&body, now)).await;
+    assert_eq!(status, 400, "another merchant's notification");
+    assert_eq!(entries(app).await, 0);
+
+    // Fifty copies of the genuine notification at once: paid once.
+    let headers = fake.signed(&genuine, now);
+    let answers =
+        futures_util::future::join_all((0..50).map(|_| fake.send(&genuine, &headers))).await;
+    for (status, answer) in &answers {
+        assert_eq!(*status, 204, "{answer}");
+    }
+    assert_eq!(status_of(app, &o).await, OrderStatus::Paid);
+    assert_eq!(entries(app).await, 1, "one payment in the ledger");
+    let report = anjia::ledger::verify(&app.db).await.unwrap();
+    assert!(report.ok(), "{:#?}", report.problems);
+    assert_eq!(
+        anjia::ledger::escrow_of(&app.db, o.community_id, o.id)
+            .await
+            .unwrap(),
+        13_600
+    );
+}
+
+#[tokio::test]
+async fn money_notified_for_an_order_that_has_closed_goes_straight_back() {
+    let fake = fake_pay().await;
+    let app = &fake.app;
+    let (w, r, id, o) = pending_order(&fake).await;
+    let (status, _) = status_and_json(
+        app.post(
+            &format!("/api/v1/communities/{}/orders/{id}/cancel", w.community),
+            Some(&r.access),
+            json!({}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let body = fake.notification(&transaction(&o.order_no, 13_600));
+    let headers = fake.signed(&body, chrono::Utc::now().timestamp());
+    for _ in 0..2 {
+        let (status, answer) = fake.send(&body, &headers).await;
+        assert_eq!(status, 204, "{answer}");
+    }
+    assert_eq!(status_of(app, &o).await, OrderStatus::Cancelled);
+    let refunds = refund::Entity::find().all(&app.db).await.unwrap();
+    assert_eq!(refunds.len(), 1, "one refund, however often WeChat retries");
+    assert_eq!(refunds[0].amount.as_i64(), 13_600);
+    assert_eq!(refunds[0].provider, "wechat_pay");
+    assert_eq!(
+        anjia::ledger::escrow_of(&app.db, o.community_id, o.id)
+            .await
+            .unwrap(),
+        0
+    );
+    let report = anjia::ledger::verify(&app.db).await.unwrap();
+    assert!(report.ok(), "{:#?}", report.problems);
+}
+
+#[tokio::test]
+async fn a_resident_without_a_mini_program_sign_in_is_told_how_to_pay() {
+    let fake = fake_pay().await;
+    let app = &fake.app;
+    let w = world(app, 1).await;
+    let (_, shop, product) = shop(app, &w).await;
+    let r = &w.residents[0];
+    let (_, o) = status_and_json(
+        app.post(
+            &format!("/api/v1/communities/{}/orders", w.community),
+            Some(&r.access),
+            json!({ "merchant_id": shop, "lines": [{ "product_id": product, "quantity": 1 }],
+                    "receiving": { "fulfilment": "pickup", "pickup_point_id": w.point } }),
+        )
+        .await,
+    )
+    .await;
+    let res = app
+        .post(
+            &format!(
+                "/api/v1/communities/{}/orders/{}/pay",
+                w.community,
+                o["id"].as_str().unwrap()
+            ),
+            Some(&r.access),
+            json!({}),
+        )
+        .await;
+    crate::helpers::assert_error(res, 409, "payment_unavailable").await;
+    assert!(
+        app.fake_wechat
+            .received_requests()
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
