@@ -47,6 +47,7 @@ pub fn table(settings: &Settings) -> Vec<ApiRoute> {
         route::<wc::__path_receive, _, _>(Public, wc::receive),
         // WeChat Pay's notifications (the signature is the authorization)
         route::<crate::payment::wechat_pay::notify::__path_payment, _, _>(Public, crate::payment::wechat_pay::notify::payment),
+        route::<crate::payment::wechat_pay::notify::__path_refund, _, _>(Public, crate::payment::wechat_pay::notify::refund),
         // Authentication
         route::<auth::routes::__path_login, _, _>(Public, auth::routes::login),
         route::<auth::routes::__path_refresh, _, _>(Public, auth::routes::refresh),

@@ -432,6 +432,10 @@ pub enum OutboxChannel {
     /// Service-account customer-service message (客服消息), e.g. a late reply.
     #[sea_orm(string_value = "custom")]
     Custom,
+    /// A refund request to WeChat Pay (`/v3/refund/domestic/refunds`): money
+    /// going back must not be lost either.
+    #[sea_orm(string_value = "pay_refund")]
+    PayRefund,
 }
 
 /// What a catalog item is.

@@ -12,6 +12,9 @@
 //!   (`outbox.rate_per_sec`, counted in the database) spans all instances.
 //! - In sandbox mode nothing goes to WeChat: messages land in the sandbox
 //!   inbox (`GET /api/v1/dev/sandbox/inbox`).
+//! - WeChat Pay refund requests ([`pay_refund`]) travel the same way: decided
+//!   in the business transaction, sent (and retried) by the worker, so a
+//!   crash between deciding and calling never loses one.
 
 pub mod routes;
 
@@ -241,6 +244,31 @@ pub async fn custom_text<C: ConnectionTrait>(
     .await
 }
 
+/// Queues a WeChat Pay refund request (the body of
+/// `/v3/refund/domestic/refunds`), in the caller's transaction.
+pub async fn pay_refund<C: ConnectionTrait>(
+    db: &C,
+    user_id: UserId,
+    app_id: &str,
+    request: Value,
+    summary: String,
+) -> ApiResult<()> {
+    insert(
+        db,
+        NewMessage {
+            kind: "pay_refund".to_owned(),
+            channel: OutboxChannel::PayRefund,
+            user_id: Some(user_id),
+            app_id: app_id.to_owned(),
+            openid: None,
+            payload: request,
+            summary,
+            failed: None,
+        },
+    )
+    .await
+}
+
 async fn insert<C: ConnectionTrait>(db: &C, m: NewMessage) -> ApiResult<()> {
     let now = clock::now();
     outbox_message::ActiveModel {
@@ -388,6 +416,13 @@ async fn send(state: &AppState, m: &outbox_message::Model) -> Result<(), WechatE
         OutboxChannel::Template => (App::Service, "/cgi-bin/message/template/send"),
         OutboxChannel::Custom => (App::Service, "/cgi-bin/message/custom/send"),
         OutboxChannel::Subscribe => (App::Mini, "/cgi-bin/message/subscribe/send"),
+        OutboxChannel::PayRefund => {
+            let request: Value =
+                serde_json::from_str(&m.payload).map_err(|e| WechatError::Decode(e.to_string()))?;
+            return crate::payment::send_refund(state, &request)
+                .await
+                .map_err(|e| WechatError::Transport(e.to_string()));
+        }
     };
     if m.app_id.is_empty() || state.wechat.sandbox(app) {
         let inserted = sandbox_message::ActiveModel {

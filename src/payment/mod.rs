@@ -124,8 +124,29 @@ pub async fn refund<C: ConnectionTrait>(
         .credit(Account::refunds_in_flight(), amount),
     )
     .await?;
-    if status == RefundStatus::Succeeded {
-        refund_succeeded(db, order, refund_id, amount).await?;
+    match settings.payment.provider {
+        PaymentProvider::Sandbox => refund_succeeded(db, order, refund_id, amount).await?,
+        PaymentProvider::WechatPay => {
+            // Sent by the outbox worker, retried until WeChat Pay takes it.
+            crate::outbox::pay_refund(
+                db,
+                order.user_id,
+                &settings.wechat_pay.app_id,
+                serde_json::json!({
+                    "out_trade_no": order.order_no,
+                    "out_refund_no": refund_id.to_string(),
+                    "reason": reason.chars().take(80).collect::<String>(),
+                    "notify_url": settings.wechat_pay.refund_notify_url,
+                    "amount": {
+                        "refund": amount.as_i64(),
+                        "total": order.amount.as_i64(),
+                        "currency": "CNY",
+                    },
+                }),
+                format!("refund {amount} of order {}", order.order_no),
+            )
+            .await?;
+        }
     }
     crate::outbox::notify(
         db,
@@ -138,6 +159,95 @@ pub async fn refund<C: ConnectionTrait>(
         ],
     )
     .await?;
+    Ok(true)
+}
+
+/// Sends a queued refund request to WeChat Pay (the outbox worker calls
+/// this). An answer of `SUCCESS`, `CLOSED` or `ABNORMAL` settles the refund
+/// at once; `PROCESSING` waits for the refund notification.
+pub async fn send_refund(
+    state: &crate::state::AppState,
+    request: &serde_json::Value,
+) -> ApiResult<()> {
+    let Some(pay) = state.wechat_pay.as_ref() else {
+        return Err(ApiError::new(
+            ErrorCode::PaymentUnavailable,
+            "a WeChat Pay refund is queued but WeChat Pay is not configured",
+        ));
+    };
+    let answer = pay.refund(request).await?;
+    let refund_id: RefundId = request["out_refund_no"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| {
+            ApiError::internal(anyhow::anyhow!("queued refund without out_refund_no"))
+        })?;
+    match answer["status"].as_str() {
+        Some("SUCCESS") => {
+            refund_outcome(&state.db, refund_id, true).await?;
+        }
+        Some("CLOSED") | Some("ABNORMAL") => {
+            refund_outcome(&state.db, refund_id, false).await?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Records the provider's outcome of a pending refund, once: paid back (the
+/// money leaves the clearing account) or failed (it is held in escrow again,
+/// for the property to resolve). Returns `true` when this call recorded it.
+pub async fn refund_outcome(
+    db: &DatabaseConnection,
+    refund_id: RefundId,
+    succeeded: bool,
+) -> ApiResult<bool> {
+    let txn = begin_write(db).await?;
+    let now = clock::now();
+    let moved = refund::Entity::update_many()
+        .col_expr(
+            refund::Column::Status,
+            Expr::value(if succeeded {
+                RefundStatus::Succeeded
+            } else {
+                RefundStatus::Failed
+            }),
+        )
+        .col_expr(refund::Column::CompletedAt, Expr::value(now))
+        .filter(refund::Column::Id.eq(refund_id))
+        .filter(refund::Column::Status.eq(RefundStatus::Pending))
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    if moved == 0 {
+        txn.rollback().await?;
+        return Ok(false);
+    }
+    let Some(r) = refund::Entity::find_by_id(refund_id).one(&txn).await? else {
+        return Err(ApiError::not_found());
+    };
+    let Some(order) = order::Entity::find_by_id(r.order_id).one(&txn).await? else {
+        return Err(ApiError::not_found());
+    };
+    if succeeded {
+        refund_succeeded(&txn, &order, refund_id, r.amount).await?;
+    } else {
+        tracing::error!(refund = %refund_id, order = %order.order_no,
+            "WeChat Pay could not refund; the money is held in escrow again");
+        ledger::post(
+            &txn,
+            Entry::new(
+                JournalKind::RefundFailed,
+                format!("refund:{refund_id}:failed"),
+            )
+            .order(order.community_id, order.id)
+            .subject(refund_id)
+            .debit(Account::refunds_in_flight(), r.amount)
+            .credit(Account::escrow(order.community_id), r.amount),
+        )
+        .await?;
+    }
+    txn.commit().await?;
     Ok(true)
 }
 

@@ -498,7 +498,11 @@ fn choosing_wechat_pay_without_its_keys_is_a_configuration_error() {
     );
     let printed = text(&out);
     assert!(!out.status.success(), "{printed}");
-    for field in ["wechat_pay.mch_id", "wechat_pay.api_v3_key", "platform_public_key_id"] {
+    for field in [
+        "wechat_pay.mch_id",
+        "wechat_pay.api_v3_key",
+        "platform_public_key_id",
+    ] {
         assert!(printed.contains(field), "{field}: {printed}");
     }
 }

@@ -3,11 +3,13 @@
 //! the order's own amount, the payment notification, and every forgery
 //! refused with nothing changed. (The keys are generated per test run.)
 
+use std::sync::Arc;
+
 use anjia::config::PaymentProvider;
 use anjia::payment::wechat_pay::crypto::{self, MerchantKey};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use entity::{OrderStatus, journal_entry, order, refund};
+use entity::{OrderStatus, RefundStatus, journal_entry, order, refund};
 use rsa::pkcs1v15::{Signature, VerifyingKey};
 use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
 use rsa::signature::Verifier;
@@ -19,7 +21,7 @@ use wiremock::matchers::{method, path};
 use wiremock::{Mock, ResponseTemplate};
 
 use crate::group_buys::{World, world};
-use crate::helpers::{Session, TestApp, spawn_app_with, status_and_json};
+use crate::helpers::{Session, TestApp, TestDb, spawn_app_on, status_and_json};
 use crate::orders::shop;
 
 const MCH_ID: &str = "1900000001";
@@ -33,23 +35,31 @@ type Headers = [(String, String); 4];
 /// The fake WeChat Pay's keys and the app configured against it.
 struct Fake {
     app: TestApp,
-    platform: MerchantKey,
-    merchant_public: RsaPublicKey,
-    _keys: tempfile::TempDir,
+    keys: Arc<Keys>,
 }
 
-async fn fake_pay() -> Fake {
+/// Test-only keys, generated per run: the merchant's (anjia signs with it)
+/// and WeChat Pay's platform key (the fake signs with it).
+struct Keys {
+    platform: MerchantKey,
+    merchant_public: RsaPublicKey,
+    merchant_path: String,
+    platform_path: String,
+    _dir: tempfile::TempDir,
+}
+
+fn keys() -> Arc<Keys> {
     let mut rng = rand_core_06::OsRng;
     let platform = RsaPrivateKey::new(&mut rng, 2048).unwrap();
     let merchant = RsaPrivateKey::new(&mut rng, 2048).unwrap();
-    let keys = tempfile::tempdir().unwrap();
-    let merchant_path = keys.path().join("apiclient_key.pem");
+    let dir = tempfile::tempdir().unwrap();
+    let merchant_path = dir.path().join("apiclient_key.pem");
     std::fs::write(
         &merchant_path,
         merchant.to_pkcs8_pem(LineEnding::LF).unwrap().as_bytes(),
     )
     .unwrap();
-    let platform_path = keys.path().join("pub_key.pem");
+    let platform_path = dir.path().join("pub_key.pem");
     std::fs::write(
         &platform_path,
         platform
@@ -58,16 +68,29 @@ async fn fake_pay() -> Fake {
             .unwrap(),
     )
     .unwrap();
-    let app = spawn_app_with(|s| {
+    Arc::new(Keys {
+        platform: MerchantKey::from_key("", "", platform),
+        merchant_public: merchant.to_public_key(),
+        merchant_path: merchant_path.display().to_string(),
+        platform_path: platform_path.display().to_string(),
+        _dir: dir,
+    })
+}
+
+/// An instance configured for WeChat Pay on `db`, its API faked by the
+/// instance's own loopback server; `worker` runs the outbox worker.
+async fn instance(keys: &Arc<Keys>, db: Arc<TestDb>, worker: bool) -> Fake {
+    let app = spawn_app_on(db, |s| {
+        s.outbox.worker = worker;
         s.payment.provider = PaymentProvider::WechatPay;
         let p = &mut s.wechat_pay;
         p.mch_id = MCH_ID.into();
         p.app_id = APP_ID.into();
         p.api_v3_key = API_V3_KEY.to_owned().into();
         p.merchant_serial_no = "3775B6A45ACD588826D15E583A95F5DD00000000".into();
-        p.merchant_private_key_path = merchant_path.display().to_string();
+        p.merchant_private_key_path = keys.merchant_path.clone();
         p.platform_public_key_id = PUBLIC_KEY_ID.into();
-        p.platform_public_key_path = platform_path.display().to_string();
+        p.platform_public_key_path = keys.platform_path.clone();
         p.api_base = s.wechat.api_base.clone();
         p.notify_url = "https://anjia.example/wechat/pay/notify".into();
         p.refund_notify_url = "https://anjia.example/wechat/pay/refund-notify".into();
@@ -75,10 +98,12 @@ async fn fake_pay() -> Fake {
     .await;
     Fake {
         app,
-        merchant_public: merchant.to_public_key(),
-        platform: MerchantKey::from_key("", "", platform),
-        _keys: keys,
+        keys: keys.clone(),
     }
+}
+
+async fn fake_pay() -> Fake {
+    instance(&keys(), Arc::new(TestDb::new().await), true).await
 }
 
 impl Fake {
@@ -90,7 +115,8 @@ impl Fake {
             ("Wechatpay-Nonce".into(), nonce.clone()),
             (
                 "Wechatpay-Signature".into(),
-                self.platform
+                self.keys
+                    .platform
                     .sign(&format!("{timestamp}\n{nonce}\n{body}\n")),
             ),
             ("Wechatpay-Serial".into(), PUBLIC_KEY_ID.into()),
@@ -139,7 +165,7 @@ impl Fake {
     }
 
     fn merchant_signed(&self, message: &str, signature: &str) -> bool {
-        let key = VerifyingKey::<Sha256>::new(self.merchant_public.clone());
+        let key = VerifyingKey::<Sha256>::new(self.keys.merchant_public.clone());
         let raw = B64.decode(signature).unwrap();
         key.verify(
             message.as_bytes(),
@@ -161,10 +187,20 @@ fn transaction(order_no: &str, total: i64) -> Value {
 }
 
 /// An order of two boxes (136.00) by a resident signed in to the mini-program.
-async fn pending_order(fake: &Fake) -> (World, Session, String, order::Model) {
+/// A pending order, with the shop that sells it.
+struct Pending {
+    w: World,
+    resident: Session,
+    id: String,
+    order: order::Model,
+    seller: Session,
+    shop: String,
+}
+
+async fn pending_order(fake: &Fake) -> Pending {
     let app = &fake.app;
     let w = world(app, 1).await;
-    let (_, shop, product) = shop(app, &w).await;
+    let (seller, shop, product) = shop(app, &w).await;
     let r = w.residents[0].clone();
     entity::wechat_identity::ActiveModel {
         id: Set(entity::WechatIdentityId::new()),
@@ -196,7 +232,14 @@ async fn pending_order(fake: &Fake) -> (World, Session, String, order::Model) {
         .await
         .unwrap()
         .unwrap();
-    (w, r, id, model)
+    Pending {
+        w,
+        resident: r,
+        id,
+        order: model,
+        seller,
+        shop,
+    }
 }
 
 async fn entries(app: &TestApp) -> usize {
@@ -220,7 +263,13 @@ async fn status_of(app: &TestApp, o: &order::Model) -> OrderStatus {
 async fn a_resident_pays_through_wechat_pay_and_only_a_genuine_notification_pays_the_order() {
     let fake = fake_pay().await;
     let app = &fake.app;
-    let (w, r, id, o) = pending_order(&fake).await;
+    let Pending {
+        w,
+        resident: r,
+        id,
+        order: o,
+        ..
+    } = pending_order(&fake).await;
 
     // Prepay: WeChat answers a prepay id, signed.
     let answer = json!({ "prepay_id": "wx23100000000000000000000000000" }).to_string();
@@ -392,7 +441,13 @@ async fn a_resident_pays_through_wechat_pay_and_only_a_genuine_notification_pays
 async fn money_notified_for_an_order_that_has_closed_goes_straight_back() {
     let fake = fake_pay().await;
     let app = &fake.app;
-    let (w, r, id, o) = pending_order(&fake).await;
+    let Pending {
+        w,
+        resident: r,
+        id,
+        order: o,
+        ..
+    } = pending_order(&fake).await;
     let (status, _) = status_and_json(
         app.post(
             &format!("/api/v1/communities/{}/orders/{id}/cancel", w.community),
@@ -460,4 +515,145 @@ async fn a_resident_without_a_mini_program_sign_in_is_told_how_to_pay() {
             .unwrap()
             .is_empty()
     );
+}
+
+#[tokio::test]
+async fn a_refund_decided_before_a_crash_is_sent_after_restart_and_completes_on_its_notification() {
+    let keys = keys();
+    let db = Arc::new(TestDb::new().await);
+    // The first instance decides the refund but never gets to call WeChat
+    // Pay (its outbox worker is off: as if killed right after the commit).
+    let first = instance(&keys, db.clone(), false).await;
+    let p = pending_order(&first).await;
+    let o = &p.order;
+    let paid = first.notification(&transaction(&o.order_no, 13_600));
+    let (status, _) = first
+        .send(&paid, &first.signed(&paid, chrono::Utc::now().timestamp()))
+        .await;
+    assert_eq!(status, 204);
+    let (status, body) = status_and_json(
+        first
+            .app
+            .post(
+                &format!("/api/v1/merchants/{}/orders/{}/status", p.shop, p.id),
+                Some(&p.seller.access),
+                json!({ "status": "rejected", "reason": "今日缺货" }),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let decided = refund::Entity::find().all(&first.app.db).await.unwrap();
+    assert_eq!(decided.len(), 1);
+    assert_eq!(decided[0].status, RefundStatus::Pending);
+    assert_eq!(
+        anjia::ledger::balance(&first.app.db, anjia::ledger::Account::refunds_in_flight())
+            .await
+            .unwrap(),
+        13_600,
+        "out of escrow, not yet back with the resident"
+    );
+    assert!(
+        first
+            .app
+            .fake_wechat
+            .received_requests()
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // After the restart, the worker's next round sends it.
+    let second = instance(&keys, db, false).await;
+    let answer = json!({ "refund_id": "50000000382019052709732678859", "out_refund_no": decided[0].id.to_string(),
+                          "status": "PROCESSING", "amount": { "refund": 13_600, "total": 13_600 } })
+    .to_string();
+    let mut accepted = ResponseTemplate::new(200).set_body_raw(answer.clone(), "application/json");
+    for (k, v) in second.signed(&answer, chrono::Utc::now().timestamp()) {
+        accepted = accepted.insert_header(k.as_str(), v.as_str());
+    }
+    Mock::given(method("POST"))
+        .and(path("/v3/refund/domestic/refunds"))
+        .respond_with(accepted)
+        .expect(1)
+        .mount(&second.app.fake_wechat)
+        .await;
+    // (The round also delivers the residents' messages to the sandbox inbox.)
+    assert!(anjia::outbox::deliver_due(&second.app.state).await.unwrap() >= 1);
+    let received = second.app.fake_wechat.received_requests().await.unwrap();
+    assert_eq!(received.len(), 1, "one refund request");
+    let sent = &received[0];
+    let request: Value = serde_json::from_slice(&sent.body).unwrap();
+    assert_eq!(request["out_refund_no"], decided[0].id.to_string());
+    assert_eq!(request["out_trade_no"], o.order_no.as_str());
+    assert_eq!(
+        request["amount"],
+        json!({ "refund": 13_600, "total": 13_600, "currency": "CNY" })
+    );
+    assert_eq!(
+        request["notify_url"],
+        "https://anjia.example/wechat/pay/refund-notify"
+    );
+    assert!(
+        sent.headers
+            .get("Authorization")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("WECHATPAY2-SHA256-RSA2048 ")
+    );
+    assert_eq!(
+        anjia::outbox::deliver_due(&second.app.state).await.unwrap(),
+        0,
+        "sent once"
+    );
+
+    // WeChat Pay reports the refund done: recorded once, however often told.
+    let key = crypto::api_v3_key(API_V3_KEY).unwrap();
+    let result = json!({ "mchid": MCH_ID, "out_trade_no": o.order_no, "transaction_id": "4200000000202611230000000001",
+        "out_refund_no": decided[0].id.to_string(), "refund_id": "50000000382019052709732678859",
+        "refund_status": "SUCCESS", "success_time": "2026-11-23T10:10:00+08:00",
+        "user_received_account": "支付用户零钱",
+        "amount": { "total": 13_600, "refund": 13_600, "payer_total": 13_600, "payer_refund": 13_600 } });
+    let body = json!({
+        "id": "EV-refund-1", "create_time": "2026-11-23T10:10:00+08:00",
+        "resource_type": "encrypt-resource", "event_type": "REFUND.SUCCESS", "summary": "退款成功",
+        "resource": { "original_type": "refund", "algorithm": "AEAD_AES_256_GCM",
+            "ciphertext": crypto::encrypt(&key, "0123456789ab", "refund", result.to_string().as_bytes()).unwrap(),
+            "associated_data": "refund", "nonce": "0123456789ab" }
+    })
+    .to_string();
+    let headers = second.signed(&body, chrono::Utc::now().timestamp());
+    for _ in 0..2 {
+        let res = second
+            .app
+            .client
+            .post(format!("{}/wechat/pay/refund-notify", second.app.address))
+            .headers(
+                headers
+                    .iter()
+                    .map(|(k, v)| (k.parse().unwrap(), v.parse().unwrap()))
+                    .collect(),
+            )
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 204);
+    }
+    let done = refund::Entity::find().all(&second.app.db).await.unwrap();
+    assert_eq!(done[0].status, RefundStatus::Succeeded);
+    assert_eq!(
+        anjia::ledger::balance(&second.app.db, anjia::ledger::Account::refunds_in_flight())
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        entries(&second.app).await,
+        3,
+        "payment, refund decided, refund paid"
+    );
+    let report = anjia::ledger::verify(&second.app.db).await.unwrap();
+    assert!(report.ok(), "{:#?}", report.problems);
 }

@@ -154,6 +154,19 @@ impl WechatPay {
         })
     }
 
+    /// Asks WeChat Pay to refund (`/v3/refund/domestic/refunds`). The same
+    /// `out_refund_no` sent again names the same refund, so retries are safe.
+    /// Returns WeChat's answer (its `status`: `SUCCESS`, `PROCESSING`,
+    /// `CLOSED` or `ABNORMAL`).
+    pub async fn refund(&self, request: &serde_json::Value) -> ApiResult<serde_json::Value> {
+        self.call(
+            reqwest::Method::POST,
+            "/v3/refund/domestic/refunds",
+            Some(request.clone()),
+        )
+        .await
+    }
+
     /// One signed call; the answer's signature is verified before its body
     /// is read. WeChat's own errors (`{"code","message"}`) become
     /// `wechat_unavailable` with the cause logged.

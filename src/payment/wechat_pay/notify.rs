@@ -51,22 +51,32 @@ fn fail(status: StatusCode, message: &str) -> HttpResponse {
     HttpResponse::build(status).json(serde_json::json!({ "code": "FAIL", "message": message }))
 }
 
-/// WeChat Pay's payment notification.
-#[utoipa::path(post, path = "/wechat/pay/notify", tag = "wechat pay",
-    request_body(content = String, content_type = "application/json",
-        description = "WeChat Pay's signed notification (its resource is AEAD_AES_256_GCM encrypted)"),
-    responses((status = 204, description = "Applied, or applied before"),
-        (status = 400, description = "`FAIL`: unreadable, or merchant, app or amount do not match"),
-        (status = 401, description = "`FAIL`: signature, serial or timestamp refused"),
-        (status = 404, description = "`FAIL`: WeChat Pay is not configured here, or no such order"),
-        (status = 500, description = "`FAIL`: not applied; WeChat retries")))]
-pub async fn payment(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    body: web::Bytes,
-) -> HttpResponse {
+/// How a notification is refused: the status and the message for WeChat.
+struct Refusal(StatusCode, String);
+
+fn refuse(status: StatusCode, message: &str) -> Refusal {
+    Refusal(status, message.to_owned())
+}
+
+impl Refusal {
+    fn answer(self) -> HttpResponse {
+        fail(self.0, &self.1)
+    }
+}
+
+/// A notification whose signature verified and whose resource decrypted.
+struct Opened {
+    envelope: Envelope,
+    plain: Vec<u8>,
+}
+
+/// Verifies and decrypts a notification, or says how to refuse it.
+fn open(state: &AppState, req: &HttpRequest, body: &[u8]) -> Result<Opened, Refusal> {
     let Some(pay) = state.wechat_pay.as_ref() else {
-        return fail(StatusCode::NOT_FOUND, "WeChat Pay is not configured");
+        return Err(refuse(
+            StatusCode::NOT_FOUND,
+            "WeChat Pay is not configured",
+        ));
     };
     let header = |name: &str| {
         req.headers()
@@ -82,26 +92,64 @@ pub async fn payment(
     };
     if let Err(refused) = pay.platform.verify(
         &headers,
-        &body,
+        body,
         clock::now().timestamp(),
         pay.settings.max_clock_skew_secs,
     ) {
         tracing::warn!(reason = %refused, "WeChat Pay notification refused");
-        return fail(StatusCode::UNAUTHORIZED, &refused.to_string());
+        return Err(refuse(StatusCode::UNAUTHORIZED, &refused.to_string()));
     }
-    let envelope: Envelope = match serde_json::from_slice(&body) {
-        Ok(e) => e,
-        Err(e) => {
-            tracing::warn!(error = %e, "WeChat Pay notification unreadable");
-            return fail(StatusCode::BAD_REQUEST, "the notification cannot be read");
-        }
+    let envelope: Envelope = serde_json::from_slice(body).map_err(|e| {
+        tracing::warn!(error = %e, "WeChat Pay notification unreadable");
+        refuse(StatusCode::BAD_REQUEST, "the notification cannot be read")
+    })?;
+    let plain = crypto::decrypt(&pay.api_v3_key, &envelope.resource).map_err(|refused| {
+        tracing::warn!(id = %envelope.id, reason = %refused, "WeChat Pay notification refused");
+        refuse(StatusCode::BAD_REQUEST, &refused.to_string())
+    })?;
+    Ok(Opened { envelope, plain })
+}
+
+/// The merchant number and app must be ours.
+fn ours(state: &AppState, id: &str, mchid: &str, appid: Option<&str>) -> Result<(), Refusal> {
+    let Some(pay) = state.wechat_pay.as_ref() else {
+        return Err(refuse(
+            StatusCode::NOT_FOUND,
+            "WeChat Pay is not configured",
+        ));
     };
-    let plain = match crypto::decrypt(&pay.api_v3_key, &envelope.resource) {
-        Ok(p) => p,
-        Err(refused) => {
-            tracing::warn!(id = %envelope.id, reason = %refused, "WeChat Pay notification refused");
-            return fail(StatusCode::BAD_REQUEST, &refused.to_string());
-        }
+    if mchid != pay.settings.mch_id || appid.is_some_and(|a| a != pay.settings.app_id) {
+        tracing::error!(
+            id,
+            mchid,
+            ?appid,
+            "WeChat Pay notification for another merchant or app"
+        );
+        return Err(refuse(
+            StatusCode::BAD_REQUEST,
+            "the merchant or app does not match",
+        ));
+    }
+    Ok(())
+}
+
+/// WeChat Pay's payment notification.
+#[utoipa::path(post, path = "/wechat/pay/notify", tag = "wechat pay",
+    request_body(content = String, content_type = "application/json",
+        description = "WeChat Pay's signed notification (its resource is AEAD_AES_256_GCM encrypted)"),
+    responses((status = 204, description = "Applied, or applied before"),
+        (status = 400, description = "`FAIL`: unreadable, or merchant, app or amount do not match"),
+        (status = 401, description = "`FAIL`: signature, serial or timestamp refused"),
+        (status = 404, description = "`FAIL`: WeChat Pay is not configured here, or no such order"),
+        (status = 500, description = "`FAIL`: not applied; WeChat retries")))]
+pub async fn payment(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let Opened { envelope, plain } = match open(&state, &req, &body) {
+        Ok(o) => o,
+        Err(refusal) => return refusal.answer(),
     };
     if envelope.event_type != "TRANSACTION.SUCCESS" {
         tracing::info!(id = %envelope.id, event = %envelope.event_type, "WeChat Pay notification ignored");
@@ -114,18 +162,92 @@ pub async fn payment(
             return fail(StatusCode::BAD_REQUEST, "the transaction cannot be read");
         }
     };
-    if tx.mchid != pay.settings.mch_id || tx.appid != pay.settings.app_id {
-        tracing::error!(id = %envelope.id, mchid = %tx.mchid, appid = %tx.appid,
-            "WeChat Pay notification for another merchant or app");
-        return fail(
-            StatusCode::BAD_REQUEST,
-            "the merchant or app does not match",
-        );
+    if let Err(refusal) = ours(&state, &envelope.id, &tx.mchid, Some(&tx.appid)) {
+        return refusal.answer();
     }
     if tx.trade_state != "SUCCESS" {
         return HttpResponse::NoContent().finish();
     }
     apply(&state, &tx).await
+}
+
+#[derive(Debug, Deserialize)]
+struct RefundResult {
+    mchid: String,
+    out_refund_no: String,
+    refund_status: String,
+    amount: RefundAmount,
+}
+
+#[derive(Debug, Deserialize)]
+struct RefundAmount {
+    refund: i64,
+}
+
+/// WeChat Pay's refund notification: a pending refund succeeded, closed or
+/// went abnormal.
+#[utoipa::path(post, path = "/wechat/pay/refund-notify", tag = "wechat pay",
+    request_body(content = String, content_type = "application/json",
+        description = "WeChat Pay's signed refund notification (resource AEAD_AES_256_GCM encrypted)"),
+    responses((status = 204, description = "Applied, or applied before"),
+        (status = 400, description = "`FAIL`: unreadable, or merchant or amount do not match"),
+        (status = 401, description = "`FAIL`: signature, serial or timestamp refused"),
+        (status = 404, description = "`FAIL`: WeChat Pay is not configured here, or no such refund"),
+        (status = 500, description = "`FAIL`: not applied; WeChat retries")))]
+pub async fn refund(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let Opened { envelope, plain } = match open(&state, &req, &body) {
+        Ok(o) => o,
+        Err(refusal) => return refusal.answer(),
+    };
+    let result: RefundResult = match serde_json::from_slice(&plain) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(id = %envelope.id, error = %e, "WeChat Pay refund result unreadable");
+            return fail(StatusCode::BAD_REQUEST, "the refund result cannot be read");
+        }
+    };
+    if let Err(refusal) = ours(&state, &envelope.id, &result.mchid, None) {
+        return refusal.answer();
+    }
+    let found = match result.out_refund_no.parse::<entity::RefundId>() {
+        Ok(id) => entity::refund::Entity::find_by_id(id).one(&state.db).await,
+        Err(_) => Ok(None),
+    };
+    let r = match found {
+        Ok(Some(r)) => r,
+        Ok(None) => {
+            tracing::error!(out_refund_no = %result.out_refund_no, "WeChat Pay reports a refund anjia does not know");
+            return fail(StatusCode::NOT_FOUND, "no such refund");
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "reading the refund of a WeChat Pay notification");
+            return fail(StatusCode::INTERNAL_SERVER_ERROR, "not applied; retry");
+        }
+    };
+    if result.amount.refund != r.amount.as_i64() {
+        tracing::error!(refund = %r.id, reported = result.amount.refund, decided = r.amount.as_i64(),
+            "WeChat Pay reports a different refund amount");
+        return fail(
+            StatusCode::BAD_REQUEST,
+            "the amount does not match the refund",
+        );
+    }
+    let succeeded = match result.refund_status.as_str() {
+        "SUCCESS" => true,
+        "CLOSED" | "ABNORMAL" => false,
+        _ => return HttpResponse::NoContent().finish(),
+    };
+    match crate::payment::refund_outcome(&state.db, r.id, succeeded).await {
+        Ok(_) => HttpResponse::NoContent().finish(),
+        Err(e) => {
+            tracing::error!(refund = %r.id, error = %e, "applying a WeChat Pay refund result");
+            fail(StatusCode::INTERNAL_SERVER_ERROR, "not applied; retry")
+        }
+    }
 }
 
 async fn apply(state: &AppState, tx: &Transaction) -> HttpResponse {
