@@ -302,6 +302,29 @@ pub struct PaymentSettings {
     pub unpaid_timeout_mins: u32,
     /// A delivered order confirms itself after this many days.
     pub auto_confirm_days: u32,
+    /// A resident may dispute a fulfilled order for this many days (until
+    /// they confirm it).
+    pub dispute_window_days: u32,
+    /// Orders confirmed before this local time (`HH:MM`) settle to their
+    /// merchant the same day; later ones the next day.
+    pub settlement_cutoff: String,
+    /// The business day's time zone (cutoff and daily statements).
+    pub settlement_timezone: String,
+}
+
+impl PaymentSettings {
+    /// The cutoff as a time of day (checked when the settings load).
+    pub fn cutoff(&self) -> chrono::NaiveTime {
+        chrono::NaiveTime::parse_from_str(self.settlement_cutoff.trim(), "%H:%M")
+            .unwrap_or(chrono::NaiveTime::MIN)
+    }
+
+    /// The business time zone (checked when the settings load).
+    pub fn timezone(&self) -> chrono_tz::Tz {
+        self.settlement_timezone
+            .parse()
+            .unwrap_or(chrono_tz::Asia::Shanghai)
+    }
 }
 
 /// Background jobs (deadlines, timeouts, reminders). Every instance may run
@@ -467,6 +490,22 @@ impl Settings {
         if self.payment.unpaid_timeout_mins == 0 || self.payment.auto_confirm_days == 0 {
             problems.push(
                 "payment.unpaid_timeout_mins and auto_confirm_days must be positive".to_owned(),
+            );
+        }
+        if chrono::NaiveTime::parse_from_str(self.payment.settlement_cutoff.trim(), "%H:%M")
+            .is_err()
+        {
+            problems.push("payment.settlement_cutoff must be a time such as \"18:00\"".to_owned());
+        }
+        if self
+            .payment
+            .settlement_timezone
+            .parse::<chrono_tz::Tz>()
+            .is_err()
+        {
+            problems.push(
+                "payment.settlement_timezone must be an IANA zone such as \"Asia/Shanghai\""
+                    .to_owned(),
             );
         }
         if self.payment.provider == PaymentProvider::WechatPay {

@@ -30,6 +30,8 @@ pub struct SweepReport {
     pub confirmed: usize,
     /// Pickup and slot reminders queued.
     pub reminders: usize,
+    /// Confirmed orders settled to their merchants.
+    pub settled_to_merchants: usize,
 }
 
 /// Moves the orders `select` claims to `to`, as the system, in one
@@ -99,6 +101,8 @@ pub async fn sweep(state: &AppState, now: DateTime<Utc>) -> ApiResult<SweepRepor
     )
     .await?;
     report.reminders = crate::pickup::service::send_reminders(state, now).await?;
+    report.settled_to_merchants =
+        crate::settlement::settle_due(&state.db, &state.settings.payment, now, batch).await?;
     Ok(report)
 }
 

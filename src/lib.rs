@@ -29,6 +29,7 @@ pub mod privacy;
 pub mod rate_limit;
 pub mod resident;
 pub mod routes;
+pub mod settlement;
 pub mod startup;
 pub mod state;
 pub mod structure;

@@ -103,6 +103,10 @@ pub fn table(settings: &Settings) -> Vec<ApiRoute> {
         route::<mr::__path_list_merchant_staff, _, _>(Merchant(MERCHANT_ANY), mr::list_merchant_staff),
         route::<mr::__path_add_merchant_staff, _, _>(Merchant(MERCHANT_OWNER), mr::add_merchant_staff),
         route::<mr::__path_remove_merchant_staff, _, _>(Merchant(MERCHANT_OWNER), mr::remove_merchant_staff),
+        // Merchants' money: balance, daily statements, commission
+        route::<crate::settlement::routes::__path_balance, _, _>(Merchant(MERCHANT_OWNER), crate::settlement::routes::balance),
+        route::<crate::settlement::routes::__path_statement, _, _>(Merchant(MERCHANT_OWNER), crate::settlement::routes::statement),
+        route::<crate::settlement::routes::__path_set_commission, _, _>(OperatorAdmin, crate::settlement::routes::set_commission),
         // Merchants: the property's side
         route::<mr::__path_list_community_merchants, _, _>(Staff(MERCHANT_REVIEWERS), mr::list_community_merchants),
         // Before /merchants/{merchant_id}, which would also match "export".

@@ -29,6 +29,9 @@ pub struct Model {
     pub owner_id_enc: String,
     pub owner_id_masked: String,
     pub created_by: UserId,
+    /// The property's commission on settled orders, in basis points
+    /// (100 = 1%; 0 = none).
+    pub commission_bp: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

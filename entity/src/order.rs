@@ -58,6 +58,8 @@ pub struct Model {
     /// reminder clocks start here.
     pub fulfilled_at: Option<DateTimeUtc>,
     pub confirmed_at: Option<DateTimeUtc>,
+    /// When its money went from escrow to the merchant (the settlement job).
+    pub settled_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

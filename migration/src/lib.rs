@@ -23,6 +23,7 @@ mod m20261123_000012_pickup;
 mod m20261123_000013_product_images;
 mod m20261123_000014_product_search;
 mod m20261123_000015_ledger;
+mod m20261123_000016_settlement;
 
 pub struct Migrator;
 
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000013_product_images::Migration),
             Box::new(m20261123_000014_product_search::Migration),
             Box::new(m20261123_000015_ledger::Migration),
+            Box::new(m20261123_000016_settlement::Migration),
         ]
     }
 }

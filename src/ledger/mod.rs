@@ -268,30 +268,94 @@ pub async fn post<C: ConnectionTrait>(db: &C, entry: Entry) -> ApiResult<Posted>
         return Ok(Posted::AlreadyRecorded);
     }
 
-    // Net change per account, in id order (so two entries touching the same
-    // guarded accounts lock them in the same order).
-    let mut deltas: BTreeMap<LedgerAccountId, (Account, i64)> = BTreeMap::new();
-    for line in &entry.lines {
-        let (_, delta) = deltas.entry(line.account.id()).or_insert((line.account, 0));
-        *delta += line.amount;
+    apply_lines(db, now, &[(entry_id, &entry)]).await?;
+    Ok(Posted::Recorded)
+}
+
+/// Rows per multi-row insert (well under PostgreSQL's 65,535 parameters).
+const CHUNK: usize = 2_000;
+
+/// Posts many entries at once (the settlement job): one insert for the
+/// entries, one for the accounts, one guarded update per guarded account,
+/// and the lines in chunks. Every entry must be new: a key recorded before
+/// fails the whole call (the caller claimed the work, so that is a bug) and
+/// the caller's transaction must roll back. Returns how many were posted.
+pub async fn post_many<C: ConnectionTrait>(db: &C, entries: Vec<Entry>) -> ApiResult<usize> {
+    let entries: Vec<Entry> = entries
+        .into_iter()
+        .filter(|e| !e.lines.is_empty())
+        .collect();
+    if let Some(bad) = entries.iter().find(|e| !e.balanced()) {
+        return Err(ApiError::internal(anyhow::anyhow!(
+            "refused an unbalanced ledger entry {} ({:?})",
+            bad.key,
+            bad.lines
+        )));
     }
-    ledger_account::Entity::insert_many(deltas.iter().map(|(id, (account, _))| {
-        ledger_account::ActiveModel {
-            id: Set(*id),
-            kind: Set(account.kind),
-            owner_id: Set(account.owner),
-            balance: Set(0),
-            created_at: Set(now),
-            updated_at: Set(now),
+    let now = clock::now();
+    let ids: Vec<(JournalEntryId, &Entry)> =
+        entries.iter().map(|e| (JournalEntryId::new(), e)).collect();
+    for chunk in ids.chunks(CHUNK) {
+        journal_entry::Entity::insert_many(chunk.iter().map(|(id, e)| {
+            journal_entry::ActiveModel {
+                id: Set(*id),
+                kind: Set(e.kind),
+                key: Set(e.key.clone()),
+                community_id: Set(e.community),
+                order_id: Set(e.order),
+                subject_id: Set(e.subject),
+                memo: Set(e.memo.clone()),
+                created_by: Set(e.by),
+                created_at: Set(now),
+            }
+        }))
+        .exec_without_returning(db)
+        .await?;
+    }
+    apply_lines(db, now, &ids).await?;
+    Ok(ids.len())
+}
+
+/// Writes the lines of freshly inserted entries: creates the accounts they
+/// touch, moves guarded balances (refusing any that would go negative), and
+/// inserts the lines.
+async fn apply_lines<C: ConnectionTrait>(
+    db: &C,
+    now: chrono::DateTime<chrono::Utc>,
+    entries: &[(JournalEntryId, &Entry)],
+) -> ApiResult<()> {
+    // Net change per account, in id order (so two transactions touching the
+    // same guarded accounts lock them in the same order).
+    let mut deltas: BTreeMap<LedgerAccountId, (Account, i64)> = BTreeMap::new();
+    for (_, entry) in entries {
+        for line in &entry.lines {
+            let (_, delta) = deltas.entry(line.account.id()).or_insert((line.account, 0));
+            *delta += line.amount;
         }
-    }))
-    .on_conflict(
-        OnConflict::column(ledger_account::Column::Id)
-            .do_nothing()
-            .to_owned(),
-    )
-    .exec_without_returning(db)
-    .await?;
+    }
+    let accounts: Vec<(&LedgerAccountId, &Account)> = deltas
+        .iter()
+        .map(|(id, (account, _))| (id, account))
+        .collect();
+    for chunk in accounts.chunks(CHUNK) {
+        ledger_account::Entity::insert_many(chunk.iter().map(|(id, account)| {
+            ledger_account::ActiveModel {
+                id: Set(**id),
+                kind: Set(account.kind),
+                owner_id: Set(account.owner),
+                balance: Set(0),
+                created_at: Set(now),
+                updated_at: Set(now),
+            }
+        }))
+        .on_conflict(
+            OnConflict::column(ledger_account::Column::Id)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    }
     let backend = db.get_database_backend();
     for (id, (account, delta)) in &deltas {
         if !account.kind.never_negative() || *delta == 0 {
@@ -323,16 +387,26 @@ pub async fn post<C: ConnectionTrait>(db: &C, entry: Entry) -> ApiResult<Posted>
             .with_details(serde_json::json!({ "available": available, "needed": -change })));
         }
     }
-    journal_line::Entity::insert_many(entry.lines.iter().map(|l| journal_line::ActiveModel {
-        id: Set(JournalLineId::new()),
-        entry_id: Set(entry_id),
-        account_id: Set(l.account.id()),
-        order_id: Set(entry.order),
-        amount: Set(l.amount),
-    }))
-    .exec_without_returning(db)
-    .await?;
-    Ok(Posted::Recorded)
+    let lines: Vec<journal_line::ActiveModel> = entries
+        .iter()
+        .flat_map(|(entry_id, entry)| {
+            entry.lines.iter().map(move |l| journal_line::ActiveModel {
+                id: Set(JournalLineId::new()),
+                entry_id: Set(*entry_id),
+                account_id: Set(l.account.id()),
+                order_id: Set(entry.order),
+                amount: Set(l.amount),
+            })
+        })
+        .collect();
+    let mut lines = lines.into_iter().peekable();
+    while lines.peek().is_some() {
+        let chunk: Vec<journal_line::ActiveModel> = lines.by_ref().take(CHUNK).collect();
+        journal_line::Entity::insert_many(chunk)
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(())
 }
 
 /// An account's balance in its natural sign (what a merchant is owed, what

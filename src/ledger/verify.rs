@@ -28,9 +28,10 @@ const SHOWN: usize = 20;
 /// Checks that: each entry has two or more lines summing to zero; merchants'
 /// and wallets' kept balances equal the sum of their lines and are not
 /// negative; no order's escrow is negative and the escrow of every closed
-/// order is zero; each paid order's payment is recorded exactly once, for
-/// its amount, and no unpaid order has one; each refund's decision is
-/// recorded exactly once, for its amount, and its outcome matches its status.
+/// order (cancelled, expired, rejected, refunded, or settled) is zero; each
+/// paid order's payment is recorded exactly once, for its amount, and no
+/// unpaid order has one; each refund's decision is recorded exactly once,
+/// for its amount, and its outcome matches its status.
 pub async fn verify<C: ConnectionTrait>(db: &C) -> ApiResult<Report> {
     let mut report = Report {
         entries: count(db, "SELECT COUNT(*) AS n FROM journal_entries").await?,
@@ -84,11 +85,12 @@ pub async fn verify<C: ConnectionTrait>(db: &C) -> ApiResult<Report> {
         db,
         &format!(
             "SELECT o.order_no AS what, CAST(-SUM(l.amount) AS BIGINT) AS a, \
-             CAST(CASE WHEN o.status IN ({}) THEN 1 ELSE 0 END AS BIGINT) AS b \
+             CAST(CASE WHEN o.status IN ({}) OR o.settled_at IS NOT NULL THEN 1 ELSE 0 END AS BIGINT) AS b \
              FROM journal_lines l JOIN ledger_accounts acc ON acc.id = l.account_id \
              JOIN orders o ON o.id = l.order_id WHERE acc.kind = $1 \
-             GROUP BY o.id, o.order_no, o.status \
-             HAVING -SUM(l.amount) < 0 OR (o.status IN ({0}) AND SUM(l.amount) <> 0)",
+             GROUP BY o.id, o.order_no, o.status, o.settled_at \
+             HAVING -SUM(l.amount) < 0 \
+             OR ((o.status IN ({0}) OR o.settled_at IS NOT NULL) AND SUM(l.amount) <> 0)",
             quoted(closed.iter().map(|s| s.as_str()))
         ),
         vec![LedgerAccountKind::Escrow.as_str().into()],

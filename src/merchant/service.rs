@@ -196,6 +196,7 @@ pub async fn create<C: ConnectionTrait>(
         owner_id_enc: Set(id.enc),
         owner_id_masked: Set(id.masked),
         created_by: Set(owner),
+        commission_bp: Set(0),
         created_at: Set(now),
         updated_at: Set(now),
     }

@@ -291,6 +291,7 @@ pub async fn submit(db: &DatabaseConnection, new: NewOrder) -> ApiResult<Submitt
         request_hash: new.idempotency.as_ref().map(|i| i.hash.clone()),
         fulfilled_at: None,
         confirmed_at: None,
+        settled_at: None,
         created_at: now,
         updated_at: now,
     };

@@ -225,6 +225,10 @@ impl TestApp {
         self.request(Method::POST, path, token, Some(body)).await
     }
 
+    pub async fn put(&self, path: &str, token: Option<&str>, body: Value) -> Response {
+        self.request(Method::PUT, path, token, Some(body)).await
+    }
+
     /// Signs in through the development login.
     pub async fn dev_login(&self, body: Value) -> Session {
         let res = self.post("/api/v1/dev/login", None, body).await;

@@ -23,6 +23,7 @@ mod outbox;
 mod privacy;
 mod residents;
 mod search;
+mod settlement;
 mod structure;
 mod wechat;
 mod wechat_pay;

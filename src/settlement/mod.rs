@@ -1,0 +1,232 @@
+//! Settlement (结算): confirmed orders' money goes from escrow to their
+//! merchant the same business day.
+//!
+//! The job ([`settle_due`]) claims completed, unsettled orders confirmed
+//! before the latest cutoff (`payment.settlement_cutoff` in
+//! `payment.settlement_timezone`), skipping rows another instance holds,
+//! and in one transaction per batch posts each order's settlement entry
+//! (escrow → merchant payable, less the merchant's commission to the
+//! property) and marks the orders settled. Entries are keyed
+//! `settlement:<order>`, so an order can never settle twice.
+
+pub mod routes;
+
+use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
+use entity::{CommunityId, Fen, JournalKind, MerchantId, OrderId};
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement, Value};
+
+use crate::config::PaymentSettings;
+use crate::db::{begin_write, claim_ids, sql};
+use crate::error::{ApiError, ApiResult};
+use crate::ledger::{self, Account, Entry};
+
+/// The latest cutoff at or before `now`: today's if it has passed, else
+/// yesterday's (in the business time zone).
+pub fn latest_cutoff(settings: &PaymentSettings, now: DateTime<Utc>) -> DateTime<Utc> {
+    let tz = settings.timezone();
+    let local = now.with_timezone(&tz);
+    let at = |day: NaiveDate| {
+        tz.from_local_datetime(&day.and_time(settings.cutoff()))
+            .earliest()
+            .map(|t| t.with_timezone(&Utc))
+    };
+    let today = local.date_naive();
+    match at(today) {
+        Some(cutoff) if cutoff <= now => cutoff,
+        _ => today
+            .checked_sub_days(Days::new(1))
+            .and_then(at)
+            .unwrap_or(now),
+    }
+}
+
+/// The UTC bounds of one business day.
+pub fn business_day(settings: &PaymentSettings, day: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
+    let tz = settings.timezone();
+    let start = |d: NaiveDate| {
+        tz.from_local_datetime(&d.and_time(chrono::NaiveTime::MIN))
+            .earliest()
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_else(|| d.and_time(chrono::NaiveTime::MIN).and_utc())
+    };
+    let next = day.checked_add_days(Days::new(1)).unwrap_or(day);
+    (start(day), start(next))
+}
+
+/// `$first, $first+1, …` for `n` values.
+fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// One order to settle, as read in the batch.
+struct Due {
+    id: OrderId,
+    order_no: String,
+    community: CommunityId,
+    merchant: Option<MerchantId>,
+    commission_bp: i64,
+    held: i64,
+}
+
+/// Settles up to `batch` due orders in one transaction. Returns how many
+/// were settled (0: nothing was due).
+pub async fn settle_due(
+    db: &DatabaseConnection,
+    settings: &PaymentSettings,
+    now: DateTime<Utc>,
+    batch: u32,
+) -> ApiResult<usize> {
+    let cutoff = latest_cutoff(settings, now);
+    let txn = begin_write(db).await?;
+    let ids: Vec<uuid::Uuid> = claim_ids(
+        &txn,
+        "SELECT id FROM orders WHERE status = 'completed' AND settled_at IS NULL \
+         AND confirmed_at <= $1 ORDER BY confirmed_at LIMIT $2",
+        vec![cutoff.into(), i64::from(batch).into()],
+    )
+    .await?;
+    if ids.is_empty() {
+        txn.rollback().await?;
+        return Ok(0);
+    }
+    let backend = txn.get_database_backend();
+    let mut values: Vec<Value> = vec![entity::LedgerAccountKind::Escrow.as_str().into()];
+    values.extend(ids.iter().map(|id| Value::from(*id)));
+    let rows = txn
+        .query_all_raw(Statement::from_sql_and_values(
+            backend,
+            sql(
+                backend,
+                &format!(
+                    "SELECT o.id, o.order_no, o.community_id, o.merchant_id, \
+                     CAST(COALESCE(m.commission_bp, 0) AS BIGINT) AS commission_bp, \
+                     CAST(COALESCE((SELECT -SUM(l.amount) FROM journal_lines l \
+                        JOIN ledger_accounts a ON a.id = l.account_id \
+                        WHERE l.order_id = o.id AND a.kind = $1), 0) AS BIGINT) AS held \
+                     FROM orders o LEFT JOIN merchants m ON m.id = o.merchant_id \
+                     WHERE o.id IN ({})",
+                    placeholders(2, ids.len())
+                ),
+            ),
+            values,
+        ))
+        .await?;
+    let mut due = Vec::with_capacity(rows.len());
+    for r in rows {
+        due.push(Due {
+            id: r.try_get("", "id")?,
+            order_no: r.try_get("", "order_no")?,
+            community: r.try_get("", "community_id")?,
+            merchant: r.try_get("", "merchant_id")?,
+            commission_bp: r.try_get("", "commission_bp")?,
+            held: r.try_get("", "held")?,
+        });
+    }
+    let mut entries = Vec::with_capacity(due.len());
+    for d in &due {
+        let Ok(held) = Fen::new(d.held) else {
+            return Err(ApiError::internal(anyhow::anyhow!(
+                "order {} holds {} fen in escrow; not settling it",
+                d.order_no,
+                d.held
+            )));
+        };
+        let (merchant_share, property_share) = split(held, d.merchant, d.commission_bp);
+        let mut entry = Entry::new(JournalKind::Settlement, format!("settlement:{}", d.id))
+            .order(d.community, d.id)
+            .memo(&format!("order {} settled", d.order_no))
+            .debit(Account::escrow(d.community), held)
+            .credit(Account::property_revenue(d.community), property_share);
+        if let Some(m) = d.merchant {
+            entry = entry.credit(Account::merchant_payable(m), merchant_share);
+        }
+        entries.push(entry);
+    }
+    ledger::post_many(&txn, entries).await?;
+    let mut values: Vec<Value> = vec![now.into()];
+    values.extend(ids.iter().map(|id| Value::from(*id)));
+    let marked = txn
+        .execute_raw(Statement::from_sql_and_values(
+            backend,
+            sql(
+                backend,
+                &format!(
+                    "UPDATE orders SET settled_at = $1 WHERE settled_at IS NULL AND id IN ({})",
+                    placeholders(2, ids.len())
+                ),
+            ),
+            values,
+        ))
+        .await?
+        .rows_affected();
+    if marked != ids.len() as u64 {
+        txn.rollback().await?;
+        return Err(ApiError::internal(anyhow::anyhow!(
+            "settling {} orders marked {marked}; rolled back",
+            ids.len()
+        )));
+    }
+    txn.commit().await?;
+    Ok(ids.len())
+}
+
+/// How `held` splits between the merchant and the property: the commission
+/// (rounded down, in the merchant's favour) goes to the property; an order
+/// with no merchant (the property's own group buy) is all the property's.
+pub fn split(held: Fen, merchant: Option<MerchantId>, commission_bp: i64) -> (Fen, Fen) {
+    if merchant.is_none() {
+        return (Fen::ZERO, held);
+    }
+    let bp = commission_bp.clamp(0, 10_000);
+    let commission = Fen::new(held.as_i64() * bp / 10_000).unwrap_or(Fen::ZERO);
+    (held.checked_sub(commission).unwrap_or(held), commission)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn payment(cutoff: &str) -> PaymentSettings {
+        PaymentSettings {
+            provider: crate::config::PaymentProvider::Sandbox,
+            unpaid_timeout_mins: 15,
+            auto_confirm_days: 7,
+            dispute_window_days: 7,
+            settlement_cutoff: cutoff.into(),
+            settlement_timezone: "Asia/Shanghai".into(),
+        }
+    }
+
+    #[test]
+    fn the_cutoff_is_today_s_once_it_has_passed_and_yesterday_s_before() {
+        let s = payment("18:00");
+        // 18:00 in Shanghai is 10:00 UTC.
+        let after = "2026-11-23T10:30:00Z".parse::<DateTime<Utc>>().unwrap();
+        assert_eq!(
+            latest_cutoff(&s, after).to_rfc3339(),
+            "2026-11-23T10:00:00+00:00"
+        );
+        let before = "2026-11-23T09:59:00Z".parse::<DateTime<Utc>>().unwrap();
+        assert_eq!(
+            latest_cutoff(&s, before).to_rfc3339(),
+            "2026-11-22T10:00:00+00:00"
+        );
+        let (start, end) = business_day(&s, NaiveDate::from_ymd_opt(2026, 11, 23).unwrap());
+        assert_eq!(start.to_rfc3339(), "2026-11-22T16:00:00+00:00");
+        assert_eq!(end.to_rfc3339(), "2026-11-23T16:00:00+00:00");
+    }
+
+    #[test]
+    fn commission_is_rounded_down_and_the_property_keeps_its_own_sales() {
+        let m = Some(MerchantId::new());
+        let fen = |v| Fen::new(v).unwrap();
+        assert_eq!(split(fen(13_600), m, 250), (fen(13_260), fen(340)));
+        assert_eq!(split(fen(999), m, 100), (fen(990), fen(9)));
+        assert_eq!(split(fen(999), m, 0), (fen(999), Fen::ZERO));
+        assert_eq!(split(fen(500), None, 250), (Fen::ZERO, fen(500)));
+    }
+}

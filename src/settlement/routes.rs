@@ -1,0 +1,261 @@
+//! Merchants' money: their balance, their daily statements (JSON and CSV),
+//! and the commission the property takes (set by an operator).
+
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, NaiveDate, Utc};
+use entity::{Fen, JournalKind, LedgerAccountKind, MerchantId, merchant};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Statement};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::MerchantScope;
+use crate::db::sql;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::http::Json;
+use crate::ledger::{self, Account};
+use crate::state::AppState;
+
+/// What the property holds for a merchant.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MerchantBalance {
+    pub merchant_id: MerchantId,
+    /// Settled to the merchant, not yet paid out (fen).
+    pub available: Fen,
+    /// Paid by residents for orders not yet settled, held in escrow (fen,
+    /// before commission).
+    pub in_escrow: Fen,
+    /// Payouts approved, not yet paid (fen).
+    pub payouts_in_flight: Fen,
+    /// The property's commission, in basis points (100 = 1%).
+    pub commission_bp: i32,
+}
+
+fn fen(v: i64) -> Fen {
+    Fen::new(v).unwrap_or(Fen::ZERO)
+}
+
+/// The merchant's balance with the property.
+#[utoipa::path(get, path = "/api/v1/merchants/{merchant_id}/balance", tag = "settlement",
+    params(("merchant_id" = MerchantId, Path)),
+    responses((status = 200, body = MerchantBalance), (status = 404, body = ErrorBody)))]
+pub async fn balance(
+    state: web::Data<AppState>,
+    scope: MerchantScope,
+) -> ApiResult<web::Json<MerchantBalance>> {
+    let m = &scope.merchant;
+    let backend = state.db.get_database_backend();
+    let row = state
+        .db
+        .query_one_raw(Statement::from_sql_and_values(
+            backend,
+            sql(
+                backend,
+                "SELECT CAST(COALESCE(-SUM(l.amount), 0) AS BIGINT) AS held FROM journal_lines l \
+                 JOIN ledger_accounts a ON a.id = l.account_id \
+                 JOIN orders o ON o.id = l.order_id \
+                 WHERE a.kind = $1 AND o.merchant_id = $2 AND o.settled_at IS NULL",
+            ),
+            [
+                LedgerAccountKind::Escrow.as_str().into(),
+                m.id.as_uuid().into(),
+            ],
+        ))
+        .await?;
+    let held: i64 = match row {
+        Some(r) => r.try_get("", "held")?,
+        None => 0,
+    };
+    Ok(web::Json(MerchantBalance {
+        merchant_id: m.id,
+        available: fen(ledger::balance(&state.db, Account::merchant_payable(m.id)).await?),
+        in_escrow: fen(held),
+        payouts_in_flight: fen(ledger::balance(&state.db, Account::payouts_in_flight(m.id)).await?),
+        commission_bp: m.commission_bp,
+    }))
+}
+
+/// One settled order on a statement.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatementLine {
+    pub order_no: String,
+    pub settled_at: DateTime<Utc>,
+    /// What the resident paid and was not refunded (fen).
+    pub gross: Fen,
+    /// The property's commission (fen).
+    pub commission: Fen,
+    /// Credited to the merchant (fen).
+    pub net: Fen,
+}
+
+/// A merchant's settlements on one business day.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DailyStatement {
+    pub merchant_id: MerchantId,
+    /// The business day (`payment.settlement_timezone`).
+    pub date: NaiveDate,
+    pub lines: Vec<StatementLine>,
+    pub orders: usize,
+    pub gross: Fen,
+    pub commission: Fen,
+    pub net: Fen,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct StatementQuery {
+    /// `csv` for a spreadsheet; JSON otherwise.
+    pub format: Option<String>,
+}
+
+/// The merchant's statement for one business day: every order settled that
+/// day with its gross, commission and net, and the totals. `?format=csv`
+/// answers a CSV file.
+#[utoipa::path(get, path = "/api/v1/merchants/{merchant_id}/statements/{date}", tag = "settlement",
+    params(("merchant_id" = MerchantId, Path), ("date" = String, Path, description = "YYYY-MM-DD"), StatementQuery),
+    responses((status = 200, body = DailyStatement), (status = 200, description = "CSV", body = String, content_type = "text/csv"),
+        (status = 422, body = ErrorBody)))]
+pub async fn statement(
+    state: web::Data<AppState>,
+    scope: MerchantScope,
+    path: web::Path<(MerchantId, String)>,
+    query: web::Query<StatementQuery>,
+) -> ApiResult<HttpResponse> {
+    let date = NaiveDate::parse_from_str(&path.1, "%Y-%m-%d")
+        .map_err(|_| ApiError::invalid_field("date", "must be a date such as 2026-11-23"))?;
+    let (from, to) = super::business_day(&state.settings.payment, date);
+    let backend = state.db.get_database_backend();
+    let rows = state
+        .db
+        .query_all_raw(Statement::from_sql_and_values(
+            backend,
+            sql(
+                backend,
+                "SELECT o.order_no, e.created_at, \
+                 CAST(SUM(CASE WHEN a.kind = $1 THEN l.amount ELSE 0 END) AS BIGINT) AS gross, \
+                 CAST(-SUM(CASE WHEN a.kind = $2 THEN l.amount ELSE 0 END) AS BIGINT) AS net \
+                 FROM journal_entries e JOIN journal_lines l ON l.entry_id = e.id \
+                 JOIN ledger_accounts a ON a.id = l.account_id \
+                 JOIN orders o ON o.id = e.order_id \
+                 WHERE e.kind = $3 AND o.merchant_id = $4 AND e.created_at >= $5 AND e.created_at < $6 \
+                 GROUP BY e.id, o.order_no, e.created_at ORDER BY e.created_at, e.id",
+            ),
+            [
+                LedgerAccountKind::Escrow.as_str().into(),
+                LedgerAccountKind::MerchantPayable.as_str().into(),
+                JournalKind::Settlement.as_str().into(),
+                scope.merchant.id.as_uuid().into(),
+                from.into(),
+                to.into(),
+            ],
+        ))
+        .await?;
+    let mut lines = Vec::with_capacity(rows.len());
+    for r in rows {
+        let gross: i64 = r.try_get("", "gross")?;
+        let net: i64 = r.try_get("", "net")?;
+        lines.push(StatementLine {
+            order_no: r.try_get("", "order_no")?,
+            settled_at: r.try_get("", "created_at")?,
+            gross: fen(gross),
+            commission: fen(gross - net),
+            net: fen(net),
+        });
+    }
+    let total = |f: fn(&StatementLine) -> Fen| fen(lines.iter().map(|l| f(l).as_i64()).sum());
+    let statement = DailyStatement {
+        merchant_id: scope.merchant.id,
+        date,
+        orders: lines.len(),
+        gross: total(|l| l.gross),
+        commission: total(|l| l.commission),
+        net: total(|l| l.net),
+        lines,
+    };
+    if query.format.as_deref() == Some("csv") {
+        let mut rows: Vec<Vec<String>> = statement
+            .lines
+            .iter()
+            .map(|l| {
+                vec![
+                    l.order_no.clone(),
+                    l.settled_at.to_rfc3339(),
+                    l.gross.yuan(),
+                    l.commission.yuan(),
+                    l.net.yuan(),
+                ]
+            })
+            .collect();
+        rows.push(vec![
+            "合计 total".to_owned(),
+            String::new(),
+            statement.gross.yuan(),
+            statement.commission.yuan(),
+            statement.net.yuan(),
+        ]);
+        return crate::http::csv_response(
+            &format!("statement-{date}.csv"),
+            &[
+                "order_no",
+                "settled_at",
+                "gross_yuan",
+                "commission_yuan",
+                "net_yuan",
+            ],
+            rows,
+        );
+    }
+    Ok(HttpResponse::Ok().json(statement))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Commission {
+    /// Basis points of each settled order the property keeps (0 to 10,000;
+    /// 250 = 2.5%).
+    pub commission_bp: i32,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MerchantCommission {
+    pub merchant_id: MerchantId,
+    pub commission_bp: i32,
+}
+
+/// Sets the property's commission on a merchant's settled orders (operator
+/// admins). Applies to orders settled from now on.
+#[utoipa::path(put, path = "/api/v1/merchants/{merchant_id}/commission", tag = "settlement",
+    params(("merchant_id" = MerchantId, Path)), request_body = Commission,
+    responses((status = 200, body = MerchantCommission), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn set_commission(
+    state: web::Data<AppState>,
+    path: web::Path<MerchantId>,
+    body: Json<Commission>,
+) -> ApiResult<web::Json<MerchantCommission>> {
+    let bp = body.into_inner().commission_bp;
+    if !(0..=10_000).contains(&bp) {
+        return Err(ApiError::invalid_field(
+            "commission_bp",
+            "must be from 0 to 10000 (basis points)",
+        ));
+    }
+    let id = path.into_inner();
+    let updated = merchant::Entity::update_many()
+        .col_expr(
+            merchant::Column::CommissionBp,
+            sea_orm::sea_query::Expr::value(bp),
+        )
+        .col_expr(
+            merchant::Column::UpdatedAt,
+            sea_orm::sea_query::Expr::value(crate::clock::now()),
+        )
+        .filter(merchant::Column::Id.eq(id))
+        .exec(&state.db)
+        .await?
+        .rows_affected;
+    if updated == 0 {
+        return Err(ApiError::not_found());
+    }
+    Ok(web::Json(MerchantCommission {
+        merchant_id: id,
+        commission_bp: bp,
+    }))
+}
