@@ -25,7 +25,7 @@ use entity::{
     LedgerAccountKind, MerchantId, OrderId, UserId, journal_entry, journal_line, ledger_account,
 };
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ConnectionTrait, EntityTrait, Set, Statement};
+use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, Set, Statement};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -295,22 +295,45 @@ pub async fn post_many<C: ConnectionTrait>(db: &C, entries: Vec<Entry>) -> ApiRe
     let now = clock::now();
     let ids: Vec<(JournalEntryId, &Entry)> =
         entries.iter().map(|e| (JournalEntryId::new(), e)).collect();
-    for chunk in ids.chunks(CHUNK) {
-        journal_entry::Entity::insert_many(chunk.iter().map(|(id, e)| {
-            journal_entry::ActiveModel {
-                id: Set(*id),
-                kind: Set(e.kind),
-                key: Set(e.key.clone()),
-                community_id: Set(e.community),
-                order_id: Set(e.order),
-                subject_id: Set(e.subject),
-                memo: Set(e.memo.clone()),
-                created_by: Set(e.by),
-                created_at: Set(now),
-            }
-        }))
-        .exec_without_returning(db)
+    if db.get_database_backend() == DbBackend::Postgres {
+        // One JSON parameter instead of nine per row: PostgreSQL parses and
+        // plans a large batch far faster this way.
+        let rows: Vec<serde_json::Value> = ids
+            .iter()
+            .map(|(id, e)| {
+                serde_json::json!({
+                    "id": id, "kind": e.kind.as_str(), "key": e.key, "community_id": e.community,
+                    "order_id": e.order, "subject_id": e.subject, "memo": e.memo, "created_by": e.by,
+                })
+            })
+            .collect();
+        db.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "INSERT INTO journal_entries (id, kind, key, community_id, order_id, subject_id, memo, created_by, created_at) \
+             SELECT id, kind, key, community_id, order_id, subject_id, memo, created_by, $2 \
+             FROM json_to_recordset($1::json) AS r(id uuid, kind text, key text, community_id uuid, \
+             order_id uuid, subject_id uuid, memo text, created_by uuid)",
+            [serde_json::Value::Array(rows).to_string().into(), now.into()],
+        ))
         .await?;
+    } else {
+        for chunk in ids.chunks(CHUNK) {
+            journal_entry::Entity::insert_many(chunk.iter().map(|(id, e)| {
+                journal_entry::ActiveModel {
+                    id: Set(*id),
+                    kind: Set(e.kind),
+                    key: Set(e.key.clone()),
+                    community_id: Set(e.community),
+                    order_id: Set(e.order),
+                    subject_id: Set(e.subject),
+                    memo: Set(e.memo.clone()),
+                    created_by: Set(e.by),
+                    created_at: Set(now),
+                }
+            }))
+            .exec_without_returning(db)
+            .await?;
+        }
     }
     apply_lines(db, now, &ids).await?;
     Ok(ids.len())
@@ -386,6 +409,31 @@ async fn apply_lines<C: ConnectionTrait>(
             )
             .with_details(serde_json::json!({ "available": available, "needed": -change })));
         }
+    }
+    if backend == DbBackend::Postgres {
+        let rows: Vec<serde_json::Value> = entries
+            .iter()
+            .flat_map(|(entry_id, entry)| {
+                entry.lines.iter().map(move |l| {
+                    serde_json::json!([
+                        JournalLineId::new(),
+                        entry_id,
+                        l.account.id(),
+                        entry.order,
+                        l.amount
+                    ])
+                })
+            })
+            .collect();
+        db.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "INSERT INTO journal_lines (id, entry_id, account_id, order_id, amount) \
+             SELECT (r->>0)::uuid, (r->>1)::uuid, (r->>2)::uuid, (r->>3)::uuid, (r->>4)::bigint \
+             FROM json_array_elements($1::json) AS r",
+            [serde_json::Value::Array(rows).to_string().into()],
+        ))
+        .await?;
+        return Ok(());
     }
     let lines: Vec<journal_line::ActiveModel> = entries
         .iter()
