@@ -12,8 +12,8 @@ use utoipa::openapi::path::{HttpMethod, Operation};
 use utoipa::openapi::{RefOr, schema::Schema};
 
 use crate::auth::access::{ANY_STAFF, BUILDING_STAFF, COURIER_STAFF, MANAGER};
+use crate::auth::access::{FINANCE, ORDER_STAFF, PICKUP_STAFF, RESIDENTS_ONLY};
 use crate::auth::access::{MERCHANT_ANY, MERCHANT_OWNER, MERCHANT_REVIEWERS, PII_READERS};
-use crate::auth::access::{ORDER_STAFF, PICKUP_STAFF, RESIDENTS_ONLY};
 use crate::auth::{self, Access};
 use crate::config::Settings;
 use crate::{
@@ -107,6 +107,10 @@ pub fn table(settings: &Settings) -> Vec<ApiRoute> {
         route::<crate::settlement::routes::__path_balance, _, _>(Merchant(MERCHANT_OWNER), crate::settlement::routes::balance),
         route::<crate::settlement::routes::__path_statement, _, _>(Merchant(MERCHANT_OWNER), crate::settlement::routes::statement),
         route::<crate::settlement::routes::__path_set_commission, _, _>(OperatorAdmin, crate::settlement::routes::set_commission),
+        route::<crate::settlement::withdrawals::__path_request, _, _>(Merchant(MERCHANT_OWNER), crate::settlement::withdrawals::request),
+        route::<crate::settlement::withdrawals::__path_list_for_merchant, _, _>(Merchant(MERCHANT_OWNER), crate::settlement::withdrawals::list_for_merchant),
+        route::<crate::settlement::withdrawals::__path_list_for_community, _, _>(Staff(FINANCE), crate::settlement::withdrawals::list_for_community),
+        route::<crate::settlement::withdrawals::__path_decide, _, _>(Staff(FINANCE), crate::settlement::withdrawals::decide),
         // Merchants: the property's side
         route::<mr::__path_list_community_merchants, _, _>(Staff(MERCHANT_REVIEWERS), mr::list_community_merchants),
         // Before /merchants/{merchant_id}, which would also match "export".

@@ -222,6 +222,10 @@ id_type!(
     RefundId
 );
 id_type!(
+    /// A merchant's request to be paid out.
+    WithdrawalId
+);
+id_type!(
     /// An account of the escrow ledger.
     LedgerAccountId
 );

@@ -55,6 +55,7 @@ pub mod user;
 pub mod wechat_follower;
 pub mod wechat_identity;
 pub mod wechat_qr_code;
+pub mod withdrawal;
 
 pub use ids::*;
 pub use money::{Fen, FenOutOfRange, MAX_FEN};

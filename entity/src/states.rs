@@ -322,6 +322,30 @@ impl LedgerAccountKind {
 }
 
 string_enum!(
+    /// Where a merchant's withdrawal stands.
+    WithdrawalStatus {
+        /// Asked for; the amount is set aside from the available balance.
+        Requested = "requested",
+        /// Finance approved it; the payment is being made.
+        Approved = "approved",
+        /// Finance refused it (with a reason); the amount is available again.
+        Rejected = "rejected",
+        /// Paid out (the transfer's reference is recorded).
+        Paid = "paid",
+    }
+);
+
+impl WithdrawalStatus {
+    pub fn may_become(self, to: WithdrawalStatus) -> bool {
+        use WithdrawalStatus::*;
+        matches!(
+            (self, to),
+            (Requested, Approved) | (Requested, Rejected) | (Approved, Paid) | (Approved, Rejected)
+        )
+    }
+}
+
+string_enum!(
     /// What a journal entry records.
     JournalKind {
         /// A resident paid an order (into escrow).
@@ -334,6 +358,12 @@ string_enum!(
         RefundFailed = "refund_failed",
         /// An order settled to its merchant.
         Settlement = "settlement",
+        /// A merchant asked for a payout: set aside from the balance.
+        WithdrawalRequested = "withdrawal_requested",
+        /// Finance refused a payout: the amount is available again.
+        WithdrawalRejected = "withdrawal_rejected",
+        /// A payout was paid: the money left the property's account.
+        WithdrawalPaid = "withdrawal_paid",
     }
 );
 

@@ -24,6 +24,7 @@ mod m20261123_000013_product_images;
 mod m20261123_000014_product_search;
 mod m20261123_000015_ledger;
 mod m20261123_000016_settlement;
+mod m20261123_000017_withdrawals;
 
 pub struct Migrator;
 
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000014_product_search::Migration),
             Box::new(m20261123_000015_ledger::Migration),
             Box::new(m20261123_000016_settlement::Migration),
+            Box::new(m20261123_000017_withdrawals::Migration),
         ]
     }
 }

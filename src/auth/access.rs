@@ -88,6 +88,8 @@ pub const ORDER_STAFF: &[StaffRole] = &[
     StaffRole::Finance,
     StaffRole::CustomerService,
 ];
+/// Staff who decide merchants' payouts: the manager and finance.
+pub const FINANCE: &[StaffRole] = &[StaffRole::Manager, StaffRole::Finance];
 /// Staff who run pickup points: verify codes, see what is uncollected,
 /// tidy the message board.
 pub const PICKUP_STAFF: &[StaffRole] = &[

@@ -10,6 +10,7 @@
 //! `settlement:<order>`, so an order can never settle twice.
 
 pub mod routes;
+pub mod withdrawals;
 
 use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
 use entity::{CommunityId, Fen, JournalKind, MerchantId, OrderId};

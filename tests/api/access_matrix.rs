@@ -57,6 +57,7 @@ const PICKUP_STAFF: &[&str] = &[
     "customer_service",
 ];
 const RESIDENTS_ONLY: &[&str] = &[];
+const FINANCE: &[&str] = &["manager", "finance"];
 
 /// The seeded 食 category.
 const FOOD: &str = "01960000-0000-7000-8000-000000000002";
@@ -138,6 +139,10 @@ const EXPECTED: &[(&str, &str, Who)] = &[
     ("GET", "/api/v1/merchants/{merchant_id}/balance", Who::Merchant(MERCHANT_OWNER)),
     ("GET", "/api/v1/merchants/{merchant_id}/statements/{date}", Who::Merchant(MERCHANT_OWNER)),
     ("PUT", "/api/v1/merchants/{merchant_id}/commission", Who::OperatorAdmin),
+    ("POST", "/api/v1/merchants/{merchant_id}/withdrawals", Who::Merchant(MERCHANT_OWNER)),
+    ("GET", "/api/v1/merchants/{merchant_id}/withdrawals", Who::Merchant(MERCHANT_OWNER)),
+    ("GET", "/api/v1/communities/{community_id}/withdrawals", Who::Staff(FINANCE)),
+    ("POST", "/api/v1/communities/{community_id}/withdrawals/{withdrawal_id}/status", Who::Staff(FINANCE)),
     ("GET", "/api/v1/communities/{community_id}/merchants", Who::Staff(MERCHANT_REVIEWERS)),
     ("GET", "/api/v1/communities/{community_id}/merchants/{merchant_id}", Who::Staff(MERCHANT_REVIEWERS)),
     ("POST", "/api/v1/communities/{community_id}/merchants/{merchant_id}/visits", Who::Staff(MERCHANT_REVIEWERS)),
@@ -382,6 +387,27 @@ async fn every_route_admits_exactly_the_callers_its_rule_names() {
     .await;
     let clerk = app.dev_login(json!({ "phone": clerk_phone })).await;
     callers.push((Caller::MerchantClerk, Some(clerk)));
+    // A settled balance and a withdrawal of it, for the finance routes.
+    let merchant_id: entity::MerchantId = shop.parse().unwrap();
+    let escrow = anjia::ledger::Account::escrow(entity::CommunityId::from_uuid(here));
+    anjia::ledger::post(
+        &app.db,
+        anjia::ledger::Entry::new(entity::JournalKind::Settlement, "test:matrix-funds")
+            .debit(escrow, entity::Fen::new(10_000).unwrap())
+            .credit(
+                anjia::ledger::Account::merchant_payable(merchant_id),
+                entity::Fen::new(10_000).unwrap(),
+            ),
+    )
+    .await
+    .unwrap();
+    let withdrawal = created(
+        &app,
+        &merchant_owner,
+        format!("/api/v1/merchants/{shop}/withdrawals"),
+        json!({ "amount": 100 }),
+    )
+    .await;
     callers.push((Caller::MerchantOwner, Some(merchant_owner.clone())));
     let mut next_phone = 13_600_000_000u64;
     let company = created(
@@ -595,6 +621,9 @@ async fn every_route_admits_exactly_the_callers_its_rule_names() {
                 &property_courier
             };
             path = path.replace("{courier_id}", courier);
+            path = path
+                .replace("{withdrawal_id}", &withdrawal)
+                .replace("{date}", "2026-11-23");
             if path.contains("{staff_id}") {
                 next_phone += 1;
                 let row = created(

@@ -228,3 +228,135 @@ async fn two_settlers_at_once_settle_each_order_exactly_once() {
         "a payment and a settlement per order"
     );
 }
+
+#[tokio::test]
+async fn a_merchant_withdraws_its_balance_and_finance_approves_pays_or_rejects() {
+    let app = spawn_app().await;
+    let w = world(&app, 1).await;
+    let (owner, shop, product) = shop(&app, &w).await;
+    completed_order(&app, &w, &owner, &shop, &product, 2).await;
+    assert_eq!(settle(&app, Utc::now() + Duration::days(1)).await, 1);
+    let community = w.community;
+    let finance = app.staff(community, "finance").await;
+    let balance_path = format!("/api/v1/merchants/{shop}/balance");
+    let ask = |amount: i64| {
+        let path = format!("/api/v1/merchants/{shop}/withdrawals");
+        let owner = owner.clone();
+        let app = &app;
+        async move {
+            status_and_json(
+                app.post(&path, Some(&owner.access), json!({ "amount": amount }))
+                    .await,
+            )
+            .await
+        }
+    };
+    let decide = |id: String, body: Value| {
+        let path = format!(
+            "/api/v1/communities/{}/withdrawals/{id}/status",
+            w.community
+        );
+        let finance = finance.clone();
+        let app = &app;
+        async move { status_and_json(app.post(&path, Some(&finance.access), body).await).await }
+    };
+
+    // More than the balance (136.00) is refused; nothing is set aside.
+    let (status, body) = ask(13_601).await;
+    assert_eq!(
+        (status, &body["code"]),
+        (409, &json!("insufficient_balance")),
+        "{body}"
+    );
+    let (status, first) = ask(10_000).await;
+    assert_eq!(
+        (status, &first["status"]),
+        (201, &json!("requested")),
+        "{first}"
+    );
+    let b = get(&app, &owner, &balance_path).await;
+    assert_eq!(
+        (&b["available"], &b["payouts_in_flight"]),
+        (&json!(3_600), &json!(10_000))
+    );
+    let (status, _) = ask(5_000).await;
+    assert_eq!(status, 409, "the rest of the balance is only 36.00");
+
+    // Finance sees it, approves it, and records the transfer.
+    let list = get(
+        &app,
+        &finance,
+        &format!("/api/v1/communities/{}/withdrawals", w.community),
+    )
+    .await;
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    let id = first["id"].as_str().unwrap().to_owned();
+    let (status, body) = decide(
+        id.clone(),
+        json!({ "status": "paid", "payout_reference": "X" }),
+    )
+    .await;
+    assert_eq!(
+        (status, &body["code"]),
+        (409, &json!("invalid_transition")),
+        "approve first"
+    );
+    let (status, body) = decide(id.clone(), json!({ "status": "approved" })).await;
+    assert_eq!(
+        (status, &body["status"]),
+        (200, &json!("approved")),
+        "{body}"
+    );
+    let (status, _) = decide(id.clone(), json!({ "status": "paid" })).await;
+    assert_eq!(status, 422, "the transfer's reference is required");
+    let (status, body) = decide(
+        id.clone(),
+        json!({ "status": "paid", "payout_reference": "ICBC-20261123-0001" }),
+    )
+    .await;
+    assert_eq!((status, &body["status"]), (200, &json!("paid")), "{body}");
+    assert_eq!(body["payout_reference"], "ICBC-20261123-0001");
+    let (status, _) = decide(id, json!({ "status": "rejected", "reason": "late" })).await;
+    assert_eq!(status, 409, "paid is final");
+    let b = get(&app, &owner, &balance_path).await;
+    assert_eq!(
+        (&b["available"], &b["payouts_in_flight"]),
+        (&json!(3_600), &json!(0))
+    );
+
+    // A rejected request gives the amount back.
+    let (_, second) = ask(3_600).await;
+    let second = second["id"].as_str().unwrap().to_owned();
+    let (status, _) = decide(second.clone(), json!({ "status": "rejected" })).await;
+    assert_eq!(status, 422, "a rejection needs a reason");
+    let (status, body) = decide(
+        second,
+        json!({ "status": "rejected", "reason": "账户信息不全" }),
+    )
+    .await;
+    assert_eq!(
+        (status, &body["status"]),
+        (200, &json!("rejected")),
+        "{body}"
+    );
+    let b = get(&app, &owner, &balance_path).await;
+    assert_eq!(b["available"], 3_600);
+    assert_eq!(
+        crate::group_buys::messages_of(&app, "withdrawal_update").await,
+        3
+    );
+    let report = anjia::ledger::verify(&app.db).await.unwrap();
+    assert!(report.ok(), "{:#?}", report.problems);
+
+    // Finance of another community sees none of it.
+    let other = world(&app, 0).await;
+    let stranger = app.staff(other.community, "finance").await;
+    let res = app
+        .get(
+            &format!("/api/v1/communities/{}/withdrawals", other.community),
+            Some(&stranger.access),
+        )
+        .await;
+    let (_, list) = status_and_json(res).await;
+    assert_eq!(list, json!([]));
+}

@@ -1,0 +1,30 @@
+use sea_orm::entity::prelude::*;
+
+use crate::{Fen, MerchantId, UserId, WithdrawalId, WithdrawalStatus};
+
+/// A merchant's request to be paid out of its settled balance.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "withdrawals")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: WithdrawalId,
+    pub merchant_id: MerchantId,
+    pub amount: Fen,
+    pub status: WithdrawalStatus,
+    pub requested_by: UserId,
+    pub decided_by: Option<UserId>,
+    pub decided_at: Option<DateTimeUtc>,
+    /// Why it was rejected.
+    pub reason: Option<String>,
+    pub paid_by: Option<UserId>,
+    pub paid_at: Option<DateTimeUtc>,
+    /// The bank transfer's (or WeChat transfer's) reference.
+    pub payout_reference: Option<String>,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
