@@ -111,6 +111,7 @@ pub fn table(settings: &Settings) -> Vec<ApiRoute> {
         route::<crate::settlement::withdrawals::__path_list_for_merchant, _, _>(Merchant(MERCHANT_OWNER), crate::settlement::withdrawals::list_for_merchant),
         route::<crate::settlement::withdrawals::__path_list_for_community, _, _>(Staff(FINANCE), crate::settlement::withdrawals::list_for_community),
         route::<crate::settlement::withdrawals::__path_decide, _, _>(Staff(FINANCE), crate::settlement::withdrawals::decide),
+        route::<crate::payment::wallet::__path_get, _, _>(Residents(FINANCE), crate::payment::wallet::get),
         // Merchants: the property's side
         route::<mr::__path_list_community_merchants, _, _>(Staff(MERCHANT_REVIEWERS), mr::list_community_merchants),
         // Before /merchants/{merchant_id}, which would also match "export".

@@ -236,6 +236,8 @@ string_enum!(
         Sandbox = "sandbox",
         /// WeChat Pay.
         WechatPay = "wechat_pay",
+        /// The household's wallet (refunds kept there).
+        Wallet = "wallet",
     }
 );
 

@@ -610,14 +610,30 @@ pub struct Paying {
     pub payment: crate::payment::PaymentStart,
 }
 
-/// Pay for the order. With the sandbox provider the payment completes at
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PayRequest {
+    /// `wallet` pays from the household's wallet at once (refused with
+    /// `insufficient_balance` when it holds too little); omitted, the
+    /// configured provider takes the payment.
+    pub method: Option<PayWith>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PayWith {
+    Wallet,
+}
+
+/// Pay for the order. From the household's wallet (`"method": "wallet"`)
+/// it completes at once. With the sandbox provider the payment completes at
 /// once, through the same path a verified payment notification takes. With
 /// WeChat Pay the answer carries the signed parameters for
 /// `wx.requestPayment` (the amount is the order's own, the prepay expires at
 /// the payment deadline); the order is paid when WeChat Pay's notification
 /// arrives. The caller needs a mini-program sign-in (its openid pays).
 #[utoipa::path(post, path = "/api/v1/communities/{community_id}/orders/{order_id}/pay", tag = "orders",
-    params(("community_id" = CommunityId, Path), ("order_id" = OrderId, Path)),
+    params(("community_id" = CommunityId, Path), ("order_id" = OrderId, Path)), request_body = PayRequest,
     responses((status = 200, body = Paying), (status = 409, body = ErrorBody),
         (status = 502, description = "`wechat_unavailable`: WeChat Pay refused or failed", body = ErrorBody)))]
 pub async fn pay(
@@ -625,8 +641,17 @@ pub async fn pay(
     scope: CommunityScope,
     caller: Caller,
     path: web::Path<(CommunityId, OrderId)>,
+    body: Json<PayRequest>,
 ) -> ApiResult<web::Json<Paying>> {
     let o = own_order(&state, &scope, path.1).await?;
+    if body.into_inner().method == Some(PayWith::Wallet) {
+        let paid =
+            service::record_paid(&state.db, &state.settings, o.id, PaymentMethod::Wallet).await?;
+        return Ok(web::Json(Paying {
+            order: one_order(&state.db, paid).await?,
+            payment: crate::payment::PaymentStart::Wallet,
+        }));
+    }
     crate::payment::check_available(&state.settings)?;
     let Some(wechat_pay) = state.wechat_pay.as_ref() else {
         let paid =
@@ -675,27 +700,32 @@ pub async fn pay(
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Reason {
+pub struct Cancellation {
     /// At most 200 characters.
     pub reason: Option<String>,
+    /// Cancelling a paid order: `original` (default) refunds the way it was
+    /// paid, `wallet` keeps the money in the household's wallet.
+    #[serde(default)]
+    pub refund_to: crate::payment::RefundTo,
 }
 
 /// Cancel the order: before payment; after payment while the merchant has
 /// not accepted it (a group-buy order: while the group has not yet
 /// succeeded). A paid order is refunded.
 #[utoipa::path(post, path = "/api/v1/communities/{community_id}/orders/{order_id}/cancel", tag = "orders",
-    params(("community_id" = CommunityId, Path), ("order_id" = OrderId, Path)), request_body = Reason,
+    params(("community_id" = CommunityId, Path), ("order_id" = OrderId, Path)), request_body = Cancellation,
     responses((status = 200, body = Order), (status = 409, body = ErrorBody)))]
 pub async fn cancel(
     state: web::Data<AppState>,
     scope: CommunityScope,
     caller: Caller,
     path: web::Path<(CommunityId, OrderId)>,
-    body: Json<Reason>,
+    body: Json<Cancellation>,
 ) -> ApiResult<web::Json<Order>> {
     let o = own_order(&state, &scope, path.1).await?;
+    let body = body.into_inner();
+    let refund_to = body.refund_to;
     let reason = body
-        .into_inner()
         .reason
         .map(|r| crate::text::required("reason", &r, 200))
         .transpose()?;
@@ -722,6 +752,7 @@ pub async fn cancel(
         Actor::resident(caller.user.id),
         MoveDetails {
             reason,
+            refund_to,
             ..Default::default()
         },
     )

@@ -490,6 +490,8 @@ pub struct MoveDetails {
     pub reason: Option<String>,
     pub courier_id: Option<CourierId>,
     pub payment_method: Option<PaymentMethod>,
+    /// Where a refund this move causes goes.
+    pub refund_to: crate::payment::RefundTo,
 }
 
 /// Moves `order` to `to` on behalf of `actor`: the conditional update, the
@@ -570,13 +572,14 @@ pub async fn advance<C: ConnectionTrait>(
             .reason
             .clone()
             .unwrap_or_else(|| format!("order {to}"));
-        crate::payment::refund(
+        crate::payment::refund_to(
             db,
             settings,
             order,
             order.amount,
             &why,
             &format!("order:{}:full", order.id),
+            details.refund_to,
         )
         .await?;
     }

@@ -17,6 +17,7 @@ use entity::{Fen, JournalKind, OrderId, PaymentMethod, RefundId, RefundStatus, o
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
+pub mod wallet;
 pub mod wechat_pay;
 
 use crate::clock;
@@ -31,6 +32,8 @@ use crate::ledger::{self, Account, Entry};
 pub enum PaymentStart {
     /// The sandbox took the payment at once: the order is paid.
     Sandbox,
+    /// The household's wallet paid at once: the order is paid.
+    Wallet,
     /// Call `wx.requestPayment` with these; the order is paid when WeChat
     /// Pay's notification arrives (poll the order or wait for the message).
     WechatPay {
@@ -59,10 +62,29 @@ fn provider_name(settings: &Settings) -> &'static str {
     }
 }
 
-/// Records a refund of `amount` for `order`, once per `decision`. Returns
-/// `true` when this call recorded it, `false` when the decision had already
-/// been recorded. Runs in the caller's transaction; the resident is told
-/// through the outbox.
+/// Where a refund goes.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Deserialize,
+    serde::Serialize,
+    utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundTo {
+    /// Back the way it was paid (a wallet payment goes back to the wallet).
+    #[default]
+    Original,
+    /// Into the household's wallet, to pay orders and property fees later.
+    Wallet,
+}
+
+/// Records a refund of `amount` for `order`, once per `decision`, back the
+/// way it was paid. See [`refund_to`].
 pub async fn refund<C: ConnectionTrait>(
     db: &C,
     settings: &Settings,
@@ -71,13 +93,41 @@ pub async fn refund<C: ConnectionTrait>(
     reason: &str,
     decision: &str,
 ) -> ApiResult<bool> {
+    refund_to(
+        db,
+        settings,
+        order,
+        amount,
+        reason,
+        decision,
+        RefundTo::Original,
+    )
+    .await
+}
+
+/// Records a refund of `amount` for `order`, once per `decision`, to `to`.
+/// Returns `true` when this call recorded it, `false` when the decision had
+/// already been recorded. Runs in the caller's transaction; the resident is
+/// told through the outbox. A refund to the wallet completes at once; one
+/// through WeChat Pay is sent by the outbox worker.
+pub async fn refund_to<C: ConnectionTrait>(
+    db: &C,
+    settings: &Settings,
+    order: &order::Model,
+    amount: Fen,
+    reason: &str,
+    decision: &str,
+    to: RefundTo,
+) -> ApiResult<bool> {
     if amount == Fen::ZERO {
         return Ok(false);
     }
+    let to_wallet = to == RefundTo::Wallet || order.payment_method == Some(PaymentMethod::Wallet);
     let now = clock::now();
     // The sandbox completes at once; WeChat Pay starts `pending` and
     // completes from its refund notification or a status query.
     let (status, completed_at) = match settings.payment.provider {
+        _ if to_wallet => (RefundStatus::Succeeded, Some(now)),
         PaymentProvider::Sandbox => (RefundStatus::Succeeded, Some(now)),
         PaymentProvider::WechatPay => (RefundStatus::Pending, None),
     };
@@ -96,7 +146,14 @@ pub async fn refund<C: ConnectionTrait>(
         amount: sea_orm::Set(amount),
         reason: sea_orm::Set(reason.clone()),
         idempotency_key: sea_orm::Set(decision.to_owned()),
-        provider: sea_orm::Set(provider_name(settings).to_owned()),
+        provider: sea_orm::Set(
+            if to_wallet {
+                "wallet"
+            } else {
+                provider_name(settings)
+            }
+            .to_owned(),
+        ),
         status: sea_orm::Set(status),
         created_at: sea_orm::Set(now),
         completed_at: sea_orm::Set(completed_at),
@@ -125,6 +182,21 @@ pub async fn refund<C: ConnectionTrait>(
     )
     .await?;
     match settings.payment.provider {
+        _ if to_wallet => {
+            ledger::post(
+                db,
+                Entry::new(
+                    JournalKind::RefundSucceeded,
+                    format!("refund:{refund_id}:succeeded"),
+                )
+                .order(order.community_id, order.id)
+                .subject(refund_id)
+                .memo("into the household's wallet")
+                .debit(Account::refunds_in_flight(), amount)
+                .credit(Account::household_wallet(order.household_id), amount),
+            )
+            .await?;
+        }
         PaymentProvider::Sandbox => refund_succeeded(db, order, refund_id, amount).await?,
         PaymentProvider::WechatPay => {
             // Sent by the outbox worker, retried until WeChat Pay takes it.
@@ -283,6 +355,7 @@ pub async fn post_payment<C: ConnectionTrait>(
 ) -> ApiResult<()> {
     let from = match method {
         PaymentMethod::Sandbox | PaymentMethod::WechatPay => Account::wechat_clearing(),
+        PaymentMethod::Wallet => Account::household_wallet(order.household_id),
     };
     ledger::post(
         db,

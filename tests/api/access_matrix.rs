@@ -143,6 +143,7 @@ const EXPECTED: &[(&str, &str, Who)] = &[
     ("GET", "/api/v1/merchants/{merchant_id}/withdrawals", Who::Merchant(MERCHANT_OWNER)),
     ("GET", "/api/v1/communities/{community_id}/withdrawals", Who::Staff(FINANCE)),
     ("POST", "/api/v1/communities/{community_id}/withdrawals/{withdrawal_id}/status", Who::Staff(FINANCE)),
+    ("GET", "/api/v1/communities/{community_id}/households/{household_id}/wallet", Who::Residents(FINANCE)),
     ("GET", "/api/v1/communities/{community_id}/merchants", Who::Staff(MERCHANT_REVIEWERS)),
     ("GET", "/api/v1/communities/{community_id}/merchants/{merchant_id}", Who::Staff(MERCHANT_REVIEWERS)),
     ("POST", "/api/v1/communities/{community_id}/merchants/{merchant_id}/visits", Who::Staff(MERCHANT_REVIEWERS)),

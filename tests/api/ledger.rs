@@ -245,3 +245,109 @@ async fn verify_reports_a_tampered_balance_and_an_unbalanced_entry() {
         1
     );
 }
+
+#[tokio::test]
+async fn money_kept_in_the_wallet_pays_the_next_order_and_comes_back_to_it() {
+    let app = spawn_app().await;
+    let w = world(&app, 2).await;
+    let (owner, shop, product) = shop(&app, &w).await;
+    let r = &w.residents[0];
+    let orders = format!("/api/v1/communities/{}/orders", w.community);
+    let order = |quantity: u32| {
+        let (app, orders, r) = (&app, orders.clone(), r.clone());
+        let body = json!({ "merchant_id": shop, "lines": [{ "product_id": product, "quantity": quantity }],
+                           "receiving": { "fulfilment": "pickup", "pickup_point_id": w.point } });
+        async move {
+            let (status, o) = status_and_json(app.post(&orders, Some(&r.access), body).await).await;
+            assert_eq!(status, 201, "{o}");
+            o
+        }
+    };
+    let first = order(2).await;
+    let id = first["id"].as_str().unwrap();
+    let household = first["household_id"].as_str().unwrap().to_owned();
+    let wallet = format!(
+        "/api/v1/communities/{}/households/{household}/wallet",
+        w.community
+    );
+    assert_eq!(
+        app.post(&format!("{orders}/{id}/pay"), Some(&r.access), json!({}))
+            .await
+            .status(),
+        200
+    );
+    let (status, cancelled) = status_and_json(
+        app.post(
+            &format!("{orders}/{id}/cancel"),
+            Some(&r.access),
+            json!({ "reason": "买多了", "refund_to": "wallet" }),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{cancelled}");
+    let (_, seen) = status_and_json(app.get(&wallet, Some(&r.access)).await).await;
+    assert_eq!(seen["balance"], 13_600, "{seen}");
+    assert_eq!(seen["movements"][0]["amount"], 13_600);
+    assert_eq!(seen["movements"][0]["kind"], "refund_succeeded");
+
+    // The wallet pays the next order at once.
+    let second = order(1).await;
+    let (status, paid) = status_and_json(
+        app.post(
+            &format!("{orders}/{}/pay", second["id"].as_str().unwrap()),
+            Some(&r.access),
+            json!({ "method": "wallet" }),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!((status, &paid["status"]), (200, &json!("paid")), "{paid}");
+    assert_eq!(paid["payment"]["provider"], "wallet");
+    assert_eq!(paid["payment_method"], "wallet");
+    // Not enough left for two more boxes: refused, nothing moves.
+    let third = order(2).await;
+    let third_id = third["id"].as_str().unwrap();
+    let res = app
+        .post(
+            &format!("{orders}/{third_id}/pay"),
+            Some(&r.access),
+            json!({ "method": "wallet" }),
+        )
+        .await;
+    let refused = crate::helpers::assert_error(res, 409, "insufficient_balance").await;
+    assert_eq!(refused["details"]["available"], 6_800);
+    let (_, third) = status_and_json(
+        app.get(&format!("{orders}/{third_id}"), Some(&r.access))
+            .await,
+    )
+    .await;
+    assert_eq!(third["order"]["status"], "pending_payment");
+
+    // A refund of a wallet payment goes back to the wallet.
+    let (status, _) = status_and_json(
+        app.post(
+            &format!(
+                "/api/v1/merchants/{shop}/orders/{}/status",
+                second["id"].as_str().unwrap()
+            ),
+            Some(&owner.access),
+            json!({ "status": "rejected", "reason": "今日缺货" }),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (_, seen) = status_and_json(app.get(&wallet, Some(&r.access)).await).await;
+    assert_eq!(seen["balance"], 13_600);
+    assert_ledger_holds(&app.db).await;
+
+    // A neighbour sees nothing of it; finance may look.
+    let neighbour = &w.residents[1];
+    assert_eq!(
+        app.get(&wallet, Some(&neighbour.access)).await.status(),
+        404
+    );
+    let finance = app.staff(w.community, "finance").await;
+    assert_eq!(app.get(&wallet, Some(&finance.access)).await.status(), 200);
+}
