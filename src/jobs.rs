@@ -32,6 +32,8 @@ pub struct SweepReport {
     pub reminders: usize,
     /// Confirmed orders settled to their merchants.
     pub settled_to_merchants: usize,
+    /// Prepaid orders checked with WeChat Pay (lost notifications, closing).
+    pub reconciled: usize,
 }
 
 /// Moves the orders `select` claims to `to`, as the system, in one
@@ -103,6 +105,7 @@ pub async fn sweep(state: &AppState, now: DateTime<Utc>) -> ApiResult<SweepRepor
     report.reminders = crate::pickup::service::send_reminders(state, now).await?;
     report.settled_to_merchants =
         crate::settlement::settle_due(&state.db, &state.settings.payment, now, batch).await?;
+    report.reconciled = crate::payment::wechat_pay::reconcile::reconcile(state, now, batch).await?;
     Ok(report)
 }
 

@@ -60,6 +60,12 @@ pub struct Model {
     pub confirmed_at: Option<DateTimeUtc>,
     /// When its money went from escrow to the merchant (the settlement job).
     pub settled_at: Option<DateTimeUtc>,
+    /// When a WeChat Pay prepay was made for it.
+    pub prepaid_at: Option<DateTimeUtc>,
+    /// When the reconciliation job last asked WeChat Pay about it.
+    pub pay_checked_at: Option<DateTimeUtc>,
+    /// When it was closed at WeChat Pay (no later payment can arrive).
+    pub pay_closed_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -25,6 +25,7 @@ mod m20261123_000014_product_search;
 mod m20261123_000015_ledger;
 mod m20261123_000016_settlement;
 mod m20261123_000017_withdrawals;
+mod m20261123_000018_payment_reconciliation;
 
 pub struct Migrator;
 
@@ -49,6 +50,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000015_ledger::Migration),
             Box::new(m20261123_000016_settlement::Migration),
             Box::new(m20261123_000017_withdrawals::Migration),
+            Box::new(m20261123_000018_payment_reconciliation::Migration),
         ]
     }
 }

@@ -692,6 +692,16 @@ pub async fn pay(
         [first, ..] => format!("{} 等{}件", first.title, view.lines.len()),
     };
     let request_payment = wechat_pay.prepay_jsapi(&o, &openid, &description).await?;
+    // From now on WeChat Pay may take the money: reconciliation watches it.
+    order::Entity::update_many()
+        .col_expr(
+            order::Column::PrepaidAt,
+            sea_orm::sea_query::Expr::value(clock::now()),
+        )
+        .filter(order::Column::Id.eq(o.id))
+        .filter(order::Column::PrepaidAt.is_null())
+        .exec(&state.db)
+        .await?;
     Ok(web::Json(Paying {
         order: view,
         payment: crate::payment::PaymentStart::WechatPay { request_payment },

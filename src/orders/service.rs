@@ -292,6 +292,9 @@ pub async fn submit(db: &DatabaseConnection, new: NewOrder) -> ApiResult<Submitt
         fulfilled_at: None,
         confirmed_at: None,
         settled_at: None,
+        prepaid_at: None,
+        pay_checked_at: None,
+        pay_closed_at: None,
         created_at: now,
         updated_at: now,
     };
@@ -538,9 +541,14 @@ pub async fn advance<C: ConnectionTrait>(
         OrderStatus::Completed => next.confirmed_at = Some(now),
         _ => {}
     }
-    // Every column is written (`reset_all`): the row is exactly `next`.
+    // Every column is written (`reset_all`): the row is exactly `next`
+    // (but for the payment reconciliation's own columns).
     let mut changes = order::ActiveModel::from(next.clone()).reset_all();
     changes.id = NotSet;
+    // The reconciliation job's columns move on their own.
+    changes.prepaid_at = NotSet;
+    changes.pay_checked_at = NotSet;
+    changes.pay_closed_at = NotSet;
     let moved = order::Entity::update_many()
         .set(changes)
         .filter(order::Column::Id.eq(order.id))

@@ -206,7 +206,7 @@ async fn pending_order(fake: &Fake) -> Pending {
         id: Set(entity::WechatIdentityId::new()),
         user_id: Set(entity::UserId::from_uuid(r.user_id)),
         app_id: Set(APP_ID.into()),
-        openid: Set("o-test-openid".into()),
+        openid: Set(format!("o-{}", r.user_id.simple())),
         unionid: Set(None),
         session_key_enc: Set(None),
         created_at: Set(chrono::Utc::now()),
@@ -321,7 +321,7 @@ async fn a_resident_pays_through_wechat_pay_and_only_a_genuine_notification_pays
     let body: Value = serde_json::from_slice(&sent.body).unwrap();
     assert_eq!(body["amount"]["total"], 13_600);
     assert_eq!(body["out_trade_no"], o.order_no.as_str());
-    assert_eq!(body["payer"]["openid"], "o-test-openid");
+    assert_eq!(body["payer"]["openid"], format!("o-{}", r.user_id.simple()));
     assert_eq!(
         chrono::DateTime::parse_from_rfc3339(body["time_expire"].as_str().unwrap())
             .unwrap()
@@ -656,4 +656,107 @@ async fn a_refund_decided_before_a_crash_is_sent_after_restart_and_completes_on_
     );
     let report = anjia::ledger::verify(&second.app.db).await.unwrap();
     assert!(report.ok(), "{:#?}", report.problems);
+}
+
+/// A signed JSON answer from the fake WeChat Pay.
+fn signed_answer(fake: &Fake, status: u16, body: &str) -> ResponseTemplate {
+    let mut answer = ResponseTemplate::new(status);
+    if !body.is_empty() {
+        answer = answer.set_body_raw(body.to_owned(), "application/json");
+    }
+    for (k, v) in fake.signed(body, chrono::Utc::now().timestamp()) {
+        answer = answer.insert_header(k.as_str(), v.as_str());
+    }
+    answer
+}
+
+#[tokio::test]
+async fn reconciliation_finds_a_lost_notification_and_closes_an_expired_order_at_wechat_pay() {
+    let fake = fake_pay().await;
+    let app = &fake.app;
+    let answer = json!({ "prepay_id": "wx23100000000000000000000000001" }).to_string();
+    Mock::given(method("POST"))
+        .and(path("/v3/pay/transactions/jsapi"))
+        .respond_with(signed_answer(&fake, 200, &answer))
+        .mount(&app.fake_wechat)
+        .await;
+    let mut prepaid = Vec::new();
+    for _ in 0..2 {
+        let p = pending_order(&fake).await;
+        let res = app
+            .post(
+                &format!("/api/v1/communities/{}/orders/{}/pay", p.w.community, p.id),
+                Some(&p.resident.access),
+                json!({}),
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+        prepaid.push(p.order);
+    }
+    let (lost, abandoned) = (&prepaid[0], &prepaid[1]);
+    // WeChat Pay took the first payment, but its notification never came.
+    let mut paid = transaction(&lost.order_no, 13_600);
+    paid["trade_state"] = json!("SUCCESS");
+    Mock::given(method("GET"))
+        .and(path(format!(
+            "/v3/pay/transactions/out-trade-no/{}",
+            lost.order_no
+        )))
+        .respond_with(signed_answer(&fake, 200, &paid.to_string()))
+        .expect(1)
+        .mount(&app.fake_wechat)
+        .await;
+    let mut unpaid = transaction(&abandoned.order_no, 13_600);
+    unpaid["trade_state"] = json!("NOTPAY");
+    Mock::given(method("GET"))
+        .and(path(format!(
+            "/v3/pay/transactions/out-trade-no/{}",
+            abandoned.order_no
+        )))
+        .respond_with(signed_answer(&fake, 200, &unpaid.to_string()))
+        .expect(2)
+        .mount(&app.fake_wechat)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(format!(
+            "/v3/pay/transactions/out-trade-no/{}/close",
+            abandoned.order_no
+        )))
+        .respond_with(signed_answer(&fake, 204, ""))
+        .expect(1)
+        .mount(&app.fake_wechat)
+        .await;
+
+    // Within a minute of the prepay nobody is asked.
+    let now = chrono::Utc::now();
+    let state = &app.state;
+    assert_eq!(
+        anjia::payment::wechat_pay::reconcile::reconcile(state, now, 100)
+            .await
+            .unwrap(),
+        0
+    );
+    // Two minutes on: the lost payment is applied; the other is still open.
+    let later = now + chrono::Duration::minutes(2);
+    assert_eq!(
+        anjia::payment::wechat_pay::reconcile::reconcile(state, later, 100)
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(status_of(app, lost).await, OrderStatus::Paid);
+    assert_eq!(status_of(app, abandoned).await, OrderStatus::PendingPayment);
+    // Past its deadline it expires here and is closed there; then nobody asks again.
+    let report = anjia::jobs::sweep(state, now + chrono::Duration::minutes(20))
+        .await
+        .unwrap();
+    assert_eq!((report.expired, report.reconciled), (1, 1), "{report:?}");
+    assert_eq!(status_of(app, abandoned).await, OrderStatus::Expired);
+    let report = anjia::jobs::sweep(state, now + chrono::Duration::minutes(40))
+        .await
+        .unwrap();
+    assert_eq!(report.reconciled, 0, "{report:?}");
+    assert_eq!(entries(app).await, 1, "one payment in the ledger");
+    let ledger = anjia::ledger::verify(&app.db).await.unwrap();
+    assert!(ledger.ok(), "{:#?}", ledger.problems);
 }

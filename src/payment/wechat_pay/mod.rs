@@ -5,6 +5,7 @@
 
 pub mod crypto;
 pub mod notify;
+pub mod reconcile;
 
 use std::sync::Arc;
 
