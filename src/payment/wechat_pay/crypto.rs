@@ -379,3 +379,89 @@ mod tests {
         assert!(header.ends_with("timestamp=\"1700000000\",serial_no=\"SERIAL\""));
     }
 }
+
+#[cfg(test)]
+mod certificate_tests {
+    #![allow(clippy::unwrap_used)]
+    use std::str::FromStr;
+    use std::time::Duration;
+
+    use rsa::pkcs1v15::SigningKey;
+    use rsa::pkcs8::EncodePublicKey;
+    use x509_cert::builder::{Builder, CertificateBuilder, Profile};
+    use x509_cert::der::EncodePem;
+    use x509_cert::name::Name;
+    use x509_cert::serial_number::SerialNumber;
+    use x509_cert::spki::SubjectPublicKeyInfoOwned;
+    use x509_cert::time::Validity;
+
+    use super::*;
+
+    /// A self-signed platform certificate (test-only), with `serial`.
+    fn certificate(key: &RsaPrivateKey, serial: &[u8]) -> String {
+        let spki = SubjectPublicKeyInfoOwned::try_from(
+            key.to_public_key().to_public_key_der().unwrap().as_bytes(),
+        )
+        .unwrap();
+        let signer = SigningKey::<Sha256>::new(key.clone());
+        let builder = CertificateBuilder::new(
+            Profile::Root,
+            SerialNumber::new(serial).unwrap(),
+            Validity::from_now(Duration::from_secs(3600)).unwrap(),
+            Name::from_str("CN=Tenpay.com Root CA,O=Tenpay.com").unwrap(),
+            spki,
+            &signer,
+        )
+        .unwrap();
+        builder
+            .build::<rsa::pkcs1v15::Signature>()
+            .unwrap()
+            .to_pem(x509_cert::der::pem::LineEnding::LF)
+            .unwrap()
+    }
+
+    #[test]
+    fn a_platform_certificate_and_a_public_key_work_side_by_side() {
+        let mut rng = rsa::rand_core::OsRng;
+        let old = RsaPrivateKey::new(&mut rng, 2048).unwrap();
+        let new = RsaPrivateKey::new(&mut rng, 2048).unwrap();
+        let mut keys = PlatformKeys::default();
+        let serial = keys
+            .add_certificate(&certificate(&old, &[0x5E, 0x12, 0xAB, 0x01]))
+            .unwrap();
+        assert_eq!(serial, "5E12AB01", "the certificate's serial, in hex");
+        keys.add_public_key(
+            "PUB_KEY_ID_NEW",
+            &new.to_public_key()
+                .to_public_key_pem(rsa::pkcs8::LineEnding::LF)
+                .unwrap(),
+        )
+        .unwrap();
+        let body = b"{}";
+        let sign = |key: &RsaPrivateKey| {
+            MerchantKey::from_key("", "", key.clone()).sign("1700000000\nn\n{}\n")
+        };
+        let (by_old, by_new) = (sign(&old), sign(&new));
+        let check = |signature: &str, serial: &str| {
+            keys.verify(
+                &SignedHeaders {
+                    timestamp: "1700000000",
+                    nonce: "n",
+                    signature,
+                    serial,
+                },
+                body,
+                1_700_000_000,
+                300,
+            )
+        };
+        assert_eq!(
+            check(&by_old, "5e12ab01"),
+            Ok(()),
+            "serials match in any case"
+        );
+        assert_eq!(check(&by_new, "PUB_KEY_ID_NEW"), Ok(()));
+        assert_eq!(check(&by_new, "5E12AB01"), Err(Refused::BadSignature));
+        assert!(keys.add_certificate("not a certificate").is_err());
+    }
+}
