@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestDb, config_dir, spawn_app_on};
 
-fn anjia(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
+pub fn anjia(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_anjia"));
     cmd.args(args)
         .env("ANJIA_ENV", "test")
@@ -27,7 +27,7 @@ fn anjia(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
     child.wait_with_output().unwrap()
 }
 
-fn text(out: &Output) -> String {
+pub fn text(out: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),

@@ -4,6 +4,7 @@
 
 use anjia::error::ErrorCode;
 use anjia::ledger::{self, Account, Entry, Posted};
+use chrono::Utc;
 use entity::{CommunityId, Fen, HouseholdId, JournalKind, OrderId};
 use sea_orm::{ConnectionTrait, EntityTrait, Statement, TransactionTrait};
 use serde_json::json;
@@ -350,4 +351,217 @@ async fn money_kept_in_the_wallet_pays_the_next_order_and_comes_back_to_it() {
     );
     let finance = app.staff(w.community, "finance").await;
     assert_eq!(app.get(&wallet, Some(&finance.access)).await.status(), 200);
+}
+
+/// What the randomized run may answer to each kind of operation: success,
+/// or a refusal the rules allow (never a 5xx, never anything else).
+fn allowed(status: u16) -> bool {
+    matches!(status, 200 | 201 | 409 | 422)
+}
+
+#[tokio::test]
+async fn two_thousand_random_operations_keep_every_ledger_invariant() {
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
+    let app = spawn_app().await;
+    let w = world(&app, 4).await;
+    let (owner, shop, _) = shop(&app, &w).await;
+    let (_, product) = status_and_json(
+        app.post(
+            &format!("/api/v1/merchants/{shop}/products"),
+            Some(&owner.access),
+            json!({ "kind": "goods", "category_id": "01960000-0000-7000-8000-000000000002",
+                    "title": "土鸡蛋", "unit": "盒", "price": 1_250, "stock": 1_000_000 }),
+        )
+        .await,
+    )
+    .await;
+    let product = product["id"].as_str().unwrap().to_owned();
+    let finance = app.staff(w.community, "finance").await;
+    let orders_path = format!("/api/v1/communities/{}/orders", w.community);
+    let mut rng = StdRng::seed_from_u64(20_261_123);
+    // (order id, which resident) of every order made so far.
+    let mut orders: Vec<(String, usize)> = Vec::new();
+    let mut withdrawals: Vec<String> = Vec::new();
+    let mut clock = Utc::now();
+    let mut done: std::collections::BTreeMap<&str, usize> = Default::default();
+    for step in 0..2_000 {
+        let roll: u32 = rng.random_range(0..100);
+        let (what, status, body) = if roll < 12 || orders.is_empty() {
+            let who = rng.random_range(0..w.residents.len());
+            let quantity: u32 = rng.random_range(1..4);
+            let (status, body) = status_and_json(
+                app.post(
+                    &orders_path,
+                    Some(&w.residents[who].access),
+                    json!({ "merchant_id": shop, "lines": [{ "product_id": product, "quantity": quantity }],
+                            "receiving": { "fulfilment": "delivery" } }),
+                )
+                .await,
+            )
+            .await;
+            if status == 201 {
+                orders.push((body["id"].as_str().unwrap().to_owned(), who));
+            }
+            ("order", status, body)
+        } else if roll < 72 {
+            // Mostly recent orders, so orders travel their whole way.
+            let from = orders.len().saturating_sub(4);
+            let (id, who) = orders[rng.random_range(from..orders.len())].clone();
+            let r = &w.residents[who];
+            let (what, res) = match rng.random_range(0..16) {
+                0..=2 => (
+                    "pay",
+                    app.post(
+                        &format!("{orders_path}/{id}/pay"),
+                        Some(&r.access),
+                        json!({}),
+                    )
+                    .await,
+                ),
+                3 => (
+                    "pay from wallet",
+                    app.post(
+                        &format!("{orders_path}/{id}/pay"),
+                        Some(&r.access),
+                        json!({ "method": "wallet" }),
+                    )
+                    .await,
+                ),
+                4 => {
+                    let to = if rng.random_bool(0.5) {
+                        "wallet"
+                    } else {
+                        "original"
+                    };
+                    (
+                        "cancel",
+                        app.post(
+                            &format!("{orders_path}/{id}/cancel"),
+                            Some(&r.access),
+                            json!({ "refund_to": to }),
+                        )
+                        .await,
+                    )
+                }
+                5..=7 => (
+                    "confirm",
+                    app.post(
+                        &format!("{orders_path}/{id}/confirm"),
+                        Some(&r.access),
+                        json!({}),
+                    )
+                    .await,
+                ),
+                8 => (
+                    "reject",
+                    app.post(
+                        &format!("/api/v1/merchants/{shop}/orders/{id}/status"),
+                        Some(&owner.access),
+                        json!({ "status": "rejected", "reason": "随机" }),
+                    )
+                    .await,
+                ),
+                _ => {
+                    // The merchant moves it one step on, whichever applies.
+                    let mut last = None;
+                    for next in ["accepted", "preparing", "dispatched"] {
+                        let res = app
+                            .post(
+                                &format!("/api/v1/merchants/{shop}/orders/{id}/status"),
+                                Some(&owner.access),
+                                json!({ "status": next }),
+                            )
+                            .await;
+                        let moved = res.status() == 200;
+                        last = Some(res);
+                        if moved {
+                            break;
+                        }
+                    }
+                    ("seller", last.unwrap())
+                }
+            };
+            let (status, body) = status_and_json(res).await;
+            (what, status, body)
+        } else if roll < 82 {
+            clock += chrono::Duration::days(1);
+            let n = anjia::settlement::settle_due(&app.db, &app.state.settings.payment, clock, 50)
+                .await
+                .unwrap();
+            ("settle", if n > 0 { 200 } else { 409 }, json!(n))
+        } else if roll < 92 || withdrawals.is_empty() {
+            let amount: i64 = rng.random_range(1..20_000);
+            let (status, body) = status_and_json(
+                app.post(
+                    &format!("/api/v1/merchants/{shop}/withdrawals"),
+                    Some(&owner.access),
+                    json!({ "amount": amount }),
+                )
+                .await,
+            )
+            .await;
+            if status == 201 {
+                withdrawals.push(body["id"].as_str().unwrap().to_owned());
+            }
+            ("withdraw", status, body)
+        } else {
+            let id = &withdrawals[rng.random_range(0..withdrawals.len())];
+            let decision = match rng.random_range(0..3) {
+                0 => json!({ "status": "approved" }),
+                1 => json!({ "status": "rejected", "reason": "随机" }),
+                _ => json!({ "status": "paid", "payout_reference": "RANDOM-1" }),
+            };
+            let (status, body) = status_and_json(
+                app.post(
+                    &format!(
+                        "/api/v1/communities/{}/withdrawals/{id}/status",
+                        w.community
+                    ),
+                    Some(&finance.access),
+                    decision,
+                )
+                .await,
+            )
+            .await;
+            ("decide withdrawal", status, body)
+        };
+        assert!(allowed(status), "step {step} ({what}): {status} {body}");
+        if matches!(status, 200 | 201) {
+            *done.entry(what).or_insert(0) += 1;
+        }
+        if step % 250 == 249 {
+            assert_ledger_holds(&app.db).await;
+        }
+    }
+    assert_ledger_holds(&app.db).await;
+    // Every kind of operation happened, many times over.
+    eprintln!("random run: {done:?}");
+    for what in [
+        "order",
+        "pay",
+        "pay from wallet",
+        "cancel",
+        "confirm",
+        "seller",
+        "reject",
+        "settle",
+        "withdraw",
+        "decide withdrawal",
+    ] {
+        assert!(
+            done.get(what).copied().unwrap_or(0) >= 3,
+            "{what}: {done:?}"
+        );
+    }
+    // The command line agrees.
+    let url = app.state.settings.database.url.clone();
+    let out = crate::cli::anjia(
+        &["ledger", "verify"],
+        &[("ANJIA__DATABASE__URL", url.as_str())],
+        None,
+    );
+    assert!(out.status.success(), "{}", crate::cli::text(&out));
+    assert!(crate::cli::text(&out).contains("ledger OK"));
 }
