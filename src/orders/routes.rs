@@ -645,8 +645,38 @@ pub async fn pay(
 ) -> ApiResult<web::Json<Paying>> {
     let o = own_order(&state, &scope, path.1).await?;
     if body.into_inner().method == Some(PayWith::Wallet) {
-        let paid =
-            service::record_paid(&state.db, &state.settings, o.id, PaymentMethod::Wallet).await?;
+        // A WeChat Pay prepay may still be completed by the resident: close
+        // it at WeChat Pay first (refused there if it was paid meanwhile).
+        if o.prepaid_at.is_some()
+            && o.pay_closed_at.is_none()
+            && let Some(wechat_pay) = state.wechat_pay.as_ref()
+        {
+            wechat_pay.close(&o.order_no).await.map_err(|e| {
+                ApiError::new(
+                    ErrorCode::PaymentUnavailable,
+                    "a WeChat Pay payment for this order may be under way; try again in a minute",
+                )
+                .with_cause(anyhow::anyhow!(
+                    "closing the prepay before a wallet payment: {e}"
+                ))
+            })?;
+            order::Entity::update_many()
+                .col_expr(
+                    order::Column::PayClosedAt,
+                    sea_orm::sea_query::Expr::value(clock::now()),
+                )
+                .filter(order::Column::Id.eq(o.id))
+                .exec(&state.db)
+                .await?;
+        }
+        let paid = service::record_paid(
+            &state.db,
+            &state.settings,
+            o.id,
+            PaymentMethod::Wallet,
+            clock::now(),
+        )
+        .await?;
         return Ok(web::Json(Paying {
             order: one_order(&state.db, paid).await?,
             payment: crate::payment::PaymentStart::Wallet,
@@ -654,8 +684,14 @@ pub async fn pay(
     }
     crate::payment::check_available(&state.settings)?;
     let Some(wechat_pay) = state.wechat_pay.as_ref() else {
-        let paid =
-            service::record_paid(&state.db, &state.settings, o.id, PaymentMethod::Sandbox).await?;
+        let paid = service::record_paid(
+            &state.db,
+            &state.settings,
+            o.id,
+            PaymentMethod::Sandbox,
+            clock::now(),
+        )
+        .await?;
         return Ok(web::Json(Paying {
             order: one_order(&state.db, paid).await?,
             payment: crate::payment::PaymentStart::Sandbox,

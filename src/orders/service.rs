@@ -549,6 +549,12 @@ pub async fn advance<C: ConnectionTrait>(
     changes.prepaid_at = NotSet;
     changes.pay_checked_at = NotSet;
     changes.pay_closed_at = NotSet;
+    // Only the move to `paid` records the payment: another move must not
+    // write back a payment recorded meanwhile (a late one being refunded).
+    if to != OrderStatus::Paid {
+        changes.paid_at = NotSet;
+        changes.payment_method = NotSet;
+    }
     let moved = order::Entity::update_many()
         .set(changes)
         .filter(order::Column::Id.eq(order.id))
@@ -691,8 +697,9 @@ pub async fn paying_households<C: ConnectionTrait>(db: &C, group: GroupBuyId) ->
         .unwrap_or(0))
 }
 
-/// Applies a payment to an order: the one path every provider takes. A
-/// payment reported twice is applied once. When the order belongs to a
+/// Applies a payment made at `paid_at` to an order: the one path every
+/// provider takes. A payment reported twice is applied once; an order whose
+/// late payment was refunded cannot be paid again. When the order belongs to a
 /// group buy whose minimum this payment reaches, the group succeeds and
 /// every participant is told.
 pub async fn record_paid(
@@ -700,6 +707,7 @@ pub async fn record_paid(
     settings: &Settings,
     order_id: OrderId,
     method: PaymentMethod,
+    paid_at: DateTime<Utc>,
 ) -> ApiResult<order::Model> {
     let txn = begin_write(db).await?;
     let order = order::Entity::find_by_id(order_id)
@@ -710,14 +718,15 @@ pub async fn record_paid(
         txn.rollback().await?;
         return Ok(order);
     }
-    if order.status != OrderStatus::PendingPayment {
+    if order.status != OrderStatus::PendingPayment || order.paid_at.is_some() {
         return Err(ApiError::new(
             ErrorCode::InvalidTransition,
             format!("an order that is {} cannot be paid", order.status),
         ));
     }
-    let now = clock::now();
-    if now > order.payment_deadline {
+    // The provider's own time of payment counts (a notification may come
+    // after the deadline for a payment made before it).
+    if paid_at > order.payment_deadline {
         return Err(ApiError::new(
             ErrorCode::PaymentDeadlinePassed,
             "the payment deadline has passed; the order no longer holds its goods",

@@ -131,6 +131,16 @@ pub async fn refund_to<C: ConnectionTrait>(
         PaymentProvider::Sandbox => (RefundStatus::Succeeded, Some(now)),
         PaymentProvider::WechatPay => (RefundStatus::Pending, None),
     };
+    // A decision recorded before is not recorded again (and its money may
+    // have left escrow already).
+    if refund::Entity::find()
+        .filter(refund::Column::IdempotencyKey.eq(decision))
+        .one(db)
+        .await?
+        .is_some()
+    {
+        return Ok(false);
+    }
     let held = ledger::escrow_of(db, order.community_id, order.id).await?;
     if held < amount.as_i64() {
         return Err(ApiError::internal(anyhow::anyhow!(
@@ -388,6 +398,24 @@ pub async fn late_payment(
         txn.rollback().await?;
         return Ok(false);
     }
+    // Still waiting for payment past its deadline: it expires now (its
+    // stock goes back), so it can never be paid after this refund.
+    let found = if found.status == entity::OrderStatus::PendingPayment {
+        crate::orders::service::advance(
+            &txn,
+            settings,
+            &found,
+            entity::OrderStatus::Expired,
+            crate::orders::service::Actor::SYSTEM,
+            crate::orders::service::MoveDetails {
+                reason: Some("paid after the payment deadline; refunded".to_owned()),
+                ..Default::default()
+            },
+        )
+        .await?
+    } else {
+        found
+    };
     let now = clock::now();
     let marked = order::Entity::update_many()
         .col_expr(order::Column::PaidAt, Expr::value(now))

@@ -140,14 +140,16 @@ pub async fn settle_due(
         });
     }
     let mut entries = Vec::with_capacity(due.len());
+    let mut settled = Vec::with_capacity(due.len());
     for d in &due {
         let Ok(held) = Fen::new(d.held) else {
-            return Err(ApiError::internal(anyhow::anyhow!(
-                "order {} holds {} fen in escrow; not settling it",
-                d.order_no,
-                d.held
-            )));
+            // One broken order must not stop everyone's settlement: it is
+            // left unsettled for the property to look at.
+            tracing::error!(order = %d.order_no, held = d.held,
+                "an order's escrow is negative; not settling it (anjia ledger verify)");
+            continue;
         };
+        settled.push(uuid::Uuid::from(d.id));
         let (merchant_share, property_share) = split(held, d.merchant, d.commission_bp);
         let mut entry = Entry::new(JournalKind::Settlement, format!("settlement:{}", d.id))
             .order(d.community, d.id)
@@ -160,6 +162,11 @@ pub async fn settle_due(
         entries.push(entry);
     }
     ledger::post_many(&txn, entries).await?;
+    if settled.is_empty() {
+        txn.rollback().await?;
+        return Ok(0);
+    }
+    let (id_list, id_values) = id_set(backend, 2, &settled);
     let mut values: Vec<Value> = vec![now.into()];
     values.extend(id_values);
     let marked = txn
@@ -175,15 +182,15 @@ pub async fn settle_due(
         ))
         .await?
         .rows_affected();
-    if marked != ids.len() as u64 {
+    if marked != settled.len() as u64 {
         txn.rollback().await?;
         return Err(ApiError::internal(anyhow::anyhow!(
             "settling {} orders marked {marked}; rolled back",
-            ids.len()
+            settled.len()
         )));
     }
     txn.commit().await?;
-    Ok(ids.len())
+    Ok(settled.len())
 }
 
 /// How `held` splits between the merchant and the property: the commission

@@ -148,10 +148,17 @@ pub async fn list_for_merchant(
     ))
 }
 
-/// Merchants approved in this community.
+/// Merchants that have been verified to sell in this community (whose
+/// money the property here has held); a merchant that only applied, or was
+/// rejected, is not this community's business.
 async fn merchants_here(state: &AppState, scope: &CommunityScope) -> ApiResult<Vec<MerchantId>> {
     Ok(merchant_approval::Entity::find()
         .filter(merchant_approval::Column::CommunityId.eq(scope.id()))
+        .filter(merchant_approval::Column::Status.is_in([
+            entity::MerchantStatus::Verified,
+            entity::MerchantStatus::Suspended,
+            entity::MerchantStatus::Expired,
+        ]))
         .all(&state.db)
         .await?
         .into_iter()

@@ -760,3 +760,53 @@ async fn reconciliation_finds_a_lost_notification_and_closes_an_expired_order_at
     let ledger = anjia::ledger::verify(&app.db).await.unwrap();
     assert!(ledger.ok(), "{:#?}", ledger.problems);
 }
+
+#[tokio::test]
+async fn a_payment_made_before_the_deadline_counts_and_one_made_after_it_goes_back_once() {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let fake = fake_pay().await;
+    let app = &fake.app;
+    let on_time = pending_order(&fake).await.order;
+    let too_late = pending_order(&fake).await.order;
+    // Both deadlines passed a minute ago; neither order has been swept yet.
+    let deadline = chrono::Utc::now() - chrono::Duration::minutes(1);
+    order::Entity::update_many()
+        .col_expr(
+            order::Column::PaymentDeadline,
+            sea_orm::sea_query::Expr::value(deadline),
+        )
+        .filter(order::Column::Id.is_in([on_time.id, too_late.id]))
+        .exec(&app.db)
+        .await
+        .unwrap();
+    let paid_at = |t: chrono::DateTime<chrono::Utc>| {
+        t.with_timezone(&chrono_tz::Asia::Shanghai)
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+    };
+    let now = chrono::Utc::now().timestamp();
+    // Paid ten seconds before the deadline; the notification comes late.
+    let mut tx = transaction(&on_time.order_no, 13_600);
+    tx["success_time"] = json!(paid_at(deadline - chrono::Duration::seconds(10)));
+    let body = fake.notification(&tx);
+    assert_eq!(fake.send(&body, &fake.signed(&body, now)).await.0, 204);
+    assert_eq!(status_of(app, &on_time).await, OrderStatus::Paid);
+
+    // Paid after the deadline: refunded, the order expires, and a retry of
+    // the notification changes nothing.
+    let mut tx = transaction(&too_late.order_no, 13_600);
+    tx["success_time"] = json!(paid_at(deadline + chrono::Duration::seconds(10)));
+    let body = fake.notification(&tx);
+    for _ in 0..2 {
+        assert_eq!(fake.send(&body, &fake.signed(&body, now)).await.0, 204);
+    }
+    assert_eq!(status_of(app, &too_late).await, OrderStatus::Expired);
+    let refunds = refund::Entity::find()
+        .filter(refund::Column::OrderId.eq(too_late.id))
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(refunds.len(), 1);
+    assert_eq!(entries(app).await, 3, "two payments and one refund decided");
+    let report = anjia::ledger::verify(&app.db).await.unwrap();
+    assert!(report.ok(), "{:#?}", report.problems);
+}

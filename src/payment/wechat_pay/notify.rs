@@ -37,7 +37,17 @@ struct Transaction {
     #[serde(default)]
     transaction_id: String,
     trade_state: String,
+    #[serde(default)]
+    success_time: Option<String>,
     amount: Amount,
+}
+
+/// When WeChat Pay says the money was paid (now, if it does not say).
+pub fn paid_time(success_time: Option<&str>) -> chrono::DateTime<chrono::Utc> {
+    success_time
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .unwrap_or_else(clock::now)
 }
 
 #[derive(Debug, Deserialize)]
@@ -97,7 +107,10 @@ fn open(state: &AppState, req: &HttpRequest, body: &[u8]) -> Result<Opened, Refu
         pay.settings.max_clock_skew_secs,
     ) {
         tracing::warn!(reason = %refused, "WeChat Pay notification refused");
-        return Err(refuse(StatusCode::UNAUTHORIZED, &refused.to_string()));
+        return Err(refuse(
+            StatusCode::UNAUTHORIZED,
+            "the signature was refused",
+        ));
     }
     let envelope: Envelope = serde_json::from_slice(body).map_err(|e| {
         tracing::warn!(error = %e, "WeChat Pay notification unreadable");
@@ -105,7 +118,10 @@ fn open(state: &AppState, req: &HttpRequest, body: &[u8]) -> Result<Opened, Refu
     })?;
     let plain = crypto::decrypt(&pay.api_v3_key, &envelope.resource).map_err(|refused| {
         tracing::warn!(id = %envelope.id, reason = %refused, "WeChat Pay notification refused");
-        refuse(StatusCode::BAD_REQUEST, &refused.to_string())
+        refuse(
+            StatusCode::BAD_REQUEST,
+            "the resource could not be decrypted",
+        )
     })?;
     Ok(Opened { envelope, plain })
 }
@@ -281,6 +297,7 @@ async fn apply(state: &AppState, tx: &Transaction) -> HttpResponse {
         &state.settings,
         order.id,
         PaymentMethod::WechatPay,
+        paid_time(tx.success_time.as_deref()),
     )
     .await;
     match outcome {

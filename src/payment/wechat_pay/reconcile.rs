@@ -13,7 +13,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::json;
 
 use crate::db::{begin_write, claim_ids};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::state::AppState;
 
 /// How long after the prepay, and between two questions about one order.
@@ -69,29 +69,35 @@ async fn check(state: &AppState, pay: &super::WechatPay, o: &order::Model) -> Ap
                     o.amount.as_i64()
                 )));
             }
-            let applied = if o.status == OrderStatus::PendingPayment {
-                crate::orders::service::record_paid(
-                    &state.db,
-                    &state.settings,
-                    o.id,
-                    PaymentMethod::WechatPay,
-                )
-                .await
-                .map(|_| ())
-            } else {
-                Err(ApiError::new(
-                    crate::error::ErrorCode::InvalidTransition,
-                    "closed",
-                ))
-            };
-            if applied.is_err() {
-                crate::payment::late_payment(
-                    &state.db,
-                    &state.settings,
-                    o.id,
-                    PaymentMethod::WechatPay,
-                )
-                .await?;
+            let outcome = crate::orders::service::record_paid(
+                &state.db,
+                &state.settings,
+                o.id,
+                PaymentMethod::WechatPay,
+                super::notify::paid_time(answer["success_time"].as_str()),
+            )
+            .await;
+            match outcome {
+                Ok(_) => {}
+                // Paid just now by its notification, or it can no longer
+                // take the money: then it goes straight back.
+                Err(e)
+                    if matches!(
+                        e.code,
+                        ErrorCode::InvalidTransition
+                            | ErrorCode::PaymentDeadlinePassed
+                            | ErrorCode::GroupBuyNotOpen
+                    ) =>
+                {
+                    crate::payment::late_payment(
+                        &state.db,
+                        &state.settings,
+                        o.id,
+                        PaymentMethod::WechatPay,
+                    )
+                    .await?;
+                }
+                Err(e) => return Err(e),
             }
             tracing::info!(order = %o.order_no, "WeChat Pay payment found by reconciliation");
             mark_closed(state, o).await
