@@ -18,6 +18,8 @@ pub struct Model {
     pub status: RefundStatus,
     pub created_at: DateTimeUtc,
     pub completed_at: Option<DateTimeUtc>,
+    /// When reconciliation last asked the provider about it (pending ones).
+    pub checked_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

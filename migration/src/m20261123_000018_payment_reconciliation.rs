@@ -1,5 +1,6 @@
 //! WeChat Pay reconciliation: when an order's prepay was made, when anjia
-//! last asked WeChat Pay about it, and when it was closed there.
+//! last asked WeChat Pay about it, and when it was closed there; when anjia
+//! last asked about a pending refund.
 
 use sea_orm_migration::prelude::*;
 
@@ -16,6 +17,12 @@ enum Orders {
     PayClosedAt,
 }
 
+#[derive(DeriveIden)]
+enum Refunds {
+    Table,
+    CheckedAt,
+}
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -29,6 +36,14 @@ impl MigrationTrait for Migration {
                 )
                 .await?;
         }
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Refunds::Table)
+                    .add_column(time_null(Refunds::CheckedAt))
+                    .to_owned(),
+            )
+            .await?;
         // The reconciliation job's queue: prepaid orders not yet closed at
         // WeChat Pay (a partial index, the same SQL on both engines).
         manager
@@ -45,6 +60,14 @@ impl MigrationTrait for Migration {
         manager
             .get_connection()
             .execute_unprepared("DROP INDEX ix_orders_prepaid_open")
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Refunds::Table)
+                    .drop_column(Refunds::CheckedAt)
+                    .to_owned(),
+            )
             .await?;
         for col in [Orders::PayClosedAt, Orders::PayCheckedAt, Orders::PrepaidAt] {
             manager

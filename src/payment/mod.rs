@@ -167,6 +167,7 @@ pub async fn refund_to<C: ConnectionTrait>(
         status: sea_orm::Set(status),
         created_at: sea_orm::Set(now),
         completed_at: sea_orm::Set(completed_at),
+        checked_at: sea_orm::Set(None),
     })
     .on_conflict(
         OnConflict::column(refund::Column::IdempotencyKey)

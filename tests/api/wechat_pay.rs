@@ -477,6 +477,33 @@ async fn money_notified_for_an_order_that_has_closed_goes_straight_back() {
     );
     let report = anjia::ledger::verify(&app.db).await.unwrap();
     assert!(report.ok(), "{:#?}", report.problems);
+
+    // Its notification never comes: ten minutes on, reconciliation asks
+    // WeChat Pay and records the answer.
+    let answer = json!({ "out_refund_no": refunds[0].id.to_string(), "status": "SUCCESS",
+                          "amount": { "refund": 13_600, "total": 13_600 } })
+    .to_string();
+    let mut done = ResponseTemplate::new(200).set_body_raw(answer.clone(), "application/json");
+    for (k, v) in fake.signed(&answer, chrono::Utc::now().timestamp()) {
+        done = done.insert_header(k.as_str(), v.as_str());
+    }
+    Mock::given(method("GET"))
+        .and(path(format!(
+            "/v3/refund/domestic/refunds/{}",
+            refunds[0].id
+        )))
+        .respond_with(done)
+        .expect(1)
+        .mount(&app.fake_wechat)
+        .await;
+    let later = chrono::Utc::now() + chrono::Duration::minutes(11);
+    anjia::payment::wechat_pay::reconcile::reconcile(&app.state, later, 100)
+        .await
+        .unwrap();
+    let refunds = refund::Entity::find().all(&app.db).await.unwrap();
+    assert_eq!(refunds[0].status, RefundStatus::Succeeded);
+    let report = anjia::ledger::verify(&app.db).await.unwrap();
+    assert!(report.ok(), "{:#?}", report.problems);
 }
 
 #[tokio::test]

@@ -4,7 +4,9 @@
 //! instance holds, and each at most once a minute), asks WeChat Pay about
 //! each (`/v3/pay/transactions/out-trade-no/{no}`), applies a payment it
 //! reports exactly as a notification would, and closes at WeChat Pay
-//! (`…/close`) the orders that can no longer be paid here.
+//! (`…/close`) the orders that can no longer be paid here. Refunds still
+//! pending after ten minutes are asked about too
+//! (`/v3/refund/domestic/refunds/{no}`) and settled from the answer.
 
 use chrono::{DateTime, Duration, Utc};
 use entity::{OrderStatus, PaymentMethod, order};
@@ -19,11 +21,76 @@ use crate::state::AppState;
 /// How long after the prepay, and between two questions about one order.
 const WAIT_SECS: i64 = 60;
 
-/// One sweep: returns how many orders were asked about.
+/// One sweep: returns how many orders and refunds were asked about.
 pub async fn reconcile(state: &AppState, now: DateTime<Utc>, batch: u32) -> ApiResult<usize> {
     let Some(pay) = state.wechat_pay.clone() else {
         return Ok(0);
     };
+    let refunds = refunds(state, &pay, now, batch).await?;
+    Ok(refunds + payments(state, &pay, now, batch).await?)
+}
+
+/// Refunds still pending ten minutes after they were decided (their
+/// notification may be lost, or their request failed for good): asked about
+/// at most once every ten minutes (`/v3/refund/domestic/refunds/{no}`). A
+/// request that never reached WeChat Pay shows as a failed message in the
+/// operators' outbox view, where it can be sent again.
+async fn refunds(
+    state: &AppState,
+    pay: &super::WechatPay,
+    now: DateTime<Utc>,
+    batch: u32,
+) -> ApiResult<usize> {
+    let before = now - Duration::minutes(10);
+    let txn = begin_write(&state.db).await?;
+    let ids: Vec<uuid::Uuid> = claim_ids(
+        &txn,
+        "SELECT id FROM refunds WHERE status = 'pending' AND provider = 'wechat_pay' \
+         AND created_at < $1 AND (checked_at IS NULL OR checked_at < $1) \
+         ORDER BY created_at LIMIT $2",
+        vec![before.into(), i64::from(batch).into()],
+    )
+    .await?;
+    if ids.is_empty() {
+        txn.rollback().await?;
+        return Ok(0);
+    }
+    entity::refund::Entity::update_many()
+        .col_expr(entity::refund::Column::CheckedAt, Expr::value(now))
+        .filter(entity::refund::Column::Id.is_in(ids.clone()))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    let found = entity::refund::Entity::find()
+        .filter(entity::refund::Column::Id.is_in(ids))
+        .all(&state.db)
+        .await?;
+    for r in &found {
+        let outcome = match pay.query_refund(&r.id.to_string()).await {
+            Ok(answer) => match answer["status"].as_str() {
+                Some("SUCCESS") => Some(true),
+                Some("CLOSED") | Some("ABNORMAL") => Some(false),
+                _ => None,
+            },
+            Err(e) => {
+                tracing::warn!(refund = %r.id, error = %e, "asking WeChat Pay about a refund failed");
+                None
+            }
+        };
+        if let Some(succeeded) = outcome {
+            crate::payment::refund_outcome(&state.db, r.id, succeeded).await?;
+        }
+    }
+    Ok(found.len())
+}
+
+/// Prepaid orders: a lost payment notification, or an order to close.
+async fn payments(
+    state: &AppState,
+    pay: &super::WechatPay,
+    now: DateTime<Utc>,
+    batch: u32,
+) -> ApiResult<usize> {
     let before = now - Duration::seconds(WAIT_SECS);
     let txn = begin_write(&state.db).await?;
     let ids: Vec<uuid::Uuid> = claim_ids(
@@ -49,7 +116,7 @@ pub async fn reconcile(state: &AppState, now: DateTime<Utc>, batch: u32) -> ApiR
         .all(&state.db)
         .await?;
     for o in &orders {
-        if let Err(e) = check(state, &pay, o).await {
+        if let Err(e) = check(state, pay, o).await {
             tracing::warn!(order = %o.order_no, error = %e, "WeChat Pay reconciliation failed; retried next round");
         }
     }
@@ -130,6 +197,16 @@ impl super::WechatPay {
                 "/v3/pay/transactions/out-trade-no/{out_trade_no}?mchid={}",
                 self.settings.mch_id
             ),
+            None,
+        )
+        .await
+    }
+
+    /// WeChat Pay's view of a refund (`/v3/refund/domestic/refunds/{no}`).
+    pub async fn query_refund(&self, out_refund_no: &str) -> ApiResult<serde_json::Value> {
+        self.call(
+            reqwest::Method::GET,
+            &format!("/v3/refund/domestic/refunds/{out_refund_no}"),
             None,
         )
         .await
