@@ -21,11 +21,10 @@ mod support;
 
 use std::time::Duration;
 
-use anjia::config::{Environment, Settings};
 use anjia::startup::Application;
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
-use support::{RoundStats, Target, env_or, median_round};
+use support::{BenchDatabase, RoundStats, Target, env_or, median_round};
 
 async fn call(port: u16, method: &str, path: &str, token: Option<&str>, body: Value) -> Value {
     let auth = token
@@ -115,20 +114,10 @@ fn main() {
         .build()
         .unwrap();
     runtime.block_on(async move {
-        let name = format!("anjia_bench_{}", uuid::Uuid::now_v7().simple());
-        let admin = Database::connect(&admin_url).await.unwrap();
-        admin
-            .execute_unprepared(&format!("CREATE DATABASE {name}"))
-            .await
-            .unwrap();
-        let (base, _) = admin_url.rsplit_once('/').unwrap();
-        let url = format!("{base}/{name}");
+        let bench_db = BenchDatabase::create(&admin_url).await;
+        let (name, url) = (bench_db.name.clone(), bench_db.url.clone());
 
-        let mut settings = Settings::load_from(
-            &std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config"),
-            Environment::Development,
-        )
-        .unwrap();
+        let mut settings = support::dev_settings();
         settings.database.url = url.clone();
         settings.database.max_connections = pool;
         settings.server.port = 0;
@@ -262,11 +251,7 @@ fn main() {
             "\noversell check: 3,000 joins at once against stock 1,000 -> {sold} orders, {sold_out} sold_out, {other} other; stock left {left}; oversell {}",
             sold as i64 - 1000 + left
         );
-        drop(admin);
-        let admin = Database::connect(&admin_url).await.unwrap();
-        let _ = admin
-            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .await;
+        bench_db.drop().await;
     });
 }
 

@@ -21,14 +21,14 @@ mod support;
 
 use std::time::Duration;
 
-use anjia::config::{Environment, PaymentProvider, Settings};
+use anjia::config::PaymentProvider;
 use anjia::payment::wechat_pay::crypto::{self, MerchantKey};
 use anjia::startup::Application;
 use rsa::RsaPrivateKey;
 use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
-use sea_orm::{ConnectionTrait, Database, Statement};
+use sea_orm::{ConnectionTrait, Statement};
 use serde_json::json;
-use support::{Target, env_or, hello_server, run_rounds};
+use support::{BenchDatabase, Target, env_or, hello_server, run_rounds};
 
 // Test-only values.
 const MCH_ID: &str = "1900000109";
@@ -52,13 +52,7 @@ fn main() {
         .build()
         .unwrap();
     runtime.block_on(async move {
-        let name = format!("anjia_bench_{}", uuid::Uuid::now_v7().simple());
-        let admin = Database::connect(&admin_url).await.unwrap();
-        admin
-            .execute_unprepared(&format!("CREATE DATABASE {name}"))
-            .await
-            .unwrap();
-        let (base, _) = admin_url.rsplit_once('/').unwrap();
+        let bench_db = BenchDatabase::create(&admin_url).await;
         let keys = tempfile::tempdir().unwrap();
         let mut rng = rand_core_06::OsRng;
         let platform = RsaPrivateKey::new(&mut rng, 2048).unwrap();
@@ -68,12 +62,8 @@ fn main() {
         let platform_path = keys.path().join("platform.pem");
         std::fs::write(&platform_path, platform.to_public_key().to_public_key_pem(LineEnding::LF).unwrap()).unwrap();
 
-        let mut settings = Settings::load_from(
-            &std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config"),
-            Environment::Development,
-        )
-        .unwrap();
-        settings.database.url = format!("{base}/{name}");
+        let mut settings = support::dev_settings();
+        settings.database.url = bench_db.url.clone();
         settings.database.max_connections = env_or("BENCH_POOL", 16);
         settings.server.port = 0;
         settings.server.workers = 0;
@@ -195,9 +185,6 @@ fn main() {
             report.entries
         );
         db.close().await.unwrap();
-        admin
-            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .await
-            .unwrap();
+        bench_db.drop().await;
     });
 }

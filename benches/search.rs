@@ -27,14 +27,13 @@ mod support;
 use std::time::{Duration, Instant};
 
 use anjia::catalog::search;
-use anjia::config::{Environment, Settings};
 use anjia::startup::Application;
 use entity::{CategoryId, Fen, MerchantId, ProductId, ProductKind, product, product_search_term};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use sea_orm::{ConnectionTrait, Database, EntityTrait, Set, TransactionTrait};
 use serde_json::{Value, json};
-use support::{Target, env_or};
+use support::{BenchDatabase, Target, env_or};
 
 const ORIGINS: &[&str] = &[
     "烟台",
@@ -299,11 +298,7 @@ async fn token(port: u16, body: Value) -> String {
 /// Starts the server on `url`; returns its port.
 /// A server on `url`; `cache_ms` is its search result cache (0 = off).
 fn start(url: &str, cache_ms: u64) -> u16 {
-    let mut settings = Settings::load_from(
-        &std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config"),
-        Environment::Development,
-    )
-    .unwrap();
+    let mut settings = support::dev_settings();
     settings.database.url = url.to_owned();
     settings.server.port = 0;
     settings.server.workers = 0;
@@ -606,20 +601,12 @@ fn main() {
             println!("\n(set ANJIA_BENCH_DATABASE_URL=postgres://… to run PostgreSQL as well)");
             return;
         };
-        let name = format!("anjia_bench_{}", uuid::Uuid::now_v7().simple());
-        let admin = Database::connect(&admin_url).await.unwrap();
-        admin
-            .execute_unprepared(&format!("CREATE DATABASE {name}"))
-            .await
-            .unwrap();
-        let (base, _) = admin_url.rsplit_once('/').unwrap();
-        engine("PostgreSQL", &format!("{base}/{name}"), hello).await;
+        let bench_db = BenchDatabase::create(&admin_url).await;
+        engine("PostgreSQL", &bench_db.url, hello).await;
         if std::env::var("BENCH_KEEP_DATABASE").is_ok() {
-            println!("\nkept PostgreSQL database {name}");
+            println!("\nkept PostgreSQL database {}", bench_db.name);
         } else {
-            let _ = admin
-                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .await;
+            bench_db.drop().await;
         }
     });
 }

@@ -16,11 +16,10 @@ mod support;
 
 use std::time::Instant;
 
-use anjia::config::{Environment, Settings};
 use anjia::ledger::Account;
 use entity::{CommunityId, MerchantId};
-use sea_orm::{ConnectionTrait, Database, Statement};
-use support::env_or;
+use sea_orm::{ConnectionTrait, Statement};
+use support::{BenchDatabase, env_or};
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
@@ -54,19 +53,9 @@ fn main() {
         .build()
         .unwrap();
     runtime.block_on(async move {
-        let name = format!("anjia_bench_{}", uuid::Uuid::now_v7().simple());
-        let admin = Database::connect(&admin_url).await.unwrap();
-        admin
-            .execute_unprepared(&format!("CREATE DATABASE {name}"))
-            .await
-            .unwrap();
-        let (base, _) = admin_url.rsplit_once('/').unwrap();
-        let mut settings = Settings::load_from(
-            &std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config"),
-            Environment::Development,
-        )
-        .unwrap();
-        settings.database.url = format!("{base}/{name}");
+        let bench_db = BenchDatabase::create(&admin_url).await;
+        let mut settings = support::dev_settings();
+        settings.database.url = bench_db.url.clone();
         let db = anjia::db::connect(&settings.database).await.unwrap();
         anjia::db::migrate_up(&db).await.unwrap();
         let pii = anjia::pii::PiiCipher::from_settings(&settings.pii).unwrap();
@@ -169,9 +158,6 @@ fn main() {
         println!("| ledger verify afterwards | {v:.2} | | |");
         println!("\naim: settlement of 100,000 orders in ≤ 10 s: {}", if s <= 10.0 { "met" } else { "NOT met" });
         db.close().await.unwrap();
-        admin
-            .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .await
-            .unwrap();
+        bench_db.drop().await;
     });
 }

@@ -17,7 +17,6 @@ mod support;
 
 use std::time::Duration;
 
-use anjia::config::{Environment, Settings};
 use anjia::startup::Application;
 use anjia::wechat::crypto::{MsgCrypt, sha1_sorted};
 use support::{Target, env_or, hello_server, run_rounds};
@@ -75,11 +74,7 @@ fn main() {
         let url = std::env::var("ANJIA_BENCH_DATABASE_URL").unwrap_or_else(|_| {
             format!("sqlite://{}/bench.db?mode=rwc", dir.path().display())
         });
-        let mut settings = Settings::load_from(
-            &std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config"),
-            Environment::Development,
-        )
-        .unwrap();
+        let mut settings = support::dev_settings();
         settings.database.url = url.clone();
         settings.database.max_connections = env_or("BENCH_POOL", 16);
         settings.server.port = 0;

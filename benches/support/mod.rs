@@ -10,6 +10,53 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+/// The development settings (the defaults production runs with, plus
+/// test-only secrets), read from the repository's `config/`.
+pub fn dev_settings() -> anjia::config::Settings {
+    anjia::config::Settings::load_from(
+        &std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config"),
+        anjia::config::Environment::Development,
+    )
+    .unwrap()
+}
+
+/// A PostgreSQL database of the bench's own, beside the one `admin_url`
+/// names; [`BenchDatabase::drop`] removes it.
+pub struct BenchDatabase {
+    admin_url: String,
+    pub name: String,
+    pub url: String,
+}
+
+impl BenchDatabase {
+    pub async fn create(admin_url: &str) -> Self {
+        use sea_orm::ConnectionTrait;
+        let name = format!("anjia_bench_{}", uuid::Uuid::now_v7().simple());
+        let admin = sea_orm::Database::connect(admin_url).await.unwrap();
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await
+            .unwrap();
+        let (base, _) = admin_url.rsplit_once('/').unwrap();
+        Self {
+            admin_url: admin_url.to_owned(),
+            url: format!("{base}/{name}"),
+            name,
+        }
+    }
+
+    pub async fn drop(self) {
+        use sea_orm::ConnectionTrait;
+        let admin = sea_orm::Database::connect(&self.admin_url).await.unwrap();
+        let _ = admin
+            .execute_unprepared(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .await;
+    }
+}
+
 pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name)
         .ok()

@@ -60,3 +60,16 @@ pub fn cascade(
         .on_delete(ForeignKeyAction::Cascade)
         .take()
 }
+
+/// An index named `name` on `table`'s `cols`, in that order.
+pub fn index(
+    name: &str,
+    table: impl IntoIden,
+    cols: impl IntoIterator<Item = DynIden>,
+) -> IndexCreateStatement {
+    let mut index = Index::create().name(name).table(table).to_owned();
+    for col in cols {
+        index.col(col);
+    }
+    index
+}

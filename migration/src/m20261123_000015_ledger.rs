@@ -11,7 +11,7 @@
 
 use sea_orm_migration::prelude::*;
 
-use crate::columns::{id, text, time, uuid_null, uuid_ref};
+use crate::columns::{id, index, text, time, uuid_null, uuid_ref};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -49,18 +49,6 @@ enum JournalLines {
     AccountId,
     OrderId,
     Amount,
-}
-
-fn index(
-    name: &str,
-    table: impl IntoIden,
-    cols: impl IntoIterator<Item = DynIden>,
-) -> IndexCreateStatement {
-    let mut index = Index::create().name(name).table(table).to_owned();
-    for col in cols {
-        index.col(col);
-    }
-    index
 }
 
 #[async_trait::async_trait]

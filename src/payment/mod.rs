@@ -194,21 +194,12 @@ pub async fn refund_to<C: ConnectionTrait>(
     .await?;
     match settings.payment.provider {
         _ if to_wallet => {
-            ledger::post(
-                db,
-                Entry::new(
-                    JournalKind::RefundSucceeded,
-                    format!("refund:{refund_id}:succeeded"),
-                )
-                .order(order.community_id, order.id)
-                .subject(refund_id)
-                .memo("into the household's wallet")
-                .debit(Account::refunds_in_flight(), amount)
-                .credit(Account::household_wallet(order.household_id), amount),
-            )
-            .await?;
+            let wallet = Account::household_wallet(order.household_id);
+            refund_succeeded(db, order, refund_id, amount, wallet).await?
         }
-        PaymentProvider::Sandbox => refund_succeeded(db, order, refund_id, amount).await?,
+        PaymentProvider::Sandbox => {
+            refund_succeeded(db, order, refund_id, amount, Account::wechat_clearing()).await?
+        }
         PaymentProvider::WechatPay => {
             // Sent by the outbox worker, retried until WeChat Pay takes it.
             crate::outbox::pay_refund(
@@ -313,7 +304,14 @@ pub async fn refund_outcome(
         return Err(ApiError::not_found());
     };
     if succeeded {
-        refund_succeeded(&txn, &order, refund_id, r.amount).await?;
+        refund_succeeded(
+            &txn,
+            &order,
+            refund_id,
+            r.amount,
+            Account::wechat_clearing(),
+        )
+        .await?;
     } else {
         tracing::error!(refund = %refund_id, order = %order.order_no,
             "WeChat Pay could not refund; the money is held in escrow again");
@@ -334,13 +332,14 @@ pub async fn refund_outcome(
     Ok(true)
 }
 
-/// Records that the provider paid a refund back: the money leaves the
-/// property's clearing account.
+/// Records that a refund reached `to`: the property's clearing account
+/// (the provider paid it back) or the household's wallet.
 async fn refund_succeeded<C: ConnectionTrait>(
     db: &C,
     order: &order::Model,
     refund: RefundId,
     amount: Fen,
+    to: Account,
 ) -> ApiResult<()> {
     ledger::post(
         db,
@@ -350,8 +349,13 @@ async fn refund_succeeded<C: ConnectionTrait>(
         )
         .order(order.community_id, order.id)
         .subject(refund)
+        .memo(if to.kind == entity::LedgerAccountKind::HouseholdWallet {
+            "into the household's wallet"
+        } else {
+            "paid back by the provider"
+        })
         .debit(Account::refunds_in_flight(), amount)
-        .credit(Account::wechat_clearing(), amount),
+        .credit(to, amount),
     )
     .await?;
     Ok(())

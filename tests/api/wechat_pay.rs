@@ -164,6 +164,18 @@ impl Fake {
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
+    /// An answer from the fake WeChat Pay, signed like the real one.
+    fn answer(&self, status: u16, body: &str) -> ResponseTemplate {
+        let mut answer = ResponseTemplate::new(status);
+        if !body.is_empty() {
+            answer = answer.set_body_raw(body.to_owned(), "application/json");
+        }
+        for (k, v) in self.signed(body, chrono::Utc::now().timestamp()) {
+            answer = answer.insert_header(k.as_str(), v.as_str());
+        }
+        answer
+    }
+
     fn merchant_signed(&self, message: &str, signature: &str) -> bool {
         let key = VerifyingKey::<Sha256>::new(self.keys.merchant_public.clone());
         let raw = B64.decode(signature).unwrap();
@@ -273,10 +285,7 @@ async fn a_resident_pays_through_wechat_pay_and_only_a_genuine_notification_pays
 
     // Prepay: WeChat answers a prepay id, signed.
     let answer = json!({ "prepay_id": "wx23100000000000000000000000000" }).to_string();
-    let mut prepay = ResponseTemplate::new(200).set_body_raw(answer.clone(), "application/json");
-    for (k, v) in fake.signed(&answer, chrono::Utc::now().timestamp()) {
-        prepay = prepay.insert_header(k.as_str(), v.as_str());
-    }
+    let prepay = fake.answer(200, &answer);
     Mock::given(method("POST"))
         .and(path("/v3/pay/transactions/jsapi"))
         .respond_with(prepay)
@@ -483,10 +492,7 @@ async fn money_notified_for_an_order_that_has_closed_goes_straight_back() {
     let answer = json!({ "out_refund_no": refunds[0].id.to_string(), "status": "SUCCESS",
                           "amount": { "refund": 13_600, "total": 13_600 } })
     .to_string();
-    let mut done = ResponseTemplate::new(200).set_body_raw(answer.clone(), "application/json");
-    for (k, v) in fake.signed(&answer, chrono::Utc::now().timestamp()) {
-        done = done.insert_header(k.as_str(), v.as_str());
-    }
+    let done = fake.answer(200, &answer);
     Mock::given(method("GET"))
         .and(path(format!(
             "/v3/refund/domestic/refunds/{}",
@@ -595,10 +601,7 @@ async fn a_refund_decided_before_a_crash_is_sent_after_restart_and_completes_on_
     let answer = json!({ "refund_id": "50000000382019052709732678859", "out_refund_no": decided[0].id.to_string(),
                           "status": "PROCESSING", "amount": { "refund": 13_600, "total": 13_600 } })
     .to_string();
-    let mut accepted = ResponseTemplate::new(200).set_body_raw(answer.clone(), "application/json");
-    for (k, v) in second.signed(&answer, chrono::Utc::now().timestamp()) {
-        accepted = accepted.insert_header(k.as_str(), v.as_str());
-    }
+    let accepted = second.answer(200, &answer);
     Mock::given(method("POST"))
         .and(path("/v3/refund/domestic/refunds"))
         .respond_with(accepted)
@@ -685,18 +688,6 @@ async fn a_refund_decided_before_a_crash_is_sent_after_restart_and_completes_on_
     assert!(report.ok(), "{:#?}", report.problems);
 }
 
-/// A signed JSON answer from the fake WeChat Pay.
-fn signed_answer(fake: &Fake, status: u16, body: &str) -> ResponseTemplate {
-    let mut answer = ResponseTemplate::new(status);
-    if !body.is_empty() {
-        answer = answer.set_body_raw(body.to_owned(), "application/json");
-    }
-    for (k, v) in fake.signed(body, chrono::Utc::now().timestamp()) {
-        answer = answer.insert_header(k.as_str(), v.as_str());
-    }
-    answer
-}
-
 #[tokio::test]
 async fn reconciliation_finds_a_lost_notification_and_closes_an_expired_order_at_wechat_pay() {
     let fake = fake_pay().await;
@@ -704,7 +695,7 @@ async fn reconciliation_finds_a_lost_notification_and_closes_an_expired_order_at
     let answer = json!({ "prepay_id": "wx23100000000000000000000000001" }).to_string();
     Mock::given(method("POST"))
         .and(path("/v3/pay/transactions/jsapi"))
-        .respond_with(signed_answer(&fake, 200, &answer))
+        .respond_with(fake.answer(200, &answer))
         .mount(&app.fake_wechat)
         .await;
     let mut prepaid = Vec::new();
@@ -729,7 +720,7 @@ async fn reconciliation_finds_a_lost_notification_and_closes_an_expired_order_at
             "/v3/pay/transactions/out-trade-no/{}",
             lost.order_no
         )))
-        .respond_with(signed_answer(&fake, 200, &paid.to_string()))
+        .respond_with(fake.answer(200, &paid.to_string()))
         .expect(1)
         .mount(&app.fake_wechat)
         .await;
@@ -740,7 +731,7 @@ async fn reconciliation_finds_a_lost_notification_and_closes_an_expired_order_at
             "/v3/pay/transactions/out-trade-no/{}",
             abandoned.order_no
         )))
-        .respond_with(signed_answer(&fake, 200, &unpaid.to_string()))
+        .respond_with(fake.answer(200, &unpaid.to_string()))
         .expect(2)
         .mount(&app.fake_wechat)
         .await;
@@ -749,7 +740,7 @@ async fn reconciliation_finds_a_lost_notification_and_closes_an_expired_order_at
             "/v3/pay/transactions/out-trade-no/{}/close",
             abandoned.order_no
         )))
-        .respond_with(signed_answer(&fake, 204, ""))
+        .respond_with(fake.answer(204, ""))
         .expect(1)
         .mount(&app.fake_wechat)
         .await;
