@@ -219,8 +219,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             },
         } => {
             telemetry::init_tracing(&settings.log);
-            let conn = db::connect(&settings.database).await?;
-            db::migrate_up(&conn).await?;
+            let conn = db::connect_migrated(&settings.database).await?;
             let menu = settings.wechat.menu.clone();
             let client = crate::wechat::client::WechatClient::new(std::sync::Arc::new(settings))?;
             let synced = crate::wechat::menu::sync(&client, &conn, &menu).await?;
@@ -236,8 +235,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             action: LedgerAction::Verify,
         } => {
             telemetry::init_tracing(&settings.log);
-            let conn = db::connect(&settings.database).await?;
-            db::migrate_up(&conn).await?;
+            let conn = db::connect_migrated(&settings.database).await?;
             let report = crate::ledger::verify(&conn)
                 .await
                 .map_err(|e| anyhow::anyhow!("{}", e.message))?;
@@ -257,8 +255,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::SeedDemo => {
             telemetry::init_tracing(&settings.log);
-            let conn = db::connect(&settings.database).await?;
-            db::migrate_up(&conn).await?;
+            let conn = db::connect_migrated(&settings.database).await?;
             let pii = PiiCipher::from_settings(&settings.pii)?;
             crate::demo::seed(&conn, &pii).await
         }
@@ -296,8 +293,7 @@ async fn create_admin(
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
 
-    let conn = db::connect(&settings.database).await?;
-    db::migrate_up(&conn).await?;
+    let conn = db::connect_migrated(&settings.database).await?;
     let pii = PiiCipher::from_settings(&settings.pii)?;
     let txn = db::begin_write(&conn).await?;
     let existing = user::service::find_by_phone(&txn, &pii, &phone)
@@ -345,8 +341,7 @@ async fn import_owners(
     use entity::community as communities;
     use sea_orm::{ColumnTrait, QueryFilter};
     let csv = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-    let conn = db::connect(&settings.database).await?;
-    db::migrate_up(&conn).await?;
+    let conn = db::connect_migrated(&settings.database).await?;
     let pii = PiiCipher::from_settings(&settings.pii)?;
     let found = match community.parse::<entity::CommunityId>() {
         Ok(id) => communities::Entity::find_by_id(id).one(&conn).await?,

@@ -302,9 +302,12 @@ pub struct PaymentSettings {
     pub unpaid_timeout_mins: u32,
     /// A delivered order confirms itself after this many days.
     pub auto_confirm_days: u32,
-    /// A resident may dispute a fulfilled order for this many days (until
-    /// they confirm it).
+    /// A resident may dispute an order for this many days after it was
+    /// fulfilled (and until it settles).
     pub dispute_window_days: u32,
+    /// A dispute the resident and merchant have not settled between them
+    /// goes to customer service after this many days.
+    pub dispute_escalation_days: u32,
     /// Orders confirmed before this local time (`HH:MM`) settle to their
     /// merchant the same day; later ones the next day.
     pub settlement_cutoff: String,

@@ -55,6 +55,17 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<DatabaseConn
     Ok(db)
 }
 
+/// Connects and applies pending migrations, riding out SQLite's "database
+/// is locked" while another process (a running server) holds the file: what
+/// the command-line tools start with.
+pub async fn connect_migrated(settings: &DatabaseSettings) -> anyhow::Result<DatabaseConnection> {
+    let db = when_not_locked(|| connect(settings)).await?;
+    when_not_locked(|| async { Ok(migrate_up(&db).await?) })
+        .await
+        .context("applying migrations")?;
+    Ok(db)
+}
+
 /// The file behind an SQLite URL (`sqlite://data/anjia.db?mode=rwc`), if any.
 fn sqlite_file(url: &str) -> Option<String> {
     let rest = url

@@ -161,6 +161,11 @@ pub enum ErrorCode {
     InsufficientBalance,
     /// The pickup slot is fully booked.
     SlotFull,
+    /// The order can no longer be disputed: its window has passed or it has
+    /// settled to the merchant.
+    DisputeWindowClosed,
+    /// The order already has a dispute (one per order).
+    DisputeExists,
     // 422 (orders)
     /// This `Idempotency-Key` was used for a different request.
     IdempotencyKeyReused,
@@ -211,7 +216,9 @@ impl ErrorCode {
             | PaymentUnavailable
             | PickupCodeUsed
             | InsufficientBalance
-            | SlotFull => StatusCode::CONFLICT,
+            | SlotFull
+            | DisputeWindowClosed
+            | DisputeExists => StatusCode::CONFLICT,
             InviteExpired | LinkExpired => StatusCode::GONE,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedMediaType | UnsupportedFileType => StatusCode::UNSUPPORTED_MEDIA_TYPE,

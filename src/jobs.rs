@@ -1,5 +1,6 @@
 //! Background sweeps: payment timeouts, group-buy deadlines, refunds of
-//! failed and cancelled group buys, auto-confirmation, pickup reminders.
+//! failed and cancelled group buys, auto-confirmation, pickup reminders,
+//! dispute escalation, settlement, payment reconciliation.
 //!
 //! Every instance may run them at once ([`run`], when `jobs.enabled`): rows
 //! are claimed with `FOR UPDATE SKIP LOCKED` on PostgreSQL (SQLite
@@ -34,6 +35,9 @@ pub struct SweepReport {
     pub settled_to_merchants: usize,
     /// Prepaid orders checked with WeChat Pay (lost notifications, closing).
     pub reconciled: usize,
+    /// Disputes handed to customer service after
+    /// `payment.dispute_escalation_days`.
+    pub escalated: usize,
 }
 
 /// Moves the orders `select` claims to `to`, as the system, in one
@@ -103,6 +107,9 @@ pub async fn sweep(state: &AppState, now: DateTime<Utc>) -> ApiResult<SweepRepor
     )
     .await?;
     report.reminders = crate::pickup::service::send_reminders(state, now).await?;
+    // Before settlement, so a dispute escalated now is never settled past.
+    report.escalated =
+        crate::disputes::escalate_due(&state.db, &state.settings, now, batch).await?;
     report.settled_to_merchants =
         crate::settlement::settle_due(&state.db, &state.settings.payment, now, batch).await?;
     report.reconciled = crate::payment::wechat_pay::reconcile::reconcile(state, now, batch).await?;

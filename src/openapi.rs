@@ -40,6 +40,8 @@ a community you have no role in answers 404.",
         (name = "wechat", description = "WeChat callbacks, web OAuth, JS-SDK, the menu, parametric QR codes"),
         (name = "catalog", description = "Categories, merchants' products and services, what residents can buy"),
         (name = "messages", description = "Outbound WeChat messages: the outbox and, in sandbox mode, the sandbox inbox"),
+        (name = "disputes", description = "Disputes (售后): residents and merchants negotiate, customer service decide; refunds out of escrow"),
+        (name = "fees", description = "Property-fee bills (物业费): issuing, paying by wallet and WeChat Pay, receipts, arrears, reminders"),
         (name = "development", description = "Only in development and test"),
     )
 )]

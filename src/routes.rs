@@ -12,7 +12,7 @@ use utoipa::openapi::path::{HttpMethod, Operation};
 use utoipa::openapi::{RefOr, schema::Schema};
 
 use crate::auth::access::{ANY_STAFF, BUILDING_STAFF, COURIER_STAFF, MANAGER};
-use crate::auth::access::{FINANCE, ORDER_STAFF, PICKUP_STAFF, RESIDENTS_ONLY};
+use crate::auth::access::{DISPUTE_STAFF, FINANCE, ORDER_STAFF, PICKUP_STAFF, RESIDENTS_ONLY};
 use crate::auth::access::{MERCHANT_ANY, MERCHANT_OWNER, MERCHANT_REVIEWERS, PII_READERS};
 use crate::auth::{self, Access};
 use crate::config::Settings;
@@ -35,6 +35,7 @@ pub fn table(settings: &Settings) -> Vec<ApiRoute> {
     use group_buys::routes as gb;
     use orders::routes as od;
     use pickup::routes as pk;
+    use crate::disputes::routes as dp;
     let mut routes = vec![
         // Operations
         route::<health::__path_health, _, _>(Public, health::health),
@@ -187,6 +188,24 @@ pub fn table(settings: &Settings) -> Vec<ApiRoute> {
         route::<od::__path_merchant_orders, _, _>(Merchant(MERCHANT_ANY), od::merchant_orders),
         route::<od::__path_merchant_order_detail, _, _>(Merchant(MERCHANT_ANY), od::merchant_order_detail),
         route::<od::__path_merchant_move, _, _>(Merchant(MERCHANT_ANY), od::merchant_move),
+        // Property-fee bills (the fixed paths before /fee-bills/{bill_id})
+        route::<crate::fees::routes::__path_generate, _, _>(Staff(FINANCE), crate::fees::routes::generate),
+        route::<crate::fees::routes::__path_import, _, _>(Staff(FINANCE), crate::fees::routes::import),
+        route::<crate::fees::routes::__path_list, _, _>(Staff(FINANCE), crate::fees::routes::list),
+        route::<crate::fees::routes::__path_arrears, _, _>(Staff(FINANCE), crate::fees::routes::arrears),
+        route::<crate::fees::routes::__path_remind, _, _>(Staff(FINANCE), crate::fees::routes::remind),
+        route::<crate::fees::routes::__path_get, _, _>(Residents(FINANCE), crate::fees::routes::get),
+        route::<crate::fees::routes::__path_pay, _, _>(Residents(RESIDENTS_ONLY), crate::fees::routes::pay),
+        route::<crate::fees::routes::__path_household_bills, _, _>(Residents(FINANCE), crate::fees::routes::household_bills),
+        // Disputes: residents open and reply, merchants answer, customer service decide
+        route::<dp::__path_open, _, _>(Residents(RESIDENTS_ONLY), dp::open),
+        route::<dp::__path_list, _, _>(Residents(DISPUTE_STAFF), dp::list),
+        route::<dp::__path_get, _, _>(Residents(DISPUTE_STAFF), dp::get),
+        route::<dp::__path_reply, _, _>(Residents(RESIDENTS_ONLY), dp::reply),
+        route::<dp::__path_decide, _, _>(Staff(DISPUTE_STAFF), dp::decide),
+        route::<dp::__path_merchant_list, _, _>(Merchant(MERCHANT_ANY), dp::merchant_list),
+        route::<dp::__path_merchant_get, _, _>(Merchant(MERCHANT_ANY), dp::merchant_get),
+        route::<dp::__path_answer, _, _>(Merchant(MERCHANT_ANY), dp::answer),
         // Pickup: slots, codes, collectors, the board
         route::<pk::__path_generate_slots, _, _>(Staff(MANAGER), pk::generate_slots),
         route::<pk::__path_list_slots, _, _>(Residents(ANY_STAFF), pk::list_slots),

@@ -249,3 +249,23 @@ id_type!(
     /// A note on a pickup point's message board.
     PickupNoteId
 );
+id_type!(
+    /// A resident's dispute of an order.
+    DisputeId
+);
+id_type!(
+    /// One step of a dispute's history.
+    DisputeEventId
+);
+id_type!(
+    /// A photo attached to a step of a dispute.
+    DisputePhotoId
+);
+id_type!(
+    /// A property-fee bill (物业费账单) of one household for one period.
+    FeeBillId
+);
+id_type!(
+    /// One payment towards a fee bill (its receipt).
+    FeePaymentId
+);

@@ -158,6 +158,13 @@ impl OrderStatus {
                 | (Exception, Dispatched)
                 | (Exception, ReadyForPickup)
                 | (Exception, Refunded)
+                // A dispute decided with a full refund (sellers refund only
+                // from an exception; see `orders::routes::seller_move`).
+                | (Preparing, Refunded)
+                | (Dispatched, Refunded)
+                | (ReadyForPickup, Refunded)
+                | (Delivered, Refunded)
+                | (Completed, Refunded)
         )
     }
 
@@ -184,7 +191,8 @@ impl OrderStatus {
         )
     }
 
-    /// Nothing more happens to it.
+    /// Nothing more happens to it (a completed order can still be refunded
+    /// in full by a dispute decided before it settles).
     pub fn is_final(self) -> bool {
         matches!(
             self,
@@ -348,6 +356,118 @@ impl WithdrawalStatus {
 }
 
 string_enum!(
+    /// Where a refund goes.
+    RefundTo {
+        /// Back the way it was paid (a wallet payment goes back to the wallet).
+        Original = "original",
+        /// Into the household's wallet, to pay orders and property fees later.
+        Wallet = "wallet",
+    }
+);
+
+// The macro derives a fixed set; `Original` is the default.
+#[allow(clippy::derivable_impls)]
+impl Default for RefundTo {
+    fn default() -> Self {
+        RefundTo::Original
+    }
+}
+
+string_enum!(
+    /// Where a dispute stands. Residents and merchants negotiate first
+    /// (协商); customer service decides once it is escalated (物业调解).
+    DisputeStatus {
+        /// Opened by the resident; waiting for the merchant's answer.
+        Open = "open",
+        /// The merchant offered a smaller refund; waiting for the resident.
+        Proposed = "proposed",
+        /// The merchant refused; the resident may escalate or withdraw.
+        MerchantRejected = "merchant_rejected",
+        /// With customer service, who decide (on request, or automatically
+        /// after `payment.dispute_escalation_days`).
+        Escalated = "escalated",
+        /// Decided: the refund (if any) is made and the rest settles.
+        Resolved = "resolved",
+        /// Dropped by the resident; the order settles as usual.
+        Withdrawn = "withdrawn",
+    }
+);
+
+impl DisputeStatus {
+    /// Whether a dispute may move from `self` to `to`.
+    pub fn may_become(self, to: DisputeStatus) -> bool {
+        use DisputeStatus::*;
+        matches!(
+            (self, to),
+            (Open, Proposed)
+                | (Open, MerchantRejected)
+                | (Open | Proposed | MerchantRejected, Escalated)
+                | (Open | Proposed | Escalated, Resolved)
+                | (Open | Proposed | MerchantRejected | Escalated, Withdrawn)
+        )
+    }
+
+    /// Still being worked out: the order's money stays in escrow.
+    pub fn is_live(self) -> bool {
+        !matches!(self, DisputeStatus::Resolved | DisputeStatus::Withdrawn)
+    }
+
+    /// The live statuses, for SQL `IN (…)` lists.
+    pub const LIVE: [DisputeStatus; 4] = [
+        DisputeStatus::Open,
+        DisputeStatus::Proposed,
+        DisputeStatus::MerchantRejected,
+        DisputeStatus::Escalated,
+    ];
+}
+
+string_enum!(
+    /// One step of a dispute.
+    DisputeAction {
+        /// The resident opened it (reason, photos, the refund asked for).
+        Opened = "opened",
+        /// The merchant agreed to the refund asked for.
+        Accepted = "accepted",
+        /// The merchant offered a smaller refund.
+        Proposed = "proposed",
+        /// The merchant refused.
+        Rejected = "rejected",
+        /// The resident took the merchant's offer.
+        ProposalAccepted = "proposal_accepted",
+        /// Handed to customer service (by the resident, or by the clock).
+        Escalated = "escalated",
+        /// Customer service decided.
+        Decided = "decided",
+        /// The resident dropped it.
+        Withdrawn = "withdrawn",
+    }
+);
+
+string_enum!(
+    /// Where a property-fee bill stands.
+    FeeBillStatus {
+        /// Nothing paid yet.
+        Unpaid = "unpaid",
+        /// Some paid (a wallet part, say), the rest still owed.
+        PartiallyPaid = "partially_paid",
+        /// Paid in full.
+        Paid = "paid",
+    }
+);
+
+string_enum!(
+    /// Where one payment towards a fee bill stands.
+    FeePaymentStatus {
+        /// WeChat Pay was asked; waiting for its notification.
+        Pending = "pending",
+        /// The money arrived: this is a receipt.
+        Succeeded = "succeeded",
+        /// Not paid in time; closed.
+        Closed = "closed",
+    }
+);
+
+string_enum!(
     /// What a journal entry records.
     JournalKind {
         /// A resident paid an order (into escrow).
@@ -366,6 +486,13 @@ string_enum!(
         WithdrawalRejected = "withdrawal_rejected",
         /// A payout was paid: the money left the property's account.
         WithdrawalPaid = "withdrawal_paid",
+        /// A property-fee bill was issued to a household.
+        FeeBilled = "fee_billed",
+        /// A household paid (part of) a fee bill.
+        FeePaid = "fee_paid",
+        /// WeChat Pay brought more than the bill still owed: the excess is
+        /// kept in the household's wallet.
+        FeeOverpaid = "fee_overpaid",
     }
 );
 

@@ -26,6 +26,8 @@ mod m20261123_000015_ledger;
 mod m20261123_000016_settlement;
 mod m20261123_000017_withdrawals;
 mod m20261123_000018_payment_reconciliation;
+mod m20261123_000019_disputes;
+mod m20261123_000020_fee_bills;
 
 pub struct Migrator;
 
@@ -51,6 +53,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000016_settlement::Migration),
             Box::new(m20261123_000017_withdrawals::Migration),
             Box::new(m20261123_000018_payment_reconciliation::Migration),
+            Box::new(m20261123_000019_disputes::Migration),
+            Box::new(m20261123_000020_fee_bills::Migration),
         ]
     }
 }

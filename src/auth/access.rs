@@ -90,6 +90,8 @@ pub const ORDER_STAFF: &[StaffRole] = &[
 ];
 /// Staff who decide merchants' payouts: the manager and finance.
 pub const FINANCE: &[StaffRole] = &[StaffRole::Manager, StaffRole::Finance];
+/// Staff who mediate disputes (物业调解): the manager and customer service.
+pub const DISPUTE_STAFF: &[StaffRole] = &[StaffRole::Manager, StaffRole::CustomerService];
 /// Staff who run pickup points: verify codes, see what is uncollected,
 /// tidy the message board.
 pub const PICKUP_STAFF: &[StaffRole] = &[

@@ -18,6 +18,32 @@ use actix_web::{HttpRequest, error, web};
 
 use crate::error::{ApiError, ErrorCode};
 
+/// Reads a `text/csv` request body (at most the upload limit); other
+/// content types are refused with `415`.
+pub async fn read_csv(req: &HttpRequest, payload: web::Payload) -> Result<web::Bytes, ApiError> {
+    let is_csv = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case("text/csv")
+        });
+    if !is_csv {
+        return Err(ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            "send the file as text/csv",
+        ));
+    }
+    let limit = req
+        .app_data::<web::Data<UploadLimit>>()
+        .map_or(10 << 20, |l| l.0);
+    read_limited(payload.into_inner(), declared_length(req), limit).await
+}
+
 /// For `PATCH` fields that can be cleared: absent → `None` (unchanged),
 /// `null` → `Some(None)` (cleared), a value → `Some(Some(v))`. Use with
 /// `#[serde(default, deserialize_with = "crate::http::nullable")]`.

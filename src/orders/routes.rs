@@ -284,7 +284,7 @@ async fn detail(
 
 /// Refuses callers without a household here (staff and operators act
 /// through their own routes).
-fn require_resident(scope: &CommunityScope) -> ApiResult<()> {
+pub fn require_resident(scope: &CommunityScope) -> ApiResult<()> {
     if scope.memberships.is_empty() {
         return Err(ApiError::new(
             ErrorCode::NotAResident,
@@ -709,18 +709,12 @@ pub async fn pay(
             "the payment deadline has passed; the order no longer holds its goods",
         ));
     }
-    let openid = entity::wechat_identity::Entity::find()
-        .filter(entity::wechat_identity::Column::UserId.eq(caller.user.id))
-        .filter(entity::wechat_identity::Column::AppId.eq(wechat_pay.settings.app_id.as_str()))
-        .one(&state.db)
-        .await?
-        .map(|i| i.openid)
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::PaymentUnavailable,
-                "WeChat Pay needs your WeChat sign-in: open the mini-program and sign in first",
-            )
-        })?;
+    let openid = crate::payment::wechat_pay::payer_openid(
+        &state.db,
+        caller.user.id,
+        &wechat_pay.settings.app_id,
+    )
+    .await?;
     let view = one_order(&state.db, o.clone()).await?;
     let description = match view.lines.as_slice() {
         [] => format!("安家订单 {}", o.order_no),

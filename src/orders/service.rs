@@ -586,16 +586,22 @@ pub async fn advance<C: ConnectionTrait>(
             .reason
             .clone()
             .unwrap_or_else(|| format!("order {to}"));
+        // What escrow still holds for it: all of it, less what a dispute
+        // already refunded.
+        let held = crate::ledger::escrow_of(db, order.community_id, order.id).await?;
+        let rest = Fen::new(held.clamp(0, order.amount.as_i64())).unwrap_or(Fen::ZERO);
         crate::payment::refund_to(
             db,
             settings,
             order,
-            order.amount,
+            rest,
             &why,
             &format!("order:{}:full", order.id),
             details.refund_to,
         )
         .await?;
+        // A dispute of it has nothing left to decide.
+        crate::disputes::order_refunded(db, &next, actor, rest).await?;
     }
     let message = match to {
         OrderStatus::Paid => Some(("order_paid", vec![("amount", order.amount.yuan())])),

@@ -62,26 +62,8 @@ fn provider_name(settings: &Settings) -> &'static str {
     }
 }
 
-/// Where a refund goes.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    Default,
-    PartialEq,
-    Eq,
-    serde::Deserialize,
-    serde::Serialize,
-    utoipa::ToSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum RefundTo {
-    /// Back the way it was paid (a wallet payment goes back to the wallet).
-    #[default]
-    Original,
-    /// Into the household's wallet, to pay orders and property fees later.
-    Wallet,
-}
+/// Where a refund goes (`original` or `wallet`).
+pub use entity::RefundTo;
 
 /// Records a refund of `amount` for `order`, once per `decision`, back the
 /// way it was paid. See [`refund_to`].

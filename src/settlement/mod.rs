@@ -3,7 +3,8 @@
 //!
 //! The job ([`settle_due`]) claims completed, unsettled orders confirmed
 //! before the latest cutoff (`payment.settlement_cutoff` in
-//! `payment.settlement_timezone`), skipping rows another instance holds,
+//! `payment.settlement_timezone`) and not under a live dispute (a resolved
+//! one settles what escrow still holds), skipping rows another instance holds,
 //! and in one transaction per batch posts each order's settlement entry
 //! (escrow → merchant payable, less the merchant's commission to the
 //! property) and marks the orders settled. Entries are keyed
@@ -98,7 +99,10 @@ pub async fn settle_due(
     let ids: Vec<uuid::Uuid> = claim_ids(
         &txn,
         "SELECT id FROM orders WHERE status = 'completed' AND settled_at IS NULL \
-         AND confirmed_at <= $1 ORDER BY confirmed_at LIMIT $2",
+         AND confirmed_at <= $1 \
+         AND NOT EXISTS (SELECT 1 FROM disputes d WHERE d.order_id = orders.id \
+           AND d.status IN ('open', 'proposed', 'merchant_rejected', 'escalated')) \
+         ORDER BY confirmed_at LIMIT $2",
         vec![cutoff.into(), i64::from(batch).into()],
     )
     .await?;
@@ -216,6 +220,7 @@ mod tests {
             unpaid_timeout_mins: 15,
             auto_confirm_days: 7,
             dispute_window_days: 7,
+            dispute_escalation_days: 3,
             settlement_cutoff: cutoff.into(),
             settlement_timezone: "Asia/Shanghai".into(),
         }

@@ -12,8 +12,8 @@ use utoipa::{IntoParams, ToSchema};
 use super::import::{self, ImportReport};
 use super::service::{self, Area};
 use crate::auth::CommunityScope;
-use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
-use crate::http::{Json, Page, PageQuery, UploadLimit, declared_length, read_limited};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::http::{Json, Page, PageQuery};
 use crate::state::AppState;
 use crate::{clock, db, text};
 
@@ -509,27 +509,7 @@ pub async fn import_owner_records(
     options: web::Query<ImportOptions>,
     payload: web::Payload,
 ) -> ApiResult<web::Json<ImportReport>> {
-    let is_csv = req
-        .headers()
-        .get(actix_web::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .eq_ignore_ascii_case("text/csv")
-        });
-    if !is_csv {
-        return Err(ApiError::new(
-            ErrorCode::UnsupportedMediaType,
-            "send the file as text/csv",
-        ));
-    }
-    let limit = req
-        .app_data::<web::Data<UploadLimit>>()
-        .map_or(10 << 20, |l| l.0);
-    let body = read_limited(payload.into_inner(), declared_length(&req), limit).await?;
+    let body = crate::http::read_csv(&req, payload).await?;
     let txn = db::begin_write(&state.db).await?;
     let report = import::import_owners(
         &txn,

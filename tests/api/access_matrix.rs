@@ -58,6 +58,7 @@ const PICKUP_STAFF: &[&str] = &[
 ];
 const RESIDENTS_ONLY: &[&str] = &[];
 const FINANCE: &[&str] = &["manager", "finance"];
+const DISPUTE_STAFF: &[&str] = &["manager", "customer_service"];
 
 /// The seeded 食 category.
 const FOOD: &str = "01960000-0000-7000-8000-000000000002";
@@ -197,6 +198,22 @@ const EXPECTED: &[(&str, &str, Who)] = &[
     ("GET", "/api/v1/merchants/{merchant_id}/orders", Who::Merchant(MERCHANT_ANY)),
     ("GET", "/api/v1/merchants/{merchant_id}/orders/{order_id}", Who::Merchant(MERCHANT_ANY)),
     ("POST", "/api/v1/merchants/{merchant_id}/orders/{order_id}/status", Who::Merchant(MERCHANT_ANY)),
+    ("POST", "/api/v1/communities/{community_id}/fee-bills/generate", Who::Staff(FINANCE)),
+    ("POST", "/api/v1/communities/{community_id}/fee-bills/import", Who::Staff(FINANCE)),
+    ("GET", "/api/v1/communities/{community_id}/fee-bills", Who::Staff(FINANCE)),
+    ("GET", "/api/v1/communities/{community_id}/fee-bills/arrears", Who::Staff(FINANCE)),
+    ("POST", "/api/v1/communities/{community_id}/fee-bills/reminders", Who::Staff(FINANCE)),
+    ("GET", "/api/v1/communities/{community_id}/fee-bills/{bill_id}", Who::Residents(FINANCE)),
+    ("POST", "/api/v1/communities/{community_id}/fee-bills/{bill_id}/pay", Who::Residents(RESIDENTS_ONLY)),
+    ("GET", "/api/v1/communities/{community_id}/households/{household_id}/fee-bills", Who::Residents(FINANCE)),
+    ("POST", "/api/v1/communities/{community_id}/orders/{order_id}/dispute", Who::Residents(RESIDENTS_ONLY)),
+    ("GET", "/api/v1/communities/{community_id}/disputes", Who::Residents(DISPUTE_STAFF)),
+    ("GET", "/api/v1/communities/{community_id}/disputes/{dispute_id}", Who::Residents(DISPUTE_STAFF)),
+    ("POST", "/api/v1/communities/{community_id}/disputes/{dispute_id}/reply", Who::Residents(RESIDENTS_ONLY)),
+    ("POST", "/api/v1/communities/{community_id}/disputes/{dispute_id}/decision", Who::Staff(DISPUTE_STAFF)),
+    ("GET", "/api/v1/merchants/{merchant_id}/disputes", Who::Merchant(MERCHANT_ANY)),
+    ("GET", "/api/v1/merchants/{merchant_id}/disputes/{dispute_id}", Who::Merchant(MERCHANT_ANY)),
+    ("POST", "/api/v1/merchants/{merchant_id}/disputes/{dispute_id}/answer", Who::Merchant(MERCHANT_ANY)),
     ("POST", "/api/v1/communities/{community_id}/pickup-points/{pickup_point_id}/slots", Who::Staff(MANAGER)),
     ("GET", "/api/v1/communities/{community_id}/pickup-points/{pickup_point_id}/slots", Who::Residents(ALL_STAFF)),
     ("POST", "/api/v1/communities/{community_id}/orders/{order_id}/pickup-slot", Who::Residents(RESIDENTS_ONLY)),
@@ -574,6 +591,62 @@ async fn every_route_admits_exactly_the_callers_its_rule_names() {
                 "receiving": { "fulfilment": "pickup", "pickup_point_id": pickup_point } }),
     )
     .await;
+    // A dispute of the shop's order (written directly: the order need not
+    // have been delivered for the guard to be tested).
+    let shop_order_model =
+        entity::order::Entity::find_by_id(shop_order.parse::<entity::OrderId>().unwrap())
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap();
+    let dispute = entity::DisputeId::new();
+    entity::dispute::Entity::insert(entity::dispute::ActiveModel::from(entity::dispute::Model {
+        id: dispute,
+        community_id: shop_order_model.community_id,
+        order_id: shop_order_model.id,
+        merchant_id: shop_order_model.merchant_id,
+        household_id: shop_order_model.household_id,
+        opened_by: shop_order_model.user_id,
+        status: entity::DisputeStatus::Open,
+        reason: "矩阵".into(),
+        requested_refund: shop_order_model.amount,
+        refund_to: entity::RefundTo::Original,
+        proposed_refund: None,
+        refund_amount: None,
+        escalated_at: None,
+        resolved_at: None,
+        created_at: chrono::Utc::now(),
+        updated_at: chrono::Utc::now(),
+    }))
+    .exec_without_returning(&app.db)
+    .await
+    .unwrap();
+    let dispute = dispute.to_string();
+    // A fee bill of the resident's household.
+    let bill = entity::FeeBillId::new();
+    let household_id: entity::HouseholdId = household.parse().unwrap();
+    anjia::fees::issue(
+        &app.db,
+        entity::CommunityId::from_uuid(here),
+        "2026-Q4",
+        chrono::NaiveDate::from_ymd_opt(2026, 12, 31).unwrap(),
+        "imported",
+        UserId::from_uuid(admin.user_id),
+        vec![anjia::fees::NewBill {
+            household: household_id,
+            amount: entity::Fen::new(100).unwrap(),
+            area_centi_m2: None,
+            rate_fen: None,
+        }],
+    )
+    .await
+    .unwrap();
+    let bill = entity::fee_bill::Entity::find()
+        .one(&app.db)
+        .await
+        .unwrap()
+        .map_or(bill, |b| b.id)
+        .to_string();
     for (method, pattern, who) in EXPECTED {
         for (caller, session) in &callers {
             let mut path = pattern
@@ -624,6 +697,8 @@ async fn every_route_admits_exactly_the_callers_its_rule_names() {
             path = path.replace("{courier_id}", courier);
             path = path
                 .replace("{withdrawal_id}", &withdrawal)
+                .replace("{dispute_id}", &dispute)
+                .replace("{bill_id}", &bill)
                 .replace("{date}", "2026-11-23");
             if path.contains("{staff_id}") {
                 next_phone += 1;

@@ -828,3 +828,268 @@ async fn a_payment_made_before_the_deadline_counts_and_one_made_after_it_goes_ba
     let report = anjia::ledger::verify(&app.db).await.unwrap();
     assert!(report.ok(), "{:#?}", report.problems);
 }
+
+#[tokio::test]
+async fn a_dispute_settled_with_a_partial_refund_is_refunded_through_wechat_pay_and_the_rest_settles()
+ {
+    let fake = instance(&keys(), Arc::new(TestDb::new().await), false).await;
+    let app = &fake.app;
+    let p = pending_order(&fake).await;
+    let o = &p.order;
+    let paid = fake.notification(&transaction(&o.order_no, 13_600));
+    let (status, _) = fake
+        .send(&paid, &fake.signed(&paid, chrono::Utc::now().timestamp()))
+        .await;
+    assert_eq!(status, 204);
+    for step in ["accepted", "preparing", "ready_for_pickup"] {
+        let res = app
+            .post(
+                &format!("/api/v1/merchants/{}/orders/{}/status", p.shop, p.id),
+                Some(&p.seller.access),
+                json!({ "status": step }),
+            )
+            .await;
+        assert_eq!(res.status(), 200, "{step}");
+    }
+
+    // The resident asks for everything back; the merchant offers 50.00;
+    // the resident takes it.
+    let base = format!("/api/v1/communities/{}", p.w.community);
+    let (status, opened) = status_and_json(
+        app.post(
+            &format!("{base}/orders/{}/dispute", p.id),
+            Some(&p.resident.access),
+            json!({ "reason": "橙子有一箱是坏的" }),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 201, "{opened}");
+    assert_eq!(opened["dispute"]["requested_refund"], 13_600);
+    let dispute = opened["dispute"]["id"].as_str().unwrap().to_owned();
+    let (status, body) = status_and_json(
+        app.post(
+            &format!("/api/v1/merchants/{}/disputes/{dispute}/answer", p.shop),
+            Some(&p.seller.access),
+            json!({ "action": "propose", "refund": 5000, "note": "退一半的钱" }),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, resolved) = status_and_json(
+        app.post(
+            &format!("{base}/disputes/{dispute}/reply"),
+            Some(&p.resident.access),
+            json!({ "action": "accept_proposal" }),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{resolved}");
+    assert_eq!(resolved["dispute"]["refund_amount"], 5000);
+    assert_eq!(resolved["order_status"], "completed");
+    assert_eq!(resolved["held"], 8600);
+    let decided = refund::Entity::find().all(&app.db).await.unwrap();
+    assert_eq!(decided.len(), 1);
+    assert_eq!(decided[0].status, RefundStatus::Pending);
+
+    // The outbox sends the partial refund to WeChat Pay, which pays it at once.
+    let answer = json!({ "refund_id": "50000000382019052709732678860", "out_refund_no": decided[0].id.to_string(),
+                          "status": "SUCCESS", "amount": { "refund": 5000, "total": 13_600 } })
+    .to_string();
+    Mock::given(method("POST"))
+        .and(path("/v3/refund/domestic/refunds"))
+        .respond_with(fake.answer(200, &answer))
+        .expect(1)
+        .mount(&app.fake_wechat)
+        .await;
+    assert!(anjia::outbox::deliver_due(&app.state).await.unwrap() >= 1);
+    let received = app.fake_wechat.received_requests().await.unwrap();
+    let request: Value = serde_json::from_slice(&received[0].body).unwrap();
+    assert_eq!(
+        request["amount"],
+        json!({ "refund": 5000, "total": 13_600, "currency": "CNY" })
+    );
+    assert_eq!(request["out_trade_no"], o.order_no.as_str());
+    let done = refund::Entity::find().all(&app.db).await.unwrap();
+    assert_eq!(done[0].status, RefundStatus::Succeeded);
+
+    // The rest settles to the merchant at the cutoff.
+    let settled = anjia::settlement::settle_due(
+        &app.db,
+        &app.state.settings.payment,
+        chrono::Utc::now() + chrono::Duration::days(1),
+        100,
+    )
+    .await
+    .unwrap();
+    assert_eq!(settled, 1);
+    let (_, balance) = status_and_json(
+        app.get(
+            &format!("/api/v1/merchants/{}/balance", p.shop),
+            Some(&p.seller.access),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(balance["available"], 8600, "{balance}");
+    assert_eq!(
+        anjia::ledger::balance(&app.db, anjia::ledger::Account::refunds_in_flight())
+            .await
+            .unwrap(),
+        0
+    );
+    let report = anjia::ledger::verify(&app.db).await.unwrap();
+    assert!(report.ok(), "{:#?}", report.problems);
+}
+
+#[tokio::test]
+async fn a_fee_bill_is_paid_half_from_the_wallet_and_half_by_wechat_pay() {
+    let fake = instance(&keys(), Arc::new(TestDb::new().await), false).await;
+    let app = &fake.app;
+    let p = pending_order(&fake).await;
+    let base = format!("/api/v1/communities/{}", p.w.community);
+    // The household's wallet holds 136.00: an order paid by WeChat Pay and
+    // cancelled into the wallet.
+    let paid = fake.notification(&transaction(&p.order.order_no, 13_600));
+    let (status, _) = fake
+        .send(&paid, &fake.signed(&paid, chrono::Utc::now().timestamp()))
+        .await;
+    assert_eq!(status, 204);
+    let res = app
+        .post(
+            &format!("{base}/orders/{}/cancel", p.id),
+            Some(&p.resident.access),
+            json!({ "refund_to": "wallet" }),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let household = p.order.household_id;
+    let wallet = || async {
+        anjia::ledger::balance(&app.db, anjia::ledger::Account::household_wallet(household))
+            .await
+            .unwrap()
+    };
+    assert_eq!(wallet().await, 13_600);
+
+    // Finance bill the household 200.00 for the quarter.
+    let finance = app.staff(p.w.community, "finance").await;
+    anjia::fees::issue(
+        &app.db,
+        entity::CommunityId::from_uuid(p.w.community),
+        "2026-Q4",
+        chrono::NaiveDate::from_ymd_opt(2026, 12, 31).unwrap(),
+        "imported",
+        entity::UserId::from_uuid(finance.user_id),
+        vec![anjia::fees::NewBill {
+            household,
+            amount: entity::Fen::new(20_000).unwrap(),
+            area_centi_m2: None,
+            rate_fen: None,
+        }],
+    )
+    .await
+    .unwrap();
+    let (_, bills) = status_and_json(
+        app.get(
+            &format!("{base}/households/{household}/fee-bills"),
+            Some(&p.resident.access),
+        )
+        .await,
+    )
+    .await;
+    let bill = bills[0]["id"].as_str().unwrap().to_owned();
+
+    // 100.00 from the wallet, the other 100.00 by WeChat Pay.
+    let answer = json!({ "prepay_id": "wx23100000000000000000000000001" }).to_string();
+    Mock::given(method("POST"))
+        .and(path("/v3/pay/transactions/jsapi"))
+        .respond_with(fake.answer(200, &answer))
+        .expect(1)
+        .mount(&app.fake_wechat)
+        .await;
+    let (status, paying) = status_and_json(
+        app.post(
+            &format!("{base}/fee-bills/{bill}/pay"),
+            Some(&p.resident.access),
+            json!({ "wallet": 10_000 }),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{paying}");
+    assert_eq!(paying["bill"]["status"], "partially_paid");
+    assert_eq!(paying["bill"]["outstanding"], 10_000);
+    assert_eq!(
+        paying["request_payment"]["package"],
+        "prepay_id=wx23100000000000000000000000001"
+    );
+    assert_eq!(wallet().await, 3_600, "the wallet part is taken at once");
+    let sent: Value =
+        serde_json::from_slice(&app.fake_wechat.received_requests().await.unwrap()[0].body)
+            .unwrap();
+    assert_eq!(sent["amount"]["total"], 10_000, "only the rest");
+    let trade_no = sent["out_trade_no"].as_str().unwrap().to_owned();
+    assert!(trade_no.starts_with('F'), "{trade_no}");
+
+    // A wrong amount is refused; the genuine notification pays the rest, once.
+    let wrong = fake.notification(&transaction(&trade_no, 20_000));
+    let (status, _) = fake
+        .send(&wrong, &fake.signed(&wrong, chrono::Utc::now().timestamp()))
+        .await;
+    assert_eq!(status, 400);
+    let right = fake.notification(&transaction(&trade_no, 10_000));
+    for _ in 0..2 {
+        let (status, _) = fake
+            .send(&right, &fake.signed(&right, chrono::Utc::now().timestamp()))
+            .await;
+        assert_eq!(status, 204);
+    }
+    let (_, receipt) = status_and_json(
+        app.get(
+            &format!("{base}/fee-bills/{bill}"),
+            Some(&p.resident.access),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(receipt["status"], "paid", "{receipt}");
+    assert_eq!(receipt["paid_amount"], 20_000);
+    let methods: Vec<(&str, i64, &str)> = receipt["payments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["method"].as_str().unwrap(),
+                p["amount"].as_i64().unwrap(),
+                p["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        methods,
+        [
+            ("wallet", 10_000, "succeeded"),
+            ("wechat_pay", 10_000, "succeeded")
+        ]
+    );
+    assert_eq!(
+        anjia::ledger::balance(&app.db, anjia::ledger::Account::fee_receivable(household))
+            .await
+            .unwrap(),
+        0,
+        "nothing owed"
+    );
+    let res = app
+        .post(
+            &format!("{base}/fee-bills/{bill}/pay"),
+            Some(&p.resident.access),
+            json!({}),
+        )
+        .await;
+    assert_eq!(res.status(), 409, "paid already");
+    let report = anjia::ledger::verify(&app.db).await.unwrap();
+    assert!(report.ok(), "{:#?}", report.problems);
+}

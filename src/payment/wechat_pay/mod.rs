@@ -109,14 +109,34 @@ impl WechatPay {
         openid: &str,
         description: &str,
     ) -> ApiResult<RequestPayment> {
+        self.prepay(
+            &order.order_no,
+            order.amount,
+            order.payment_deadline,
+            openid,
+            description,
+        )
+        .await
+    }
+
+    /// JSAPI prepay of `amount` under `out_trade_no`, payable until
+    /// `expires`: the signed parameters for `wx.requestPayment`.
+    pub async fn prepay(
+        &self,
+        out_trade_no: &str,
+        amount: entity::Fen,
+        expires: chrono::DateTime<chrono::Utc>,
+        openid: &str,
+        description: &str,
+    ) -> ApiResult<RequestPayment> {
         let body = json!({
             "appid": self.settings.app_id,
             "mchid": self.settings.mch_id,
             "description": description.chars().take(127).collect::<String>(),
-            "out_trade_no": order.order_no,
-            "time_expire": time_expire(order.payment_deadline),
+            "out_trade_no": out_trade_no,
+            "time_expire": time_expire(expires),
             "notify_url": self.settings.notify_url,
-            "amount": { "total": order.amount.as_i64(), "currency": "CNY" },
+            "amount": { "total": amount.as_i64(), "currency": "CNY" },
             "payer": { "openid": openid },
             "settle_info": { "profit_sharing": self.settings.profit_sharing },
         });
@@ -262,6 +282,28 @@ impl WechatPay {
 }
 
 /// `time_expire` as WeChat Pay wants it (RFC 3339, seconds).
+/// The payer's openid in the paying app (the mini-program sign-in), or
+/// how to get one.
+pub async fn payer_openid<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    user: entity::UserId,
+    app_id: &str,
+) -> ApiResult<String> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    entity::wechat_identity::Entity::find()
+        .filter(entity::wechat_identity::Column::UserId.eq(user))
+        .filter(entity::wechat_identity::Column::AppId.eq(app_id))
+        .one(db)
+        .await?
+        .map(|i| i.openid)
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::PaymentUnavailable,
+                "WeChat Pay needs your WeChat sign-in: open the mini-program and sign in first",
+            )
+        })
+}
+
 fn time_expire(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Secs, false)
 }

@@ -266,7 +266,44 @@ pub async fn refund(
     }
 }
 
+/// A property-fee payment (its trade number starts with
+/// [`crate::fees::TRADE_PREFIX`]).
+async fn apply_fee(state: &AppState, tx: &Transaction) -> HttpResponse {
+    if !tx.amount.currency.is_empty() && tx.amount.currency != "CNY" {
+        return fail(StatusCode::BAD_REQUEST, "the currency is not CNY");
+    }
+    match crate::fees::wechat_paid(
+        &state.db,
+        &state.settings,
+        &tx.out_trade_no,
+        tx.amount.total,
+    )
+    .await
+    {
+        Ok(Some(true)) => HttpResponse::NoContent().finish(),
+        Ok(Some(false)) => {
+            tracing::error!(out_trade_no = %tx.out_trade_no, paid = tx.amount.total,
+                "WeChat Pay reports a different amount than the fee payment's");
+            fail(
+                StatusCode::BAD_REQUEST,
+                "the amount does not match the payment",
+            )
+        }
+        Ok(None) => {
+            tracing::error!(out_trade_no = %tx.out_trade_no, "WeChat Pay paid a fee payment anjia does not know");
+            fail(StatusCode::NOT_FOUND, "no such payment")
+        }
+        Err(e) => {
+            tracing::error!(out_trade_no = %tx.out_trade_no, error = %e, "applying a WeChat Pay fee payment");
+            fail(StatusCode::INTERNAL_SERVER_ERROR, "not applied; retry")
+        }
+    }
+}
+
 async fn apply(state: &AppState, tx: &Transaction) -> HttpResponse {
+    if tx.out_trade_no.starts_with(crate::fees::TRADE_PREFIX) {
+        return apply_fee(state, tx).await;
+    }
     let found = order::Entity::find()
         .filter(order::Column::OrderNo.eq(tx.out_trade_no.as_str()))
         .one(&state.db)
