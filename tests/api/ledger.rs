@@ -360,7 +360,7 @@ fn allowed(status: u16) -> bool {
 }
 
 #[tokio::test]
-async fn two_thousand_random_operations_keep_every_ledger_invariant() {
+async fn three_thousand_random_operations_keep_every_ledger_invariant() {
     use rand::rngs::StdRng;
     use rand::{Rng, SeedableRng};
 
@@ -379,15 +379,23 @@ async fn two_thousand_random_operations_keep_every_ledger_invariant() {
     .await;
     let product = product["id"].as_str().unwrap().to_owned();
     let finance = app.staff(w.community, "finance").await;
-    let orders_path = format!("/api/v1/communities/{}/orders", w.community);
+    let service = app.staff(w.community, "customer_service").await;
+    let base = format!("/api/v1/communities/{}", w.community);
+    let orders_path = format!("{base}/orders");
+    // The dispute of each disputed order; every fee bill and its household's resident.
+    let mut disputes: Vec<(String, String, usize)> = Vec::new();
+    let mut bills: Vec<(String, usize)> = Vec::new();
+    // Orders a merchant has moved on (the ones a resident may dispute).
+    let mut taken: Vec<(String, usize)> = Vec::new();
     let mut rng = StdRng::seed_from_u64(20_261_123);
     // (order id, which resident) of every order made so far.
     let mut orders: Vec<(String, usize)> = Vec::new();
     let mut withdrawals: Vec<String> = Vec::new();
     let mut clock = Utc::now();
+    let started = clock;
     let mut done: std::collections::BTreeMap<&str, usize> = Default::default();
-    for step in 0..2_000 {
-        let roll: u32 = rng.random_range(0..100);
+    for step in 0..3_000 {
+        let roll: u32 = rng.random_range(0..104);
         let (what, status, body) = if roll < 12 || orders.is_empty() {
             let who = rng.random_range(0..w.residents.len());
             let quantity: u32 = rng.random_range(1..4);
@@ -405,12 +413,149 @@ async fn two_thousand_random_operations_keep_every_ledger_invariant() {
                 orders.push((body["id"].as_str().unwrap().to_owned(), who));
             }
             ("order", status, body)
+        } else if roll >= 102 && !bills.is_empty() {
+            // A member pays a fee bill, part of it from the wallet maybe.
+            let (id, who) = bills[rng.random_range(0..bills.len())].clone();
+            let wallet: i64 = if rng.random_bool(0.5) {
+                rng.random_range(0..3_000)
+            } else {
+                0
+            };
+            let (status, body) = status_and_json(
+                app.post(
+                    &format!("{base}/fee-bills/{id}/pay"),
+                    Some(&w.residents[who].access),
+                    json!({ "wallet": wallet }),
+                )
+                .await,
+            )
+            .await;
+            ("pay fee", status, body)
+        } else if roll >= 100 {
+            // Finance bill a household for a new period.
+            let who = rng.random_range(0..w.residents.len());
+            let amount: i64 = rng.random_range(1..5_000);
+            let period = format!("P{step}");
+            let res = app
+                .client
+                .post(app.url(&format!(
+                    "{base}/fee-bills/import?period={period}&due_on=2026-12-31"
+                )))
+                .bearer_auth(&finance.access)
+                .header("content-type", "text/csv")
+                .body(format!(
+                    "building,unit,room,amount\n1号楼,,{},{}.{:02}\n",
+                    101 + who,
+                    amount / 100,
+                    amount % 100
+                ))
+                .send()
+                .await
+                .unwrap();
+            let (status, body) = status_and_json(res).await;
+            if status == 200 {
+                let (_, listed) = status_and_json(
+                    app.get(
+                        &format!("{base}/fee-bills?period={period}"),
+                        Some(&finance.access),
+                    )
+                    .await,
+                )
+                .await;
+                bills.push((listed["items"][0]["id"].as_str().unwrap().to_owned(), who));
+            }
+            ("bill", status, body)
         } else if roll < 72 {
             // Mostly recent orders, so orders travel their whole way.
             let from = orders.len().saturating_sub(4);
             let (id, who) = orders[rng.random_range(from..orders.len())].clone();
             let r = &w.residents[who];
-            let (what, res) = match rng.random_range(0..16) {
+            let (what, res) = match rng.random_range(0..19) {
+                16 if !taken.is_empty() => {
+                    let (id, who) = taken[rng.random_range(0..taken.len())].clone();
+                    let r = &w.residents[who];
+                    let mut body = json!({ "reason": "随机", "refund_to": if rng.random_bool(0.5) { "wallet" } else { "original" } });
+                    if rng.random_bool(0.5) {
+                        body["refund"] = json!(rng.random_range(1..2_500));
+                    }
+                    let res = app
+                        .post(
+                            &format!("{orders_path}/{id}/dispute"),
+                            Some(&r.access),
+                            body,
+                        )
+                        .await;
+                    let (status, body) = status_and_json(res).await;
+                    if status == 201 {
+                        disputes.push((
+                            id.clone(),
+                            body["dispute"]["id"].as_str().unwrap().to_owned(),
+                            who,
+                        ));
+                    }
+                    assert!(allowed(status), "step {step} (dispute): {status} {body}");
+                    if status == 201 {
+                        *done.entry("dispute").or_insert(0) += 1;
+                    }
+                    continue;
+                }
+                16..=18 if !disputes.is_empty() => {
+                    // Someone acts on one of the disputes so far.
+                    // Mostly the latest, which are likely still live.
+                    let from = disputes.len().saturating_sub(2);
+                    let (_, d, by) = disputes[rng.random_range(from..disputes.len())].clone();
+                    match rng.random_range(0..3) {
+                        0 => {
+                            let answer = match rng.random_range(0..3) {
+                                0 => json!({ "action": "accept" }),
+                                1 => {
+                                    json!({ "action": "propose", "refund": rng.random_range(1..1_500), "note": "随机" })
+                                }
+                                _ => json!({ "action": "reject", "note": "随机" }),
+                            };
+                            (
+                                "answer dispute",
+                                app.post(
+                                    &format!("/api/v1/merchants/{shop}/disputes/{d}/answer"),
+                                    Some(&owner.access),
+                                    answer,
+                                )
+                                .await,
+                            )
+                        }
+                        1 => {
+                            let action = ["escalate", "escalate", "withdraw", "accept_proposal"]
+                                [rng.random_range(0..4)];
+                            (
+                                "reply dispute",
+                                app.post(
+                                    &format!("{base}/disputes/{d}/reply"),
+                                    Some(&w.residents[by].access),
+                                    json!({ "action": action }),
+                                )
+                                .await,
+                            )
+                        }
+                        _ => {
+                            let decision = match rng.random_range(0..3) {
+                                0 => json!({ "outcome": "full_refund", "note": "随机" }),
+                                1 => {
+                                    json!({ "outcome": "partial_refund", "refund": rng.random_range(1..1_500), "note": "随机" })
+                                }
+                                _ => json!({ "outcome": "no_refund", "note": "随机" }),
+                            };
+                            (
+                                "decide dispute",
+                                app.post(
+                                    &format!("{base}/disputes/{d}/decision"),
+                                    Some(&service.access),
+                                    decision,
+                                )
+                                .await,
+                            )
+                        }
+                    }
+                }
                 0..=2 => (
                     "pay",
                     app.post(
@@ -477,6 +622,7 @@ async fn two_thousand_random_operations_keep_every_ledger_invariant() {
                         let moved = res.status() == 200;
                         last = Some(res);
                         if moved {
+                            taken.push((id.clone(), who));
                             break;
                         }
                     }
@@ -487,6 +633,18 @@ async fn two_thousand_random_operations_keep_every_ledger_invariant() {
             (what, status, body)
         } else if roll < 82 {
             clock += chrono::Duration::days(1);
+            // Every fifth day, disputes left alone (opened in real time, so
+            // judged from now) go to customer service.
+            if (clock - started).num_days() % 5 == 0 {
+                anjia::disputes::escalate_due(
+                    &app.db,
+                    &app.state.settings,
+                    Utc::now() + chrono::Duration::days(4),
+                    50,
+                )
+                .await
+                .unwrap();
+            }
             let n = anjia::settlement::settle_due(&app.db, &app.state.settings.payment, clock, 50)
                 .await
                 .unwrap();
@@ -531,7 +689,7 @@ async fn two_thousand_random_operations_keep_every_ledger_invariant() {
         if matches!(status, 200 | 201) {
             *done.entry(what).or_insert(0) += 1;
         }
-        if step % 250 == 249 {
+        if step % 300 == 299 {
             assert_ledger_holds(&app.db).await;
         }
     }
@@ -549,6 +707,12 @@ async fn two_thousand_random_operations_keep_every_ledger_invariant() {
         "settle",
         "withdraw",
         "decide withdrawal",
+        "dispute",
+        "answer dispute",
+        "reply dispute",
+        "decide dispute",
+        "bill",
+        "pay fee",
     ] {
         assert!(
             done.get(what).copied().unwrap_or(0) >= 3,

@@ -1093,3 +1093,126 @@ async fn a_fee_bill_is_paid_half_from_the_wallet_and_half_by_wechat_pay() {
     let report = anjia::ledger::verify(&app.db).await.unwrap();
     assert!(report.ok(), "{:#?}", report.problems);
 }
+
+#[tokio::test]
+async fn reconciliation_applies_a_lost_fee_payment_and_closes_an_abandoned_one() {
+    let fake = instance(&keys(), Arc::new(TestDb::new().await), false).await;
+    let app = &fake.app;
+    let p = pending_order(&fake).await;
+    let base = format!("/api/v1/communities/{}", p.w.community);
+    let household = p.order.household_id;
+    let finance = app.staff(p.w.community, "finance").await;
+    for period in ["2026-Q3", "2026-Q4"] {
+        anjia::fees::issue(
+            &app.db,
+            entity::CommunityId::from_uuid(p.w.community),
+            period,
+            chrono::NaiveDate::from_ymd_opt(2026, 12, 31).unwrap(),
+            "imported",
+            entity::UserId::from_uuid(finance.user_id),
+            vec![anjia::fees::NewBill {
+                household,
+                amount: entity::Fen::new(5_000).unwrap(),
+                area_centi_m2: None,
+                rate_fen: None,
+            }],
+        )
+        .await
+        .unwrap();
+    }
+    let answer = json!({ "prepay_id": "wx23100000000000000000000000002" }).to_string();
+    Mock::given(method("POST"))
+        .and(path("/v3/pay/transactions/jsapi"))
+        .respond_with(fake.answer(200, &answer))
+        .mount(&app.fake_wechat)
+        .await;
+    let (_, bills) = status_and_json(
+        app.get(
+            &format!("{base}/households/{household}/fee-bills"),
+            Some(&p.resident.access),
+        )
+        .await,
+    )
+    .await;
+    let mut trades = Vec::new();
+    for bill in bills.as_array().unwrap() {
+        let res = app
+            .post(
+                &format!("{base}/fee-bills/{}/pay", bill["id"].as_str().unwrap()),
+                Some(&p.resident.access),
+                json!({}),
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+        let sent = app.fake_wechat.received_requests().await.unwrap();
+        let body: Value = serde_json::from_slice(&sent.last().unwrap().body).unwrap();
+        trades.push((
+            bill["id"].as_str().unwrap().to_owned(),
+            body["out_trade_no"].as_str().unwrap().to_owned(),
+        ));
+    }
+    let ((lost_bill, lost), (abandoned_bill, abandoned)) = (&trades[0], &trades[1]);
+    let mut paid = transaction(lost, 5_000);
+    paid["trade_state"] = json!("SUCCESS");
+    Mock::given(method("GET"))
+        .and(path(format!("/v3/pay/transactions/out-trade-no/{lost}")))
+        .respond_with(fake.answer(200, &paid.to_string()))
+        .expect(1)
+        .mount(&app.fake_wechat)
+        .await;
+    let mut unpaid = transaction(abandoned, 5_000);
+    unpaid["trade_state"] = json!("NOTPAY");
+    Mock::given(method("GET"))
+        .and(path(format!(
+            "/v3/pay/transactions/out-trade-no/{abandoned}"
+        )))
+        .respond_with(fake.answer(200, &unpaid.to_string()))
+        .expect(2)
+        .mount(&app.fake_wechat)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(format!(
+            "/v3/pay/transactions/out-trade-no/{abandoned}/close"
+        )))
+        .respond_with(fake.answer(204, ""))
+        .expect(1)
+        .mount(&app.fake_wechat)
+        .await;
+
+    let now = chrono::Utc::now();
+    let reconcile = |at| anjia::payment::wechat_pay::reconcile::reconcile(&app.state, at, 100);
+    assert_eq!(
+        reconcile(now + chrono::Duration::minutes(2)).await.unwrap(),
+        2
+    );
+    let base = &base;
+    let token = p.resident.access.as_str();
+    let bill_status = |id: String| async move {
+        let (_, b) = status_and_json(
+            app.get(&format!("{base}/fee-bills/{id}"), Some(token))
+                .await,
+        )
+        .await;
+        b
+    };
+    assert_eq!(bill_status(lost_bill.clone()).await["status"], "paid");
+    // Past the payment window the other is closed there and here; the bill
+    // is still owed and can be paid again.
+    assert_eq!(
+        reconcile(now + chrono::Duration::minutes(20))
+            .await
+            .unwrap(),
+        1
+    );
+    let owed = bill_status(abandoned_bill.clone()).await;
+    assert_eq!(owed["status"], "unpaid");
+    assert_eq!(owed["payments"][0]["status"], "closed");
+    assert_eq!(
+        reconcile(now + chrono::Duration::minutes(40))
+            .await
+            .unwrap(),
+        0
+    );
+    let report = anjia::ledger::verify(&app.db).await.unwrap();
+    assert!(report.ok(), "{:#?}", report.problems);
+}

@@ -6,7 +6,8 @@
 //! reports exactly as a notification would, and closes at WeChat Pay
 //! (`…/close`) the orders that can no longer be paid here. Refunds still
 //! pending after ten minutes are asked about too
-//! (`/v3/refund/domestic/refunds/{no}`) and settled from the answer.
+//! (`/v3/refund/domestic/refunds/{no}`) and settled from the answer, and so
+//! are property-fee parts still pending after a minute.
 
 use chrono::{DateTime, Duration, Utc};
 use entity::{OrderStatus, PaymentMethod, order};
@@ -27,7 +28,88 @@ pub async fn reconcile(state: &AppState, now: DateTime<Utc>, batch: u32) -> ApiR
         return Ok(0);
     };
     let refunds = refunds(state, &pay, now, batch).await?;
-    Ok(refunds + payments(state, &pay, now, batch).await?)
+    let fees = fee_payments(state, &pay, now, batch).await?;
+    Ok(refunds + fees + payments(state, &pay, now, batch).await?)
+}
+
+/// Property-fee parts paid through WeChat Pay still pending a minute after
+/// they were asked for: a lost notification is applied as the notification
+/// would; one that can no longer be paid (the payment window passed) is
+/// closed at WeChat Pay and here.
+async fn fee_payments(
+    state: &AppState,
+    pay: &super::WechatPay,
+    now: DateTime<Utc>,
+    batch: u32,
+) -> ApiResult<usize> {
+    use entity::{FeePaymentStatus, fee_payment};
+    let before = now - Duration::seconds(WAIT_SECS);
+    let txn = begin_write(&state.db).await?;
+    let ids: Vec<uuid::Uuid> = claim_ids(
+        &txn,
+        "SELECT id FROM fee_payments WHERE status = 'pending' AND created_at < $1 \
+         AND (checked_at IS NULL OR checked_at < $1) ORDER BY created_at LIMIT $2",
+        vec![before.into(), i64::from(batch).into()],
+    )
+    .await?;
+    if ids.is_empty() {
+        txn.rollback().await?;
+        return Ok(0);
+    }
+    fee_payment::Entity::update_many()
+        .col_expr(fee_payment::Column::CheckedAt, Expr::value(now))
+        .filter(fee_payment::Column::Id.is_in(ids.clone()))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    let found = fee_payment::Entity::find()
+        .filter(fee_payment::Column::Id.is_in(ids))
+        .all(&state.db)
+        .await?;
+    let window = Duration::minutes(i64::from(state.settings.payment.unpaid_timeout_mins));
+    for p in &found {
+        let Some(trade_no) = p.out_trade_no.as_deref() else {
+            continue;
+        };
+        let answer = match pay.query(trade_no).await {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!(payment = %p.id, error = %e, "asking WeChat Pay about a fee payment failed");
+                continue;
+            }
+        };
+        let close = match answer["trade_state"].as_str().unwrap_or_default() {
+            "SUCCESS" => {
+                let total = answer["amount"]["total"].as_i64().unwrap_or(-1);
+                match crate::fees::wechat_paid(&state.db, &state.settings, trade_no, total).await? {
+                    Some(true) => {
+                        tracing::info!(payment = %p.id, "WeChat Pay fee payment found by reconciliation")
+                    }
+                    _ => tracing::error!(payment = %p.id, total,
+                        "WeChat Pay reports another amount for a fee payment"),
+                }
+                false
+            }
+            "CLOSED" | "REVOKED" => true,
+            "NOTPAY" | "PAYERROR" if p.created_at + window < now => {
+                pay.close(trade_no).await?;
+                true
+            }
+            _ => false,
+        };
+        if close {
+            fee_payment::Entity::update_many()
+                .col_expr(
+                    fee_payment::Column::Status,
+                    Expr::value(FeePaymentStatus::Closed),
+                )
+                .filter(fee_payment::Column::Id.eq(p.id))
+                .filter(fee_payment::Column::Status.eq(FeePaymentStatus::Pending))
+                .exec(&state.db)
+                .await?;
+        }
+    }
+    Ok(found.len())
 }
 
 /// Refunds still pending ten minutes after they were decided (their
