@@ -124,14 +124,14 @@ impl MigrationTrait for Migration {
                 ))
                 .await?;
         }
-        // The escalation sweep: live disputes by age.
+        // The escalation sweep: live disputes by their last step.
         manager
             .create_index(index(
-                "ix_disputes_status_created",
+                "ix_disputes_status_updated",
                 Disputes::Table,
                 [
                     Disputes::Status.into_iden(),
-                    Disputes::CreatedAt.into_iden(),
+                    Disputes::UpdatedAt.into_iden(),
                 ],
             ))
             .await?;

@@ -272,6 +272,20 @@ pub async fn apply<C: ConnectionTrait>(
         )
         .with_details(serde_json::json!({ "status": from, "requested": to })));
     }
+    // A resolution moves money and the order: the order's row is locked
+    // first, in the same order `advance` takes its locks (order, then
+    // dispute), so the two never deadlock.
+    let locked = if to == DisputeStatus::Resolved {
+        Some(
+            order::Entity::find_by_id(d.order_id)
+                .lock_exclusive()
+                .one(db)
+                .await?
+                .ok_or_else(ApiError::not_found)?,
+        )
+    } else {
+        None
+    };
     let now = clock::now();
     let mut next = d.clone();
     next.status = to;
@@ -304,11 +318,13 @@ pub async fn apply<C: ConnectionTrait>(
     let actor = step.actor;
     let note = step.note.clone();
     record(db, &next, step, now).await?;
-    let o = order::Entity::find_by_id(d.order_id)
-        .lock_exclusive()
-        .one(db)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
+    let o = match locked {
+        Some(o) => o,
+        None => order::Entity::find_by_id(d.order_id)
+            .one(db)
+            .await?
+            .ok_or_else(ApiError::not_found)?,
+    };
     if to == DisputeStatus::Resolved {
         execute(
             db,
@@ -448,8 +464,9 @@ pub async fn order_refunded<C: ConnectionTrait>(
     Ok(())
 }
 
-/// Escalates live disputes the two sides have not settled within
-/// `payment.dispute_escalation_days`. Returns how many moved.
+/// Escalates live disputes the two sides have left alone for
+/// `payment.dispute_escalation_days` since their last step (a fresh offer
+/// gives the resident that long to answer). Returns how many moved.
 pub async fn escalate_due(
     db: &DatabaseConnection,
     settings: &Settings,
@@ -461,7 +478,7 @@ pub async fn escalate_due(
     let ids: Vec<DisputeId> = claim_ids(
         &txn,
         "SELECT id FROM disputes WHERE status IN ('open', 'proposed', 'merchant_rejected') \
-         AND created_at < $1 ORDER BY created_at LIMIT $2",
+         AND updated_at < $1 ORDER BY updated_at LIMIT $2",
         vec![before.into(), i64::from(batch).into()],
     )
     .await?;

@@ -144,9 +144,21 @@ pub async fn issue<C: ConnectionTrait>(
     }
     let issued = rows.len();
     for chunk in rows.chunks(500) {
-        fee_bill::Entity::insert_many(chunk.to_vec())
+        if let Err(e) = fee_bill::Entity::insert_many(chunk.to_vec())
             .exec_without_returning(db)
-            .await?;
+            .await
+        {
+            // Another run is issuing the same period right now: nothing of
+            // this one is kept (the caller's transaction rolls back).
+            return Err(if crate::db::is_unique_violation(&e) {
+                ApiError::new(
+                    ErrorCode::Conflict,
+                    format!("bills for {period} are being issued by another run; try again"),
+                )
+            } else {
+                e.into()
+            });
+        }
     }
     ledger::post_many(db, entries).await?;
     Ok(issued)

@@ -445,8 +445,15 @@ pub async fn remind(
         .await?;
     let mut messages = 0;
     for b in &due {
+        // Current members only: not the removed, not tenants whose tenancy ended.
         let members: Vec<UserId> = household_member::Entity::find()
             .filter(household_member::Column::HouseholdId.eq(b.household_id))
+            .filter(household_member::Column::RemovedAt.is_null())
+            .filter(
+                sea_orm::Condition::any()
+                    .add(household_member::Column::TenantUntil.is_null())
+                    .add(household_member::Column::TenantUntil.gt(now)),
+            )
             .select_only()
             .column(household_member::Column::UserId)
             .into_tuple()
@@ -591,6 +598,23 @@ pub async fn pay(
             format!("at most the {} yuan still owed", owed.yuan()),
         ));
     };
+    if wallet > Fen::ZERO {
+        let held = crate::ledger::balance(
+            &state.db,
+            crate::ledger::Account::household_wallet(bill.household_id),
+        )
+        .await?;
+        if held < wallet.as_i64() {
+            return Err(ApiError::new(
+                ErrorCode::InsufficientBalance,
+                format!(
+                    "the wallet holds {} yuan",
+                    Fen::new(held).unwrap_or(Fen::ZERO).yuan()
+                ),
+            )
+            .with_details(serde_json::json!({ "available": held, "needed": wallet })));
+        }
+    }
     let mut request_payment = None;
     let how = if rest == Fen::ZERO {
         Rest::Nothing

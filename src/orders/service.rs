@@ -578,7 +578,9 @@ pub async fn advance<C: ConnectionTrait>(
         now,
     )
     .await?;
-    if from.holds_stock() && !to.holds_stock() {
+    // Goods that left the seller (a dispute refunding a delivered order)
+    // do not go back on the shelf.
+    if from.holds_stock() && !to.holds_stock() && order.fulfilled_at.is_none() {
         release_stock(db, order).await?;
     }
     if from.is_paid() && !to.is_paid() {

@@ -3,8 +3,10 @@
 //!
 //! The job ([`settle_due`]) claims completed, unsettled orders confirmed
 //! before the latest cutoff (`payment.settlement_cutoff` in
-//! `payment.settlement_timezone`) and not under a live dispute (a resolved
-//! one settles what escrow still holds), skipping rows another instance holds,
+//! `payment.settlement_timezone`), not under a live dispute (a resolved one
+//! settles what escrow still holds) and without a refund still pending or
+//! failed (its money must not reach the merchant), skipping rows another
+//! instance holds,
 //! and in one transaction per batch posts each order's settlement entry
 //! (escrow → merchant payable, less the merchant's commission to the
 //! property) and marks the orders settled. Entries are keyed
@@ -102,15 +104,47 @@ pub async fn settle_due(
          AND confirmed_at <= $1 \
          AND NOT EXISTS (SELECT 1 FROM disputes d WHERE d.order_id = orders.id \
            AND d.status IN ('open', 'proposed', 'merchant_rejected', 'escalated')) \
+         AND NOT EXISTS (SELECT 1 FROM refunds r WHERE r.order_id = orders.id \
+           AND r.status IN ('pending', 'failed')) \
          ORDER BY confirmed_at LIMIT $2",
         vec![cutoff.into(), i64::from(batch).into()],
     )
     .await?;
+    let backend = txn.get_database_backend();
+    // The claim's conditions were judged on the snapshot its statement
+    // started with; a dispute opened (or a refund decided) while it waited
+    // for a row lock is seen only now. Opening a dispute locks the order, so
+    // none can appear for the claimed (locked) orders after this.
+    let ids = if ids.is_empty() {
+        ids
+    } else {
+        let (id_list, id_values) = id_set(backend, 1, &ids);
+        let held_back: Vec<uuid::Uuid> = txn
+            .query_all_raw(Statement::from_sql_and_values(
+                backend,
+                sql(
+                    backend,
+                    &format!(
+                        "SELECT order_id FROM disputes WHERE order_id IN ({id_list}) \
+                         AND status IN ('open', 'proposed', 'merchant_rejected', 'escalated') \
+                         UNION SELECT order_id FROM refunds WHERE order_id IN ({id_list}) \
+                         AND status IN ('pending', 'failed')"
+                    ),
+                ),
+                id_values,
+            ))
+            .await?
+            .into_iter()
+            .map(|r| r.try_get::<uuid::Uuid>("", "order_id"))
+            .collect::<Result<_, _>>()?;
+        ids.into_iter()
+            .filter(|id| !held_back.contains(id))
+            .collect()
+    };
     if ids.is_empty() {
         txn.rollback().await?;
         return Ok(0);
     }
-    let backend = txn.get_database_backend();
     let (id_list, id_values) = id_set(backend, 2, &ids);
     let mut values: Vec<Value> = vec![entity::LedgerAccountKind::Escrow.as_str().into()];
     values.extend(id_values.iter().cloned());

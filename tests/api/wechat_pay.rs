@@ -1216,3 +1216,84 @@ async fn reconciliation_applies_a_lost_fee_payment_and_closes_an_abandoned_one()
     let report = anjia::ledger::verify(&app.db).await.unwrap();
     assert!(report.ok(), "{:#?}", report.problems);
 }
+
+#[tokio::test]
+async fn money_of_a_dispute_refund_wechat_pay_could_not_make_is_held_not_settled() {
+    let fake = instance(&keys(), Arc::new(TestDb::new().await), false).await;
+    let app = &fake.app;
+    let p = pending_order(&fake).await;
+    let paid = fake.notification(&transaction(&p.order.order_no, 13_600));
+    let (status, _) = fake
+        .send(&paid, &fake.signed(&paid, chrono::Utc::now().timestamp()))
+        .await;
+    assert_eq!(status, 204);
+    for step in ["accepted", "preparing", "ready_for_pickup"] {
+        let res = app
+            .post(
+                &format!("/api/v1/merchants/{}/orders/{}/status", p.shop, p.id),
+                Some(&p.seller.access),
+                json!({ "status": step }),
+            )
+            .await;
+        assert_eq!(res.status(), 200, "{step}");
+    }
+    let (status, opened) = status_and_json(
+        app.post(
+            &format!(
+                "/api/v1/communities/{}/orders/{}/dispute",
+                p.w.community, p.id
+            ),
+            Some(&p.resident.access),
+            json!({ "reason": "少了一箱", "refund": 6_800 }),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 201, "{opened}");
+    let dispute = opened["dispute"]["id"].as_str().unwrap();
+    let (status, accepted) = status_and_json(
+        app.post(
+            &format!("/api/v1/merchants/{}/disputes/{dispute}/answer", p.shop),
+            Some(&p.seller.access),
+            json!({ "action": "accept" }),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{accepted}");
+    assert_eq!(accepted["order_status"], "completed");
+    // WeChat Pay cannot make the refund (the resident's card is gone).
+    let refund_id = refund::Entity::find()
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let answer = json!({ "refund_id": "50000000382019052709732678861", "out_refund_no": refund_id.to_string(),
+                          "status": "ABNORMAL", "amount": { "refund": 6_800, "total": 13_600 } })
+    .to_string();
+    Mock::given(method("POST"))
+        .and(path("/v3/refund/domestic/refunds"))
+        .respond_with(fake.answer(200, &answer))
+        .expect(1)
+        .mount(&app.fake_wechat)
+        .await;
+    assert!(anjia::outbox::deliver_due(&app.state).await.unwrap() >= 1);
+    let failed = refund::Entity::find().one(&app.db).await.unwrap().unwrap();
+    assert_eq!(failed.status, RefundStatus::Failed);
+
+    // The resident's 68.00 must not reach the merchant: the order is held.
+    let later = chrono::Utc::now() + chrono::Duration::days(1);
+    let settled = anjia::settlement::settle_due(&app.db, &app.state.settings.payment, later, 100)
+        .await
+        .unwrap();
+    assert_eq!(settled, 0);
+    assert_eq!(
+        anjia::ledger::escrow_of(&app.db, p.order.community_id, p.order.id)
+            .await
+            .unwrap(),
+        13_600
+    );
+    let report = anjia::ledger::verify(&app.db).await.unwrap();
+    assert!(report.ok(), "{:#?}", report.problems);
+}

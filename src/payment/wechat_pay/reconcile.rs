@@ -42,7 +42,7 @@ async fn fee_payments(
     now: DateTime<Utc>,
     batch: u32,
 ) -> ApiResult<usize> {
-    use entity::{FeePaymentStatus, fee_payment};
+    use entity::fee_payment;
     let before = now - Duration::seconds(WAIT_SECS);
     let txn = begin_write(&state.db).await?;
     let ids: Vec<uuid::Uuid> = claim_ids(
@@ -68,48 +68,57 @@ async fn fee_payments(
         .await?;
     let window = Duration::minutes(i64::from(state.settings.payment.unpaid_timeout_mins));
     for p in &found {
-        let Some(trade_no) = p.out_trade_no.as_deref() else {
-            continue;
-        };
-        let answer = match pay.query(trade_no).await {
-            Ok(a) => a,
-            Err(e) => {
-                tracing::warn!(payment = %p.id, error = %e, "asking WeChat Pay about a fee payment failed");
-                continue;
-            }
-        };
-        let close = match answer["trade_state"].as_str().unwrap_or_default() {
-            "SUCCESS" => {
-                let total = answer["amount"]["total"].as_i64().unwrap_or(-1);
-                match crate::fees::wechat_paid(&state.db, &state.settings, trade_no, total).await? {
-                    Some(true) => {
-                        tracing::info!(payment = %p.id, "WeChat Pay fee payment found by reconciliation")
-                    }
-                    _ => tracing::error!(payment = %p.id, total,
-                        "WeChat Pay reports another amount for a fee payment"),
-                }
-                false
-            }
-            "CLOSED" | "REVOKED" => true,
-            "NOTPAY" | "PAYERROR" if p.created_at + window < now => {
-                pay.close(trade_no).await?;
-                true
-            }
-            _ => false,
-        };
-        if close {
-            fee_payment::Entity::update_many()
-                .col_expr(
-                    fee_payment::Column::Status,
-                    Expr::value(FeePaymentStatus::Closed),
-                )
-                .filter(fee_payment::Column::Id.eq(p.id))
-                .filter(fee_payment::Column::Status.eq(FeePaymentStatus::Pending))
-                .exec(&state.db)
-                .await?;
+        // One payment's trouble must not hold up the others (or the orders').
+        if let Err(e) = check_fee_payment(state, pay, p, now, window).await {
+            tracing::warn!(payment = %p.id, error = %e, "WeChat Pay reconciliation of a fee payment failed; retried next round");
         }
     }
     Ok(found.len())
+}
+
+async fn check_fee_payment(
+    state: &AppState,
+    pay: &super::WechatPay,
+    p: &entity::fee_payment::Model,
+    now: DateTime<Utc>,
+    window: Duration,
+) -> ApiResult<()> {
+    use entity::{FeePaymentStatus, fee_payment};
+    let Some(trade_no) = p.out_trade_no.as_deref() else {
+        return Ok(());
+    };
+    let answer = pay.query(trade_no).await?;
+    let close = match answer["trade_state"].as_str().unwrap_or_default() {
+        "SUCCESS" => {
+            let total = answer["amount"]["total"].as_i64().unwrap_or(-1);
+            match crate::fees::wechat_paid(&state.db, &state.settings, trade_no, total).await? {
+                Some(true) => {
+                    tracing::info!(payment = %p.id, "WeChat Pay fee payment found by reconciliation")
+                }
+                _ => tracing::error!(payment = %p.id, total,
+                    "WeChat Pay reports another amount for a fee payment"),
+            }
+            false
+        }
+        "CLOSED" | "REVOKED" => true,
+        "NOTPAY" | "PAYERROR" if p.created_at + window < now => {
+            pay.close(trade_no).await?;
+            true
+        }
+        _ => false,
+    };
+    if close {
+        fee_payment::Entity::update_many()
+            .col_expr(
+                fee_payment::Column::Status,
+                Expr::value(FeePaymentStatus::Closed),
+            )
+            .filter(fee_payment::Column::Id.eq(p.id))
+            .filter(fee_payment::Column::Status.eq(FeePaymentStatus::Pending))
+            .exec(&state.db)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Refunds still pending ten minutes after they were decided (their
