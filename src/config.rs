@@ -291,6 +291,14 @@ pub struct WechatPaySettings {
     /// Notifications and responses signed further than this from now are refused.
     pub max_clock_skew_secs: u64,
     pub profit_sharing: bool,
+    /// Merchant transfer (商家转账) scene for merchants' payouts; empty: payouts
+    /// are bank transfers recorded by finance.
+    pub transfer_scene_id: String,
+    /// Where WeChat Pay reports transfer results (`/wechat/pay/transfer-notify`).
+    pub transfer_notify_url: String,
+    /// The scene's report fields (`info_type`, `info_content`), as the scene
+    /// requires them.
+    pub transfer_report_infos: Vec<(String, String)>,
 }
 
 /// Payments and the order clock.
@@ -537,6 +545,11 @@ impl Settings {
                 problems.push(
                     "wechat_pay needs platform_public_key_id and platform_public_key_path, and/or platform_certificate_paths"
                         .to_owned(),
+                );
+            }
+            if !p.transfer_scene_id.trim().is_empty() && p.transfer_notify_url.trim().is_empty() {
+                problems.push(
+                    "wechat_pay.transfer_notify_url is required with transfer_scene_id".to_owned(),
                 );
             }
             if p.platform_public_key_path.trim().is_empty()

@@ -49,6 +49,7 @@ pub fn table(settings: &Settings) -> Vec<ApiRoute> {
         // WeChat Pay's notifications (the signature is the authorization)
         route::<crate::payment::wechat_pay::notify::__path_payment, _, _>(Public, crate::payment::wechat_pay::notify::payment),
         route::<crate::payment::wechat_pay::notify::__path_refund, _, _>(Public, crate::payment::wechat_pay::notify::refund),
+        route::<crate::payment::wechat_pay::notify::__path_transfer, _, _>(Public, crate::payment::wechat_pay::notify::transfer),
         // Authentication
         route::<auth::routes::__path_login, _, _>(Public, auth::routes::login),
         route::<auth::routes::__path_refresh, _, _>(Public, auth::routes::refresh),

@@ -436,6 +436,10 @@ pub enum OutboxChannel {
     /// going back must not be lost either.
     #[sea_orm(string_value = "pay_refund")]
     PayRefund,
+    /// A payout to a merchant by WeChat Pay's merchant transfer
+    /// (`/v3/fund-app/mch-transfer/transfer-bills`).
+    #[sea_orm(string_value = "pay_transfer")]
+    PayTransfer,
 }
 
 /// What a catalog item is.

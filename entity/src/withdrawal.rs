@@ -20,6 +20,15 @@ pub struct Model {
     pub paid_at: Option<DateTimeUtc>,
     /// The bank transfer's (or WeChat transfer's) reference.
     pub payout_reference: Option<String>,
+    /// WeChat Pay merchant transfer (when configured): its state as WeChat
+    /// Pay last reported it (`queued` before it was sent).
+    pub transfer_state: Option<String>,
+    /// WeChat Pay's transfer number.
+    pub transfer_bill_no: Option<String>,
+    /// For `wx.requestMerchantTransfer` while the payee must confirm.
+    pub transfer_package: Option<String>,
+    /// When reconciliation last asked WeChat Pay about the transfer.
+    pub transfer_checked_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

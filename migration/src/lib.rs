@@ -28,6 +28,7 @@ mod m20261123_000017_withdrawals;
 mod m20261123_000018_payment_reconciliation;
 mod m20261123_000019_disputes;
 mod m20261123_000020_fee_bills;
+mod m20261123_000021_withdrawal_transfers;
 
 pub struct Migrator;
 
@@ -55,6 +56,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000018_payment_reconciliation::Migration),
             Box::new(m20261123_000019_disputes::Migration),
             Box::new(m20261123_000020_fee_bills::Migration),
+            Box::new(m20261123_000021_withdrawal_transfers::Migration),
         ]
     }
 }

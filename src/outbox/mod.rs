@@ -12,7 +12,8 @@
 //!   (`outbox.rate_per_sec`, counted in the database) spans all instances.
 //! - In sandbox mode nothing goes to WeChat: messages land in the sandbox
 //!   inbox (`GET /api/v1/dev/sandbox/inbox`).
-//! - WeChat Pay refund requests ([`pay_refund`]) travel the same way: decided
+//! - WeChat Pay refund requests ([`pay_refund`]) and merchants' payouts by
+//!   WeChat transfer ([`pay_transfer`]) travel the same way: decided
 //!   in the business transaction, sent (and retried) by the worker, so a
 //!   crash between deciding and calling never loses one.
 
@@ -269,6 +270,31 @@ pub async fn pay_refund<C: ConnectionTrait>(
     .await
 }
 
+/// Queues a WeChat Pay merchant transfer (the body of
+/// `/v3/fund-app/mch-transfer/transfer-bills`), in the caller's transaction.
+pub async fn pay_transfer<C: ConnectionTrait>(
+    db: &C,
+    user_id: UserId,
+    app_id: &str,
+    request: Value,
+    summary: String,
+) -> ApiResult<()> {
+    insert(
+        db,
+        NewMessage {
+            kind: "pay_transfer".to_owned(),
+            channel: OutboxChannel::PayTransfer,
+            user_id: Some(user_id),
+            app_id: app_id.to_owned(),
+            openid: None,
+            payload: request,
+            summary,
+            failed: None,
+        },
+    )
+    .await
+}
+
 async fn insert<C: ConnectionTrait>(db: &C, m: NewMessage) -> ApiResult<()> {
     let now = clock::now();
     outbox_message::ActiveModel {
@@ -420,6 +446,13 @@ async fn send(state: &AppState, m: &outbox_message::Model) -> Result<(), WechatE
             let request: Value =
                 serde_json::from_str(&m.payload).map_err(|e| WechatError::Decode(e.to_string()))?;
             return crate::payment::send_refund(state, &request)
+                .await
+                .map_err(|e| WechatError::Transport(e.to_string()));
+        }
+        OutboxChannel::PayTransfer => {
+            let request: Value =
+                serde_json::from_str(&m.payload).map_err(|e| WechatError::Decode(e.to_string()))?;
+            return crate::settlement::transfer::send(state, &request)
                 .await
                 .map_err(|e| WechatError::Transport(e.to_string()));
         }

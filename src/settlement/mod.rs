@@ -13,6 +13,7 @@
 //! `settlement:<order>`, so an order can never settle twice.
 
 pub mod routes;
+pub mod transfer;
 pub mod withdrawals;
 
 use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};

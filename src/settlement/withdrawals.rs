@@ -1,6 +1,8 @@
 //! Withdrawals (提现): a merchant asks for its settled balance to be paid
 //! out; the property's finance staff approve or reject it, then record the
-//! payment (a bank transfer made outside anjia, with its reference).
+//! payment (a bank transfer made outside anjia, with its reference), or,
+//! when configured, WeChat Pay's merchant transfer pays it
+//! ([`super::transfer`]).
 //!
 //! The amount is set aside when asked for (merchant payable → payouts in
 //! flight), so two requests can never promise more than the balance; a
@@ -44,6 +46,12 @@ pub struct Withdrawal {
     pub paid_by: Option<UserId>,
     pub paid_at: Option<DateTime<Utc>>,
     pub payout_reference: Option<String>,
+    /// Paid by WeChat transfer: its state as WeChat Pay reported it
+    /// (`queued` until sent; `WAIT_USER_CONFIRM`: the owner confirms).
+    pub transfer_state: Option<String>,
+    /// While the owner must confirm: pass as `package` to
+    /// `wx.requestMerchantTransfer` in the mini-program.
+    pub transfer_package: Option<String>,
 }
 
 impl From<withdrawal::Model> for Withdrawal {
@@ -61,6 +69,8 @@ impl From<withdrawal::Model> for Withdrawal {
             paid_by: w.paid_by,
             paid_at: w.paid_at,
             payout_reference: w.payout_reference,
+            transfer_state: w.transfer_state,
+            transfer_package: w.transfer_package,
         }
     }
 }
@@ -105,6 +115,10 @@ pub async fn request(
         paid_by: Set(None),
         paid_at: Set(None),
         payout_reference: Set(None),
+        transfer_state: Set(None),
+        transfer_bill_no: Set(None),
+        transfer_package: Set(None),
+        transfer_checked_at: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -226,6 +240,12 @@ pub async fn decide(
         return Err(ApiError::not_found());
     }
     let to = body.status;
+    if w.transfer_state.is_some() && w.status == WithdrawalStatus::Approved {
+        return Err(ApiError::new(
+            ErrorCode::InvalidTransition,
+            "this payout is under way by WeChat transfer; its result settles it",
+        ));
+    }
     if !w.status.may_become(to) {
         return Err(ApiError::new(
             ErrorCode::InvalidTransition,
@@ -311,6 +331,10 @@ pub async fn decide(
     }
     if let Some(entry) = entry {
         ledger::post(&txn, entry.subject(w.id).by(Some(caller.user.id))).await?;
+    }
+    // Approved: paid by WeChat transfer when configured and possible.
+    if to == WithdrawalStatus::Approved {
+        super::transfer::queue(&txn, &state, &w).await?;
     }
     let after = withdrawal::Entity::find_by_id(w.id)
         .one(&txn)

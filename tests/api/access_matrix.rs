@@ -77,6 +77,7 @@ const EXPECTED: &[(&str, &str, Who)] = &[
     ("POST", "/wechat/callback", Who::Anyone),
     ("POST", "/wechat/pay/notify", Who::Anyone),
     ("POST", "/wechat/pay/refund-notify", Who::Anyone),
+    ("POST", "/wechat/pay/transfer-notify", Who::Anyone),
     ("GET", "/wechat/oauth/authorize", Who::Anyone),
     ("GET", "/wechat/oauth/callback", Who::Anyone),
     ("GET", "/api/v1/wechat/jssdk-config", Who::Anyone),

@@ -191,7 +191,7 @@ impl WechatPay {
     /// One signed call; the answer's signature is verified before its body
     /// is read. WeChat's own errors (`{"code","message"}`) become
     /// `wechat_unavailable` with the cause logged.
-    async fn call(
+    pub(crate) async fn call(
         &self,
         method: reqwest::Method,
         path: &str,

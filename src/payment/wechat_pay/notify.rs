@@ -266,6 +266,70 @@ pub async fn refund(
     }
 }
 
+#[derive(Debug, Deserialize)]
+struct TransferResult {
+    mch_id: String,
+    out_bill_no: String,
+}
+
+/// WeChat Pay's merchant-transfer notification: a merchant's payout
+/// succeeded, failed or was cancelled.
+#[utoipa::path(post, path = "/wechat/pay/transfer-notify", tag = "wechat pay",
+    request_body(content = String, content_type = "application/json",
+        description = "WeChat Pay's signed transfer notification (resource AEAD_AES_256_GCM encrypted)"),
+    responses((status = 204, description = "Applied, or applied before"),
+        (status = 400, description = "`FAIL`: unreadable, or another merchant"),
+        (status = 401, description = "`FAIL`: signature, serial or timestamp refused"),
+        (status = 404, description = "`FAIL`: WeChat Pay is not configured here, or no such withdrawal"),
+        (status = 500, description = "`FAIL`: not applied; WeChat retries")))]
+pub async fn transfer(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let Opened { envelope, plain } = match open(&state, &req, &body) {
+        Ok(o) => o,
+        Err(refusal) => return refusal.answer(),
+    };
+    let (result, report): (TransferResult, serde_json::Value) = match (
+        serde_json::from_slice(&plain),
+        serde_json::from_slice(&plain),
+    ) {
+        (Ok(r), Ok(v)) => (r, v),
+        _ => {
+            tracing::warn!(id = %envelope.id, "WeChat Pay transfer result unreadable");
+            return fail(
+                StatusCode::BAD_REQUEST,
+                "the transfer result cannot be read",
+            );
+        }
+    };
+    if let Err(refusal) = ours(&state, &envelope.id, &result.mch_id, None) {
+        return refusal.answer();
+    }
+    let Ok(id) = crate::settlement::transfer::withdrawal_of(&result.out_bill_no) else {
+        return fail(StatusCode::NOT_FOUND, "no such withdrawal");
+    };
+    match entity::withdrawal::Entity::find_by_id(id)
+        .one(&state.db)
+        .await
+    {
+        Ok(Some(_)) => {}
+        Ok(None) => return fail(StatusCode::NOT_FOUND, "no such withdrawal"),
+        Err(e) => {
+            tracing::error!(error = %e, "reading the withdrawal of a WeChat Pay transfer notification");
+            return fail(StatusCode::INTERNAL_SERVER_ERROR, "not applied; retry");
+        }
+    }
+    match crate::settlement::transfer::record(&state.db, &state.settings, id, &report).await {
+        Ok(()) => HttpResponse::NoContent().finish(),
+        Err(e) => {
+            tracing::error!(withdrawal = %id, error = %e, "applying a WeChat Pay transfer result");
+            fail(StatusCode::INTERNAL_SERVER_ERROR, "not applied; retry")
+        }
+    }
+}
+
 /// A property-fee payment (its trade number starts with
 /// [`crate::fees::TRADE_PREFIX`]).
 async fn apply_fee(state: &AppState, tx: &Transaction) -> HttpResponse {

@@ -7,7 +7,8 @@
 //! (`…/close`) the orders that can no longer be paid here. Refunds still
 //! pending after ten minutes are asked about too
 //! (`/v3/refund/domestic/refunds/{no}`) and settled from the answer, and so
-//! are property-fee parts still pending after a minute.
+//! are property-fee parts still pending after a minute and merchants'
+//! payouts by WeChat transfer under way for ten.
 
 use chrono::{DateTime, Duration, Utc};
 use entity::{OrderStatus, PaymentMethod, order};
@@ -29,7 +30,8 @@ pub async fn reconcile(state: &AppState, now: DateTime<Utc>, batch: u32) -> ApiR
     };
     let refunds = refunds(state, &pay, now, batch).await?;
     let fees = fee_payments(state, &pay, now, batch).await?;
-    Ok(refunds + fees + payments(state, &pay, now, batch).await?)
+    let transfers = crate::settlement::transfer::reconcile(state, now, batch).await?;
+    Ok(refunds + fees + transfers + payments(state, &pay, now, batch).await?)
 }
 
 /// Property-fee parts paid through WeChat Pay still pending a minute after
