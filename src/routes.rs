@@ -114,6 +114,8 @@ pub fn table(settings: &Settings) -> Vec<ApiRoute> {
         route::<crate::settlement::withdrawals::__path_list_for_community, _, _>(Staff(FINANCE), crate::settlement::withdrawals::list_for_community),
         route::<crate::settlement::withdrawals::__path_decide, _, _>(Staff(FINANCE), crate::settlement::withdrawals::decide),
         route::<crate::payment::wallet::__path_get, _, _>(Residents(FINANCE), crate::payment::wallet::get),
+        route::<crate::payment::refunds::__path_list, _, _>(Staff(FINANCE), crate::payment::refunds::list),
+        route::<crate::payment::refunds::__path_retry, _, _>(Staff(FINANCE), crate::payment::refunds::retry),
         // Merchants: the property's side
         route::<mr::__path_list_community_merchants, _, _>(Staff(MERCHANT_REVIEWERS), mr::list_community_merchants),
         // Before /merchants/{merchant_id}, which would also match "export".

@@ -278,7 +278,12 @@ string_enum!(
         /// Decided, not yet confirmed by the provider.
         Pending = "pending",
         Succeeded = "succeeded",
+        /// The provider could not make it: the money is held in escrow until
+        /// finance retry it.
         Failed = "failed",
+        /// Failed, then decided again by finance (a new refund carries the
+        /// money).
+        Retried = "retried",
     }
 );
 

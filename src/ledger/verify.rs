@@ -138,7 +138,7 @@ pub async fn verify<C: ConnectionTrait>(db: &C) -> ApiResult<Report> {
          (SELECT COUNT(*) FROM journal_entries e WHERE e.subject_id = r.id AND e.kind = $1) * 100 \
          + (SELECT COUNT(*) FROM journal_entries e WHERE e.subject_id = r.id AND e.kind = $2) * 10 \
          + (SELECT COUNT(*) FROM journal_entries e WHERE e.subject_id = r.id AND e.kind = $3) \
-         - CASE r.status WHEN $4 THEN 110 WHEN $5 THEN 101 ELSE 100 END AS b \
+         - CASE r.status WHEN $4 THEN 110 WHEN $5 THEN 101 WHEN $6 THEN 101 ELSE 100 END AS b \
          FROM refunds r",
         vec![
             JournalKind::RefundDecided.as_str().into(),
@@ -146,6 +146,7 @@ pub async fn verify<C: ConnectionTrait>(db: &C) -> ApiResult<Report> {
             JournalKind::RefundFailed.as_str().into(),
             RefundStatus::Succeeded.as_str().into(),
             RefundStatus::Failed.as_str().into(),
+            RefundStatus::Retried.as_str().into(),
         ],
     )
     .await?

@@ -188,6 +188,7 @@ pub struct OrderEvent {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Refund {
+    pub id: entity::RefundId,
     /// Fen.
     pub amount: Fen,
     pub reason: String,
@@ -250,6 +251,7 @@ async fn detail(
         .await?
         .into_iter()
         .map(|r| Refund {
+            id: r.id,
             amount: r.amount,
             reason: r.reason,
             status: r.status,

@@ -17,6 +17,7 @@ use entity::{Fen, JournalKind, OrderId, PaymentMethod, RefundId, RefundStatus, o
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
+pub mod refunds;
 pub mod wallet;
 pub mod wechat_pay;
 

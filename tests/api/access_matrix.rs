@@ -144,6 +144,8 @@ const EXPECTED: &[(&str, &str, Who)] = &[
     ("POST", "/api/v1/merchants/{merchant_id}/withdrawals", Who::Merchant(MERCHANT_OWNER)),
     ("GET", "/api/v1/merchants/{merchant_id}/withdrawals", Who::Merchant(MERCHANT_OWNER)),
     ("GET", "/api/v1/communities/{community_id}/withdrawals", Who::Staff(FINANCE)),
+    ("GET", "/api/v1/communities/{community_id}/refunds", Who::Staff(FINANCE)),
+    ("POST", "/api/v1/communities/{community_id}/refunds/{refund_id}/retry", Who::Staff(FINANCE)),
     ("POST", "/api/v1/communities/{community_id}/withdrawals/{withdrawal_id}/status", Who::Staff(FINANCE)),
     ("GET", "/api/v1/communities/{community_id}/households/{household_id}/wallet", Who::Residents(FINANCE)),
     ("GET", "/api/v1/communities/{community_id}/merchants", Who::Staff(MERCHANT_REVIEWERS)),
@@ -623,6 +625,24 @@ async fn every_route_admits_exactly_the_callers_its_rule_names() {
     .await
     .unwrap();
     let dispute = dispute.to_string();
+    // A refund of the shop's order (succeeded: retrying it is refused, after the guard).
+    let refund = entity::RefundId::new();
+    entity::refund::Entity::insert(entity::refund::ActiveModel::from(entity::refund::Model {
+        id: refund,
+        order_id: shop_order_model.id,
+        amount: shop_order_model.amount,
+        reason: "矩阵".into(),
+        idempotency_key: "matrix:refund".into(),
+        provider: "sandbox".into(),
+        status: entity::RefundStatus::Succeeded,
+        created_at: chrono::Utc::now(),
+        completed_at: Some(chrono::Utc::now()),
+        checked_at: None,
+    }))
+    .exec_without_returning(&app.db)
+    .await
+    .unwrap();
+    let refund = refund.to_string();
     // A fee bill of the resident's household.
     let bill = entity::FeeBillId::new();
     let household_id: entity::HouseholdId = household.parse().unwrap();
@@ -700,6 +720,7 @@ async fn every_route_admits_exactly_the_callers_its_rule_names() {
                 .replace("{withdrawal_id}", &withdrawal)
                 .replace("{dispute_id}", &dispute)
                 .replace("{bill_id}", &bill)
+                .replace("{refund_id}", &refund)
                 .replace("{date}", "2026-11-23");
             if path.contains("{staff_id}") {
                 next_phone += 1;

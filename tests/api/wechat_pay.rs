@@ -1220,7 +1220,7 @@ async fn reconciliation_applies_a_lost_fee_payment_and_closes_an_abandoned_one()
 }
 
 #[tokio::test]
-async fn money_of_a_dispute_refund_wechat_pay_could_not_make_is_held_not_settled() {
+async fn money_of_a_dispute_refund_wechat_pay_could_not_make_is_held_until_finance_retry_it() {
     let fake = instance(&keys(), Arc::new(TestDb::new().await), false).await;
     let app = &fake.app;
     let p = pending_order(&fake).await;
@@ -1295,6 +1295,60 @@ async fn money_of_a_dispute_refund_wechat_pay_could_not_make_is_held_not_settled
             .await
             .unwrap(),
         13_600
+    );
+    let report = anjia::ledger::verify(&app.db).await.unwrap();
+    assert!(report.ok(), "{:#?}", report.problems);
+
+    // Finance find it and refund it into the household's wallet instead;
+    // then the rest settles to the merchant.
+    let finance = app.staff(p.w.community, "finance").await;
+    let refunds = format!("/api/v1/communities/{}/refunds", p.w.community);
+    let (_, waiting) = status_and_json(
+        app.get(&format!("{refunds}?status=failed"), Some(&finance.access))
+            .await,
+    )
+    .await;
+    assert_eq!(waiting.as_array().unwrap().len(), 1, "{waiting}");
+    assert_eq!(waiting[0]["order_no"], p.order.order_no.as_str());
+    let retry = format!("{refunds}/{}/retry", waiting[0]["id"].as_str().unwrap());
+    let (status, retried) = status_and_json(
+        app.post(
+            &retry,
+            Some(&finance.access),
+            json!({ "refund_to": "wallet" }),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{retried}");
+    assert_eq!(
+        (&retried["status"], &retried["provider"], &retried["amount"]),
+        (&json!("succeeded"), &json!("wallet"), &json!(6_800))
+    );
+    let (status, _) =
+        status_and_json(app.post(&retry, Some(&finance.access), json!({})).await).await;
+    assert_eq!(status, 409, "retried once");
+    assert_eq!(
+        anjia::ledger::balance(
+            &app.db,
+            anjia::ledger::Account::household_wallet(p.order.household_id)
+        )
+        .await
+        .unwrap(),
+        6_800
+    );
+    let settled = anjia::settlement::settle_due(&app.db, &app.state.settings.payment, later, 100)
+        .await
+        .unwrap();
+    assert_eq!(settled, 1, "the rest settles now");
+    assert_eq!(
+        anjia::ledger::balance(
+            &app.db,
+            anjia::ledger::Account::merchant_payable(p.shop.parse().unwrap())
+        )
+        .await
+        .unwrap(),
+        6_800
     );
     let report = anjia::ledger::verify(&app.db).await.unwrap();
     assert!(report.ok(), "{:#?}", report.problems);
