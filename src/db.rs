@@ -209,6 +209,34 @@ pub async fn claim_ids<T: sea_orm::TryGetable, C: ConnectionTrait>(
     .collect()
 }
 
+/// Claims due rows for a question to an outside system (WeChat Pay) and
+/// stamps them `stamp = now`, in one short transaction: no other instance,
+/// and no later round before the stamp ages, asks about them again. Returns
+/// their ids (the caller asks outside any transaction).
+pub async fn claim_and_stamp<E: sea_orm::EntityTrait>(
+    db: &DatabaseConnection,
+    postgres_sql: &str,
+    values: Vec<sea_orm::Value>,
+    id: E::Column,
+    stamp: E::Column,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<uuid::Uuid>, DbErr> {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let txn = begin_write(db).await?;
+    let ids: Vec<uuid::Uuid> = claim_ids(&txn, postgres_sql, values).await?;
+    if ids.is_empty() {
+        txn.rollback().await?;
+        return Ok(ids);
+    }
+    E::update_many()
+        .col_expr(stamp, sea_orm::sea_query::Expr::value(now))
+        .filter(id.is_in(ids.clone()))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(ids)
+}
+
 /// Whether `err` is a unique-index violation (someone else got there first).
 pub fn is_unique_violation(err: &DbErr) -> bool {
     matches!(

@@ -57,7 +57,7 @@ fn disputable(status: OrderStatus) -> bool {
 }
 
 /// What escrow holds for the order now.
-async fn held<C: ConnectionTrait>(db: &C, o: &order::Model) -> ApiResult<Fen> {
+pub(crate) async fn held<C: ConnectionTrait>(db: &C, o: &order::Model) -> ApiResult<Fen> {
     let raw = crate::ledger::escrow_of(db, o.community_id, o.id).await?;
     Ok(Fen::new(raw.max(0)).unwrap_or(Fen::ZERO))
 }

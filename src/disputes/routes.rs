@@ -111,7 +111,7 @@ async fn detail(state: &AppState, d: dispute::Model) -> ApiResult<DisputeDetail>
         .one(&state.db)
         .await?
         .ok_or_else(ApiError::not_found)?;
-    let held = crate::ledger::escrow_of(&state.db, o.community_id, o.id).await?;
+    let held = super::held(&state.db, &o).await?;
     let photos = dispute_photo::Entity::find()
         .filter(dispute_photo::Column::DisputeId.eq(d.id))
         .order_by_asc(dispute_photo::Column::Id)
@@ -145,9 +145,25 @@ async fn detail(state: &AppState, d: dispute::Model) -> ApiResult<DisputeDetail>
         order_no: o.order_no,
         order_amount: o.amount,
         order_status: o.status,
-        held: Fen::new(held.max(0)).unwrap_or(Fen::ZERO),
+        held,
         events,
     })
+}
+
+/// One page of `select`, oldest first.
+async fn page(
+    state: &AppState,
+    select: sea_orm::Select<dispute::Entity>,
+    query: &PageQuery,
+) -> ApiResult<web::Json<Page<Dispute>>> {
+    let page = query
+        .parse()?
+        .fetch(select, dispute::Column::Id, |d| d.id.as_uuid(), &state.db)
+        .await?;
+    Ok(web::Json(Page {
+        items: page.items.into_iter().map(Dispute::from).collect(),
+        next_cursor: page.next_cursor,
+    }))
 }
 
 // ---------------------------------------------------------------- input
@@ -269,14 +285,7 @@ pub async fn list(
     if let Some(s) = filter.status {
         select = select.filter(dispute::Column::Status.eq(s));
     }
-    let page = query
-        .parse()?
-        .fetch(select, dispute::Column::Id, |d| d.id.as_uuid(), &state.db)
-        .await?;
-    Ok(web::Json(Page {
-        items: page.items.into_iter().map(Dispute::from).collect(),
-        next_cursor: page.next_cursor,
-    }))
+    page(&state, select, &query).await
 }
 
 /// The dispute if the caller may see it here: their household's, or any
@@ -447,12 +456,7 @@ pub async fn decide(
         .one(&state.db)
         .await?
         .ok_or_else(ApiError::not_found)?;
-    let held = Fen::new(
-        crate::ledger::escrow_of(&state.db, o.community_id, o.id)
-            .await?
-            .max(0),
-    )
-    .unwrap_or(Fen::ZERO);
+    let held = super::held(&state.db, &o).await?;
     let refund = match (body.outcome, body.refund) {
         (Outcome::FullRefund, _) => held,
         (Outcome::NoRefund, _) => Fen::ZERO,
@@ -503,14 +507,7 @@ pub async fn merchant_list(
     if let Some(s) = filter.status {
         select = select.filter(dispute::Column::Status.eq(s));
     }
-    let page = query
-        .parse()?
-        .fetch(select, dispute::Column::Id, |d| d.id.as_uuid(), &state.db)
-        .await?;
-    Ok(web::Json(Page {
-        items: page.items.into_iter().map(Dispute::from).collect(),
-        next_cursor: page.next_cursor,
-    }))
+    page(&state, select, &query).await
 }
 
 async fn merchant_dispute(

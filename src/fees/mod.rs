@@ -361,7 +361,7 @@ pub async fn pay(
         Rest::Nothing => {}
         Rest::Sandbox => {
             bill = paid_part(&txn, &bill, by, PaymentMethod::Sandbox, expect_rest, now).await?;
-            paid_now = outstanding_sum(wallet, expect_rest);
+            paid_now = wallet.checked_add(expect_rest).unwrap_or(wallet);
         }
         Rest::WechatPay { trade_no } => {
             fee_payment::Entity::insert(fee_payment::ActiveModel::from(fee_payment::Model {
@@ -394,10 +394,6 @@ pub async fn pay(
     }
     txn.commit().await?;
     Ok(bill)
-}
-
-fn outstanding_sum(a: Fen, b: Fen) -> Fen {
-    a.checked_add(b).unwrap_or(a)
 }
 
 /// A trade number for a new WeChat Pay part.

@@ -261,25 +261,20 @@ pub async fn reconcile(
         return Ok(0);
     };
     let before = now - chrono::Duration::minutes(10);
-    let txn = begin_write(&state.db).await?;
-    let ids: Vec<uuid::Uuid> = crate::db::claim_ids(
-        &txn,
+    let ids = crate::db::claim_and_stamp::<withdrawal::Entity>(
+        &state.db,
         "SELECT id FROM withdrawals WHERE status = 'approved' AND transfer_state IS NOT NULL \
          AND updated_at < $1 AND (transfer_checked_at IS NULL OR transfer_checked_at < $1) \
          ORDER BY updated_at LIMIT $2",
         vec![before.into(), i64::from(batch).into()],
+        withdrawal::Column::Id,
+        withdrawal::Column::TransferCheckedAt,
+        now,
     )
     .await?;
     if ids.is_empty() {
-        txn.rollback().await?;
         return Ok(0);
     }
-    withdrawal::Entity::update_many()
-        .col_expr(withdrawal::Column::TransferCheckedAt, Expr::value(now))
-        .filter(withdrawal::Column::Id.is_in(ids.clone()))
-        .exec(&txn)
-        .await?;
-    txn.commit().await?;
     for id in &ids {
         let id = WithdrawalId::from_uuid(*id);
         let asked = pay

@@ -15,7 +15,7 @@ use crate::orders::shop;
 
 /// A shop's order of `quantity` boxes (68.00 each), paid and dispatched to
 /// the door: waiting for the resident's confirmation.
-async fn dispatched_order(
+pub async fn dispatched_order(
     app: &TestApp,
     w: &World,
     owner: &Session,

@@ -20,36 +20,15 @@ async fn completed_order(
     product: &str,
     quantity: u32,
 ) -> OrderId {
-    let r = &w.residents[0];
-    let community = format!("/api/v1/communities/{}/orders", w.community);
-    let (status, o) = status_and_json(
-        app.post(
-            &community,
-            Some(&r.access),
-            json!({ "merchant_id": shop, "lines": [{ "product_id": product, "quantity": quantity }],
-                    "receiving": { "fulfilment": "delivery" } }),
+    let id = crate::disputes::dispatched_order(app, w, owner, shop, product, quantity).await;
+    let res = app
+        .post(
+            &format!("/api/v1/communities/{}/orders/{id}/confirm", w.community),
+            Some(&w.residents[0].access),
+            json!({}),
         )
-        .await,
-    )
-    .await;
-    assert_eq!(status, 201, "{o}");
-    let id = o["id"].as_str().unwrap().to_owned();
-    let act = |action: &'static str| {
-        let path = format!("{community}/{id}/{action}");
-        async move { app.post(&path, Some(&r.access), json!({})).await.status() }
-    };
-    assert_eq!(act("pay").await, 200);
-    for step in ["accepted", "preparing", "dispatched"] {
-        let res = app
-            .post(
-                &format!("/api/v1/merchants/{shop}/orders/{id}/status"),
-                Some(&owner.access),
-                json!({ "status": step }),
-            )
-            .await;
-        assert_eq!(res.status(), 200, "{step}");
-    }
-    assert_eq!(act("confirm").await, 200);
+        .await;
+    assert_eq!(res.status(), 200);
     id.parse().unwrap()
 }
 

@@ -16,7 +16,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::json;
 
-use crate::db::{begin_write, claim_ids};
+use crate::db::claim_and_stamp;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::state::AppState;
 
@@ -46,24 +46,19 @@ async fn fee_payments(
 ) -> ApiResult<usize> {
     use entity::fee_payment;
     let before = now - Duration::seconds(WAIT_SECS);
-    let txn = begin_write(&state.db).await?;
-    let ids: Vec<uuid::Uuid> = claim_ids(
-        &txn,
+    let ids = claim_and_stamp::<fee_payment::Entity>(
+        &state.db,
         "SELECT id FROM fee_payments WHERE status = 'pending' AND created_at < $1 \
          AND (checked_at IS NULL OR checked_at < $1) ORDER BY created_at LIMIT $2",
         vec![before.into(), i64::from(batch).into()],
+        fee_payment::Column::Id,
+        fee_payment::Column::CheckedAt,
+        now,
     )
     .await?;
     if ids.is_empty() {
-        txn.rollback().await?;
         return Ok(0);
     }
-    fee_payment::Entity::update_many()
-        .col_expr(fee_payment::Column::CheckedAt, Expr::value(now))
-        .filter(fee_payment::Column::Id.is_in(ids.clone()))
-        .exec(&txn)
-        .await?;
-    txn.commit().await?;
     let found = fee_payment::Entity::find()
         .filter(fee_payment::Column::Id.is_in(ids))
         .all(&state.db)
@@ -135,25 +130,20 @@ async fn refunds(
     batch: u32,
 ) -> ApiResult<usize> {
     let before = now - Duration::minutes(10);
-    let txn = begin_write(&state.db).await?;
-    let ids: Vec<uuid::Uuid> = claim_ids(
-        &txn,
+    let ids = claim_and_stamp::<entity::refund::Entity>(
+        &state.db,
         "SELECT id FROM refunds WHERE status = 'pending' AND provider = 'wechat_pay' \
          AND created_at < $1 AND (checked_at IS NULL OR checked_at < $1) \
          ORDER BY created_at LIMIT $2",
         vec![before.into(), i64::from(batch).into()],
+        entity::refund::Column::Id,
+        entity::refund::Column::CheckedAt,
+        now,
     )
     .await?;
     if ids.is_empty() {
-        txn.rollback().await?;
         return Ok(0);
     }
-    entity::refund::Entity::update_many()
-        .col_expr(entity::refund::Column::CheckedAt, Expr::value(now))
-        .filter(entity::refund::Column::Id.is_in(ids.clone()))
-        .exec(&txn)
-        .await?;
-    txn.commit().await?;
     let found = entity::refund::Entity::find()
         .filter(entity::refund::Column::Id.is_in(ids))
         .all(&state.db)
@@ -185,25 +175,20 @@ async fn payments(
     batch: u32,
 ) -> ApiResult<usize> {
     let before = now - Duration::seconds(WAIT_SECS);
-    let txn = begin_write(&state.db).await?;
-    let ids: Vec<uuid::Uuid> = claim_ids(
-        &txn,
+    let ids = claim_and_stamp::<order::Entity>(
+        &state.db,
         "SELECT id FROM orders WHERE prepaid_at IS NOT NULL AND pay_closed_at IS NULL \
          AND prepaid_at < $1 AND (pay_checked_at IS NULL OR pay_checked_at < $1) \
          ORDER BY pay_checked_at NULLS FIRST LIMIT $2",
         vec![before.into(), i64::from(batch).into()],
+        order::Column::Id,
+        order::Column::PayCheckedAt,
+        now,
     )
     .await?;
     if ids.is_empty() {
-        txn.rollback().await?;
         return Ok(0);
     }
-    order::Entity::update_many()
-        .col_expr(order::Column::PayCheckedAt, Expr::value(now))
-        .filter(order::Column::Id.is_in(ids.clone()))
-        .exec(&txn)
-        .await?;
-    txn.commit().await?;
     let orders = order::Entity::find()
         .filter(order::Column::Id.is_in(ids))
         .all(&state.db)
