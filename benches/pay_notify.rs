@@ -105,8 +105,8 @@ fn main() {
             one("SELECT id FROM households LIMIT 1").await,
         );
         db.execute_unprepared(&format!(
-            "INSERT INTO orders (id, order_no, community_id, merchant_id, group_buy_id, user_id, household_id, status, amount, payment_method, paid_at, payment_deadline, fulfilment, pickup_point_id, pickup_slot_id, pickup_reminded_at, slot_reminded_at, address, address_remark, delivery_time, courier_id, processed_at, processed_by, status_reason, intro, client_ip, user_agent, client_kind, idempotency_key, request_hash, fulfilled_at, confirmed_at, settled_at, prepaid_at, pay_checked_at, pay_closed_at, created_at, updated_at) \
-             SELECT md5('o' || g)::uuid, 'N' || lpad(g::text, 19, '0'), '{community}', '{shop}', NULL, '{user}', '{household}', 'pending_payment', 1000 + g % 500, NULL, NULL, now() + interval '1 day', 'delivery', NULL, NULL, NULL, NULL, '1号楼 101', NULL, NULL, NULL, NULL, NULL, NULL, NULL, '127.0.0.1', 'bench', 'other', NULL, NULL, NULL, NULL, NULL, now(), NULL, NULL, now(), now() \
+            "INSERT INTO orders (id, order_no, community_id, merchant_id, group_buy_id, user_id, household_id, status, amount, payment_method, paid_at, payment_deadline, fulfilment, pickup_point_id, pickup_slot_id, pickup_reminded_at, slot_reminded_at, address, address_remark, delivery_time, courier_id, processed_at, processed_by, status_reason, intro, client_ip, user_agent, client_kind, idempotency_key, request_hash, fulfilled_at, confirmed_at, prepaid_at, pay_checked_at, pay_closed_at, created_at, updated_at) \
+             SELECT md5('o' || g)::uuid, 'N' || lpad(g::text, 19, '0'), '{community}', '{shop}', NULL, '{user}', '{household}', 'pending_payment', 1000 + g % 500, NULL, NULL, now() + interval '1 day', 'delivery', NULL, NULL, NULL, NULL, '1号楼 101', NULL, NULL, NULL, NULL, NULL, NULL, NULL, '127.0.0.1', 'bench', 'other', NULL, NULL, NULL, NULL, now(), NULL, NULL, now(), now() \
              FROM generate_series(1, {count}) g; ANALYZE"
         ))
         .await

@@ -7,8 +7,8 @@
 //! (default 100,000) completed orders, each paid into escrow in the ledger,
 //! then per round: a baseline (one set-based `UPDATE` of the same orders,
 //! the least work any settlement must do) and the settlement job itself
-//! (`anjia::settlement::settle_due` in batches of BENCH_BATCH, default 5,000,
-//! until nothing is due), checked by `ledger::verify`; the round is then
+//! (`anjia::settlement::settle_due` in batches of BENCH_BATCH, default
+//! `payment.settlement_batch`, 5,000, until nothing is due), checked by `ledger::verify`; the round is then
 //! undone for the next. Medians of BENCH_ROUNDS (default 3).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -46,7 +46,6 @@ fn main() {
         return;
     };
     let orders: u32 = env_or("BENCH_ORDERS", 100_000);
-    let batch: u32 = env_or("BENCH_BATCH", 5_000);
     let rounds: usize = env_or("BENCH_ROUNDS", 3);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -56,6 +55,8 @@ fn main() {
         let bench_db = BenchDatabase::create(&admin_url).await;
         let mut settings = support::dev_settings();
         settings.database.url = bench_db.url.clone();
+        // The job's own batch (`payment.settlement_batch`) unless told.
+        let batch: u32 = env_or("BENCH_BATCH", settings.payment.settlement_batch);
         let db = anjia::db::connect(&settings.database).await.unwrap();
         anjia::db::migrate_up(&db).await.unwrap();
         let pii = anjia::pii::PiiCipher::from_settings(&settings.pii).unwrap();
@@ -70,10 +71,13 @@ fn main() {
         let started = Instant::now();
         let fill = [
             format!(
-                "INSERT INTO orders (id, order_no, community_id, merchant_id, group_buy_id, user_id, household_id, status, amount, payment_method, paid_at, payment_deadline, fulfilment, pickup_point_id, pickup_slot_id, pickup_reminded_at, slot_reminded_at, address, address_remark, delivery_time, courier_id, processed_at, processed_by, status_reason, intro, client_ip, user_agent, client_kind, idempotency_key, request_hash, fulfilled_at, confirmed_at, settled_at, created_at, updated_at) \
-                 SELECT md5('o' || g)::uuid, 'B' || lpad(g::text, 19, '0'), '{community}', '{merchant}', NULL, '{user}', '{household}', 'completed', 1000 + g % 500, 'sandbox', now() - interval '3 days', now() - interval '3 days', 'delivery', NULL, NULL, NULL, NULL, '1号楼 101', NULL, NULL, NULL, NULL, NULL, NULL, NULL, '127.0.0.1', 'bench', 'other', NULL, NULL, now() - interval '2 days', now() - interval '2 days' + (g || ' milliseconds')::interval, NULL, now(), now() \
+                "INSERT INTO orders (id, order_no, community_id, merchant_id, group_buy_id, user_id, household_id, status, amount, payment_method, paid_at, payment_deadline, fulfilment, pickup_point_id, pickup_slot_id, pickup_reminded_at, slot_reminded_at, address, address_remark, delivery_time, courier_id, processed_at, processed_by, status_reason, intro, client_ip, user_agent, client_kind, idempotency_key, request_hash, fulfilled_at, confirmed_at, created_at, updated_at) \
+                 SELECT md5('o' || g)::uuid, 'B' || lpad(g::text, 19, '0'), '{community}', '{merchant}', NULL, '{user}', '{household}', 'completed', 1000 + g % 500, 'sandbox', now() - interval '3 days', now() - interval '3 days', 'delivery', NULL, NULL, NULL, NULL, '1号楼 101', NULL, NULL, NULL, NULL, NULL, NULL, NULL, '127.0.0.1', 'bench', 'other', NULL, NULL, now() - interval '2 days', now() - interval '2 days' + (g || ' milliseconds')::interval, now(), now() \
                  FROM generate_series(1, {orders}) g"
             ),
+            // Completed orders wait in the settlement queue (as `advance`
+            // puts them there).
+            "INSERT INTO settlement_queue (order_id, confirmed_at) SELECT id, confirmed_at FROM orders".to_owned(),
             format!(
                 "INSERT INTO ledger_accounts (id, kind, owner_id, balance, created_at, updated_at) VALUES \
                  ('{clearing}', 'wechat_clearing', '00000000-0000-0000-0000-000000000000', 0, now(), now()), \
@@ -104,7 +108,7 @@ fn main() {
         for round in 0..rounds {
             let t = Instant::now();
             db.execute_unprepared(
-                "UPDATE orders SET updated_at = now() WHERE status = 'completed' AND settled_at IS NULL",
+                "UPDATE orders SET updated_at = now() WHERE status = 'completed'",
             )
             .await
             .unwrap();
@@ -141,10 +145,11 @@ fn main() {
             );
             // Undo the round.
             for undo in [
+                "DELETE FROM order_settlements",
                 "DELETE FROM journal_lines WHERE entry_id IN (SELECT id FROM journal_entries WHERE kind = 'settlement')",
                 "DELETE FROM journal_entries WHERE kind = 'settlement'",
                 "UPDATE ledger_accounts SET balance = 0 WHERE kind = 'merchant_payable'",
-                "UPDATE orders SET settled_at = NULL",
+                "INSERT INTO settlement_queue (order_id, confirmed_at) SELECT id, confirmed_at FROM orders",
                 "VACUUM ANALYZE",
             ] {
                 db.execute_unprepared(undo).await.unwrap();

@@ -321,6 +321,9 @@ pub struct PaymentSettings {
     pub settlement_cutoff: String,
     /// The business day's time zone (cutoff and daily statements).
     pub settlement_timezone: String,
+    /// Orders the settlement job settles per transaction (one ledger entry
+    /// per merchant each).
+    pub settlement_batch: u32,
 }
 
 impl PaymentSettings {
@@ -502,6 +505,9 @@ impl Settings {
             problems.push(
                 "payment.unpaid_timeout_mins and auto_confirm_days must be positive".to_owned(),
             );
+        }
+        if !(1..=10_000).contains(&self.payment.settlement_batch) {
+            problems.push("payment.settlement_batch must be from 1 to 10,000".to_owned());
         }
         if chrono::NaiveTime::parse_from_str(self.payment.settlement_cutoff.trim(), "%H:%M")
             .is_err()

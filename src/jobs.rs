@@ -110,8 +110,13 @@ pub async fn sweep(state: &AppState, now: DateTime<Utc>) -> ApiResult<SweepRepor
     // Before settlement, so a dispute escalated now is never settled past.
     report.escalated =
         crate::disputes::escalate_due(&state.db, &state.settings, now, batch).await?;
-    report.settled_to_merchants =
-        crate::settlement::settle_due(&state.db, &state.settings.payment, now, batch).await?;
+    report.settled_to_merchants = crate::settlement::settle_due(
+        &state.db,
+        &state.settings.payment,
+        now,
+        state.settings.payment.settlement_batch,
+    )
+    .await?;
     report.reconciled = crate::payment::wechat_pay::reconcile::reconcile(state, now, batch).await?;
     Ok(report)
 }

@@ -58,8 +58,6 @@ pub struct Model {
     /// reminder clocks start here.
     pub fulfilled_at: Option<DateTimeUtc>,
     pub confirmed_at: Option<DateTimeUtc>,
-    /// When its money went from escrow to the merchant (the settlement job).
-    pub settled_at: Option<DateTimeUtc>,
     /// When a WeChat Pay prepay was made for it.
     pub prepaid_at: Option<DateTimeUtc>,
     /// When the reconciliation job last asked WeChat Pay about it.

@@ -29,6 +29,7 @@ mod m20261123_000018_payment_reconciliation;
 mod m20261123_000019_disputes;
 mod m20261123_000020_fee_bills;
 mod m20261123_000021_withdrawal_transfers;
+mod m20261123_000022_settlement_queue;
 
 pub struct Migrator;
 
@@ -57,6 +58,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000019_disputes::Migration),
             Box::new(m20261123_000020_fee_bills::Migration),
             Box::new(m20261123_000021_withdrawal_transfers::Migration),
+            Box::new(m20261123_000022_settlement_queue::Migration),
         ]
     }
 }

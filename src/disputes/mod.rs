@@ -113,7 +113,9 @@ pub async fn open(
         ));
     }
     let window = Duration::days(i64::from(settings.payment.dispute_window_days));
-    if o.settled_at.is_some() || o.fulfilled_at.is_some_and(|f| now > f + window) {
+    if o.fulfilled_at.is_some_and(|f| now > f + window)
+        || crate::settlement::is_settled(&txn, o.id).await?
+    {
         return Err(ApiError::new(
             ErrorCode::DisputeWindowClosed,
             format!(

@@ -113,16 +113,19 @@ impl Account {
     }
 }
 
-/// One line: debit positive, credit negative.
+/// One line: debit positive, credit negative; tagged with the order whose
+/// money it is (the entry's order unless the line names its own).
 #[derive(Clone, Copy, Debug)]
 struct Line {
     account: Account,
     amount: i64,
+    order: Option<OrderId>,
 }
 
 /// A journal entry being built: `Entry::new(kind, key).debit(..).credit(..)`.
 #[derive(Clone, Debug)]
 pub struct Entry {
+    id: JournalEntryId,
     kind: JournalKind,
     key: String,
     community: Option<CommunityId>,
@@ -138,6 +141,7 @@ impl Entry {
     /// once.
     pub fn new(kind: JournalKind, key: impl Into<String>) -> Self {
         Self {
+            id: JournalEntryId::new(),
             kind,
             key: key.into(),
             community: None,
@@ -179,23 +183,34 @@ impl Entry {
         self
     }
 
+    /// The id the entry is recorded under (when it is recorded).
+    pub fn id(&self) -> JournalEntryId {
+        self.id
+    }
+
     /// Debits `account` (a zero amount adds no line).
-    pub fn debit(mut self, account: Account, amount: Fen) -> Self {
-        if amount != Fen::ZERO {
-            self.lines.push(Line {
-                account,
-                amount: amount.as_i64(),
-            });
-        }
-        self
+    pub fn debit(self, account: Account, amount: Fen) -> Self {
+        self.line(account, amount.as_i64(), None)
     }
 
     /// Credits `account` (a zero amount adds no line).
-    pub fn credit(mut self, account: Account, amount: Fen) -> Self {
-        if amount != Fen::ZERO {
+    pub fn credit(self, account: Account, amount: Fen) -> Self {
+        self.line(account, -amount.as_i64(), None)
+    }
+
+    /// Debits `account` for one order's money, in an entry that moves
+    /// several orders' (a settlement batch takes each order's escrow out on
+    /// a line of its own).
+    pub fn debit_for(self, order: OrderId, account: Account, amount: Fen) -> Self {
+        self.line(account, amount.as_i64(), Some(order))
+    }
+
+    fn line(mut self, account: Account, amount: i64, order: Option<OrderId>) -> Self {
+        if amount != 0 {
             self.lines.push(Line {
                 account,
-                amount: -amount.as_i64(),
+                amount,
+                order,
             });
         }
         self
@@ -245,7 +260,7 @@ pub async fn post<C: ConnectionTrait>(db: &C, entry: Entry) -> ApiResult<Posted>
         )));
     }
     let now = clock::now();
-    let entry_id = JournalEntryId::new();
+    let entry_id = entry.id;
     let inserted = journal_entry::Entity::insert(journal_entry::ActiveModel {
         id: Set(entry_id),
         kind: Set(entry.kind),
@@ -293,8 +308,7 @@ pub async fn post_many<C: ConnectionTrait>(db: &C, entries: Vec<Entry>) -> ApiRe
         )));
     }
     let now = clock::now();
-    let ids: Vec<(JournalEntryId, &Entry)> =
-        entries.iter().map(|e| (JournalEntryId::new(), e)).collect();
+    let ids: Vec<(JournalEntryId, &Entry)> = entries.iter().map(|e| (e.id, e)).collect();
     if db.get_database_backend() == DbBackend::Postgres {
         // One JSON parameter instead of nine per row: PostgreSQL parses and
         // plans a large batch far faster this way.
@@ -419,7 +433,7 @@ async fn apply_lines<C: ConnectionTrait>(
                         JournalLineId::new(),
                         entry_id,
                         l.account.id(),
-                        entry.order,
+                        l.order.or(entry.order),
                         l.amount
                     ])
                 })
@@ -442,7 +456,7 @@ async fn apply_lines<C: ConnectionTrait>(
                 id: Set(JournalLineId::new()),
                 entry_id: Set(*entry_id),
                 account_id: Set(l.account.id()),
-                order_id: Set(entry.order),
+                order_id: Set(l.order.or(entry.order)),
                 amount: Set(l.amount),
             })
         })

@@ -28,7 +28,10 @@ const SHOWN: usize = 20;
 /// Checks that: each entry has two or more lines summing to zero; merchants'
 /// and wallets' kept balances equal the sum of their lines and are not
 /// negative; no order's escrow is negative and the escrow of every closed
-/// order (cancelled, expired, rejected, refunded, or settled) is zero; each
+/// order (cancelled, expired, rejected, refunded, or settled) is zero; every
+/// completed order waits to settle or has settled, what it settled for is
+/// what its entry took out of escrow, and each settlement entry credited the
+/// property its orders' commissions; each
 /// paid order's payment is recorded exactly once, for its amount, and no
 /// unpaid order has one; each refund's decision is recorded exactly once,
 /// for its amount, and its outcome matches its status.
@@ -85,12 +88,13 @@ pub async fn verify<C: ConnectionTrait>(db: &C) -> ApiResult<Report> {
         db,
         &format!(
             "SELECT o.order_no AS what, CAST(-SUM(l.amount) AS BIGINT) AS a, \
-             CAST(CASE WHEN o.status IN ({}) OR o.settled_at IS NOT NULL THEN 1 ELSE 0 END AS BIGINT) AS b \
+             CAST(CASE WHEN o.status IN ({}) OR s.order_id IS NOT NULL THEN 1 ELSE 0 END AS BIGINT) AS b \
              FROM journal_lines l JOIN ledger_accounts acc ON acc.id = l.account_id \
-             JOIN orders o ON o.id = l.order_id WHERE acc.kind = $1 \
-             GROUP BY o.id, o.order_no, o.status, o.settled_at \
+             JOIN orders o ON o.id = l.order_id \
+             LEFT JOIN order_settlements s ON s.order_id = o.id WHERE acc.kind = $1 \
+             GROUP BY o.id, o.order_no, o.status, s.order_id \
              HAVING -SUM(l.amount) < 0 \
-             OR ((o.status IN ({0}) OR o.settled_at IS NOT NULL) AND SUM(l.amount) <> 0)",
+             OR ((o.status IN ({0}) OR s.order_id IS NOT NULL) AND SUM(l.amount) <> 0)",
             quoted(closed.iter().map(|s| s.as_str()))
         ),
         vec![LedgerAccountKind::Escrow.as_str().into()],
@@ -102,6 +106,77 @@ pub async fn verify<C: ConnectionTrait>(db: &C) -> ApiResult<Report> {
         } else {
             format!("order {order} has a negative escrow of {held}")
         }
+    });
+
+    // Every completed order either waits to settle or has settled, and only
+    // completed ones wait.
+    let queue = rows(
+        db,
+        "SELECT o.order_no AS what, \
+         CAST(CASE WHEN q.order_id IS NULL THEN 0 ELSE 1 END AS BIGINT) AS a, \
+         CAST(CASE WHEN s.order_id IS NULL THEN 0 ELSE 1 END AS BIGINT) AS b \
+         FROM orders o LEFT JOIN settlement_queue q ON q.order_id = o.id \
+         LEFT JOIN order_settlements s ON s.order_id = o.id \
+         WHERE (o.status = $1 AND q.order_id IS NULL AND s.order_id IS NULL) \
+         OR (q.order_id IS NOT NULL AND (o.status <> $1 OR s.order_id IS NOT NULL))",
+        vec![OrderStatus::Completed.as_str().into()],
+    )
+    .await?;
+    report.note(queue, |(order, queued, settled)| match (queued, settled) {
+        (0, _) => format!("order {order} is completed but neither waits to settle nor has settled"),
+        (_, 1) => format!("order {order} has settled but still waits to settle"),
+        _ => format!("order {order} waits to settle but is not completed"),
+    });
+
+    // What each settled order settled for is what its entry took out of
+    // escrow for it, and what the property kept is what the entry credited
+    // the property (the merchant's net follows: the entry balances).
+    let settled = rows(
+        db,
+        "SELECT o.order_no AS what, s.gross AS a, \
+         COALESCE((SELECT CAST(SUM(l.amount) AS BIGINT) FROM journal_lines l \
+           JOIN ledger_accounts acc ON acc.id = l.account_id \
+           WHERE l.entry_id = s.entry_id AND l.order_id = s.order_id AND acc.kind = $1), 0) AS b \
+         FROM order_settlements s JOIN orders o ON o.id = s.order_id",
+        vec![LedgerAccountKind::Escrow.as_str().into()],
+    )
+    .await?
+    .into_iter()
+    .filter(|(_, gross, taken)| gross != taken)
+    .collect();
+    report.note(settled, |(order, gross, taken)| {
+        format!("order {order} settled for {gross} but its entry took {taken} out of escrow")
+    });
+    let orphans = rows(
+        db,
+        "SELECT s.order_id AS what, CAST(0 AS BIGINT) AS a, CAST(0 AS BIGINT) AS b \
+         FROM order_settlements s WHERE NOT EXISTS (SELECT 1 FROM orders o WHERE o.id = s.order_id)",
+        vec![],
+    )
+    .await?;
+    report.note(orphans, |(order, _, _)| {
+        format!("a settlement is recorded for an order that does not exist ({order})")
+    });
+    let commissions = rows(
+        db,
+        "SELECT e.key AS what, \
+         COALESCE((SELECT CAST(SUM(s.commission) AS BIGINT) FROM order_settlements s \
+           WHERE s.entry_id = e.id), 0) AS a, \
+         COALESCE((SELECT CAST(-SUM(l.amount) AS BIGINT) FROM journal_lines l \
+           JOIN ledger_accounts acc ON acc.id = l.account_id \
+           WHERE l.entry_id = e.id AND acc.kind = $2), 0) AS b \
+         FROM journal_entries e WHERE e.kind = $1",
+        vec![
+            JournalKind::Settlement.as_str().into(),
+            LedgerAccountKind::PropertyRevenue.as_str().into(),
+        ],
+    )
+    .await?
+    .into_iter()
+    .filter(|(_, kept, credited)| kept != credited)
+    .collect();
+    report.note(commissions, |(entry, kept, credited)| {
+        format!("settlement {entry}: its orders' commissions come to {kept} but it credited the property {credited}")
     });
 
     let payments = rows(

@@ -291,7 +291,6 @@ pub async fn submit(db: &DatabaseConnection, new: NewOrder) -> ApiResult<Submitt
         request_hash: new.idempotency.as_ref().map(|i| i.hash.clone()),
         fulfilled_at: None,
         confirmed_at: None,
-        settled_at: None,
         prepaid_at: None,
         pay_checked_at: None,
         pay_closed_at: None,
@@ -578,6 +577,7 @@ pub async fn advance<C: ConnectionTrait>(
         now,
     )
     .await?;
+    crate::settlement::order_moved(db, &next, from).await?;
     // Goods that left the seller (a dispute refunding a delivered order)
     // do not go back on the shelf.
     if from.holds_stock() && !to.holds_stock() && order.fulfilled_at.is_none() {

@@ -1,24 +1,34 @@
 //! Settlement (结算): confirmed orders' money goes from escrow to their
 //! merchant the same business day.
 //!
-//! The job ([`settle_due`]) claims completed, unsettled orders confirmed
-//! before the latest cutoff (`payment.settlement_cutoff` in
+//! A completed order waits in `settlement_queue` ([`order_moved`] puts it
+//! there). The job ([`settle_due`]) claims queued orders confirmed before
+//! the latest cutoff (`payment.settlement_cutoff` in
 //! `payment.settlement_timezone`), not under a live dispute (a resolved one
 //! settles what escrow still holds) and without a refund still pending or
-//! failed (its money must not reach the merchant), skipping rows another
-//! instance holds,
-//! and in one transaction per batch posts each order's settlement entry
-//! (escrow → merchant payable, less the merchant's commission to the
-//! property) and marks the orders settled. Entries are keyed
-//! `settlement:<order>`, so an order can never settle twice.
+//! failed (its money must not reach the merchant), skipping orders another
+//! instance holds. In one transaction per batch it posts one settlement
+//! entry per community and merchant (each order's escrow out on its own
+//! line; the merchant's net and the property's commission credited once),
+//! records each order in `order_settlements` (what it settled for: the
+//! merchant's statement) and takes it off the queue. An order settles once:
+//! `order_settlements` is keyed by the order.
+//!
+//! The `orders` row is not written: rewriting 5,000 wide rows (and every
+//! index on them) per batch was most of a run's time (docs/benchmarks.md).
 
 pub mod routes;
 pub mod transfer;
 pub mod withdrawals;
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
-use entity::{CommunityId, Fen, JournalKind, MerchantId, OrderId};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, Value};
+use entity::{
+    CommunityId, Fen, JournalKind, MerchantId, OrderId, OrderStatus, order_settlement,
+    settlement_queue,
+};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, Set, Statement, Value};
 
 use crate::config::PaymentSettings;
 use crate::db::{begin_write, claim_ids, sql};
@@ -99,15 +109,17 @@ pub async fn settle_due(
 ) -> ApiResult<usize> {
     let cutoff = latest_cutoff(settings, now);
     let txn = begin_write(db).await?;
+    // Locks the orders (and their queue rows): every other change to an
+    // order (a dispute opened, a refund decided) takes the same lock.
     let ids: Vec<uuid::Uuid> = claim_ids(
         &txn,
-        "SELECT id FROM orders WHERE status = 'completed' AND settled_at IS NULL \
-         AND confirmed_at <= $1 \
-         AND NOT EXISTS (SELECT 1 FROM disputes d WHERE d.order_id = orders.id \
+        "SELECT o.id FROM settlement_queue q JOIN orders o ON o.id = q.order_id \
+         WHERE q.confirmed_at <= $1 AND o.status = 'completed' \
+         AND NOT EXISTS (SELECT 1 FROM disputes d WHERE d.order_id = o.id \
            AND d.status IN ('open', 'proposed', 'merchant_rejected', 'escalated')) \
-         AND NOT EXISTS (SELECT 1 FROM refunds r WHERE r.order_id = orders.id \
+         AND NOT EXISTS (SELECT 1 FROM refunds r WHERE r.order_id = o.id \
            AND r.status IN ('pending', 'failed')) \
-         ORDER BY confirmed_at LIMIT $2",
+         ORDER BY q.confirmed_at LIMIT $2",
         vec![cutoff.into(), i64::from(batch).into()],
     )
     .await?;
@@ -167,20 +179,20 @@ pub async fn settle_due(
             values,
         ))
         .await?;
-    let mut due = Vec::with_capacity(rows.len());
+    // Orders grouped by whose money it becomes: one entry per community and
+    // merchant takes each order's escrow out on a line of its own (so every
+    // order's escrow is still tracked) and credits the merchant and the
+    // property once.
+    let mut groups: BTreeMap<(CommunityId, Option<MerchantId>), Vec<Settled>> = BTreeMap::new();
     for r in rows {
-        due.push(Due {
+        let d = Due {
             id: r.try_get("", "id")?,
             order_no: r.try_get("", "order_no")?,
             community: r.try_get("", "community_id")?,
             merchant: r.try_get("", "merchant_id")?,
             commission_bp: r.try_get("", "commission_bp")?,
             held: r.try_get("", "held")?,
-        });
-    }
-    let mut entries = Vec::with_capacity(due.len());
-    let mut settled = Vec::with_capacity(due.len());
-    for d in &due {
+        };
         let Ok(held) = Fen::new(d.held) else {
             // One broken order must not stop everyone's settlement: it is
             // left unsettled for the property to look at.
@@ -188,48 +200,160 @@ pub async fn settle_due(
                 "an order's escrow is negative; not settling it (anjia ledger verify)");
             continue;
         };
-        settled.push(uuid::Uuid::from(d.id));
-        let (merchant_share, property_share) = split(held, d.merchant, d.commission_bp);
-        let mut entry = Entry::new(JournalKind::Settlement, format!("settlement:{}", d.id))
-            .order(d.community, d.id)
-            .memo(&format!("order {} settled", d.order_no))
-            .debit(Account::escrow(d.community), held)
-            .credit(Account::property_revenue(d.community), property_share);
-        if let Some(m) = d.merchant {
-            entry = entry.credit(Account::merchant_payable(m), merchant_share);
-        }
-        entries.push(entry);
+        let (_, commission) = split(held, d.merchant, d.commission_bp);
+        groups
+            .entry((d.community, d.merchant))
+            .or_default()
+            .push(Settled {
+                order: d.id,
+                gross: held,
+                commission,
+            });
     }
-    ledger::post_many(&txn, entries).await?;
-    if settled.is_empty() {
+    if groups.is_empty() {
         txn.rollback().await?;
         return Ok(0);
     }
-    let (id_list, id_values) = id_set(backend, 2, &settled);
-    let mut values: Vec<Value> = vec![now.into()];
-    values.extend(id_values);
-    let marked = txn
+    let run = uuid::Uuid::now_v7();
+    let mut entries = Vec::with_capacity(groups.len());
+    let mut settled = Vec::with_capacity(ids.len());
+    for (n, ((community, merchant), orders)) in groups.into_iter().enumerate() {
+        let gross: i64 = orders.iter().map(|o| o.gross.as_i64()).sum();
+        let commission: i64 = orders.iter().map(|o| o.commission.as_i64()).sum();
+        let (Ok(gross), Ok(commission)) = (Fen::new(gross), Fen::new(commission)) else {
+            return Err(ApiError::internal(anyhow::anyhow!(
+                "a settlement batch's totals overflow"
+            )));
+        };
+        let mut entry = Entry::new(JournalKind::Settlement, format!("settlement:{run}:{n}"))
+            .community(community)
+            .memo(&format!("{} orders settled", orders.len()));
+        for o in &orders {
+            entry = entry.debit_for(o.order, Account::escrow(community), o.gross);
+        }
+        entry = entry.credit(Account::property_revenue(community), commission);
+        if let Some(m) = merchant {
+            let net = gross.checked_sub(commission).unwrap_or(Fen::ZERO);
+            entry = entry.credit(Account::merchant_payable(m), net);
+        }
+        // An entry of only zero amounts is not recorded: its orders settle
+        // without one.
+        let entry_id = (gross != Fen::ZERO).then(|| entry.id());
+        settled.extend(orders.into_iter().map(|o| order_settlement::Model {
+            order_id: o.order,
+            entry_id,
+            community_id: community,
+            merchant_id: merchant,
+            gross: o.gross,
+            commission: o.commission,
+            settled_at: now,
+        }));
+        entries.push(entry);
+    }
+    ledger::post_many(&txn, entries).await?;
+    record(&txn, &settled).await?;
+    let order_ids: Vec<uuid::Uuid> = settled.iter().map(|s| s.order_id.as_uuid()).collect();
+    let (id_list, id_values) = id_set(backend, 1, &order_ids);
+    let dequeued = txn
         .execute_raw(Statement::from_sql_and_values(
             backend,
             sql(
                 backend,
-                &format!(
-                    "UPDATE orders SET settled_at = $1 WHERE settled_at IS NULL AND id IN ({id_list})"
-                ),
+                &format!("DELETE FROM settlement_queue WHERE order_id IN ({id_list})"),
             ),
-            values,
+            id_values,
         ))
         .await?
         .rows_affected();
-    if marked != settled.len() as u64 {
+    if dequeued != settled.len() as u64 {
         txn.rollback().await?;
         return Err(ApiError::internal(anyhow::anyhow!(
-            "settling {} orders marked {marked}; rolled back",
+            "settling {} orders took {dequeued} off the queue; rolled back",
             settled.len()
         )));
     }
     txn.commit().await?;
     Ok(settled.len())
+}
+
+/// One order's share of a settlement batch.
+struct Settled {
+    order: OrderId,
+    gross: Fen,
+    commission: Fen,
+}
+
+/// Writes the settled orders' rows (an order settled before fails the
+/// whole batch on its key).
+async fn record<C: ConnectionTrait>(db: &C, settled: &[order_settlement::Model]) -> ApiResult<()> {
+    if db.get_database_backend() == DbBackend::Postgres {
+        let rows: Vec<serde_json::Value> = settled
+            .iter()
+            .map(|s| {
+                serde_json::json!([
+                    s.order_id,
+                    s.entry_id,
+                    s.community_id,
+                    s.merchant_id,
+                    s.gross.as_i64(),
+                    s.commission.as_i64()
+                ])
+            })
+            .collect();
+        let at = settled.first().map(|s| s.settled_at);
+        db.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "INSERT INTO order_settlements \
+             (order_id, entry_id, community_id, merchant_id, gross, commission, settled_at) \
+             SELECT (r->>0)::uuid, (r->>1)::uuid, (r->>2)::uuid, (r->>3)::uuid, \
+             (r->>4)::bigint, (r->>5)::bigint, $2 FROM json_array_elements($1::json) AS r",
+            [serde_json::Value::Array(rows).to_string().into(), at.into()],
+        ))
+        .await?;
+        return Ok(());
+    }
+    for chunk in settled.chunks(2_000) {
+        order_settlement::Entity::insert_many(
+            chunk
+                .iter()
+                .map(|s| order_settlement::ActiveModel::from(s.clone())),
+        )
+        .exec_without_returning(db)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Whether an order has settled to its merchant.
+pub async fn is_settled<C: ConnectionTrait>(db: &C, order: OrderId) -> ApiResult<bool> {
+    Ok(order_settlement::Entity::find_by_id(order)
+        .one(db)
+        .await?
+        .is_some())
+}
+
+/// Keeps the settlement queue in step with an order's move: a completed
+/// order waits there to settle; one leaving `completed` (refunded in full)
+/// leaves it.
+pub async fn order_moved<C: ConnectionTrait>(
+    db: &C,
+    order: &entity::order::Model,
+    from: OrderStatus,
+) -> ApiResult<()> {
+    if order.status == OrderStatus::Completed && from != OrderStatus::Completed {
+        let confirmed_at = order.confirmed_at.unwrap_or_else(crate::clock::now);
+        settlement_queue::Entity::insert(settlement_queue::ActiveModel {
+            order_id: Set(order.id),
+            confirmed_at: Set(confirmed_at),
+        })
+        .exec_without_returning(db)
+        .await?;
+    } else if from == OrderStatus::Completed && order.status != OrderStatus::Completed {
+        settlement_queue::Entity::delete_by_id(order.id)
+            .exec(db)
+            .await?;
+    }
+    Ok(())
 }
 
 /// How `held` splits between the merchant and the property: the commission
@@ -258,6 +382,7 @@ mod tests {
             dispute_escalation_days: 3,
             settlement_cutoff: cutoff.into(),
             settlement_timezone: "Asia/Shanghai".into(),
+            settlement_batch: 5000,
         }
     }
 

@@ -3,7 +3,7 @@
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, NaiveDate, Utc};
-use entity::{Fen, JournalKind, LedgerAccountKind, MerchantId, merchant};
+use entity::{Fen, LedgerAccountKind, MerchantId, merchant};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Statement};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -53,7 +53,8 @@ pub async fn balance(
                 "SELECT CAST(COALESCE(-SUM(l.amount), 0) AS BIGINT) AS held FROM journal_lines l \
                  JOIN ledger_accounts a ON a.id = l.account_id \
                  JOIN orders o ON o.id = l.order_id \
-                 WHERE a.kind = $1 AND o.merchant_id = $2 AND o.settled_at IS NULL",
+                 WHERE a.kind = $1 AND o.merchant_id = $2 \
+                 AND NOT EXISTS (SELECT 1 FROM order_settlements s WHERE s.order_id = o.id)",
             ),
             [
                 LedgerAccountKind::Escrow.as_str().into(),
@@ -129,35 +130,24 @@ pub async fn statement(
             backend,
             sql(
                 backend,
-                "SELECT o.order_no, e.created_at, \
-                 CAST(SUM(CASE WHEN a.kind = $1 THEN l.amount ELSE 0 END) AS BIGINT) AS gross, \
-                 CAST(-SUM(CASE WHEN a.kind = $2 THEN l.amount ELSE 0 END) AS BIGINT) AS net \
-                 FROM journal_entries e JOIN journal_lines l ON l.entry_id = e.id \
-                 JOIN ledger_accounts a ON a.id = l.account_id \
-                 JOIN orders o ON o.id = e.order_id \
-                 WHERE e.kind = $3 AND o.merchant_id = $4 AND e.created_at >= $5 AND e.created_at < $6 \
-                 GROUP BY e.id, o.order_no, e.created_at ORDER BY e.created_at, e.id",
+                "SELECT o.order_no, s.settled_at, s.gross, s.commission \
+                 FROM order_settlements s JOIN orders o ON o.id = s.order_id \
+                 WHERE s.merchant_id = $1 AND s.settled_at >= $2 AND s.settled_at < $3 \
+                 ORDER BY s.settled_at, o.order_no",
             ),
-            [
-                LedgerAccountKind::Escrow.as_str().into(),
-                LedgerAccountKind::MerchantPayable.as_str().into(),
-                JournalKind::Settlement.as_str().into(),
-                scope.merchant.id.as_uuid().into(),
-                from.into(),
-                to.into(),
-            ],
+            [scope.merchant.id.as_uuid().into(), from.into(), to.into()],
         ))
         .await?;
     let mut lines = Vec::with_capacity(rows.len());
     for r in rows {
         let gross: i64 = r.try_get("", "gross")?;
-        let net: i64 = r.try_get("", "net")?;
+        let commission: i64 = r.try_get("", "commission")?;
         lines.push(StatementLine {
             order_no: r.try_get("", "order_no")?,
-            settled_at: r.try_get("", "created_at")?,
+            settled_at: r.try_get("", "settled_at")?,
             gross: fen(gross),
-            commission: fen(gross - net),
-            net: fen(net),
+            commission: fen(commission),
+            net: fen(gross - commission),
         });
     }
     let total = |f: fn(&StatementLine) -> Fen| fen(lines.iter().map(|l| f(l).as_i64()).sum());

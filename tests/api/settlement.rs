@@ -114,8 +114,9 @@ async fn a_confirmed_order_settles_to_its_merchant_at_the_cutoff_less_the_commis
     let report = anjia::ledger::verify(&app.db).await.unwrap();
     assert!(report.ok(), "{:#?}", report.problems);
 
-    // Today's statement (the business day is Asia/Shanghai's).
-    let today = Utc::now()
+    // The statement of the day it settled (the business day is
+    // Asia/Shanghai's).
+    let today = (confirmed + Duration::days(1))
         .with_timezone(&chrono_tz::Asia::Shanghai)
         .date_naive();
     let statement = get(
@@ -171,6 +172,99 @@ async fn a_confirmed_order_settles_to_its_merchant_at_the_cutoff_less_the_commis
 }
 
 #[tokio::test]
+async fn one_batch_settles_several_merchants_each_credited_its_own_orders_less_its_own_commission()
+{
+    let app = spawn_app().await;
+    let w = world(&app, 1).await;
+    let (owner_a, shop_a, product_a) = shop(&app, &w).await;
+    let (owner_b, shop_b, product_b) = shop(&app, &w).await;
+    let operator = app.operator_admin().await;
+    let res = app
+        .put(
+            &format!("/api/v1/merchants/{shop_a}/commission"),
+            Some(&operator.access),
+            json!({ "commission_bp": 250 }),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    // Shop A: 1 box and 2 boxes (68.00 each); shop B: 3 boxes, no commission.
+    completed_order(&app, &w, &owner_a, &shop_a, &product_a, 1).await;
+    completed_order(&app, &w, &owner_a, &shop_a, &product_a, 2).await;
+    completed_order(&app, &w, &owner_b, &shop_b, &product_b, 3).await;
+    let at = Utc::now() + Duration::days(1);
+    assert_eq!(settle(&app, at).await, 3, "all three in one batch");
+    assert_eq!(settle(&app, at).await, 0, "and only once");
+
+    let a = get(
+        &app,
+        &owner_a,
+        &format!("/api/v1/merchants/{shop_a}/balance"),
+    )
+    .await;
+    // 6,800 less 170 (2.5%), and 13,600 less 340.
+    assert_eq!(
+        (&a["available"], &a["in_escrow"]),
+        (&json!(19_890), &json!(0))
+    );
+    let b = get(
+        &app,
+        &owner_b,
+        &format!("/api/v1/merchants/{shop_b}/balance"),
+    )
+    .await;
+    assert_eq!(
+        (&b["available"], &b["in_escrow"]),
+        (&json!(20_400), &json!(0))
+    );
+
+    let day = at.with_timezone(&chrono_tz::Asia::Shanghai).date_naive();
+    let statement = get(
+        &app,
+        &owner_a,
+        &format!("/api/v1/merchants/{shop_a}/statements/{day}"),
+    )
+    .await;
+    assert_eq!(
+        statement["orders"], 2,
+        "only shop A's own orders: {statement}"
+    );
+    let mut lines: Vec<(i64, i64, i64)> = statement["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["gross"].as_i64().unwrap(),
+                l["commission"].as_i64().unwrap(),
+                l["net"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    lines.sort();
+    assert_eq!(lines, vec![(6_800, 170, 6_630), (13_600, 340, 13_260)]);
+    let statement = get(
+        &app,
+        &owner_b,
+        &format!("/api/v1/merchants/{shop_b}/statements/{day}"),
+    )
+    .await;
+    assert_eq!(
+        (&statement["orders"], &statement["gross"], &statement["net"]),
+        (&json!(1), &json!(20_400), &json!(20_400))
+    );
+
+    // One entry per merchant for the batch, each order's escrow on a line
+    // of its own; every invariant holds.
+    let report = anjia::ledger::verify(&app.db).await.unwrap();
+    assert!(report.ok(), "{:#?}", report.problems);
+    assert_eq!(
+        report.entries,
+        3 + 2,
+        "three payments, two settlement entries"
+    );
+}
+
+#[tokio::test]
 async fn two_settlers_at_once_settle_each_order_exactly_once() {
     let app = spawn_app().await;
     let w = world(&app, 1).await;
@@ -201,11 +295,19 @@ async fn two_settlers_at_once_settle_each_order_exactly_once() {
     assert_eq!(balance["available"], 8 * 6_800);
     let report = anjia::ledger::verify(&app.db).await.unwrap();
     assert!(report.ok(), "{:#?}", report.problems);
-    assert_eq!(
-        report.entries,
-        8 * 2,
-        "a payment and a settlement per order"
-    );
+    // A payment per order, and a settlement entry per batch (each run took
+    // at most three or two orders at a time).
+    let batches = report.entries - 8;
+    assert!((3..=8).contains(&batches), "{batches} settlement entries");
+    let day = at.with_timezone(&chrono_tz::Asia::Shanghai).date_naive();
+    let statement = get(
+        &app,
+        &owner,
+        &format!("/api/v1/merchants/{shop}/statements/{day}"),
+    )
+    .await;
+    assert_eq!(statement["orders"], 8, "each order on the statement once");
+    assert_eq!(statement["gross"], 8 * 6_800);
 }
 
 #[tokio::test]
