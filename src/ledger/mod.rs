@@ -113,13 +113,11 @@ impl Account {
     }
 }
 
-/// One line: debit positive, credit negative; tagged with the order whose
-/// money it is (the entry's order unless the line names its own).
+/// One line: debit positive, credit negative.
 #[derive(Clone, Copy, Debug)]
 struct Line {
     account: Account,
     amount: i64,
-    order: Option<OrderId>,
 }
 
 /// A journal entry being built: `Entry::new(kind, key).debit(..).credit(..)`.
@@ -190,28 +188,17 @@ impl Entry {
 
     /// Debits `account` (a zero amount adds no line).
     pub fn debit(self, account: Account, amount: Fen) -> Self {
-        self.line(account, amount.as_i64(), None)
+        self.line(account, amount.as_i64())
     }
 
     /// Credits `account` (a zero amount adds no line).
     pub fn credit(self, account: Account, amount: Fen) -> Self {
-        self.line(account, -amount.as_i64(), None)
+        self.line(account, -amount.as_i64())
     }
 
-    /// Debits `account` for one order's money, in an entry that moves
-    /// several orders' (a settlement batch takes each order's escrow out on
-    /// a line of its own).
-    pub fn debit_for(self, order: OrderId, account: Account, amount: Fen) -> Self {
-        self.line(account, amount.as_i64(), Some(order))
-    }
-
-    fn line(mut self, account: Account, amount: i64, order: Option<OrderId>) -> Self {
+    fn line(mut self, account: Account, amount: i64) -> Self {
         if amount != 0 {
-            self.lines.push(Line {
-                account,
-                amount,
-                order,
-            });
+            self.lines.push(Line { account, amount });
         }
         self
     }
@@ -433,7 +420,7 @@ async fn apply_lines<C: ConnectionTrait>(
                         JournalLineId::new(),
                         entry_id,
                         l.account.id(),
-                        l.order.or(entry.order),
+                        entry.order,
                         l.amount
                     ])
                 })
@@ -456,7 +443,7 @@ async fn apply_lines<C: ConnectionTrait>(
                 id: Set(JournalLineId::new()),
                 entry_id: Set(*entry_id),
                 account_id: Set(l.account.id()),
-                order_id: Set(l.order.or(entry.order)),
+                order_id: Set(entry.order),
                 amount: Set(l.amount),
             })
         })
@@ -500,7 +487,11 @@ pub async fn balance<C: ConnectionTrait>(db: &C, account: Account) -> ApiResult<
     })
 }
 
-/// What escrow holds for one order.
+/// What escrow holds for one order: what its own entries (payment,
+/// refunds) put in and took out, less what it settled for. A settlement
+/// entry takes a whole batch's escrow out on one line; `order_settlements`
+/// says how much of it was each order's (and `verify` checks that the two
+/// agree).
 pub async fn escrow_of<C: ConnectionTrait>(
     db: &C,
     community: CommunityId,
@@ -512,20 +503,23 @@ pub async fn escrow_of<C: ConnectionTrait>(
             backend,
             sql(
                 backend,
-                "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS amount FROM journal_lines \
-                 WHERE order_id = $1 AND account_id = $2",
+                "SELECT CAST(COALESCE((SELECT -SUM(l.amount) FROM journal_lines l \
+                   JOIN journal_entries e ON e.id = l.entry_id \
+                   WHERE l.order_id = $1 AND l.account_id = $2 AND e.kind <> $3), 0) \
+                 - COALESCE((SELECT s.gross FROM order_settlements s WHERE s.order_id = $1), 0) \
+                 AS BIGINT) AS amount",
             ),
             [
                 order.as_uuid().into(),
                 Account::escrow(community).id().as_uuid().into(),
+                JournalKind::Settlement.as_str().into(),
             ],
         ))
         .await?;
-    let raw: i64 = match row {
+    Ok(match row {
         Some(r) => r.try_get("", "amount")?,
         None => 0,
-    };
-    Ok(-raw)
+    })
 }
 
 #[cfg(test)]

@@ -27,11 +27,11 @@ const SHOWN: usize = 20;
 
 /// Checks that: each entry has two or more lines summing to zero; merchants'
 /// and wallets' kept balances equal the sum of their lines and are not
-/// negative; no order's escrow is negative and the escrow of every closed
-/// order (cancelled, expired, rejected, refunded, or settled) is zero; every
-/// completed order waits to settle or has settled, what it settled for is
-/// what its entry took out of escrow, and each settlement entry credited the
-/// property its orders' commissions; each
+/// negative; no order's escrow (its own entries' escrow lines, less what it
+/// settled for) is negative and the escrow of every closed order (cancelled, expired, rejected, refunded, or settled) is zero; every
+/// completed order waits to settle or has settled, and each settlement
+/// entry took out of escrow what its orders settled for and credited the
+/// property their commissions; each
 /// paid order's payment is recorded exactly once, for its amount, and no
 /// unpaid order has one; each refund's decision is recorded exactly once,
 /// for its amount, and its outcome matches its status.
@@ -87,17 +87,21 @@ pub async fn verify<C: ConnectionTrait>(db: &C) -> ApiResult<Report> {
     let escrow = rows(
         db,
         &format!(
-            "SELECT o.order_no AS what, CAST(-SUM(l.amount) AS BIGINT) AS a, \
+            "SELECT o.order_no AS what, CAST(-SUM(l.amount) - COALESCE(s.gross, 0) AS BIGINT) AS a, \
              CAST(CASE WHEN o.status IN ({}) OR s.order_id IS NOT NULL THEN 1 ELSE 0 END AS BIGINT) AS b \
              FROM journal_lines l JOIN ledger_accounts acc ON acc.id = l.account_id \
+             JOIN journal_entries e ON e.id = l.entry_id \
              JOIN orders o ON o.id = l.order_id \
-             LEFT JOIN order_settlements s ON s.order_id = o.id WHERE acc.kind = $1 \
-             GROUP BY o.id, o.order_no, o.status, s.order_id \
-             HAVING -SUM(l.amount) < 0 \
-             OR ((o.status IN ({0}) OR s.order_id IS NOT NULL) AND SUM(l.amount) <> 0)",
+             LEFT JOIN order_settlements s ON s.order_id = o.id WHERE acc.kind = $1 AND e.kind <> $2 \
+             GROUP BY o.id, o.order_no, o.status, s.order_id, s.gross \
+             HAVING -SUM(l.amount) - COALESCE(s.gross, 0) < 0 \
+             OR ((o.status IN ({0}) OR s.order_id IS NOT NULL) AND -SUM(l.amount) - COALESCE(s.gross, 0) <> 0)",
             quoted(closed.iter().map(|s| s.as_str()))
         ),
-        vec![LedgerAccountKind::Escrow.as_str().into()],
+        vec![
+            LedgerAccountKind::Escrow.as_str().into(),
+            JournalKind::Settlement.as_str().into(),
+        ],
     )
     .await?;
     report.note(escrow, |(order, held, closed)| {
@@ -128,34 +132,44 @@ pub async fn verify<C: ConnectionTrait>(db: &C) -> ApiResult<Report> {
         _ => format!("order {order} waits to settle but is not completed"),
     });
 
-    // What each settled order settled for is what its entry took out of
-    // escrow for it, and what the property kept is what the entry credited
-    // the property (the merchant's net follows: the entry balances).
+    // Each settlement entry took out of escrow what its orders settled for
+    // and credited the property their commissions (the merchant's net
+    // follows: the entry balances). With the escrow check above, every
+    // settled order's part is exactly what escrow held for it.
     let settled = rows(
         db,
-        "SELECT o.order_no AS what, s.gross AS a, \
+        "SELECT e.key AS what, \
+         COALESCE((SELECT CAST(SUM(s.gross) AS BIGINT) FROM order_settlements s \
+           WHERE s.entry_id = e.id), 0) AS a, \
          COALESCE((SELECT CAST(SUM(l.amount) AS BIGINT) FROM journal_lines l \
            JOIN ledger_accounts acc ON acc.id = l.account_id \
-           WHERE l.entry_id = s.entry_id AND l.order_id = s.order_id AND acc.kind = $1), 0) AS b \
-         FROM order_settlements s JOIN orders o ON o.id = s.order_id",
-        vec![LedgerAccountKind::Escrow.as_str().into()],
+           WHERE l.entry_id = e.id AND acc.kind = $2), 0) AS b \
+         FROM journal_entries e WHERE e.kind = $1",
+        vec![
+            JournalKind::Settlement.as_str().into(),
+            LedgerAccountKind::Escrow.as_str().into(),
+        ],
     )
     .await?
     .into_iter()
     .filter(|(_, gross, taken)| gross != taken)
     .collect();
-    report.note(settled, |(order, gross, taken)| {
-        format!("order {order} settled for {gross} but its entry took {taken} out of escrow")
+    report.note(settled, |(entry, gross, taken)| {
+        format!(
+            "settlement {entry}: its orders settled for {gross} but it took {taken} out of escrow"
+        )
     });
     let orphans = rows(
         db,
         "SELECT s.order_id AS what, CAST(0 AS BIGINT) AS a, CAST(0 AS BIGINT) AS b \
-         FROM order_settlements s WHERE NOT EXISTS (SELECT 1 FROM orders o WHERE o.id = s.order_id)",
+         FROM order_settlements s WHERE NOT EXISTS (SELECT 1 FROM orders o WHERE o.id = s.order_id) \
+         OR (s.entry_id IS NULL AND s.gross <> 0) \
+         OR (s.entry_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM journal_entries e WHERE e.id = s.entry_id))",
         vec![],
     )
     .await?;
     report.note(orphans, |(order, _, _)| {
-        format!("a settlement is recorded for an order that does not exist ({order})")
+        format!("the settlement of order {order} names no order or no entry")
     });
     let commissions = rows(
         db,

@@ -8,9 +8,9 @@
 //! settles what escrow still holds) and without a refund still pending or
 //! failed (its money must not reach the merchant), skipping orders another
 //! instance holds. In one transaction per batch it posts one settlement
-//! entry per community and merchant (each order's escrow out on its own
-//! line; the merchant's net and the property's commission credited once),
-//! records each order in `order_settlements` (what it settled for: the
+//! entry per community and merchant (three lines: their escrow out, the
+//! merchant's net and the property's commission in), records each order in
+//! `order_settlements` (its part of the entry: what it settled for, and the
 //! merchant's statement) and takes it off the queue. An order settles once:
 //! `order_settlements` is keyed by the order.
 //!
@@ -179,10 +179,12 @@ pub async fn settle_due(
             values,
         ))
         .await?;
+    // (`held` counts every escrow line of the order: none is a settlement's,
+    // since a queued order has not settled.)
     // Orders grouped by whose money it becomes: one entry per community and
-    // merchant takes each order's escrow out on a line of its own (so every
-    // order's escrow is still tracked) and credits the merchant and the
-    // property once.
+    // merchant takes their escrow out and credits the merchant and the
+    // property, each on one line; `order_settlements` keeps each order's
+    // part (so every order's escrow is still accounted for: `escrow_of`).
     let mut groups: BTreeMap<(CommunityId, Option<MerchantId>), Vec<Settled>> = BTreeMap::new();
     for r in rows {
         let d = Due {
@@ -227,11 +229,9 @@ pub async fn settle_due(
         };
         let mut entry = Entry::new(JournalKind::Settlement, format!("settlement:{run}:{n}"))
             .community(community)
-            .memo(&format!("{} orders settled", orders.len()));
-        for o in &orders {
-            entry = entry.debit_for(o.order, Account::escrow(community), o.gross);
-        }
-        entry = entry.credit(Account::property_revenue(community), commission);
+            .memo(&format!("{} orders settled", orders.len()))
+            .debit(Account::escrow(community), gross)
+            .credit(Account::property_revenue(community), commission);
         if let Some(m) = merchant {
             let net = gross.checked_sub(commission).unwrap_or(Fen::ZERO);
             entry = entry.credit(Account::merchant_payable(m), net);

@@ -206,14 +206,26 @@ async fn verify_reports_a_tampered_balance_and_an_unbalanced_entry() {
     let merchant = entity::MerchantId::new();
     ledger::post(
         &app.db,
+        // Straight from clearing: a settlement out of escrow needs settled
+        // orders behind it (another check).
         Entry::new(JournalKind::Settlement, "test:tamper")
             .community(community)
-            .debit(Account::escrow(community), fen(1_000))
+            .debit(Account::wechat_clearing(), fen(1_000))
             .credit(Account::merchant_payable(merchant), fen(1_000)),
     )
     .await
     .unwrap();
     assert_ledger_holds(&app.db).await;
+    // A settlement taking escrow that no settled order stands behind.
+    ledger::post(
+        &app.db,
+        Entry::new(JournalKind::Settlement, "test:drain")
+            .community(community)
+            .debit(Account::escrow(community), fen(700))
+            .credit(Account::merchant_payable(merchant), fen(700)),
+    )
+    .await
+    .unwrap();
     let backend = app.db.get_database_backend();
     app.db
         .execute_raw(Statement::from_sql_and_values(
@@ -234,6 +246,12 @@ async fn verify_reports_a_tampered_balance_and_an_unbalanced_entry() {
     let text = report.problems.join("\n");
     assert!(text.contains("entry test:tamper is unbalanced"), "{text}");
     assert!(
+        text.contains(
+            "settlement test:drain: its orders settled for 0 but it took 700 out of escrow"
+        ),
+        "{text}"
+    );
+    assert!(
         text.contains("merchant_payable account") && text.contains("keeps a balance of 5000"),
         "{text}"
     );
@@ -243,7 +261,7 @@ async fn verify_reports_a_tampered_balance_and_an_unbalanced_entry() {
             .await
             .unwrap()
             .len(),
-        1
+        2
     );
 }
 
