@@ -15,6 +15,7 @@
 //! are copied over.
 
 use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::{ConnectionTrait, Statement};
 
 use crate::columns::{index, time, time_null, uuid_null, uuid_ref};
 
@@ -138,7 +139,8 @@ impl MigrationTrait for Migration {
 
         let db = manager.get_connection();
         // Orders settled so far, each by its own entry: what escrow gave up
-        // and what the property kept.
+        // and what the property kept (an order that held nothing settled
+        // without an entry).
         db.execute_unprepared(
             "INSERT INTO order_settlements \
              (order_id, entry_id, community_id, merchant_id, gross, commission, settled_at) \
@@ -150,7 +152,7 @@ impl MigrationTrait for Migration {
                JOIN ledger_accounts a ON a.id = l.account_id \
                WHERE l.entry_id = e.id AND a.kind = 'property_revenue'), 0), \
              o.settled_at \
-             FROM orders o JOIN journal_entries e ON e.order_id = o.id AND e.kind = 'settlement' \
+             FROM orders o LEFT JOIN journal_entries e ON e.order_id = o.id AND e.kind = 'settlement' \
              WHERE o.settled_at IS NOT NULL",
         )
         .await?;
@@ -173,6 +175,25 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        // Orders settled since are in batch entries, which the old schema
+        // cannot tell apart per order: refuse rather than lose that.
+        let batched = manager
+            .get_connection()
+            .query_one_raw(Statement::from_string(
+                manager.get_database_backend(),
+                "SELECT COUNT(*) AS n FROM order_settlements s \
+                 JOIN journal_entries e ON e.id = s.entry_id WHERE e.order_id IS NULL",
+            ))
+            .await?
+            .map(|r| r.try_get::<i64>("", "n"))
+            .transpose()?
+            .unwrap_or(0);
+        if batched > 0 {
+            return Err(DbErr::Migration(format!(
+                "{batched} orders were settled in batches since this migration; \
+                 it cannot be rolled back without losing which order each settled for"
+            )));
+        }
         manager
             .alter_table(
                 Table::alter()

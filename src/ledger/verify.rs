@@ -29,9 +29,11 @@ const SHOWN: usize = 20;
 /// and wallets' kept balances equal the sum of their lines and are not
 /// negative; no order's escrow (its own entries' escrow lines, less what it
 /// settled for) is negative and the escrow of every closed order (cancelled, expired, rejected, refunded, or settled) is zero; every
-/// completed order waits to settle or has settled, and each settlement
-/// entry took out of escrow what its orders settled for and credited the
-/// property their commissions; each
+/// completed order waits to settle or has settled, each settled order
+/// settled for what escrow held for it, to its own merchant, and each
+/// settlement entry took out of escrow what its orders settled for and
+/// credited the property their commissions and their merchant the rest;
+/// each
 /// paid order's payment is recorded exactly once, for its amount, and no
 /// unpaid order has one; each refund's decision is recorded exactly once,
 /// for its amount, and its outcome matches its status.
@@ -158,6 +160,67 @@ pub async fn verify<C: ConnectionTrait>(db: &C) -> ApiResult<Report> {
         format!(
             "settlement {entry}: its orders settled for {gross} but it took {taken} out of escrow"
         )
+    });
+    // Every settled order settled for exactly what escrow held for it (the
+    // check above sees only orders with escrow lines of their own), to its
+    // own community and merchant.
+    let parts = rows(
+        db,
+        "SELECT o.order_no AS what, s.gross AS a, \
+         COALESCE((SELECT CAST(-SUM(l.amount) AS BIGINT) FROM journal_lines l \
+           JOIN ledger_accounts acc ON acc.id = l.account_id \
+           JOIN journal_entries e ON e.id = l.entry_id \
+           WHERE l.order_id = s.order_id AND acc.kind = $1 AND e.kind <> $2), 0) \
+         + CASE WHEN s.community_id = o.community_id AND (s.merchant_id = o.merchant_id \
+             OR (s.merchant_id IS NULL AND o.merchant_id IS NULL)) THEN 0 ELSE 1 END AS b \
+         FROM order_settlements s JOIN orders o ON o.id = s.order_id",
+        vec![
+            LedgerAccountKind::Escrow.as_str().into(),
+            JournalKind::Settlement.as_str().into(),
+        ],
+    )
+    .await?
+    .into_iter()
+    .filter(|(_, gross, held)| gross != held)
+    .collect();
+    report.note(parts, |(order, gross, held)| {
+        format!("order {order} settled for {gross} but escrow held {held} for it (or it settled to someone else's account)")
+    });
+    // Each settlement entry credited each of its orders' merchants their
+    // net, and no other merchant.
+    let mut nets = rows(
+        db,
+        "SELECT e.key AS what, CAST(SUM(s.gross - s.commission) AS BIGINT) AS a, \
+         COALESCE((SELECT CAST(-SUM(l.amount) AS BIGINT) FROM journal_lines l \
+           JOIN ledger_accounts acc ON acc.id = l.account_id \
+           WHERE l.entry_id = s.entry_id AND acc.kind = $1 AND acc.owner_id = s.merchant_id), 0) AS b \
+         FROM order_settlements s JOIN journal_entries e ON e.id = s.entry_id \
+         WHERE s.merchant_id IS NOT NULL GROUP BY s.entry_id, s.merchant_id, e.key",
+        vec![LedgerAccountKind::MerchantPayable.as_str().into()],
+    )
+    .await?
+    .into_iter()
+    .filter(|(_, net, credited)| net != credited)
+    .collect::<Vec<_>>();
+    nets.extend(
+        rows(
+            db,
+            "SELECT e.key AS what, CAST(0 AS BIGINT) AS a, CAST(-l.amount AS BIGINT) AS b \
+             FROM journal_lines l JOIN ledger_accounts acc ON acc.id = l.account_id \
+             JOIN journal_entries e ON e.id = l.entry_id \
+             WHERE e.kind = $1 AND acc.kind = $2 \
+             AND EXISTS (SELECT 1 FROM order_settlements s WHERE s.entry_id = e.id) \
+             AND NOT EXISTS (SELECT 1 FROM order_settlements s \
+               WHERE s.entry_id = e.id AND s.merchant_id = acc.owner_id)",
+            vec![
+                JournalKind::Settlement.as_str().into(),
+                LedgerAccountKind::MerchantPayable.as_str().into(),
+            ],
+        )
+        .await?,
+    );
+    report.note(nets, |(entry, net, credited)| {
+        format!("settlement {entry}: its orders' merchant is owed {net} but it credited {credited}")
     });
     let orphans = rows(
         db,

@@ -115,6 +115,7 @@ pub async fn settle_due(
         &txn,
         "SELECT o.id FROM settlement_queue q JOIN orders o ON o.id = q.order_id \
          WHERE q.confirmed_at <= $1 AND o.status = 'completed' \
+         AND NOT EXISTS (SELECT 1 FROM order_settlements s WHERE s.order_id = o.id) \
          AND NOT EXISTS (SELECT 1 FROM disputes d WHERE d.order_id = o.id \
            AND d.status IN ('open', 'proposed', 'merchant_rejected', 'escalated')) \
          AND NOT EXISTS (SELECT 1 FROM refunds r WHERE r.order_id = o.id \

@@ -4,7 +4,7 @@
 
 use chrono::{Duration, Utc};
 use entity::{OrderId, order};
-use sea_orm::EntityTrait;
+use sea_orm::{ConnectionTrait, EntityTrait};
 use serde_json::{Value, json};
 
 use crate::group_buys::{World, world};
@@ -261,6 +261,38 @@ async fn one_batch_settles_several_merchants_each_credited_its_own_orders_less_i
         report.entries,
         3 + 2,
         "three payments, two settlement entries"
+    );
+
+    // A settlement record moved to the other merchant (or changed in any
+    // way) no longer agrees with the ledger.
+    let backend = app.db.get_database_backend();
+    let moved = app
+        .db
+        .execute_raw(sea_orm::Statement::from_sql_and_values(
+            backend,
+            anjia::db::sql(
+                backend,
+                "UPDATE order_settlements SET merchant_id = $1 WHERE order_id = \
+                 (SELECT order_id FROM order_settlements WHERE merchant_id = $2 AND gross = 6800)",
+            ),
+            [
+                shop_b.parse::<uuid::Uuid>().unwrap().into(),
+                shop_a.parse::<uuid::Uuid>().unwrap().into(),
+            ],
+        ))
+        .await
+        .unwrap()
+        .rows_affected();
+    assert_eq!(moved, 1);
+    let text = anjia::ledger::verify(&app.db)
+        .await
+        .unwrap()
+        .problems
+        .join("\n");
+    assert!(text.contains("settled to someone else's account"), "{text}");
+    assert!(
+        text.contains("its orders' merchant is owed 6630 but it credited 0"),
+        "{text}"
     );
 }
 
