@@ -199,6 +199,7 @@ pub fn table(settings: &Settings) -> Vec<ApiRoute> {
         route::<crate::fees::routes::__path_remind, _, _>(Staff(FINANCE), crate::fees::routes::remind),
         route::<crate::fees::routes::__path_get, _, _>(Residents(FINANCE), crate::fees::routes::get),
         route::<crate::fees::routes::__path_pay, _, _>(Residents(RESIDENTS_ONLY), crate::fees::routes::pay),
+        route::<crate::fees::routes::__path_void, _, _>(Staff(FINANCE), crate::fees::routes::void),
         route::<crate::fees::routes::__path_household_bills, _, _>(Residents(FINANCE), crate::fees::routes::household_bills),
         // Disputes: residents open and reply, merchants answer, customer service decide
         route::<dp::__path_open, _, _>(Residents(RESIDENTS_ONLY), dp::open),

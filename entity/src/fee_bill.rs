@@ -27,6 +27,10 @@ pub struct Model {
     pub paid_at: Option<DateTimeUtc>,
     /// When its household was last reminded of it.
     pub reminded_at: Option<DateTimeUtc>,
+    /// Voided by finance (nothing had been paid): when, by whom, why.
+    pub voided_at: Option<DateTimeUtc>,
+    pub voided_by: Option<UserId>,
+    pub void_reason: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

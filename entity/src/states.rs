@@ -457,6 +457,9 @@ string_enum!(
         PartiallyPaid = "partially_paid",
         /// Paid in full.
         Paid = "paid",
+        /// Voided by finance before anything was paid: owes nothing, and
+        /// the period may be billed again.
+        Void = "void",
     }
 );
 
@@ -498,6 +501,8 @@ string_enum!(
         /// WeChat Pay brought more than the bill still owed: the excess is
         /// kept in the household's wallet.
         FeeOverpaid = "fee_overpaid",
+        /// A fee bill voided: its receivable and revenue reversed.
+        FeeVoided = "fee_voided",
     }
 );
 

@@ -30,6 +30,7 @@ mod m20261123_000019_disputes;
 mod m20261123_000020_fee_bills;
 mod m20261123_000021_withdrawal_transfers;
 mod m20261123_000022_settlement_queue;
+mod m20261123_000023_fee_bill_void;
 
 pub struct Migrator;
 
@@ -59,6 +60,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000020_fee_bills::Migration),
             Box::new(m20261123_000021_withdrawal_transfers::Migration),
             Box::new(m20261123_000022_settlement_queue::Migration),
+            Box::new(m20261123_000023_fee_bill_void::Migration),
         ]
     }
 }

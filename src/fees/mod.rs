@@ -101,6 +101,7 @@ pub async fn issue<C: ConnectionTrait>(
     let billed: Vec<HouseholdId> = fee_bill::Entity::find()
         .filter(fee_bill::Column::CommunityId.eq(community))
         .filter(fee_bill::Column::Period.eq(period))
+        .filter(fee_bill::Column::Status.ne(FeeBillStatus::Void))
         .select_only()
         .column(fee_bill::Column::HouseholdId)
         .into_tuple()
@@ -138,6 +139,9 @@ pub async fn issue<C: ConnectionTrait>(
             created_by: by,
             paid_at: None,
             reminded_at: None,
+            voided_at: None,
+            voided_by: None,
+            void_reason: None,
             created_at: now,
             updated_at: now,
         }));
@@ -218,11 +222,94 @@ pub async fn generate(
     })
 }
 
-/// What a bill still owes.
+/// What a bill still owes (nothing once voided).
 pub fn outstanding(bill: &fee_bill::Model) -> Fen {
+    if bill.status == FeeBillStatus::Void {
+        return Fen::ZERO;
+    }
     bill.amount
         .checked_sub(bill.paid_amount)
         .unwrap_or(Fen::ZERO)
+}
+
+/// Voids a bill nothing has been paid on and no WeChat Pay payment is
+/// waiting for (作废: billed in error, or the household is exempt): its
+/// receivable and the revenue are reversed, and the period may be billed
+/// again. A bill with money on it is not voided: refund or keep it.
+pub async fn void(
+    db: &DatabaseConnection,
+    community: CommunityId,
+    bill_id: FeeBillId,
+    by: UserId,
+    reason: &str,
+) -> ApiResult<fee_bill::Model> {
+    let now = clock::now();
+    let txn = begin_write(db).await?;
+    let bill = fee_bill::Entity::find_by_id(bill_id)
+        .filter(fee_bill::Column::CommunityId.eq(community))
+        .lock_exclusive()
+        .one(&txn)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    if bill.status != FeeBillStatus::Unpaid || bill.paid_amount != Fen::ZERO {
+        return Err(ApiError::new(
+            ErrorCode::InvalidTransition,
+            format!(
+                "a bill that is {} cannot be voided: only one nothing has been paid on",
+                bill.status
+            ),
+        ));
+    }
+    // A WeChat Pay payment may still come for it: the resident is paying.
+    let waiting = fee_payment::Entity::find()
+        .filter(fee_payment::Column::BillId.eq(bill.id))
+        .filter(fee_payment::Column::Status.eq(FeePaymentStatus::Pending))
+        .one(&txn)
+        .await?;
+    if waiting.is_some() {
+        return Err(ApiError::new(
+            ErrorCode::InvalidTransition,
+            "a WeChat Pay payment of this bill is under way; try again once it has come or lapsed",
+        ));
+    }
+    ledger::post(
+        &txn,
+        Entry::new(JournalKind::FeeVoided, format!("fee_void:{}", bill.id))
+            .community(bill.community_id)
+            .subject(bill.id)
+            .by(Some(by))
+            .memo(&format!("property fee {} voided: {reason}", bill.period))
+            .debit(Account::fee_revenue(bill.community_id), bill.amount)
+            .credit(Account::fee_receivable(bill.household_id), bill.amount),
+    )
+    .await?;
+    let voided = fee_bill::Model {
+        status: FeeBillStatus::Void,
+        voided_at: Some(now),
+        voided_by: Some(by),
+        void_reason: Some(reason.to_owned()),
+        updated_at: now,
+        ..bill
+    };
+    let moved = fee_bill::Entity::update_many()
+        .col_expr(fee_bill::Column::Status, Expr::value(FeeBillStatus::Void))
+        .col_expr(fee_bill::Column::VoidedAt, Expr::value(now))
+        .col_expr(fee_bill::Column::VoidedBy, Expr::value(by))
+        .col_expr(fee_bill::Column::VoidReason, Expr::value(reason.to_owned()))
+        .col_expr(fee_bill::Column::UpdatedAt, Expr::value(now))
+        .filter(fee_bill::Column::Id.eq(voided.id))
+        .filter(fee_bill::Column::Status.eq(FeeBillStatus::Unpaid))
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    if moved != 1 {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            "the bill changed meanwhile; reload it and try again",
+        ));
+    }
+    txn.commit().await?;
+    Ok(voided)
 }
 
 /// Records `amount` paid towards `bill` (already locked by the caller):

@@ -74,6 +74,9 @@ pub struct FeeBill {
     pub due_on: NaiveDate,
     pub paid_at: Option<DateTime<Utc>>,
     pub issued_at: DateTime<Utc>,
+    /// Voided by finance (`status` = `void`): when and why.
+    pub voided_at: Option<DateTime<Utc>>,
+    pub void_reason: Option<String>,
 }
 
 impl From<fee_bill::Model> for FeeBill {
@@ -94,6 +97,8 @@ impl From<fee_bill::Model> for FeeBill {
             due_on: b.due_on,
             paid_at: b.paid_at,
             issued_at: b.created_at,
+            voided_at: b.voided_at,
+            void_reason: b.void_reason,
         }
     }
 }
@@ -407,8 +412,37 @@ pub async fn arrears(
 fn overdue(community: CommunityId, today: NaiveDate) -> sea_orm::Select<fee_bill::Entity> {
     fee_bill::Entity::find()
         .filter(fee_bill::Column::CommunityId.eq(community))
-        .filter(fee_bill::Column::Status.ne(FeeBillStatus::Paid))
+        .filter(
+            fee_bill::Column::Status.is_in([FeeBillStatus::Unpaid, FeeBillStatus::PartiallyPaid]),
+        )
         .filter(fee_bill::Column::DueOn.lt(today))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VoidBill {
+    /// Why (billed in error, exempt, …): kept on the bill and in the ledger.
+    pub reason: String,
+}
+
+/// Voids a bill nothing has been paid on (作废): billed in error, or the
+/// household is exempt. Its receivable and revenue are reversed; the
+/// household may be billed for the period again.
+#[utoipa::path(post, path = "/api/v1/communities/{community_id}/fee-bills/{bill_id}/void", tag = "fees",
+    params(("community_id" = CommunityId, Path), ("bill_id" = FeeBillId, Path)), request_body = VoidBill,
+    responses((status = 200, body = FeeBill), (status = 404, body = ErrorBody),
+        (status = 409, description = "`invalid_transition`: money has been paid on it, or a WeChat Pay payment is under way", body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn void(
+    state: web::Data<AppState>,
+    scope: CommunityScope,
+    caller: Caller,
+    path: web::Path<(CommunityId, FeeBillId)>,
+    body: Json<VoidBill>,
+) -> ApiResult<web::Json<FeeBill>> {
+    let reason = crate::text::required("reason", &body.into_inner().reason, 200)?;
+    let bill = super::void(&state.db, scope.id(), path.1, caller.user.id, &reason).await?;
+    Ok(web::Json(bill.into()))
 }
 
 /// What a round of reminders did.
@@ -588,7 +622,11 @@ pub async fn pay(
     if owed == Fen::ZERO {
         return Err(ApiError::new(
             ErrorCode::InvalidTransition,
-            "this bill is paid",
+            if bill.status == FeeBillStatus::Void {
+                "this bill was voided: nothing is owed"
+            } else {
+                "this bill is paid"
+            },
         ));
     }
     let wallet = body.into_inner().wallet;

@@ -208,6 +208,7 @@ const EXPECTED: &[(&str, &str, Who)] = &[
     ("POST", "/api/v1/communities/{community_id}/fee-bills/reminders", Who::Staff(FINANCE)),
     ("GET", "/api/v1/communities/{community_id}/fee-bills/{bill_id}", Who::Residents(FINANCE)),
     ("POST", "/api/v1/communities/{community_id}/fee-bills/{bill_id}/pay", Who::Residents(RESIDENTS_ONLY)),
+    ("POST", "/api/v1/communities/{community_id}/fee-bills/{bill_id}/void", Who::Staff(FINANCE)),
     ("GET", "/api/v1/communities/{community_id}/households/{household_id}/fee-bills", Who::Residents(FINANCE)),
     ("POST", "/api/v1/communities/{community_id}/orders/{order_id}/dispute", Who::Residents(RESIDENTS_ONLY)),
     ("GET", "/api/v1/communities/{community_id}/disputes", Who::Residents(DISPUTE_STAFF)),

@@ -284,3 +284,172 @@ async fn an_import_checks_every_row_first_and_arrears_are_reminded_once_a_day() 
     let report = anjia::ledger::verify(&app.db).await.unwrap();
     assert!(report.ok(), "{:#?}", report.problems);
 }
+
+#[tokio::test]
+async fn finance_void_a_bill_billed_in_error_and_bill_the_period_again_but_not_one_with_money_on_it()
+ {
+    let app = spawn_app().await;
+    let w = world(&app, 2).await;
+    let base = format!("/api/v1/communities/{}", w.community);
+    let all = households(&app, w.community).await;
+    for h in &all {
+        household::Entity::update_many()
+            .col_expr(household::Column::AreaCentiM2, Expr::value(10_000i64))
+            .filter(household::Column::Id.eq(h.id))
+            .exec(&app.db)
+            .await
+            .unwrap();
+    }
+    let finance = app.staff(w.community, "finance").await;
+    // 100 m² at 3.00 yuan billed by mistake (the rate is 2.00).
+    let generate_path = format!("{base}/fee-bills/generate");
+    let generate = |rate: i64| {
+        app.post(
+            &generate_path,
+            Some(&finance.access),
+            json!({ "period": "2027-Q1", "rate_fen": rate, "due_on": "2027-03-31" }),
+        )
+    };
+    let (status, generated) = status_and_json(generate(300).await).await;
+    assert_eq!(
+        (status, &generated["issued"]),
+        (200, &json!(2)),
+        "{generated}"
+    );
+    let listed = get(&app, &finance, &format!("{base}/fee-bills?period=2027-Q1")).await;
+    let bills: Vec<(String, HouseholdId)> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            (
+                b["id"].as_str().unwrap().to_owned(),
+                b["household_id"].as_str().unwrap().parse().unwrap(),
+            )
+        })
+        .collect();
+    let (owner, _) = (&w.residents[0], &w.residents[1]);
+    let mine = all.iter().find(|h| h.room == "101").unwrap().id;
+    let (paid_id, _) = bills.iter().find(|(_, h)| *h == mine).unwrap().clone();
+    let (wrong_id, wrong_household) = bills.iter().find(|(_, h)| *h != mine).unwrap().clone();
+
+    // Residents and other staff cannot void; a reason is required.
+    assert_error(
+        app.post(
+            &format!("{base}/fee-bills/{wrong_id}/void"),
+            Some(&owner.access),
+            json!({ "reason": "我不想付" }),
+        )
+        .await,
+        403,
+        "forbidden",
+    )
+    .await;
+    assert_error(
+        app.post(
+            &format!("{base}/fee-bills/{wrong_id}/void"),
+            Some(&finance.access),
+            json!({ "reason": "  " }),
+        )
+        .await,
+        422,
+        "validation_failed",
+    )
+    .await;
+
+    // One household pays its bill; that one cannot be voided any more.
+    let res = app
+        .post(
+            &format!("{base}/fee-bills/{paid_id}/pay"),
+            Some(&owner.access),
+            json!({}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_error(
+        app.post(
+            &format!("{base}/fee-bills/{paid_id}/void"),
+            Some(&finance.access),
+            json!({ "reason": "费率错误" }),
+        )
+        .await,
+        409,
+        "invalid_transition",
+    )
+    .await;
+
+    // The other is voided: it owes nothing, its receivable and the revenue
+    // are reversed, and it leaves the arrears.
+    let (status, voided) = status_and_json(
+        app.post(
+            &format!("{base}/fee-bills/{wrong_id}/void"),
+            Some(&finance.access),
+            json!({ "reason": "费率错误" }),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{voided}");
+    assert_eq!(
+        (
+            &voided["status"],
+            &voided["outstanding"],
+            &voided["void_reason"]
+        ),
+        (&json!("void"), &json!(0), &json!("费率错误"))
+    );
+    assert!(voided["voided_at"].is_string());
+    assert_eq!(
+        anjia::ledger::balance(
+            &app.db,
+            anjia::ledger::Account::fee_receivable(wrong_household)
+        )
+        .await
+        .unwrap(),
+        0
+    );
+    assert_eq!(
+        anjia::ledger::balance(
+            &app.db,
+            anjia::ledger::Account::fee_revenue(entity::CommunityId::from_uuid(w.community))
+        )
+        .await
+        .unwrap(),
+        30_000,
+        "only the paid bill's revenue is left"
+    );
+    assert_error(
+        app.post(
+            &format!("{base}/fee-bills/{wrong_id}/void"),
+            Some(&finance.access),
+            json!({ "reason": "again" }),
+        )
+        .await,
+        409,
+        "invalid_transition",
+    )
+    .await;
+
+    // The period is billed again at the right rate: only the voided
+    // household gets a new bill.
+    let (status, again) = status_and_json(generate(200).await).await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(
+        (&again["issued"], &again["already_billed"]),
+        (&json!(1), &json!(1))
+    );
+    let listed = get(
+        &app,
+        &finance,
+        &format!("{base}/fee-bills?period=2027-Q1&status=unpaid"),
+    )
+    .await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+    assert_eq!(listed["items"][0]["amount"], 20_000);
+    assert_eq!(
+        listed["items"][0]["household_id"],
+        json!(wrong_household.to_string())
+    );
+    let report = anjia::ledger::verify(&app.db).await.unwrap();
+    assert!(report.ok(), "{:#?}", report.problems);
+}
