@@ -151,3 +151,159 @@ async fn the_server_s_postgresql_connections_run_without_jit() {
         .unwrap();
     assert_eq!(row.try_get::<String>("", "jit").unwrap(), "off");
 }
+
+#[tokio::test]
+async fn orders_settled_before_the_settlement_queue_keep_their_settlement_and_waiting_ones_are_queued()
+ {
+    use anjia::ledger::{self, Account, Entry};
+    use chrono::Utc;
+    use entity::{CommunityId, Fen, JournalKind, MerchantId, OrderId};
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+    let app = crate::helpers::spawn_app().await;
+    let w = crate::group_buys::world(&app, 1).await;
+    let (owner, shop, _) = crate::orders::shop(&app, &w).await;
+    let db = &app.db;
+    // Back to the schema before migration 22: settled orders marked on
+    // `orders.settled_at`, one settlement entry per order.
+    anjia::db::migrate_down(db, Some(2)).await.unwrap();
+    let backend = db.get_database_backend();
+    let community = CommunityId::from_uuid(w.community);
+    let merchant: MerchantId = shop.parse().unwrap();
+    let resident = &w.residents[0];
+    let household = entity::household_member::Entity::find()
+        .filter(entity::household_member::Column::UserId.eq(resident.user_id))
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap()
+        .household_id;
+    let now = Utc::now();
+    let day = chrono::Duration::days(1);
+    // (order, amount, settled): settled with its entry, settled holding
+    // nothing (no entry), and completed but not yet settled.
+    let orders = [
+        (OrderId::new(), 10_000i64, true),
+        (OrderId::new(), 0, true),
+        (OrderId::new(), 5_000, false),
+    ];
+    for (n, (id, amount, settled)) in orders.iter().enumerate() {
+        db.execute_raw(Statement::from_sql_and_values(
+            backend,
+            anjia::db::sql(
+                backend,
+                "INSERT INTO orders (id, order_no, community_id, merchant_id, user_id, household_id, \
+                 status, amount, payment_method, paid_at, payment_deadline, fulfilment, address, \
+                 client_ip, user_agent, client_kind, fulfilled_at, confirmed_at, settled_at, \
+                 created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, 'completed', $7, $8, $9, $10, 'delivery', '1号楼 101', \
+                 '127.0.0.1', 'test', 'other', $11, $12, $13, $14, $14)",
+            ),
+            [
+                id.as_uuid().into(),
+                format!("L{n:019}").into(),
+                w.community.into(),
+                merchant.as_uuid().into(),
+                resident.user_id.into(),
+                household.as_uuid().into(),
+                (*amount).into(),
+                (*amount > 0).then_some("sandbox").into(),
+                (*amount > 0).then_some(now - day * 3).into(),
+                (now - day * 3).into(),
+                (now - day * 3).into(),
+                (now - day * 2).into(),
+                settled.then_some(now - day).into(),
+                (now - day * 3).into(),
+            ],
+        ))
+        .await
+        .unwrap();
+        let held = Fen::new(*amount).unwrap();
+        ledger::post(
+            db,
+            Entry::new(JournalKind::Payment, format!("payment:{id}"))
+                .order(community, *id)
+                .debit(Account::wechat_clearing(), held)
+                .credit(Account::escrow(community), held),
+        )
+        .await
+        .unwrap();
+        if *settled {
+            // 2.5% to the property, the rest to the merchant.
+            let commission = Fen::new(amount / 40).unwrap();
+            ledger::post(
+                db,
+                Entry::new(JournalKind::Settlement, format!("settlement:{id}"))
+                    .order(community, *id)
+                    .debit(Account::escrow(community), held)
+                    .credit(Account::property_revenue(community), commission)
+                    .credit(
+                        Account::merchant_payable(merchant),
+                        held.checked_sub(commission).unwrap(),
+                    ),
+            )
+            .await
+            .unwrap();
+        }
+    }
+
+    anjia::db::migrate_up(db).await.unwrap();
+    let report = ledger::verify(db).await.unwrap();
+    assert!(report.ok(), "{:#?}", report.problems);
+    let settlements = entity::order_settlement::Entity::find()
+        .all(db)
+        .await
+        .unwrap();
+    let of = |id: OrderId| settlements.iter().find(|s| s.order_id == id).cloned();
+    let paid = of(orders[0].0).expect("the settled order keeps its settlement");
+    assert_eq!(
+        (
+            paid.gross.as_i64(),
+            paid.commission.as_i64(),
+            paid.merchant_id
+        ),
+        (10_000, 250, Some(merchant))
+    );
+    assert!(paid.entry_id.is_some());
+    let free = of(orders[1].0).expect("the order that held nothing is settled too");
+    assert_eq!((free.gross.as_i64(), free.entry_id), (0, None));
+    assert!(of(orders[2].0).is_none());
+    let queued: Vec<OrderId> = entity::settlement_queue::Entity::find()
+        .all(db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|q| q.order_id)
+        .collect();
+    assert_eq!(queued, vec![orders[2].0], "only the unsettled one waits");
+    assert_eq!(
+        ledger::escrow_of(db, community, orders[0].0).await.unwrap(),
+        0
+    );
+    assert_eq!(
+        ledger::escrow_of(db, community, orders[2].0).await.unwrap(),
+        5_000
+    );
+
+    // The waiting one settles in a batch entry beside the old per-order ones.
+    let settled = anjia::settlement::settle_due(db, &app.state.settings.payment, now + day, 100)
+        .await
+        .unwrap();
+    assert_eq!(settled, 1);
+    assert_eq!(
+        ledger::escrow_of(db, community, orders[2].0).await.unwrap(),
+        0
+    );
+    let report = ledger::verify(db).await.unwrap();
+    assert!(report.ok(), "{:#?}", report.problems);
+    let balance = app
+        .get(
+            &format!("/api/v1/merchants/{shop}/balance"),
+            Some(&owner.access),
+        )
+        .await;
+    let balance: serde_json::Value = balance.json().await.unwrap();
+    assert_eq!(balance["available"], 9_750 + 5_000, "{balance}");
+    // Once orders have settled in batches the schema cannot go back.
+    assert!(anjia::db::migrate_down(db, Some(2)).await.is_err());
+}
