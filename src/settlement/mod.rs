@@ -28,7 +28,10 @@ use entity::{
     CommunityId, Fen, JournalKind, MerchantId, OrderId, OrderStatus, order_settlement,
     settlement_queue,
 };
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, Set, Statement, Value};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter, Set,
+    Statement, Value,
+};
 
 use crate::config::PaymentSettings;
 use crate::db::{begin_write, claim_ids, sql};
@@ -115,7 +118,6 @@ pub async fn settle_due(
         &txn,
         "SELECT o.id FROM settlement_queue q JOIN orders o ON o.id = q.order_id \
          WHERE q.confirmed_at <= $1 AND o.status = 'completed' \
-         AND NOT EXISTS (SELECT 1 FROM order_settlements s WHERE s.order_id = o.id) \
          AND NOT EXISTS (SELECT 1 FROM disputes d WHERE d.order_id = o.id \
            AND d.status IN ('open', 'proposed', 'merchant_rejected', 'escalated')) \
          AND NOT EXISTS (SELECT 1 FROM refunds r WHERE r.order_id = o.id \
@@ -252,7 +254,32 @@ pub async fn settle_due(
         entries.push(entry);
     }
     ledger::post_many(&txn, entries).await?;
-    record(&txn, &settled).await?;
+    if let Err(e) = record(&txn, &settled).await {
+        txn.rollback().await?;
+        if crate::db::is_unique_violation(&e) {
+            // An order waits in the queue although it has settled (`ledger
+            // verify` names it): it would fail every batch, so it leaves the
+            // queue and the next round goes on.
+            let stale = settlement_queue::Entity::delete_many()
+                .filter(
+                    settlement_queue::Column::OrderId.in_subquery(
+                        sea_orm::sea_query::Query::select()
+                            .column(order_settlement::Column::OrderId)
+                            .from(order_settlement::Entity)
+                            .to_owned(),
+                    ),
+                )
+                .exec(db)
+                .await?
+                .rows_affected;
+            tracing::error!(
+                stale,
+                "settled orders were still queued to settle; taken off the queue (anjia ledger verify)"
+            );
+            return Ok(0);
+        }
+        return Err(e.into());
+    }
     let order_ids: Vec<uuid::Uuid> = settled.iter().map(|s| s.order_id.as_uuid()).collect();
     let (id_list, id_values) = id_set(backend, 1, &order_ids);
     let dequeued = txn
@@ -286,7 +313,10 @@ struct Settled {
 
 /// Writes the settled orders' rows (an order settled before fails the
 /// whole batch on its key).
-async fn record<C: ConnectionTrait>(db: &C, settled: &[order_settlement::Model]) -> ApiResult<()> {
+async fn record<C: ConnectionTrait>(
+    db: &C,
+    settled: &[order_settlement::Model],
+) -> Result<(), sea_orm::DbErr> {
     if db.get_database_backend() == DbBackend::Postgres {
         let rows: Vec<serde_json::Value> = settled
             .iter()

@@ -473,3 +473,45 @@ async fn a_merchant_withdraws_its_balance_and_finance_approves_pays_or_rejects()
     let (_, list) = status_and_json(res).await;
     assert_eq!(list, json!([]));
 }
+
+#[tokio::test]
+async fn an_order_left_queued_after_it_settled_is_taken_off_the_queue_instead_of_blocking_settlement()
+ {
+    let app = spawn_app().await;
+    let w = world(&app, 1).await;
+    let (owner, shop, product) = shop(&app, &w).await;
+    let first = completed_order(&app, &w, &owner, &shop, &product, 1).await;
+    let at = Utc::now() + Duration::days(1);
+    assert_eq!(settle(&app, at).await, 1);
+    // Whatever put it back (a bug, a hand edit), it must not stop the rest.
+    let confirmed = order::Entity::find_by_id(first)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .confirmed_at
+        .unwrap();
+    entity::settlement_queue::Entity::insert(entity::settlement_queue::ActiveModel {
+        order_id: sea_orm::Set(first),
+        confirmed_at: sea_orm::Set(confirmed),
+    })
+    .exec_without_returning(&app.db)
+    .await
+    .unwrap();
+    let text = anjia::ledger::verify(&app.db)
+        .await
+        .unwrap()
+        .problems
+        .join("\n");
+    assert!(
+        text.contains("has settled but still waits to settle"),
+        "{text}"
+    );
+    completed_order(&app, &w, &owner, &shop, &product, 2).await;
+    assert_eq!(settle(&app, at).await, 0, "the round only cleans up");
+    assert_eq!(settle(&app, at).await, 1, "the next settles the other");
+    let report = anjia::ledger::verify(&app.db).await.unwrap();
+    assert!(report.ok(), "{:#?}", report.problems);
+    let balance = get(&app, &owner, &format!("/api/v1/merchants/{shop}/balance")).await;
+    assert_eq!(balance["available"], 3 * 6_800, "each order once");
+}
