@@ -3,6 +3,7 @@
 //! household's one bill per period, so the period can be billed again.
 
 use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::{ConnectionTrait, Statement};
 
 use crate::columns::{text_null, time_null, uuid_null};
 
@@ -48,9 +49,22 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let db = manager.get_connection();
-        // Voided bills go with the feature (their ledger entries stay).
-        db.execute_unprepared("DELETE FROM fee_bills WHERE status = 'void'")
-            .await?;
+        // A voided bill (with its ledger entries, perhaps payments) cannot be
+        // expressed without this migration: refuse rather than lose it.
+        let voided = db
+            .query_one_raw(Statement::from_string(
+                manager.get_database_backend(),
+                "SELECT COUNT(*) AS n FROM fee_bills WHERE status = 'void'",
+            ))
+            .await?
+            .map(|r| r.try_get::<i64>("", "n"))
+            .transpose()?
+            .unwrap_or(0);
+        if voided > 0 {
+            return Err(DbErr::Migration(format!(
+                "{voided} fee bills were voided; this migration cannot be rolled back without losing them"
+            )));
+        }
         db.execute_unprepared("DROP INDEX ux_fee_bills_household_period")
             .await?;
         db.execute_unprepared(

@@ -568,22 +568,19 @@ pub async fn wechat_paid(
         )
         .await?;
     }
-    let bill = if applied > Fen::ZERO {
-        credit_bill(&txn, &bill, applied, now).await?
-    } else {
-        bill
-    };
-    crate::outbox::notify(
-        &txn,
-        settings,
-        payment.paid_by,
-        "fee_receipt",
-        &[
-            ("period", bill.period.clone()),
-            ("amount", payment.amount.yuan()),
-        ],
-    )
-    .await?;
+    // A receipt for what the bill took; money for a bill voided or paid
+    // meanwhile is in the wallet, where the resident sees it.
+    if applied > Fen::ZERO {
+        let bill = credit_bill(&txn, &bill, applied, now).await?;
+        crate::outbox::notify(
+            &txn,
+            settings,
+            payment.paid_by,
+            "fee_receipt",
+            &[("period", bill.period.clone()), ("amount", applied.yuan())],
+        )
+        .await?;
+    }
     txn.commit().await?;
     Ok(Some(true))
 }

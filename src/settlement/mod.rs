@@ -272,6 +272,9 @@ pub async fn settle_due(
                 .exec(db)
                 .await?
                 .rows_affected;
+            if stale == 0 {
+                return Err(e.into());
+            }
             tracing::error!(
                 stale,
                 "settled orders were still queued to settle; taken off the queue (anjia ledger verify)"
