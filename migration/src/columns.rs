@@ -2,6 +2,7 @@
 //! definitions from identifiers only, never from entity types.
 
 use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::{ConnectionTrait, Statement};
 
 /// A UUID primary key (ids are UUIDv7, made in Rust).
 pub fn id(col: impl IntoIden) -> ColumnDef {
@@ -72,4 +73,19 @@ pub fn index(
         index.col(col);
     }
     index
+}
+
+/// The `n` a `SELECT COUNT(*) AS n …` counts: for a `down` that must refuse
+/// rather than lose rows the older schema cannot hold.
+pub async fn count(manager: &SchemaManager<'_>, sql: &str) -> Result<i64, DbErr> {
+    Ok(manager
+        .get_connection()
+        .query_one_raw(Statement::from_string(
+            manager.get_database_backend(),
+            sql.to_owned(),
+        ))
+        .await?
+        .map(|r| r.try_get::<i64>("", "n"))
+        .transpose()?
+        .unwrap_or(0))
 }

@@ -15,9 +15,8 @@
 //! are copied over.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::{ConnectionTrait, Statement};
 
-use crate::columns::{index, time, time_null, uuid_null, uuid_ref};
+use crate::columns::{count, id, index, time, time_null, uuid_null, uuid_ref};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -55,12 +54,7 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(SettlementQueue::Table)
-                    .col(
-                        ColumnDef::new(SettlementQueue::OrderId)
-                            .uuid()
-                            .not_null()
-                            .primary_key(),
-                    )
+                    .col(id(SettlementQueue::OrderId))
                     .col(time(SettlementQueue::ConfirmedAt))
                     .foreign_key(
                         ForeignKey::create()
@@ -83,12 +77,7 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(OrderSettlements::Table)
-                    .col(
-                        ColumnDef::new(OrderSettlements::OrderId)
-                            .uuid()
-                            .not_null()
-                            .primary_key(),
-                    )
+                    .col(id(OrderSettlements::OrderId))
                     .col(uuid_null(OrderSettlements::EntryId))
                     .col(uuid_ref(OrderSettlements::CommunityId))
                     .col(uuid_null(OrderSettlements::MerchantId))
@@ -177,17 +166,12 @@ impl MigrationTrait for Migration {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         // Orders settled since are in batch entries, which the old schema
         // cannot tell apart per order: refuse rather than lose that.
-        let batched = manager
-            .get_connection()
-            .query_one_raw(Statement::from_string(
-                manager.get_database_backend(),
-                "SELECT COUNT(*) AS n FROM order_settlements s \
-                 JOIN journal_entries e ON e.id = s.entry_id WHERE e.order_id IS NULL",
-            ))
-            .await?
-            .map(|r| r.try_get::<i64>("", "n"))
-            .transpose()?
-            .unwrap_or(0);
+        let batched = count(
+            manager,
+            "SELECT COUNT(*) AS n FROM order_settlements s \
+             JOIN journal_entries e ON e.id = s.entry_id WHERE e.order_id IS NULL",
+        )
+        .await?;
         if batched > 0 {
             return Err(DbErr::Migration(format!(
                 "{batched} orders were settled in batches since this migration; \

@@ -3,9 +3,8 @@
 //! household's one bill per period, so the period can be billed again.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::{ConnectionTrait, Statement};
 
-use crate::columns::{text_null, time_null, uuid_null};
+use crate::columns::{count, text_null, time_null, uuid_null};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -51,15 +50,11 @@ impl MigrationTrait for Migration {
         let db = manager.get_connection();
         // A voided bill (with its ledger entries, perhaps payments) cannot be
         // expressed without this migration: refuse rather than lose it.
-        let voided = db
-            .query_one_raw(Statement::from_string(
-                manager.get_database_backend(),
-                "SELECT COUNT(*) AS n FROM fee_bills WHERE status = 'void'",
-            ))
-            .await?
-            .map(|r| r.try_get::<i64>("", "n"))
-            .transpose()?
-            .unwrap_or(0);
+        let voided = count(
+            manager,
+            "SELECT COUNT(*) AS n FROM fee_bills WHERE status = 'void'",
+        )
+        .await?;
         if voided > 0 {
             return Err(DbErr::Migration(format!(
                 "{voided} fee bills were voided; this migration cannot be rolled back without losing them"
