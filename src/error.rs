@@ -166,6 +166,8 @@ pub enum ErrorCode {
     DisputeWindowClosed,
     /// The order already has a dispute (one per order).
     DisputeExists,
+    /// The courier is suspended or their pass (通行证) has expired.
+    CourierUnavailable,
     // 422 (orders)
     /// This `Idempotency-Key` was used for a different request.
     IdempotencyKeyReused,
@@ -218,7 +220,8 @@ impl ErrorCode {
             | InsufficientBalance
             | SlotFull
             | DisputeWindowClosed
-            | DisputeExists => StatusCode::CONFLICT,
+            | DisputeExists
+            | CourierUnavailable => StatusCode::CONFLICT,
             InviteExpired | LinkExpired => StatusCode::GONE,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedMediaType | UnsupportedFileType => StatusCode::UNSUPPORTED_MEDIA_TYPE,

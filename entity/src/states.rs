@@ -56,6 +56,11 @@ string_enum!(
         Failed = "failed",
         /// Called off by the organiser or the property: every paid order refunded.
         Cancelled = "cancelled",
+        /// Its merchant was suspended or rejected (or sent back to review)
+        /// while it took orders: no joins, no payments. The property resumes
+        /// it once the merchant is verified again, or cancels it; a deadline
+        /// that passes meanwhile fails it.
+        Paused = "paused",
     }
 );
 
@@ -76,7 +81,22 @@ impl GroupBuyStatus {
                 | (Closed, Cancelled)
                 | (Fulfilling, Ready)
                 | (Ready, Completed)
+                | (Open | Succeeded, Paused)
+                | (Paused, Open)
+                | (Paused, Succeeded)
+                | (Paused, Cancelled)
+                | (Paused, Failed)
         )
+    }
+
+    /// Where a paused group buy goes back to: succeeded if it had reached
+    /// its minimum before it was paused, open otherwise.
+    pub fn resumes_to(succeeded_before: bool) -> GroupBuyStatus {
+        if succeeded_before {
+            GroupBuyStatus::Succeeded
+        } else {
+            GroupBuyStatus::Open
+        }
     }
 
     /// Whether residents may join now (the time window is checked apart).
@@ -571,5 +591,30 @@ mod tests {
             }
         }
         assert!(!GroupBuyStatus::Fulfilling.may_become(GroupBuyStatus::Cancelled));
+    }
+
+    #[test]
+    fn only_group_buys_taking_orders_pause_and_a_paused_one_takes_none() {
+        for from in GroupBuyStatus::iter() {
+            assert_eq!(
+                from.may_become(GroupBuyStatus::Paused),
+                from.takes_orders(),
+                "{from}"
+            );
+        }
+        let paused = GroupBuyStatus::Paused;
+        assert!(!paused.takes_orders());
+        let out: Vec<_> = GroupBuyStatus::iter()
+            .filter(|to| paused.may_become(*to))
+            .collect();
+        assert_eq!(
+            out,
+            [
+                GroupBuyStatus::Open,
+                GroupBuyStatus::Succeeded,
+                GroupBuyStatus::Failed,
+                GroupBuyStatus::Cancelled
+            ]
+        );
     }
 }

@@ -14,7 +14,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::service::{move_group, settle_called_off};
+use super::service::{move_group, resume, settle_called_off};
 use crate::auth::{Caller, CommunityScope, MerchantScope};
 use crate::clock;
 use crate::db::begin_write;
@@ -759,9 +759,11 @@ pub async fn get(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GroupBuyMove {
-    /// `open` (publish a draft), `closed` (stop selling early, once
-    /// succeeded), `fulfilling`, `ready`, `completed` or `cancelled`
-    /// (reason required; every paid order is refunded).
+    /// `open` (publish a draft; the property: resume a paused group buy,
+    /// which takes orders again as open or, if it had reached its minimum,
+    /// succeeded), `closed` (stop selling early, once succeeded),
+    /// `fulfilling`, `ready`, `completed` or `cancelled` (reason required;
+    /// every paid order is refunded).
     pub status: GroupBuyStatus,
     pub reason: Option<String>,
 }
@@ -797,7 +799,11 @@ async fn organiser_move(
         ));
     }
     let txn = begin_write(&state.db).await?;
-    let moved = move_group(&txn, state, &g, body.status, actor, reason.as_deref()).await?;
+    let moved = if g.status == Paused && body.status == Open {
+        resume(&txn, &state.settings, &g).await?
+    } else {
+        move_group(&txn, state, &g, body.status, actor, reason.as_deref()).await?
+    };
     txn.commit().await?;
     if moved.status.refunds_orders() {
         // Refund at once; the sweeper finishes whatever this leaves.
@@ -825,6 +831,13 @@ pub async fn merchant_move(
         .await?
         .ok_or_else(ApiError::not_found)?;
     let body = body.into_inner();
+    if g.status == GroupBuyStatus::Paused {
+        return Err(ApiError::new(
+            ErrorCode::InvalidTransition,
+            "the property paused this group buy when your standing here changed; it decides whether it resumes or is cancelled",
+        )
+        .with_details(serde_json::json!({ "status": g.status, "requested": body.status })));
+    }
     if body.status == GroupBuyStatus::Open {
         crate::merchant::service::ensure_selling(&state.db, scope.merchant.id, g.community_id)
             .await?;
@@ -848,10 +861,11 @@ pub async fn property_move(
 ) -> ApiResult<web::Json<GroupBuy>> {
     let g = group_here(&state, &scope, path.1).await?;
     let body = body.into_inner();
-    if g.merchant_id.is_some() && body.status != GroupBuyStatus::Cancelled {
+    let resuming = g.status == GroupBuyStatus::Paused && body.status == GroupBuyStatus::Open;
+    if g.merchant_id.is_some() && body.status != GroupBuyStatus::Cancelled && !resuming {
         return Err(ApiError::new(
             ErrorCode::Forbidden,
-            "the merchant runs this group buy; the property may only cancel it",
+            "the merchant runs this group buy; the property may only cancel it, or resume it once paused",
         ));
     }
     Ok(web::Json(
@@ -904,6 +918,9 @@ pub async fn join(
     let household = ordering_household(&scope, body.household_id)?;
     let g = group_here(&state, &scope, path.1).await?;
     let now = clock::now();
+    if let Some(merchant) = g.merchant_id {
+        crate::merchant::service::ensure_selling(&state.db, merchant, scope.id()).await?;
+    }
     if !g.status.takes_orders() || now < g.starts_at {
         return Err(ApiError::new(
             ErrorCode::GroupBuyNotOpen,

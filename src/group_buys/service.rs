@@ -14,7 +14,10 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
-use entity::{Fulfilment, GroupBuyId, GroupBuyStatus, OrderStatus, UserId, group_buy, order};
+use entity::{
+    CommunityId, Fulfilment, GroupBuyId, GroupBuyStatus, MerchantId, OrderStatus, UserId,
+    group_buy, order,
+};
 use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
 
 use crate::clock;
@@ -61,7 +64,8 @@ async fn set_status<C: ConnectionTrait>(
         updated_at: Set(now),
         ..Default::default()
     };
-    if to == GroupBuyStatus::Succeeded {
+    // A group buy resumed after a pause keeps the moment it first succeeded.
+    if to == GroupBuyStatus::Succeeded && group.succeeded_at.is_none() {
         changes.succeeded_at = Set(Some(now));
     }
     if let Some(r) = reason {
@@ -165,10 +169,77 @@ pub async fn move_group<C: ConnectionTrait>(
         .ok_or_else(ApiError::not_found)
 }
 
+/// Pauses the group buys of `merchant` in `community` that take orders,
+/// because the merchant may no longer sell there (suspended, rejected, or
+/// sent back to review), and tells their participants. In the caller's
+/// transaction. Returns how many were paused.
+pub async fn pause_merchant<C: ConnectionTrait>(
+    db: &C,
+    settings: &Settings,
+    merchant: MerchantId,
+    community: CommunityId,
+    why: &str,
+) -> ApiResult<usize> {
+    let groups = group_buy::Entity::find()
+        .filter(group_buy::Column::MerchantId.eq(merchant))
+        .filter(group_buy::Column::CommunityId.eq(community))
+        .filter(group_buy::Column::Status.is_in([GroupBuyStatus::Open, GroupBuyStatus::Succeeded]))
+        .all(db)
+        .await?;
+    let mut paused = 0;
+    for group in groups {
+        if set_status(db, &group, GroupBuyStatus::Paused, Some(why)).await? {
+            tell_participants(db, settings, &group, "group_paused").await?;
+            paused += 1;
+        }
+    }
+    Ok(paused)
+}
+
+/// Resumes a paused group buy (the property's decision, once its merchant
+/// sells here again): it takes orders again, as succeeded if it had reached
+/// its minimum before the pause. In the caller's transaction.
+pub async fn resume<C: ConnectionTrait>(
+    db: &C,
+    settings: &Settings,
+    group: &group_buy::Model,
+) -> ApiResult<group_buy::Model> {
+    if group.status != GroupBuyStatus::Paused {
+        return Err(ApiError::new(
+            ErrorCode::InvalidTransition,
+            format!(
+                "only a paused group buy resumes (this one is {})",
+                group.status
+            ),
+        ));
+    }
+    if group.deadline <= clock::now() {
+        return Err(ApiError::new(
+            ErrorCode::DeadlinePassed,
+            "the deadline has passed; the group buy fails and is refunded",
+        ));
+    }
+    if let Some(merchant) = group.merchant_id {
+        crate::merchant::service::ensure_selling(db, merchant, group.community_id).await?;
+    }
+    let to = GroupBuyStatus::resumes_to(group.succeeded_at.is_some());
+    if !set_status(db, group, to, None).await? {
+        return Err(ApiError::new(
+            ErrorCode::InvalidTransition,
+            "the group buy changed meanwhile; reload it and try again",
+        ));
+    }
+    tell_participants(db, settings, group, "group_resumed").await?;
+    group_buy::Entity::find_by_id(group.id)
+        .one(db)
+        .await?
+        .ok_or_else(ApiError::not_found)
+}
+
 /// Closes the group buys whose deadline has passed: succeeded ones close;
 /// open ones succeed and close when enough households paid, and fail
-/// otherwise (their orders are then settled by [`settle_called_off`]).
-/// Returns how many moved.
+/// otherwise, as do paused ones (their orders are then settled by
+/// [`settle_called_off`]). Returns how many moved.
 pub async fn sweep_deadlines(
     db: &DatabaseConnection,
     settings: &Settings,
@@ -178,7 +249,7 @@ pub async fn sweep_deadlines(
     let txn = begin_write(db).await?;
     let ids: Vec<GroupBuyId> = claim_ids(
         &txn,
-        "SELECT id FROM group_buys WHERE status IN ('open', 'succeeded') AND deadline <= $1 \
+        "SELECT id FROM group_buys WHERE status IN ('open', 'succeeded', 'paused') AND deadline <= $1 \
          ORDER BY deadline LIMIT $2",
         vec![now.into(), i64::from(batch).into()],
     )
@@ -188,6 +259,20 @@ pub async fn sweep_deadlines(
         let Some(mut group) = group_buy::Entity::find_by_id(id).one(&txn).await? else {
             continue;
         };
+        if group.status == GroupBuyStatus::Paused {
+            if set_status(
+                &txn,
+                &group,
+                GroupBuyStatus::Failed,
+                Some("the deadline passed while the group buy was paused"),
+            )
+            .await?
+            {
+                tell_participants(&txn, settings, &group, "group_failed").await?;
+                moved += 1;
+            }
+            continue;
+        }
         if group.status == GroupBuyStatus::Open {
             if paying_households(&txn, group.id).await? >= i64::from(group.min_households) {
                 if succeed(&txn, settings, &group).await? {

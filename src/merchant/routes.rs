@@ -239,6 +239,14 @@ pub async fn update_merchant(
                 && a.status != MerchantStatus::Applied
             {
                 service::transition(&txn, &a, Action::Resubmit, None, None, None).await?;
+                crate::group_buys::service::pause_merchant(
+                    &txn,
+                    &state.settings,
+                    a.merchant_id,
+                    a.community_id,
+                    "the merchant changed its verified details, which the property reviews again",
+                )
+                .await?;
             }
         }
     }
@@ -798,16 +806,24 @@ async fn decide_with_reason(
     reason: &str,
 ) -> ApiResult<web::Json<Approval>> {
     let reason = text::required("reason", reason, 200)?;
-    let approval = service::find_approval(&state.db, merchant, scope.id()).await?;
+    let txn = db::begin_write(&state.db).await?;
+    let approval = service::find_approval(&txn, merchant, scope.id()).await?;
     let moved = service::transition(
-        &state.db,
+        &txn,
         &approval,
         action,
         Some(caller.user.id),
-        Some(reason),
+        Some(reason.clone()),
         None,
     )
     .await?;
+    let why = match action {
+        Action::Suspend => format!("the merchant was suspended: {reason}"),
+        _ => format!("the merchant was rejected: {reason}"),
+    };
+    crate::group_buys::service::pause_merchant(&txn, &state.settings, merchant, scope.id(), &why)
+        .await?;
+    txn.commit().await?;
     Ok(web::Json(moved.into()))
 }
 

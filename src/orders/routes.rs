@@ -646,6 +646,9 @@ pub async fn pay(
     body: Json<PayRequest>,
 ) -> ApiResult<web::Json<Paying>> {
     let o = own_order(&state, &scope, path.1).await?;
+    if o.status == OrderStatus::PendingPayment {
+        service::ensure_payable(&state.db, &o).await?;
+    }
     if body.into_inner().method == Some(PayWith::Wallet) {
         // A WeChat Pay prepay may still be completed by the resident: close
         // it at WeChat Pay first (refused there if it was paid meanwhile).
@@ -779,7 +782,11 @@ pub async fn cancel(
             .one(&txn)
             .await?
             .ok_or_else(ApiError::not_found)?;
-        if group.status != entity::GroupBuyStatus::Open {
+        // Until the group succeeds (also while it is paused, if it had not
+        // succeeded before).
+        let open = group.status == entity::GroupBuyStatus::Open
+            || (group.status == entity::GroupBuyStatus::Paused && group.succeeded_at.is_none());
+        if !open {
             return Err(ApiError::new(
                 ErrorCode::InvalidTransition,
                 "the group buy has already succeeded; a paid order can no longer be cancelled",
@@ -958,12 +965,7 @@ async fn seller_move(
         ));
     }
     if let Some(courier) = body.courier_id {
-        let found = entity::courier::Entity::find_by_id(courier)
-            .one(&state.db)
-            .await?;
-        if found.is_none() {
-            return Err(ApiError::invalid_field("courier_id", "no such courier"));
-        }
+        service::ensure_courier_may_carry(&state.db, &o, courier).await?;
     }
     let txn = begin_write(&state.db).await?;
     let moved = advance(

@@ -759,6 +759,11 @@ pub async fn record_paid(
         }
         None => None,
     };
+    // A merchant suspended, rejected or expired since the order was made
+    // takes no more money.
+    if let Some(merchant) = order.merchant_id {
+        crate::merchant::service::ensure_selling(&txn, merchant, order.community_id).await?;
+    }
     let paid = advance(
         &txn,
         settings,
@@ -780,6 +785,80 @@ pub async fn record_paid(
     }
     txn.commit().await?;
     Ok(paid)
+}
+
+/// Refuses a payment before any provider is asked when the order's group
+/// buy no longer takes orders (paused, closed, failed…) or its merchant may
+/// not sell in the community now. [`record_paid`] checks both again when the
+/// money arrives.
+pub async fn ensure_payable<C: ConnectionTrait>(db: &C, order: &order::Model) -> ApiResult<()> {
+    if let Some(merchant) = order.merchant_id {
+        crate::merchant::service::ensure_selling(db, merchant, order.community_id).await?;
+    }
+    if let Some(g) = order.group_buy_id {
+        let group = group_buy::Entity::find_by_id(g)
+            .one(db)
+            .await?
+            .ok_or_else(ApiError::not_found)?;
+        if !group.status.takes_orders() {
+            return Err(ApiError::new(
+                ErrorCode::GroupBuyNotOpen,
+                format!("the group buy is {}", group.status),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a courier who may not carry `order`: only the seller's own
+/// couriers (the merchant's, or for the property's own sales the
+/// community's property couriers), active and with a pass valid now. Another
+/// seller's courier is refused exactly like an unknown one.
+pub async fn ensure_courier_may_carry<C: ConnectionTrait>(
+    db: &C,
+    order: &order::Model,
+    courier: CourierId,
+) -> ApiResult<()> {
+    let found = entity::courier::Entity::find_by_id(courier)
+        .one(db)
+        .await?
+        .filter(|c| match order.merchant_id {
+            Some(m) => {
+                c.employer_kind == entity::EmployerKind::Merchant && c.merchant_id == Some(m)
+            }
+            None => {
+                c.employer_kind == entity::EmployerKind::Property
+                    && c.community_id == Some(order.community_id)
+            }
+        })
+        .ok_or_else(|| ApiError::invalid_field("courier_id", "not one of your couriers"))?;
+    if !found.may_pass(clock::now()) {
+        return Err(ApiError::new(
+            ErrorCode::CourierUnavailable,
+            "this courier is suspended or their pass has expired; renew it or choose another",
+        )
+        .with_details(serde_json::json!({
+            "courier_id": courier,
+            "status": found.status,
+            "pass_valid_until": found.pass_valid_until,
+        })));
+    }
+    Ok(())
+}
+
+/// Why a payment [`record_paid`] refused cannot be kept, for the refusals
+/// that mean the order no longer takes money (`None` for any other error).
+/// A provider that already took the money gives it straight back
+/// ([`crate::payment::late_payment`]); an `invalid_transition` may also be
+/// another copy of the notification that applied it just now.
+pub fn refused_payment(code: ErrorCode) -> Option<&'static str> {
+    match code {
+        ErrorCode::InvalidTransition => Some("paid after the order had closed; refunded"),
+        ErrorCode::PaymentDeadlinePassed => Some("paid after the payment deadline; refunded"),
+        ErrorCode::GroupBuyNotOpen => Some("the group buy no longer takes orders; refunded"),
+        ErrorCode::MerchantNotSelling => Some("the merchant may not sell here now; refunded"),
+        _ => None,
+    }
 }
 
 /// Orders of a group buy in one of `statuses`, oldest first (for cascades).

@@ -377,6 +377,7 @@ pub async fn late_payment(
     settings: &Settings,
     order_id: OrderId,
     method: PaymentMethod,
+    why: &str,
 ) -> ApiResult<bool> {
     let txn = begin_write(db).await?;
     let Some(found) = order::Entity::find_by_id(order_id).one(&txn).await? else {
@@ -386,8 +387,9 @@ pub async fn late_payment(
         txn.rollback().await?;
         return Ok(false);
     }
-    // Still waiting for payment past its deadline: it expires now (its
-    // stock goes back), so it can never be paid after this refund.
+    // Still waiting for payment (past its deadline, or its group buy or
+    // merchant stopped taking orders): it expires now (its stock goes
+    // back), so it can never be paid after this refund.
     let found = if found.status == entity::OrderStatus::PendingPayment {
         crate::orders::service::advance(
             &txn,
@@ -396,7 +398,7 @@ pub async fn late_payment(
             entity::OrderStatus::Expired,
             crate::orders::service::Actor::SYSTEM,
             crate::orders::service::MoveDetails {
-                reason: Some("paid after the payment deadline; refunded".to_owned()),
+                reason: Some(why.to_owned()),
                 ..Default::default()
             },
         )

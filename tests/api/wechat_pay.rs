@@ -515,6 +515,48 @@ async fn money_notified_for_an_order_that_has_closed_goes_straight_back() {
 }
 
 #[tokio::test]
+async fn money_notified_after_the_merchant_was_suspended_goes_straight_back() {
+    let fake = fake_pay().await;
+    let app = &fake.app;
+    let Pending {
+        w, order: o, shop, ..
+    } = pending_order(&fake).await;
+    let (status, body) = status_and_json(
+        app.post(
+            &format!(
+                "/api/v1/communities/{}/merchants/{shop}/suspend",
+                w.community
+            ),
+            Some(&w.manager.access),
+            json!({ "reason": "无证经营" }),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    // The resident had already paid at WeChat Pay: its notification comes now.
+    let body = fake.notification(&transaction(&o.order_no, 13_600));
+    let headers = fake.signed(&body, chrono::Utc::now().timestamp());
+    let (status, answer) = fake.send(&body, &headers).await;
+    assert_eq!(status, 204, "{answer}");
+    let now = order::Entity::find_by_id(o.id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(now.status, OrderStatus::Expired);
+    assert_eq!(
+        now.status_reason.as_deref(),
+        Some("the merchant may not sell here now; refunded")
+    );
+    let refunds = refund::Entity::find().all(&app.db).await.unwrap();
+    assert_eq!(refunds.len(), 1);
+    assert_eq!(refunds[0].amount.as_i64(), 13_600);
+    let report = anjia::ledger::verify(&app.db).await.unwrap();
+    assert!(report.ok(), "{:#?}", report.problems);
+}
+
+#[tokio::test]
 async fn a_resident_without_a_mini_program_sign_in_is_told_how_to_pay() {
     let fake = fake_pay().await;
     let app = &fake.app;

@@ -18,7 +18,6 @@ use serde::Deserialize;
 
 use super::crypto::{self, Resource, SignedHeaders};
 use crate::clock;
-use crate::error::ErrorCode;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -406,14 +405,7 @@ async fn apply(state: &AppState, tx: &Transaction) -> HttpResponse {
             tracing::info!(order = %order.order_no, transaction = %tx.transaction_id, "WeChat Pay payment applied");
             HttpResponse::NoContent().finish()
         }
-        Err(e)
-            if matches!(
-                e.code,
-                ErrorCode::InvalidTransition
-                    | ErrorCode::PaymentDeadlinePassed
-                    | ErrorCode::GroupBuyNotOpen
-            ) =>
-        {
+        Err(e) if let Some(why) = crate::orders::service::refused_payment(e.code) => {
             // Another copy applied it just now, or the money came for an
             // order that can no longer take it: then it goes straight back.
             match crate::payment::late_payment(
@@ -421,6 +413,7 @@ async fn apply(state: &AppState, tx: &Transaction) -> HttpResponse {
                 &state.settings,
                 order.id,
                 PaymentMethod::WechatPay,
+                why,
             )
             .await
             {

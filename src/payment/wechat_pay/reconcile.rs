@@ -17,7 +17,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::json;
 
 use crate::db::claim_and_stamp;
-use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
 /// How long after the prepay, and between two questions about one order.
@@ -226,19 +226,13 @@ async fn check(state: &AppState, pay: &super::WechatPay, o: &order::Model) -> Ap
                 Ok(_) => {}
                 // Paid just now by its notification, or it can no longer
                 // take the money: then it goes straight back.
-                Err(e)
-                    if matches!(
-                        e.code,
-                        ErrorCode::InvalidTransition
-                            | ErrorCode::PaymentDeadlinePassed
-                            | ErrorCode::GroupBuyNotOpen
-                    ) =>
-                {
+                Err(e) if let Some(why) = crate::orders::service::refused_payment(e.code) => {
                     crate::payment::late_payment(
                         &state.db,
                         &state.settings,
                         o.id,
                         PaymentMethod::WechatPay,
+                        why,
                     )
                     .await?;
                 }
