@@ -290,7 +290,6 @@ pub struct WechatPaySettings {
     pub refund_notify_url: String,
     /// Notifications and responses signed further than this from now are refused.
     pub max_clock_skew_secs: u64,
-    pub profit_sharing: bool,
     /// Merchant transfer (商家转账) scene for merchants' payouts; empty: payouts
     /// are bank transfers recorded by finance.
     pub transfer_scene_id: String,

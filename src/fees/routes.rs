@@ -551,6 +551,12 @@ pub async fn household_bills(
     if !scope.has_any_role(FINANCE) && scope.membership(household).is_none() {
         return Err(ApiError::not_found());
     }
+    // Finance see this community's households only: another's is not found.
+    entity::household::Entity::find_by_id(household)
+        .filter(entity::household::Column::CommunityId.eq(scope.id()))
+        .one(&state.db)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
     Ok(web::Json(
         fee_bill::Entity::find()
             .filter(fee_bill::Column::CommunityId.eq(scope.id()))

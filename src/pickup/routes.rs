@@ -232,6 +232,9 @@ pub struct Collector {
 
 /// Name a verified neighbour to collect an order waiting at its pickup
 /// point (代取). They get a code of their own; naming another revokes it.
+/// The answer is 204 whether or not the number is a verified resident's
+/// (so it tells nobody who lives here): only a resident gets a code and a
+/// message.
 #[utoipa::path(post, path = "/api/v1/communities/{community_id}/orders/{order_id}/collector", tag = "pickup",
     params(("community_id" = CommunityId, Path), ("order_id" = OrderId, Path)), request_body = Collector,
     responses((status = 204), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -251,29 +254,32 @@ pub async fn name_collector(
     }
     let phone = crate::pii::PhoneNumber::parse(&body.0.phone)
         .map_err(|e| ApiError::invalid_field("phone", e))?;
-    let not_neighbour =
-        || ApiError::invalid_field("phone", "not a verified resident of this community");
-    let neighbour = user::Entity::find()
+    let found = user::Entity::find()
         .filter(user::Column::PhoneHash.eq(phone.lookup_hash(&state.pii)))
         .one(&state.db)
-        .await?
-        .ok_or_else(not_neighbour)?;
-    if neighbour.id == caller.user.id {
+        .await?;
+    if found.as_ref().is_some_and(|u| u.id == caller.user.id) {
         return Err(ApiError::invalid_field("phone", "that is you"));
     }
+    // Only a verified resident here gets a code. The answer is the same
+    // either way, so that naming a number never tells whether it belongs
+    // to a resident; the collector named before is let go in both cases.
     let now = clock::now();
-    let verified = household_member::Entity::find()
-        .filter(household_member::Column::UserId.eq(neighbour.id))
-        .filter(household_member::Column::CommunityId.eq(scope.id()))
-        .all(&state.db)
-        .await?
-        .iter()
-        .any(|m| m.is_active(now));
-    if !verified {
-        return Err(not_neighbour());
+    let mut neighbour = None;
+    if let Some(u) = found {
+        let verified = household_member::Entity::find()
+            .filter(household_member::Column::UserId.eq(u.id))
+            .filter(household_member::Column::CommunityId.eq(scope.id()))
+            .all(&state.db)
+            .await?
+            .iter()
+            .any(|m| m.is_active(now));
+        if verified {
+            neighbour = Some(u.id);
+        }
     }
     let txn = begin_write(&state.db).await?;
-    service::delegate(&txn, &state, &o, neighbour.id).await?;
+    service::delegate(&txn, &state, &o, neighbour).await?;
     txn.commit().await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -115,12 +115,13 @@ pub async fn order_ready<C: ConnectionTrait>(
 }
 
 /// Names `neighbour` to collect the order: revokes an earlier collector's
-/// code, issues theirs and tells them.
+/// code, issues theirs and tells them. `None` (the number named is not a
+/// verified resident's) only revokes.
 pub async fn delegate<C: ConnectionTrait>(
     db: &C,
     state: &AppState,
     order: &order::Model,
-    neighbour: UserId,
+    neighbour: Option<UserId>,
 ) -> ApiResult<()> {
     pickup_code::Entity::update_many()
         .set(pickup_code::ActiveModel {
@@ -132,6 +133,9 @@ pub async fn delegate<C: ConnectionTrait>(
         .filter(pickup_code::Column::Status.eq(PickupCodeStatus::Active))
         .exec(db)
         .await?;
+    let Some(neighbour) = neighbour else {
+        return Ok(());
+    };
     let code = issue_code(db, state, order, neighbour, true).await?;
     crate::outbox::notify(
         db,

@@ -61,6 +61,17 @@ fn an_unknown_configuration_key_is_an_error() {
 }
 
 #[test]
+fn the_retired_profit_sharing_key_is_refused_rather_than_silently_ignored() {
+    let out = anjia(
+        &["config", "check"],
+        &[("ANJIA__WECHAT_PAY__PROFIT_SHARING", "true")],
+        None,
+    );
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("profit_sharing"), "{}", text(&out));
+}
+
+#[test]
 fn production_refuses_to_start_without_real_secrets_or_with_the_sandbox() {
     let out = anjia(&["config", "check"], &[("ANJIA_ENV", "production")], None);
     assert!(!out.status.success());

@@ -420,32 +420,40 @@ async fn pickup_slots_collectors_reminders_and_the_message_board() {
     )
     .await;
 
-    // The resident names the neighbour to collect (代取).
-    let (status, _) = status_and_json(
-        app.post(
-            &format!(
-                "/api/v1/communities/{}/orders/{}/collector",
-                w.community, ids[0]
-            ),
-            Some(&r.access),
-            json!({ "phone": "13700000000" }),
-        )
-        .await,
+    // The resident names the neighbour to collect (代取). The answer is the
+    // same whether the number is nobody's, an outsider's or a resident's,
+    // so it tells nobody who lives here; only the resident gets a code.
+    let outsider = app
+        .dev_login(json!({ "display_name": "外人", "phone": "13700000001" }))
+        .await;
+    let neighbour_phone = phone_of(&app, neighbour).await;
+    let mut answers = Vec::new();
+    for phone in ["13700000000", "13700000001", neighbour_phone.as_str()] {
+        let res = app
+            .post(
+                &format!(
+                    "/api/v1/communities/{}/orders/{}/collector",
+                    w.community, ids[0]
+                ),
+                Some(&r.access),
+                json!({ "phone": phone }),
+            )
+            .await;
+        answers.push(status_and_json(res).await);
+    }
+    assert_eq!(answers[0], (204, json!("")), "{answers:?}");
+    assert!(answers.iter().all(|a| *a == answers[0]), "{answers:?}");
+    assert_eq!(
+        crate::group_buys::messages_of(&app, "pickup_delegated").await,
+        1,
+        "only the resident is told"
+    );
+    let (_, theirs) = status_and_json(
+        app.get("/api/v1/me/pickup-codes", Some(&outsider.access))
+            .await,
     )
     .await;
-    assert_eq!(status, 422, "not a resident here");
-    let neighbour_phone = phone_of(&app, neighbour).await;
-    let res = app
-        .post(
-            &format!(
-                "/api/v1/communities/{}/orders/{}/collector",
-                w.community, ids[0]
-            ),
-            Some(&r.access),
-            json!({ "phone": neighbour_phone }),
-        )
-        .await;
-    assert_eq!(res.status(), 204);
+    assert_eq!(theirs, json!([]));
     let (_, codes) = status_and_json(
         app.get("/api/v1/me/pickup-codes", Some(&neighbour.access))
             .await,

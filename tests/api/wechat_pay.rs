@@ -333,6 +333,9 @@ async fn a_resident_pays_through_wechat_pay_and_only_a_genuine_notification_pays
     assert_eq!(body["amount"]["total"], 13_600);
     assert_eq!(body["out_trade_no"], o.order_no.as_str());
     assert_eq!(body["payer"]["openid"], format!("o-{}", r.user_id.simple()));
+    // Nothing is frozen at WeChat Pay for profit sharing: the property holds
+    // the money in escrow and pays merchants out by transfer.
+    assert!(body.get("settle_info").is_none(), "{body}");
     assert_eq!(
         chrono::DateTime::parse_from_rfc3339(body["time_expire"].as_str().unwrap())
             .unwrap()

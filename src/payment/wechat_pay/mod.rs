@@ -138,7 +138,6 @@ impl WechatPay {
             "notify_url": self.settings.notify_url,
             "amount": { "total": amount.as_i64(), "currency": "CNY" },
             "payer": { "openid": openid },
-            "settle_info": { "profit_sharing": self.settings.profit_sharing },
         });
         let answer = self
             .call(

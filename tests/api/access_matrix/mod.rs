@@ -5,13 +5,16 @@
 
 use std::collections::BTreeSet;
 
-use entity::{UserId, household_member, staff_role};
+use entity::UserId;
 use reqwest::Method;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::EntityTrait;
 use serde_json::json;
-use uuid::Uuid;
 
-use crate::helpers::{Session, TestApp, spawn_app, status_and_json, test_settings};
+use crate::helpers::{Session, spawn_app, status_and_json, test_settings};
+use world::created;
+
+mod foreign;
+pub mod world;
 
 #[derive(Clone, Copy, Debug)]
 enum Who {
@@ -59,9 +62,6 @@ const PICKUP_STAFF: &[&str] = &[
 const RESIDENTS_ONLY: &[&str] = &[];
 const FINANCE: &[&str] = &["manager", "finance"];
 const DISPUTE_STAFF: &[&str] = &["manager", "customer_service"];
-
-/// The seeded 食 category.
-const FOOD: &str = "01960000-0000-7000-8000-000000000002";
 
 #[rustfmt::skip]
 const EXPECTED: &[(&str, &str, Who)] = &[
@@ -288,38 +288,6 @@ fn expected(who: Who, caller: &Caller) -> Result<(), (u16, &'static str)> {
     }
 }
 
-async fn created(app: &TestApp, admin: &Session, path: String, body: serde_json::Value) -> String {
-    let (status, body) = status_and_json(app.post(&path, Some(&admin.access), body).await).await;
-    assert_eq!(status, 201, "{path}: {body}");
-    body["id"].as_str().unwrap().to_owned()
-}
-
-async fn fresh_member(app: &TestApp, household: &str) -> Uuid {
-    let member = app
-        .dev_login(json!({ "households": [{ "household_id": household, "role": "family" }] }))
-        .await;
-    household_member::Entity::find()
-        .filter(household_member::Column::UserId.eq(UserId::from_uuid(member.user_id)))
-        .one(&app.db)
-        .await
-        .unwrap()
-        .unwrap()
-        .id
-        .as_uuid()
-}
-
-async fn fresh_assignment(app: &TestApp, community: Uuid) -> Uuid {
-    let holder = app.staff(community, "gate_guard").await;
-    staff_role::Entity::find()
-        .filter(staff_role::Column::UserId.eq(UserId::from_uuid(holder.user_id)))
-        .one(&app.db)
-        .await
-        .unwrap()
-        .unwrap()
-        .id
-        .as_uuid()
-}
-
 #[tokio::test]
 async fn every_route_admits_exactly_the_callers_its_rule_names() {
     let app = spawn_app().await;
@@ -360,79 +328,10 @@ async fn every_route_admits_exactly_the_callers_its_rule_names() {
 
     // Real resources of `here` for the paths that name one.
     let admin = app.operator_admin().await;
-    let building = created(
-        &app,
-        &admin,
-        format!("/api/v1/communities/{here}/buildings"),
-        json!({ "name": "1号楼" }),
-    )
-    .await;
-    let household = created(
-        &app,
-        &admin,
-        format!("/api/v1/communities/{here}/households"),
-        json!({ "building_id": building, "room": "101" }),
-    )
-    .await;
-    let pickup_point = created(
-        &app,
-        &admin,
-        format!("/api/v1/communities/{here}/pickup-points"),
-        json!({ "name": "大堂", "location": "1号楼", "opening_hours": [{ "weekdays": [1], "opens": "08:00", "closes": "20:00" }] }),
-    )
-    .await;
-
-    let resident_here = app
-        .dev_login(json!({ "households": [{ "household_id": household, "role": "owner" }] }))
-        .await;
-    callers.push((Caller::ResidentHere, Some(resident_here.clone())));
-    // A merchant applying to `here`, with an owner and a clerk.
-    let merchant_owner = app.resident().await;
-    let shop = created(
-        &app,
-        &merchant_owner,
-        "/api/v1/merchants".to_owned(),
-        json!({
-            "shop_name": "矩阵商店", "business_scope": "测试", "categories": ["食"],
-            "location_kind": "shop", "address": "底商", "contact_phone": "13812349999",
-            "owner_name": "矩阵", "owner_id_number": "11010519491231002X", "community_ids": [here],
-        }),
-    )
-    .await;
-    let clerk_phone = "13612349999";
-    created(
-        &app,
-        &merchant_owner,
-        format!("/api/v1/merchants/{shop}/staff"),
-        json!({ "phone": clerk_phone, "display_name": "店员" }),
-    )
-    .await;
-    let clerk = app.dev_login(json!({ "phone": clerk_phone })).await;
-    callers.push((Caller::MerchantClerk, Some(clerk)));
-    // A settled balance and a withdrawal of it, for the finance routes.
-    let merchant_id: entity::MerchantId = shop.parse().unwrap();
-    // Test funds, straight from clearing: no escrow left, so no settled
-    // orders need stand behind them (`ledger verify` checks that).
-    let clearing = anjia::ledger::Account::wechat_clearing();
-    anjia::ledger::post(
-        &app.db,
-        anjia::ledger::Entry::new(entity::JournalKind::Settlement, "test:matrix-funds")
-            .debit(clearing, entity::Fen::new(10_000).unwrap())
-            .credit(
-                anjia::ledger::Account::merchant_payable(merchant_id),
-                entity::Fen::new(10_000).unwrap(),
-            ),
-    )
-    .await
-    .unwrap();
-    let withdrawal = created(
-        &app,
-        &merchant_owner,
-        format!("/api/v1/merchants/{shop}/withdrawals"),
-        json!({ "amount": 100 }),
-    )
-    .await;
-    callers.push((Caller::MerchantOwner, Some(merchant_owner.clone())));
+    let world = world::build(&app, &admin, here, 0).await;
+    callers.push((Caller::ResidentHere, Some(world.resident.clone())));
+    callers.push((Caller::MerchantClerk, Some(world.clerk.clone())));
+    callers.push((Caller::MerchantOwner, Some(world.merchant_owner.clone())));
     let mut next_phone = 13_600_000_000u64;
     let company = created(
         &app,
@@ -464,35 +363,6 @@ async fn every_route_admits_exactly_the_callers_its_rule_names() {
     let (status, uploaded) = status_and_json(upload).await;
     assert_eq!(status, 201, "{uploaded}");
     let file = uploaded["id"].as_str().unwrap().to_owned();
-    let courier_body = |phone: &str| {
-        json!({
-            "name": "骑手", "phone": phone, "id_number": "11010519491231002X",
-            "pass_valid_until": (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339(),
-        })
-    };
-    let shop_courier = created(
-        &app,
-        &merchant_owner,
-        format!("/api/v1/merchants/{shop}/couriers"),
-        courier_body("13512349991"),
-    )
-    .await;
-    let property_courier = created(
-        &app,
-        &admin,
-        format!("/api/v1/communities/{here}/couriers"),
-        courier_body("13512349992"),
-    )
-    .await;
-    // A pending claim on `household`, for approve and reject.
-    let claimant = app.resident().await;
-    let claim = created(
-        &app,
-        &claimant,
-        format!("/api/v1/communities/{here}/claims"),
-        json!({ "building": "1号楼", "room": "101", "name": "某人", "role": "family" }),
-    )
-    .await;
 
     let mut failures = Vec::new();
     // An outbox message to retry (the sandbox delivers it; retrying a sent one is a 409).
@@ -513,239 +383,27 @@ async fn every_route_admits_exactly_the_callers_its_rule_names() {
         .unwrap()
         .id
         .to_string();
-    // A product of the shop, for its routes.
-    let (status, made) = status_and_json(
-        app.post(
-            &format!("/api/v1/merchants/{shop}/products"),
-            Some(&merchant_owner.access),
-            json!({ "kind": "service", "category_id": FOOD, "title": "上门清洗", "unit": "次", "price": 5000 }),
-        )
-        .await,
-    )
-    .await;
-    assert_eq!(status, 201, "{made}");
-    let product = made["id"].as_str().unwrap().to_owned();
-    // The shop verified here, a group buy of its own and one of the
-    // property's, and an order of the resident's from each.
-    let until = (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339();
-    created(
-        &app,
-        &admin,
-        format!("/api/v1/communities/{here}/merchants/{shop}/visits"),
-        json!({ "notes": "ok" }),
-    )
-    .await;
-    let res = app
-        .post(
-            &format!("/api/v1/communities/{here}/merchants/{shop}/verify"),
-            Some(&admin.access),
-            json!({ "valid_until": until }),
-        )
-        .await;
-    assert_eq!(res.status(), 200);
-    let deadline = (chrono::Utc::now() + chrono::Duration::days(2)).to_rfc3339();
-    let group = |community_field: bool| {
-        let mut body = json!({
-            "title": "矩阵团购", "min_households": 2, "deadline": deadline,
-            "pickup_point_ids": [pickup_point], "publish": true,
-            "items": [{ "title": "苹果", "unit": "斤", "price": 500, "stock": 10 }],
-        });
-        if community_field {
-            body["community_id"] = json!(here);
-        }
-        body
-    };
-    let property_group = created(
-        &app,
-        &admin,
-        format!("/api/v1/communities/{here}/group-buys"),
-        group(false),
-    )
-    .await;
-    let shop_group = created(
-        &app,
-        &merchant_owner,
-        format!("/api/v1/merchants/{shop}/group-buys"),
-        group(true),
-    )
-    .await;
-    let (_, detail) = status_and_json(
-        app.get(
-            &format!("/api/v1/communities/{here}/group-buys/{property_group}"),
-            Some(&resident_here.access),
-        )
-        .await,
-    )
-    .await;
-    let item = detail["group_buy"]["items"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let property_order = created(
-        &app,
-        &resident_here,
-        format!("/api/v1/communities/{here}/group-buys/{property_group}/orders"),
-        json!({ "items": [{ "item_id": item, "quantity": 1 }],
-                "receiving": { "fulfilment": "pickup", "pickup_point_id": pickup_point } }),
-    )
-    .await;
-    let shop_order = created(
-        &app,
-        &resident_here,
-        format!("/api/v1/communities/{here}/orders"),
-        json!({ "merchant_id": shop, "lines": [{ "product_id": product, "quantity": 1 }],
-                "receiving": { "fulfilment": "pickup", "pickup_point_id": pickup_point } }),
-    )
-    .await;
-    // A dispute of the shop's order (written directly: the order need not
-    // have been delivered for the guard to be tested).
-    let shop_order_model =
-        entity::order::Entity::find_by_id(shop_order.parse::<entity::OrderId>().unwrap())
-            .one(&app.db)
-            .await
-            .unwrap()
-            .unwrap();
-    let dispute = entity::DisputeId::new();
-    entity::dispute::Entity::insert(entity::dispute::ActiveModel::from(entity::dispute::Model {
-        id: dispute,
-        community_id: shop_order_model.community_id,
-        order_id: shop_order_model.id,
-        merchant_id: shop_order_model.merchant_id,
-        household_id: shop_order_model.household_id,
-        opened_by: shop_order_model.user_id,
-        status: entity::DisputeStatus::Open,
-        reason: "矩阵".into(),
-        requested_refund: shop_order_model.amount,
-        refund_to: entity::RefundTo::Original,
-        proposed_refund: None,
-        refund_amount: None,
-        escalated_at: None,
-        resolved_at: None,
-        created_at: chrono::Utc::now(),
-        updated_at: chrono::Utc::now(),
-    }))
-    .exec_without_returning(&app.db)
-    .await
-    .unwrap();
-    let dispute = dispute.to_string();
-    // A refund of the shop's order (succeeded: retrying it is refused, after the guard).
-    let refund = entity::RefundId::new();
-    entity::refund::Entity::insert(entity::refund::ActiveModel::from(entity::refund::Model {
-        id: refund,
-        order_id: shop_order_model.id,
-        amount: shop_order_model.amount,
-        reason: "矩阵".into(),
-        idempotency_key: "matrix:refund".into(),
-        provider: "sandbox".into(),
-        status: entity::RefundStatus::Succeeded,
-        created_at: chrono::Utc::now(),
-        completed_at: Some(chrono::Utc::now()),
-        checked_at: None,
-    }))
-    .exec_without_returning(&app.db)
-    .await
-    .unwrap();
-    let refund = refund.to_string();
-    // A fee bill of the resident's household.
-    let bill = entity::FeeBillId::new();
-    let household_id: entity::HouseholdId = household.parse().unwrap();
-    anjia::fees::issue(
-        &app.db,
-        entity::CommunityId::from_uuid(here),
-        "2026-Q4",
-        chrono::NaiveDate::from_ymd_opt(2026, 12, 31).unwrap(),
-        "imported",
-        UserId::from_uuid(admin.user_id),
-        vec![anjia::fees::NewBill {
-            household: household_id,
-            amount: entity::Fen::new(100).unwrap(),
-            area_centi_m2: None,
-            rate_fen: None,
-        }],
-    )
-    .await
-    .unwrap();
-    let bill = entity::fee_bill::Entity::find()
-        .one(&app.db)
-        .await
-        .unwrap()
-        .map_or(bill, |b| b.id)
-        .to_string();
     for (method, pattern, who) in EXPECTED {
         for (caller, session) in &callers {
-            let mut path = pattern
-                .replace("{community_id}", &here.to_string())
-                .replace("{building_id}", &building)
-                .replace("{household_id}", &household)
-                .replace("{pickup_point_id}", &pickup_point)
-                .replace("{claim_id}", &claim)
-                .replace("{merchant_id}", &shop)
+            let mut path = world
+                .fill(pattern, &[])
                 .replace("{file_id}", &file)
                 .replace("{company_id}", &company)
-                .replace("{message_id}", &message)
-                .replace("{category_id}", FOOD)
-                .replace("{product_id}", &product);
-            let merchant_path = pattern.starts_with("/api/v1/merchants");
-            path = path
-                .replace(
-                    "{group_buy_id}",
-                    if merchant_path {
-                        &shop_group
-                    } else {
-                        &property_group
-                    },
-                )
-                .replace(
-                    "{order_id}",
-                    if merchant_path {
-                        &shop_order
-                    } else {
-                        &property_order
-                    },
-                );
+                .replace("{message_id}", &message);
             if path.contains("{note_id}") {
-                let note = created(
-                    &app,
-                    &resident_here,
-                    format!("/api/v1/communities/{here}/pickup-points/{pickup_point}/notes"),
-                    json!({ "body": "门口见" }),
-                )
-                .await;
-                path = path.replace("{note_id}", &note);
+                path = path.replace("{note_id}", &world.fresh_note(&app).await);
             }
-            let courier = if pattern.starts_with("/api/v1/merchants") {
-                &shop_courier
-            } else {
-                &property_courier
-            };
-            path = path.replace("{courier_id}", courier);
-            path = path
-                .replace("{withdrawal_id}", &withdrawal)
-                .replace("{dispute_id}", &dispute)
-                .replace("{bill_id}", &bill)
-                .replace("{refund_id}", &refund)
-                .replace("{date}", "2026-11-23");
             if path.contains("{staff_id}") {
                 next_phone += 1;
-                let row = created(
-                    &app,
-                    &merchant_owner,
-                    format!("/api/v1/merchants/{shop}/staff"),
-                    json!({ "phone": next_phone.to_string(), "display_name": "临时店员" }),
-                )
-                .await;
-                path = path.replace("{staff_id}", &row);
+                path = path.replace("{staff_id}", &world.fresh_clerk(&app, next_phone).await);
             }
             if path.contains("{member_id}") {
-                path = path.replace(
-                    "{member_id}",
-                    &fresh_member(&app, &household).await.to_string(),
-                );
+                path = path.replace("{member_id}", &world.fresh_member(&app).await.to_string());
             }
             if path.contains("{assignment_id}") {
                 path = path.replace(
                     "{assignment_id}",
-                    &fresh_assignment(&app, here).await.to_string(),
+                    &world.fresh_assignment(&app).await.to_string(),
                 );
             }
             let method: Method = method.parse().unwrap();
