@@ -132,7 +132,7 @@ fn main() {
             let report = anjia::ledger::verify(&db).await.unwrap();
             verify.push(t.elapsed().as_secs_f64());
             assert!(report.ok(), "{:#?}", report.problems);
-            let available = anjia::ledger::balance(&db, Account::merchant_payable(MerchantId::from_uuid(merchant)))
+            let available = anjia::ledger::balance(&db, Account::merchant_payable(MerchantId::from_uuid(merchant), CommunityId::from_uuid(community)))
                 .await
                 .unwrap();
             println!(

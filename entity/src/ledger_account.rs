@@ -1,6 +1,6 @@
 use sea_orm::entity::prelude::*;
 
-use crate::{LedgerAccountId, LedgerAccountKind};
+use crate::{CommunityId, LedgerAccountId, LedgerAccountKind};
 
 /// An account of the escrow ledger. `owner_id` is the community, merchant or
 /// household the account belongs to (the nil UUID for company-wide ones).
@@ -13,6 +13,11 @@ pub struct Model {
     pub id: LedgerAccountId,
     pub kind: LedgerAccountKind,
     pub owner_id: Uuid,
+    /// The community a merchant's balance or payouts belong to (a merchant
+    /// has one of each per community it sells in); `None` for every other
+    /// account, and for merchants' accounts from before they were kept per
+    /// community (which now hold nothing).
+    pub community_id: Option<CommunityId>,
     pub balance: i64,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

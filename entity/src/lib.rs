@@ -63,6 +63,7 @@ pub mod wechat_follower;
 pub mod wechat_identity;
 pub mod wechat_qr_code;
 pub mod withdrawal;
+pub mod withdrawal_allocation;
 
 pub use ids::*;
 pub use money::{Fen, FenOutOfRange, MAX_FEN};

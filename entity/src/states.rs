@@ -523,6 +523,11 @@ string_enum!(
         FeeOverpaid = "fee_overpaid",
         /// A fee bill voided: its receivable and revenue reversed.
         FeeVoided = "fee_voided",
+        /// A merchant's balance and payouts, once kept for all its
+        /// communities together, moved into one account per community
+        /// (migration 24; `withdrawal_allocations` says which payout drew
+        /// on which community).
+        BalanceSplit = "balance_split",
     }
 );
 

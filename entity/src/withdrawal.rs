@@ -1,6 +1,6 @@
 use sea_orm::entity::prelude::*;
 
-use crate::{Fen, MerchantId, UserId, WithdrawalId, WithdrawalStatus};
+use crate::{CommunityId, Fen, MerchantId, UserId, WithdrawalId, WithdrawalStatus};
 
 /// A merchant's request to be paid out of its settled balance.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -9,6 +9,10 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: WithdrawalId,
     pub merchant_id: MerchantId,
+    /// The community whose balance pays it (for a payout asked for before
+    /// balances were kept per community, the first of the communities it
+    /// drew on: `withdrawal_allocation` has each one's part).
+    pub community_id: CommunityId,
     pub amount: Fen,
     pub status: WithdrawalStatus,
     pub requested_by: UserId,

@@ -31,6 +31,7 @@ mod m20261123_000020_fee_bills;
 mod m20261123_000021_withdrawal_transfers;
 mod m20261123_000022_settlement_queue;
 mod m20261123_000023_fee_bill_void;
+mod m20261123_000024_merchant_money_per_community;
 
 pub struct Migrator;
 
@@ -61,6 +62,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000021_withdrawal_transfers::Migration),
             Box::new(m20261123_000022_settlement_queue::Migration),
             Box::new(m20261123_000023_fee_bill_void::Migration),
+            Box::new(m20261123_000024_merchant_money_per_community::Migration),
         ]
     }
 }

@@ -25,7 +25,7 @@ use entity::{
     LedgerAccountKind, MerchantId, OrderId, UserId, journal_entry, journal_line, ledger_account,
 };
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, Set, Statement};
+use sea_orm::{ActiveValue::NotSet, ConnectionTrait, DbBackend, EntityTrait, Set, Statement};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -38,11 +38,12 @@ mod verify;
 pub use verify::{Report, verify};
 
 /// A ledger account: its kind and whose it is (the nil UUID for the
-/// company's own accounts).
+/// company's own accounts), and for a merchant's, in which community.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Account {
     pub kind: LedgerAccountKind,
     pub owner: Uuid,
+    pub community: Option<CommunityId>,
 }
 
 impl Account {
@@ -71,12 +72,27 @@ impl Account {
         Self::of(LedgerAccountKind::FeeRevenue, community.as_uuid())
     }
 
-    pub fn merchant_payable(merchant: MerchantId) -> Self {
-        Self::of(LedgerAccountKind::MerchantPayable, merchant.as_uuid())
+    /// What the property owes a merchant for its sales in one community.
+    pub fn merchant_payable(merchant: MerchantId, community: CommunityId) -> Self {
+        Self::of(LedgerAccountKind::MerchantPayable, merchant.as_uuid()).in_community(community)
     }
 
-    pub fn payouts_in_flight(merchant: MerchantId) -> Self {
-        Self::of(LedgerAccountKind::PayoutsInFlight, merchant.as_uuid())
+    /// A merchant's payouts approved from one community's balance, not yet
+    /// paid.
+    pub fn payouts_in_flight(merchant: MerchantId, community: CommunityId) -> Self {
+        Self::of(LedgerAccountKind::PayoutsInFlight, merchant.as_uuid()).in_community(community)
+    }
+
+    /// A merchant's one balance for all its communities, as it was kept
+    /// before migration 24 moved it into per-community accounts; it holds
+    /// nothing since (`verify` checks), and only history names it.
+    pub fn merchant_wide(kind: LedgerAccountKind, merchant: MerchantId) -> Self {
+        Self::of(kind, merchant.as_uuid())
+    }
+
+    const fn in_community(mut self, community: CommunityId) -> Self {
+        self.community = Some(community);
+        self
     }
 
     pub fn household_wallet(household: HouseholdId) -> Self {
@@ -88,25 +104,31 @@ impl Account {
     }
 
     const fn company(kind: LedgerAccountKind) -> Self {
-        Self {
-            kind,
-            owner: Uuid::nil(),
-        }
+        Self::of(kind, Uuid::nil())
     }
 
     const fn of(kind: LedgerAccountKind, owner: Uuid) -> Self {
-        Self { kind, owner }
+        Self {
+            kind,
+            owner,
+            community: None,
+        }
     }
 
-    /// The account's id, derived from its kind and owner: every instance
-    /// names the same account the same way without looking it up.
+    /// The account's id, derived from its kind, owner and community: every
+    /// instance names the same account the same way without looking it up.
     pub fn id(&self) -> LedgerAccountId {
-        let digest = Sha256::new()
+        let mut digest = Sha256::new()
             .chain_update(b"anjia-ledger-account\0")
             .chain_update(self.kind.as_str().as_bytes())
             .chain_update([0])
-            .chain_update(self.owner.as_bytes())
-            .finalize();
+            .chain_update(self.owner.as_bytes());
+        if let Some(c) = self.community {
+            digest = digest
+                .chain_update([0])
+                .chain_update(c.as_uuid().as_bytes());
+        }
+        let digest = digest.finalize();
         let mut bytes = [0u8; 16];
         bytes.copy_from_slice(&digest[..16]);
         LedgerAccountId::from_uuid(uuid::Builder::from_custom_bytes(bytes).into_uuid())
@@ -361,24 +383,36 @@ async fn apply_lines<C: ConnectionTrait>(
         .iter()
         .map(|(id, (account, _))| (id, account))
         .collect();
-    for chunk in accounts.chunks(CHUNK) {
-        ledger_account::Entity::insert_many(chunk.iter().map(|(id, account)| {
-            ledger_account::ActiveModel {
-                id: Set(**id),
-                kind: Set(account.kind),
-                owner_id: Set(account.owner),
-                balance: Set(0),
-                created_at: Set(now),
-                updated_at: Set(now),
-            }
-        }))
-        .on_conflict(
-            OnConflict::column(ledger_account::Column::Id)
-                .do_nothing()
-                .to_owned(),
-        )
-        .exec_without_returning(db)
-        .await?;
+    // Accounts of a community are inserted apart from the others, which
+    // leave `community_id` out (so history written by tests against an
+    // older schema still posts).
+    let (scoped, unscoped): (Vec<_>, Vec<_>) = accounts
+        .into_iter()
+        .partition(|(_, a)| a.community.is_some());
+    for group in [scoped, unscoped] {
+        for chunk in group.chunks(CHUNK) {
+            ledger_account::Entity::insert_many(chunk.iter().map(|(id, account)| {
+                ledger_account::ActiveModel {
+                    id: Set(**id),
+                    kind: Set(account.kind),
+                    owner_id: Set(account.owner),
+                    community_id: match account.community {
+                        Some(c) => Set(Some(c)),
+                        None => NotSet,
+                    },
+                    balance: Set(0),
+                    created_at: Set(now),
+                    updated_at: Set(now),
+                }
+            }))
+            .on_conflict(
+                OnConflict::column(ledger_account::Column::Id)
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(db)
+            .await?;
+        }
     }
     let backend = db.get_database_backend();
     for (id, (account, delta)) in &deltas {

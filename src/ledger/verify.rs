@@ -7,6 +7,8 @@ use sea_orm::{ConnectionTrait, Statement, Value};
 use crate::db::sql;
 use crate::error::ApiResult;
 
+mod merchants;
+
 /// What [`verify`] found. `problems` is empty when every invariant holds.
 #[derive(Debug, Default, serde::Serialize)]
 pub struct Report {
@@ -32,8 +34,10 @@ const SHOWN: usize = 20;
 /// completed order waits to settle or has settled, each settled order
 /// settled for what escrow held for it, to its own merchant, and each
 /// settlement entry took out of escrow what its orders settled for and
-/// credited the property their commissions and their merchant the rest;
-/// each
+/// credited the property their commissions and their merchant the rest (in
+/// the orders' community); what each merchant earned in each community is
+/// what it holds, has on its way out and was paid there, and each
+/// withdrawal's parts add up to it (`merchants`); each
 /// paid order's payment is recorded exactly once, for its amount, and no
 /// unpaid order has one; each refund's decision is recorded exactly once,
 /// for its amount, and its outcome matches its status.
@@ -193,9 +197,10 @@ pub async fn verify<C: ConnectionTrait>(db: &C) -> ApiResult<Report> {
         "SELECT e.key AS what, CAST(SUM(s.gross - s.commission) AS BIGINT) AS a, \
          COALESCE((SELECT CAST(-SUM(l.amount) AS BIGINT) FROM journal_lines l \
            JOIN ledger_accounts acc ON acc.id = l.account_id \
-           WHERE l.entry_id = s.entry_id AND acc.kind = $1 AND acc.owner_id = s.merchant_id), 0) AS b \
+           WHERE l.entry_id = s.entry_id AND acc.kind = $1 AND acc.owner_id = s.merchant_id \
+           AND (acc.community_id = s.community_id OR acc.community_id IS NULL)), 0) AS b \
          FROM order_settlements s JOIN journal_entries e ON e.id = s.entry_id \
-         WHERE s.merchant_id IS NOT NULL GROUP BY s.entry_id, s.merchant_id, e.key",
+         WHERE s.merchant_id IS NOT NULL GROUP BY s.entry_id, s.merchant_id, s.community_id, e.key",
         vec![LedgerAccountKind::MerchantPayable.as_str().into()],
     )
     .await?
@@ -211,7 +216,8 @@ pub async fn verify<C: ConnectionTrait>(db: &C) -> ApiResult<Report> {
              WHERE e.kind = $1 AND acc.kind = $2 \
              AND EXISTS (SELECT 1 FROM order_settlements s WHERE s.entry_id = e.id) \
              AND NOT EXISTS (SELECT 1 FROM order_settlements s \
-               WHERE s.entry_id = e.id AND s.merchant_id = acc.owner_id)",
+               WHERE s.entry_id = e.id AND s.merchant_id = acc.owner_id \
+               AND (acc.community_id = s.community_id OR acc.community_id IS NULL))",
             vec![
                 JournalKind::Settlement.as_str().into(),
                 LedgerAccountKind::MerchantPayable.as_str().into(),
@@ -255,6 +261,8 @@ pub async fn verify<C: ConnectionTrait>(db: &C) -> ApiResult<Report> {
     report.note(commissions, |(entry, kept, credited)| {
         format!("settlement {entry}: its orders' commissions come to {kept} but it credited the property {credited}")
     });
+
+    merchants::check(db, &mut report).await?;
 
     let payments = rows(
         db,

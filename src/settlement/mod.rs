@@ -237,7 +237,7 @@ pub async fn settle_due(
             .credit(Account::property_revenue(community), commission);
         if let Some(m) = merchant {
             let net = gross.checked_sub(commission).unwrap_or(Fen::ZERO);
-            entry = entry.credit(Account::merchant_payable(m), net);
+            entry = entry.credit(Account::merchant_payable(m, community), net);
         }
         // An entry of only zero amounts is not recorded: its orders settle
         // without one.

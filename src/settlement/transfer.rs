@@ -10,7 +10,7 @@
 //! a mini-program sign-in, or for 2,000 yuan or more (WeChat then wants the
 //! payee's verified name), finance pay by bank transfer and record it.
 
-use entity::{JournalKind, WithdrawalId, WithdrawalStatus, withdrawal};
+use entity::{WithdrawalId, WithdrawalStatus, withdrawal};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
@@ -19,7 +19,7 @@ use crate::clock;
 use crate::config::Settings;
 use crate::db::begin_write;
 use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::ledger::{self, Account, Entry};
+use crate::ledger;
 use crate::state::AppState;
 
 /// Transfers from this amount (fen) need the payee's name: bank transfer.
@@ -176,24 +176,21 @@ async fn finish(
     let Some(w) = withdrawal::Entity::find_by_id(id).one(&txn).await? else {
         return Err(ApiError::not_found());
     };
+    let allocations = super::withdrawals::allocations_of(&txn, w.id).await?;
     let (to, entry, status_word) = match &outcome {
         Ok(bill) => (
             WithdrawalStatus::Paid,
-            Entry::new(JournalKind::WithdrawalPaid, format!("withdrawal:{id}:paid"))
-                .memo(&format!("paid out by WeChat transfer {bill}"))
-                .debit(Account::payouts_in_flight(w.merchant_id), w.amount)
-                .credit(Account::wechat_clearing(), w.amount),
+            super::withdrawals::ending(
+                &w,
+                &allocations,
+                true,
+                &format!("paid out by WeChat transfer {bill}"),
+            ),
             "paid",
         ),
         Err(why) => (
             WithdrawalStatus::Rejected,
-            Entry::new(
-                JournalKind::WithdrawalRejected,
-                format!("withdrawal:{id}:rejected"),
-            )
-            .memo(why)
-            .debit(Account::payouts_in_flight(w.merchant_id), w.amount)
-            .credit(Account::merchant_payable(w.merchant_id), w.amount),
+            super::withdrawals::ending(&w, &allocations, false, why),
             "rejected",
         ),
     };
@@ -233,7 +230,7 @@ async fn finish(
         txn.rollback().await?;
         return Ok(());
     }
-    ledger::post(&txn, entry.subject(id)).await?;
+    ledger::post(&txn, entry).await?;
     crate::outbox::notify(
         &txn,
         settings,

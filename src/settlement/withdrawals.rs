@@ -4,24 +4,29 @@
 //! when configured, WeChat Pay's merchant transfer pays it
 //! ([`super::transfer`]).
 //!
-//! The amount is set aside when asked for (merchant payable → payouts in
-//! flight), so two requests can never promise more than the balance; a
-//! rejection puts it back; the payment takes it out of the property's
-//! clearing account. Every move is a conditional update plus its ledger
-//! entry, in one transaction.
+//! A merchant's money is kept per community: each withdrawal is paid from
+//! one community's balance, and only that community's finance staff see and
+//! decide it. The amount is set aside when asked for (merchant payable →
+//! payouts in flight, in that community), so two requests can never promise
+//! more than the balance; a rejection puts it back; the payment takes it out
+//! of the property's clearing account. Every move is a conditional update
+//! plus its ledger entry, in one transaction.
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+
 use entity::{
-    Fen, JournalKind, MerchantId, UserId, WithdrawalId, WithdrawalStatus, merchant_approval,
-    withdrawal,
+    CommunityId, Fen, JournalKind, MerchantId, UserId, WithdrawalId, WithdrawalStatus,
+    merchant_approval, withdrawal, withdrawal_allocation,
 };
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{Caller, CommunityScope, MerchantScope};
 use crate::clock;
@@ -35,8 +40,14 @@ use crate::state::AppState;
 pub struct Withdrawal {
     pub id: WithdrawalId,
     pub merchant_id: MerchantId,
+    /// The community whose balance pays it.
+    pub community_id: CommunityId,
     /// Fen.
     pub amount: Fen,
+    /// What each community's balance pays of it: the one community, for a
+    /// payout asked for since balances are kept per community; possibly
+    /// several for an older one (first in, first out by settlement date).
+    pub allocations: Vec<Allocation>,
     pub status: WithdrawalStatus,
     pub requested_by: UserId,
     pub requested_at: DateTime<Utc>,
@@ -54,12 +65,28 @@ pub struct Withdrawal {
     pub transfer_package: Option<String>,
 }
 
-impl From<withdrawal::Model> for Withdrawal {
-    fn from(w: withdrawal::Model) -> Self {
+/// One community's part of a withdrawal.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Allocation {
+    pub community_id: CommunityId,
+    /// Fen.
+    pub amount: Fen,
+}
+
+impl Withdrawal {
+    fn new(w: withdrawal::Model, allocations: Vec<withdrawal_allocation::Model>) -> Self {
         Self {
             id: w.id,
             merchant_id: w.merchant_id,
+            community_id: w.community_id,
             amount: w.amount,
+            allocations: allocations
+                .into_iter()
+                .map(|a| Allocation {
+                    community_id: a.community_id,
+                    amount: a.amount,
+                })
+                .collect(),
             status: w.status,
             requested_by: w.requested_by,
             requested_at: w.created_at,
@@ -78,12 +105,92 @@ impl From<withdrawal::Model> for Withdrawal {
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewWithdrawal {
-    /// Fen; at most the available balance.
+    /// Fen; at most the available balance in the community.
     pub amount: Fen,
+    /// The community whose balance pays it (each community's property
+    /// holds and pays out what the merchant earned there).
+    pub community_id: CommunityId,
 }
 
-/// Ask for a payout of the available balance (the merchant's owner). The
-/// amount is set aside at once.
+/// The communities a withdrawal draws on, and how much each.
+pub async fn allocations_of<C: ConnectionTrait>(
+    db: &C,
+    w: WithdrawalId,
+) -> ApiResult<Vec<withdrawal_allocation::Model>> {
+    Ok(withdrawal_allocation::Entity::find()
+        .filter(withdrawal_allocation::Column::WithdrawalId.eq(w))
+        .order_by_asc(withdrawal_allocation::Column::CommunityId)
+        .all(db)
+        .await?)
+}
+
+/// The entry that ends a payout: paid out of the property's account, or
+/// (rejected, or the transfer failed) back to each balance it came from.
+pub fn ending(
+    w: &withdrawal::Model,
+    allocations: &[withdrawal_allocation::Model],
+    paid: bool,
+    memo: &str,
+) -> Entry {
+    let (kind, word) = if paid {
+        (JournalKind::WithdrawalPaid, "paid")
+    } else {
+        (JournalKind::WithdrawalRejected, "rejected")
+    };
+    let mut entry = Entry::new(kind, format!("withdrawal:{}:{word}", w.id))
+        .subject(w.id)
+        .memo(memo);
+    for a in allocations {
+        entry = entry.debit(
+            Account::payouts_in_flight(w.merchant_id, a.community_id),
+            a.amount,
+        );
+        entry = if paid {
+            entry.credit(Account::wechat_clearing(), a.amount)
+        } else {
+            entry.credit(
+                Account::merchant_payable(w.merchant_id, a.community_id),
+                a.amount,
+            )
+        };
+    }
+    entry
+}
+
+async fn views<C: ConnectionTrait>(
+    db: &C,
+    found: Vec<withdrawal::Model>,
+) -> ApiResult<Vec<Withdrawal>> {
+    let ids: Vec<WithdrawalId> = found.iter().map(|w| w.id).collect();
+    let mut parts: HashMap<WithdrawalId, Vec<withdrawal_allocation::Model>> = HashMap::new();
+    for a in withdrawal_allocation::Entity::find()
+        .filter(withdrawal_allocation::Column::WithdrawalId.is_in(ids))
+        .order_by_asc(withdrawal_allocation::Column::CommunityId)
+        .all(db)
+        .await?
+    {
+        parts.entry(a.withdrawal_id).or_default().push(a);
+    }
+    Ok(found
+        .into_iter()
+        .map(|w| {
+            let mine = parts.remove(&w.id).unwrap_or_default();
+            Withdrawal::new(w, mine)
+        })
+        .collect())
+}
+
+/// Withdrawals drawing on `community`'s balance (a subquery of ids).
+fn drawing_on(community: CommunityId) -> sea_orm::sea_query::SelectStatement {
+    sea_orm::sea_query::Query::select()
+        .column(withdrawal_allocation::Column::WithdrawalId)
+        .from(withdrawal_allocation::Entity)
+        .and_where(withdrawal_allocation::Column::CommunityId.eq(community))
+        .to_owned()
+}
+
+/// Ask for a payout of the available balance in one community (the
+/// merchant's owner). The amount is set aside at once.
 #[utoipa::path(post, path = "/api/v1/merchants/{merchant_id}/withdrawals", tag = "settlement",
     params(("merchant_id" = MerchantId, Path)), request_body = NewWithdrawal,
     responses((status = 201, body = Withdrawal),
@@ -95,17 +202,33 @@ pub async fn request(
     caller: Caller,
     body: Json<NewWithdrawal>,
 ) -> ApiResult<HttpResponse> {
-    let amount = body.into_inner().amount;
+    let NewWithdrawal {
+        amount,
+        community_id: community,
+    } = body.into_inner();
     if amount == Fen::ZERO {
         return Err(ApiError::invalid_field("amount", "must be more than zero"));
     }
+    let merchant = scope.merchant.id;
+    if merchant_approval::Entity::find()
+        .filter(merchant_approval::Column::MerchantId.eq(merchant))
+        .filter(merchant_approval::Column::CommunityId.eq(community))
+        .one(&state.db)
+        .await?
+        .is_none()
+    {
+        return Err(ApiError::invalid_field(
+            "community_id",
+            "not a community this merchant sells in",
+        ));
+    }
     let now = clock::now();
     let id = WithdrawalId::new();
-    let merchant = scope.merchant.id;
     let txn = begin_write(&state.db).await?;
     let created = withdrawal::ActiveModel {
         id: Set(id),
         merchant_id: Set(merchant),
+        community_id: Set(community),
         amount: Set(amount),
         status: Set(WithdrawalStatus::Requested),
         requested_by: Set(caller.user.id),
@@ -124,6 +247,13 @@ pub async fn request(
     }
     .insert(&txn)
     .await?;
+    let allocation = withdrawal_allocation::ActiveModel {
+        withdrawal_id: Set(id),
+        community_id: Set(community),
+        amount: Set(amount),
+    }
+    .insert(&txn)
+    .await?;
     ledger::post(
         &txn,
         Entry::new(
@@ -131,57 +261,49 @@ pub async fn request(
             format!("withdrawal:{id}:requested"),
         )
         .subject(id)
+        .community(community)
         .by(Some(caller.user.id))
         .memo("payout requested")
-        .debit(Account::merchant_payable(merchant), amount)
-        .credit(Account::payouts_in_flight(merchant), amount),
+        .debit(Account::merchant_payable(merchant, community), amount)
+        .credit(Account::payouts_in_flight(merchant, community), amount),
     )
     .await?;
     txn.commit().await?;
-    Ok(HttpResponse::Created().json(Withdrawal::from(created)))
+    Ok(HttpResponse::Created().json(Withdrawal::new(created, vec![allocation])))
 }
 
-/// The merchant's withdrawals, newest first.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CommunityFilter {
+    /// Only this community's.
+    pub community_id: Option<CommunityId>,
+}
+
+/// The merchant's withdrawals, newest first (`?community_id=` for one
+/// community's).
 #[utoipa::path(get, path = "/api/v1/merchants/{merchant_id}/withdrawals", tag = "settlement",
-    params(("merchant_id" = MerchantId, Path)),
+    params(("merchant_id" = MerchantId, Path), CommunityFilter),
     responses((status = 200, body = Vec<Withdrawal>)))]
 pub async fn list_for_merchant(
     state: web::Data<AppState>,
     scope: MerchantScope,
+    filter: web::Query<CommunityFilter>,
 ) -> ApiResult<web::Json<Vec<Withdrawal>>> {
-    Ok(web::Json(
-        withdrawal::Entity::find()
-            .filter(withdrawal::Column::MerchantId.eq(scope.merchant.id))
-            .order_by_desc(withdrawal::Column::Id)
-            .limit(200)
-            .all(&state.db)
-            .await?
-            .into_iter()
-            .map(Withdrawal::from)
-            .collect(),
-    ))
-}
-
-/// Merchants that have been verified to sell in this community (whose
-/// money the property here has held); a merchant that only applied, or was
-/// rejected, is not this community's business.
-async fn merchants_here(state: &AppState, scope: &CommunityScope) -> ApiResult<Vec<MerchantId>> {
-    Ok(merchant_approval::Entity::find()
-        .filter(merchant_approval::Column::CommunityId.eq(scope.id()))
-        .filter(merchant_approval::Column::Status.is_in([
-            entity::MerchantStatus::Verified,
-            entity::MerchantStatus::Suspended,
-            entity::MerchantStatus::Expired,
-        ]))
+    let mut select =
+        withdrawal::Entity::find().filter(withdrawal::Column::MerchantId.eq(scope.merchant.id));
+    if let Some(c) = filter.community_id {
+        select = select.filter(withdrawal::Column::Id.in_subquery(drawing_on(c)));
+    }
+    let found = select
+        .order_by_desc(withdrawal::Column::Id)
+        .limit(200)
         .all(&state.db)
-        .await?
-        .into_iter()
-        .map(|a| a.merchant_id)
-        .collect())
+        .await?;
+    Ok(web::Json(views(&state.db, found).await?))
 }
 
-/// Withdrawals of the merchants that sell in this community, newest first
-/// (finance).
+/// Withdrawals paid from this community's balances, newest first
+/// (finance): merchants' money earned here, and only that.
 #[utoipa::path(get, path = "/api/v1/communities/{community_id}/withdrawals", tag = "settlement",
     params(("community_id" = entity::CommunityId, Path)),
     responses((status = 200, body = Vec<Withdrawal>)))]
@@ -189,18 +311,13 @@ pub async fn list_for_community(
     state: web::Data<AppState>,
     scope: CommunityScope,
 ) -> ApiResult<web::Json<Vec<Withdrawal>>> {
-    let merchants = merchants_here(&state, &scope).await?;
-    Ok(web::Json(
-        withdrawal::Entity::find()
-            .filter(withdrawal::Column::MerchantId.is_in(merchants))
-            .order_by_desc(withdrawal::Column::Id)
-            .limit(500)
-            .all(&state.db)
-            .await?
-            .into_iter()
-            .map(Withdrawal::from)
-            .collect(),
-    ))
+    let found = withdrawal::Entity::find()
+        .filter(withdrawal::Column::Id.in_subquery(drawing_on(scope.id())))
+        .order_by_desc(withdrawal::Column::Id)
+        .limit(500)
+        .all(&state.db)
+        .await?;
+    Ok(web::Json(views(&state.db, found).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -215,11 +332,15 @@ pub struct WithdrawalDecision {
     pub payout_reference: Option<String>,
 }
 
-/// Approve, reject or record the payment of a withdrawal (finance).
+/// Approve, reject or record the payment of a withdrawal paid from this
+/// community's balance (finance). A payout asked for before balances were
+/// kept per community may draw on several: deciding it takes finance's
+/// standing in each.
 #[utoipa::path(post, path = "/api/v1/communities/{community_id}/withdrawals/{withdrawal_id}/status", tag = "settlement",
     params(("community_id" = entity::CommunityId, Path), ("withdrawal_id" = WithdrawalId, Path)),
     request_body = WithdrawalDecision,
     responses((status = 200, body = Withdrawal), (status = 404, body = ErrorBody),
+        (status = 403, description = "`forbidden`: it also draws on a community where you are not finance", body = ErrorBody),
         (status = 409, description = "`invalid_transition`", body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn decide(
     state: web::Data<AppState>,
@@ -233,11 +354,28 @@ pub async fn decide(
         .one(&state.db)
         .await?
         .ok_or_else(ApiError::not_found)?;
-    if !merchants_here(&state, &scope)
-        .await?
-        .contains(&w.merchant_id)
-    {
+    let allocations = allocations_of(&state.db, w.id).await?;
+    if !allocations.iter().any(|a| a.community_id == scope.id()) {
         return Err(ApiError::not_found());
+    }
+    let elsewhere: Vec<CommunityId> = allocations
+        .iter()
+        .map(|a| a.community_id)
+        .filter(|c| *c != scope.id())
+        .filter(|c| {
+            !caller.is_operator_admin
+                && !caller
+                    .roles_in(*c)
+                    .iter()
+                    .any(|r| crate::auth::access::FINANCE.contains(r))
+        })
+        .collect();
+    if !elsewhere.is_empty() {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "this payout also draws on money earned in communities where you are not finance",
+        )
+        .with_details(serde_json::json!({ "communities": elsewhere })));
     }
     let to = body.status;
     if w.transfer_state.is_some() && w.status == WithdrawalStatus::Approved {
@@ -270,18 +408,7 @@ pub async fn decide(
                 .col_expr(withdrawal::Column::DecidedBy, Expr::value(caller.user.id))
                 .col_expr(withdrawal::Column::DecidedAt, Expr::value(now))
                 .col_expr(withdrawal::Column::Reason, Expr::value(reason.clone()));
-            (
-                "rejected",
-                Some(
-                    Entry::new(
-                        JournalKind::WithdrawalRejected,
-                        format!("withdrawal:{}:rejected", w.id),
-                    )
-                    .memo(&reason)
-                    .debit(Account::payouts_in_flight(w.merchant_id), w.amount)
-                    .credit(Account::merchant_payable(w.merchant_id), w.amount),
-                ),
-            )
+            ("rejected", Some(ending(&w, &allocations, false, &reason)))
         }
         WithdrawalStatus::Paid => {
             let reference = crate::text::required(
@@ -296,18 +423,8 @@ pub async fn decide(
                     withdrawal::Column::PayoutReference,
                     Expr::value(reference.clone()),
                 );
-            (
-                "paid",
-                Some(
-                    Entry::new(
-                        JournalKind::WithdrawalPaid,
-                        format!("withdrawal:{}:paid", w.id),
-                    )
-                    .memo(&format!("paid out, reference {reference}"))
-                    .debit(Account::payouts_in_flight(w.merchant_id), w.amount)
-                    .credit(Account::wechat_clearing(), w.amount),
-                ),
-            )
+            let memo = format!("paid out, reference {reference}");
+            ("paid", Some(ending(&w, &allocations, true, &memo)))
         }
         WithdrawalStatus::Requested => {
             return Err(ApiError::new(
@@ -330,7 +447,7 @@ pub async fn decide(
         ));
     }
     if let Some(entry) = entry {
-        ledger::post(&txn, entry.subject(w.id).by(Some(caller.user.id))).await?;
+        ledger::post(&txn, entry.by(Some(caller.user.id))).await?;
     }
     // Approved: paid by WeChat transfer when configured and possible.
     if to == WithdrawalStatus::Approved {
@@ -349,5 +466,5 @@ pub async fn decide(
     )
     .await?;
     txn.commit().await?;
-    Ok(web::Json(after.into()))
+    Ok(web::Json(Withdrawal::new(after, allocations)))
 }

@@ -242,8 +242,8 @@ async fn a_dispute_customer_service_settle_with_a_partial_refund_refunds_part_an
     assert_eq!(detail["refunds"][0]["status"], "succeeded");
     assert_eq!(settle(&app, confirmed + Duration::days(1)).await, 1);
     let balance = get(&app, &owner, &format!("/api/v1/merchants/{shop}/balance")).await;
-    assert_eq!(balance["available"], 9600, "{balance}");
-    assert_eq!(balance["in_escrow"], 0, "{balance}");
+    assert_eq!(balance["communities"][0]["available"], 9600, "{balance}");
+    assert_eq!(balance["communities"][0]["in_escrow"], 0, "{balance}");
     verified(&app).await;
 
     // Everyone involved sees the same history; the merchant lists it.
@@ -499,7 +499,7 @@ async fn a_dispute_nobody_settles_goes_to_customer_service_who_alone_decide() {
     assert_eq!(decided["order_status"], "completed");
     assert_eq!(settle(&app, Utc::now() + Duration::days(1)).await, 1);
     let balance = get(&app, &owner, &format!("/api/v1/merchants/{shop}/balance")).await;
-    assert_eq!(balance["available"], 6800);
+    assert_eq!(balance["communities"][0]["available"], 6800);
     verified(&app).await;
 }
 

@@ -291,3 +291,18 @@ pub async fn assert_error(res: Response, status: u16, code: &str) -> Value {
     );
     body
 }
+
+/// How many migrations came after `name` (e.g. `m20261123_000023_fee_bill_void`):
+/// the steps `migrate_down` takes to undo them, however many are added later.
+pub fn migrations_after(name: &str) -> u32 {
+    use migration::MigratorTrait;
+    let names: Vec<String> = migration::Migrator::migrations()
+        .iter()
+        .map(|m| m.name().to_owned())
+        .collect();
+    let at = names
+        .iter()
+        .position(|n| n == name)
+        .unwrap_or_else(|| panic!("no migration {name}"));
+    u32::try_from(names.len() - at - 1).unwrap()
+}

@@ -175,7 +175,7 @@ async fn fifty_concurrent_postings_of_one_fact_record_it_once() {
                     Entry::new(JournalKind::Settlement, "test:settle-once")
                         .community(community)
                         .debit(Account::escrow(community), fen(1_000))
-                        .credit(Account::merchant_payable(merchant), fen(1_000)),
+                        .credit(Account::merchant_payable(merchant, community), fen(1_000)),
                 )
                 .await
                 .unwrap();
@@ -192,7 +192,7 @@ async fn fifty_concurrent_postings_of_one_fact_record_it_once() {
     }
     assert_eq!(recorded, 1);
     assert_eq!(
-        ledger::balance(&app.db, Account::merchant_payable(merchant))
+        ledger::balance(&app.db, Account::merchant_payable(merchant, community))
             .await
             .unwrap(),
         1_000
@@ -211,7 +211,7 @@ async fn verify_reports_a_tampered_balance_and_an_unbalanced_entry() {
         Entry::new(JournalKind::Settlement, "test:tamper")
             .community(community)
             .debit(Account::wechat_clearing(), fen(1_000))
-            .credit(Account::merchant_payable(merchant), fen(1_000)),
+            .credit(Account::merchant_payable(merchant, community), fen(1_000)),
     )
     .await
     .unwrap();
@@ -222,7 +222,7 @@ async fn verify_reports_a_tampered_balance_and_an_unbalanced_entry() {
         Entry::new(JournalKind::Settlement, "test:drain")
             .community(community)
             .debit(Account::escrow(community), fen(700))
-            .credit(Account::merchant_payable(merchant), fen(700)),
+            .credit(Account::merchant_payable(merchant, community), fen(700)),
     )
     .await
     .unwrap();
@@ -234,7 +234,10 @@ async fn verify_reports_a_tampered_balance_and_an_unbalanced_entry() {
                 backend,
                 "UPDATE ledger_accounts SET balance = 5000 WHERE id = $1",
             ),
-            [Account::merchant_payable(merchant).id().as_uuid().into()],
+            [Account::merchant_payable(merchant, community)
+                .id()
+                .as_uuid()
+                .into()],
         ))
         .await
         .unwrap();
@@ -673,7 +676,7 @@ async fn three_thousand_random_operations_keep_every_ledger_invariant() {
                 app.post(
                     &format!("/api/v1/merchants/{shop}/withdrawals"),
                     Some(&owner.access),
-                    json!({ "amount": amount }),
+                    json!({ "amount": amount, "community_id": w.community }),
                 )
                 .await,
             )

@@ -17,6 +17,7 @@ mod files;
 mod group_buys;
 mod helpers;
 mod ledger;
+mod merchant_money;
 mod merchant_standing;
 mod merchants;
 mod migrations;

@@ -12,7 +12,7 @@ use crate::helpers::{Session, TestApp, spawn_app, status_and_json};
 use crate::orders::shop;
 
 /// A delivered, paid and confirmed order of `quantity` boxes (68.00 each).
-async fn completed_order(
+pub async fn completed_order(
     app: &TestApp,
     w: &World,
     owner: &Session,
@@ -32,13 +32,13 @@ async fn completed_order(
     id.parse().unwrap()
 }
 
-async fn settle(app: &TestApp, at: chrono::DateTime<Utc>) -> usize {
+pub async fn settle(app: &TestApp, at: chrono::DateTime<Utc>) -> usize {
     anjia::settlement::settle_due(&app.db, &app.state.settings.payment, at, 100)
         .await
         .unwrap()
 }
 
-async fn get(app: &TestApp, who: &Session, path: &str) -> Value {
+pub async fn get(app: &TestApp, who: &Session, path: &str) -> Value {
     let (status, body) = status_and_json(app.get(path, Some(&who.access)).await).await;
     assert_eq!(status, 200, "{path}: {body}");
     body
@@ -76,7 +76,10 @@ async fn a_confirmed_order_settles_to_its_merchant_at_the_cutoff_less_the_commis
     let balance = format!("/api/v1/merchants/{shop}/balance");
     let before = get(&app, &owner, &balance).await;
     assert_eq!(
-        (&before["available"], &before["in_escrow"]),
+        (
+            &before["communities"][0]["available"],
+            &before["communities"][0]["in_escrow"]
+        ),
         (&json!(0), &json!(13_600)),
         "held for the merchant, not yet theirs"
     );
@@ -89,8 +92,8 @@ async fn a_confirmed_order_settles_to_its_merchant_at_the_cutoff_less_the_commis
     let after = get(&app, &owner, &balance).await;
     assert_eq!(
         (
-            &after["available"],
-            &after["in_escrow"],
+            &after["communities"][0]["available"],
+            &after["communities"][0]["in_escrow"],
             &after["commission_bp"]
         ),
         (&json!(13_260), &json!(0), &json!(250)),
@@ -125,16 +128,19 @@ async fn a_confirmed_order_settles_to_its_merchant_at_the_cutoff_less_the_commis
         &format!("/api/v1/merchants/{shop}/statements/{today}"),
     )
     .await;
-    assert_eq!(statement["orders"], 1);
+    assert_eq!(statement["communities"][0]["orders"], 1);
     assert_eq!(
         (
-            &statement["gross"],
-            &statement["commission"],
-            &statement["net"]
+            &statement["communities"][0]["gross"],
+            &statement["communities"][0]["commission"],
+            &statement["communities"][0]["net"]
         ),
         (&json!(13_600), &json!(340), &json!(13_260))
     );
-    assert_eq!(statement["lines"][0]["order_no"], o.order_no.as_str());
+    assert_eq!(
+        statement["communities"][0]["lines"][0]["order_no"],
+        o.order_no.as_str()
+    );
     let csv = app
         .get(
             &format!("/api/v1/merchants/{shop}/statements/{today}?format=csv"),
@@ -157,7 +163,7 @@ async fn a_confirmed_order_settles_to_its_merchant_at_the_cutoff_less_the_commis
         &format!("/api/v1/merchants/{shop}/statements/{yesterday}"),
     )
     .await;
-    assert_eq!(empty["orders"], 0);
+    assert_eq!(empty["communities"][0]["orders"], 0);
     let res = app
         .get(
             &format!("/api/v1/merchants/{shop}/statements/yesterday"),
@@ -203,7 +209,10 @@ async fn one_batch_settles_several_merchants_each_credited_its_own_orders_less_i
     .await;
     // 6,800 less 170 (2.5%), and 13,600 less 340.
     assert_eq!(
-        (&a["available"], &a["in_escrow"]),
+        (
+            &a["communities"][0]["available"],
+            &a["communities"][0]["in_escrow"]
+        ),
         (&json!(19_890), &json!(0))
     );
     let b = get(
@@ -213,7 +222,10 @@ async fn one_batch_settles_several_merchants_each_credited_its_own_orders_less_i
     )
     .await;
     assert_eq!(
-        (&b["available"], &b["in_escrow"]),
+        (
+            &b["communities"][0]["available"],
+            &b["communities"][0]["in_escrow"]
+        ),
         (&json!(20_400), &json!(0))
     );
 
@@ -225,10 +237,10 @@ async fn one_batch_settles_several_merchants_each_credited_its_own_orders_less_i
     )
     .await;
     assert_eq!(
-        statement["orders"], 2,
+        statement["communities"][0]["orders"], 2,
         "only shop A's own orders: {statement}"
     );
-    let mut lines: Vec<(i64, i64, i64)> = statement["lines"]
+    let mut lines: Vec<(i64, i64, i64)> = statement["communities"][0]["lines"]
         .as_array()
         .unwrap()
         .iter()
@@ -249,7 +261,11 @@ async fn one_batch_settles_several_merchants_each_credited_its_own_orders_less_i
     )
     .await;
     assert_eq!(
-        (&statement["orders"], &statement["gross"], &statement["net"]),
+        (
+            &statement["communities"][0]["orders"],
+            &statement["communities"][0]["gross"],
+            &statement["communities"][0]["net"]
+        ),
         (&json!(1), &json!(20_400), &json!(20_400))
     );
 
@@ -324,7 +340,7 @@ async fn two_settlers_at_once_settle_each_order_exactly_once() {
     let (a, b) = tokio::join!(run(3), run(2));
     assert_eq!(a + b, 8, "{a} + {b}");
     let balance = get(&app, &owner, &format!("/api/v1/merchants/{shop}/balance")).await;
-    assert_eq!(balance["available"], 8 * 6_800);
+    assert_eq!(balance["communities"][0]["available"], 8 * 6_800);
     let report = anjia::ledger::verify(&app.db).await.unwrap();
     assert!(report.ok(), "{:#?}", report.problems);
     // A payment per order, and a settlement entry per batch (each run took
@@ -338,8 +354,11 @@ async fn two_settlers_at_once_settle_each_order_exactly_once() {
         &format!("/api/v1/merchants/{shop}/statements/{day}"),
     )
     .await;
-    assert_eq!(statement["orders"], 8, "each order on the statement once");
-    assert_eq!(statement["gross"], 8 * 6_800);
+    assert_eq!(
+        statement["communities"][0]["orders"], 8,
+        "each order on the statement once"
+    );
+    assert_eq!(statement["communities"][0]["gross"], 8 * 6_800);
 }
 
 #[tokio::test]
@@ -358,8 +377,12 @@ async fn a_merchant_withdraws_its_balance_and_finance_approves_pays_or_rejects()
         let app = &app;
         async move {
             status_and_json(
-                app.post(&path, Some(&owner.access), json!({ "amount": amount }))
-                    .await,
+                app.post(
+                    &path,
+                    Some(&owner.access),
+                    json!({ "amount": amount, "community_id": community }),
+                )
+                .await,
             )
             .await
         }
@@ -389,7 +412,10 @@ async fn a_merchant_withdraws_its_balance_and_finance_approves_pays_or_rejects()
     );
     let b = get(&app, &owner, &balance_path).await;
     assert_eq!(
-        (&b["available"], &b["payouts_in_flight"]),
+        (
+            &b["communities"][0]["available"],
+            &b["communities"][0]["payouts_in_flight"]
+        ),
         (&json!(3_600), &json!(10_000))
     );
     let (status, _) = ask(5_000).await;
@@ -433,7 +459,10 @@ async fn a_merchant_withdraws_its_balance_and_finance_approves_pays_or_rejects()
     assert_eq!(status, 409, "paid is final");
     let b = get(&app, &owner, &balance_path).await;
     assert_eq!(
-        (&b["available"], &b["payouts_in_flight"]),
+        (
+            &b["communities"][0]["available"],
+            &b["communities"][0]["payouts_in_flight"]
+        ),
         (&json!(3_600), &json!(0))
     );
 
@@ -453,7 +482,7 @@ async fn a_merchant_withdraws_its_balance_and_finance_approves_pays_or_rejects()
         "{body}"
     );
     let b = get(&app, &owner, &balance_path).await;
-    assert_eq!(b["available"], 3_600);
+    assert_eq!(b["communities"][0]["available"], 3_600);
     assert_eq!(
         crate::group_buys::messages_of(&app, "withdrawal_update").await,
         3
@@ -513,5 +542,9 @@ async fn an_order_left_queued_after_it_settled_is_taken_off_the_queue_instead_of
     let report = anjia::ledger::verify(&app.db).await.unwrap();
     assert!(report.ok(), "{:#?}", report.problems);
     let balance = get(&app, &owner, &format!("/api/v1/merchants/{shop}/balance")).await;
-    assert_eq!(balance["available"], 3 * 6_800, "each order once");
+    assert_eq!(
+        balance["communities"][0]["available"],
+        3 * 6_800,
+        "each order once"
+    );
 }

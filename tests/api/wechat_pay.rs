@@ -980,7 +980,7 @@ async fn a_dispute_settled_with_a_partial_refund_is_refunded_through_wechat_pay_
         .await,
     )
     .await;
-    assert_eq!(balance["available"], 8600, "{balance}");
+    assert_eq!(balance["communities"][0]["available"], 8600, "{balance}");
     assert_eq!(
         anjia::ledger::balance(&app.db, anjia::ledger::Account::refunds_in_flight())
             .await
@@ -1389,7 +1389,10 @@ async fn money_of_a_dispute_refund_wechat_pay_could_not_make_is_held_until_finan
     assert_eq!(
         anjia::ledger::balance(
             &app.db,
-            anjia::ledger::Account::merchant_payable(p.shop.parse().unwrap())
+            anjia::ledger::Account::merchant_payable(
+                p.shop.parse().unwrap(),
+                entity::CommunityId::from_uuid(p.w.community)
+            )
         )
         .await
         .unwrap(),
@@ -1419,17 +1422,19 @@ async fn a_payout_by_wechat_transfer_is_paid_when_it_succeeds_and_returned_when_
     .await
     .unwrap();
     let merchant: entity::MerchantId = p.shop.parse().unwrap();
+    let here = entity::CommunityId::from_uuid(p.w.community);
     anjia::ledger::post(
         &app.db,
         // Test funds, straight from clearing: no escrow left, so no settled
         // orders need stand behind them (`ledger verify` checks that).
         anjia::ledger::Entry::new(entity::JournalKind::Settlement, "test:transfer-funds")
+            .community(entity::CommunityId::from_uuid(p.w.community))
             .debit(
                 anjia::ledger::Account::wechat_clearing(),
                 entity::Fen::new(10_000).unwrap(),
             )
             .credit(
-                anjia::ledger::Account::merchant_payable(merchant),
+                anjia::ledger::Account::merchant_payable(merchant, here),
                 entity::Fen::new(10_000).unwrap(),
             ),
     )
@@ -1443,7 +1448,7 @@ async fn a_payout_by_wechat_transfer_is_paid_when_it_succeeds_and_returned_when_
             app.post(
                 &format!("/api/v1/merchants/{shop}/withdrawals"),
                 Some(seller),
-                json!({ "amount": amount }),
+                json!({ "amount": amount, "community_id": community }),
             )
             .await,
         )
@@ -1561,11 +1566,11 @@ async fn a_payout_by_wechat_transfer_is_paid_when_it_succeeds_and_returned_when_
     );
     let balance = |account| async move { anjia::ledger::balance(&app.db, account).await.unwrap() };
     assert_eq!(
-        balance(anjia::ledger::Account::payouts_in_flight(merchant)).await,
+        balance(anjia::ledger::Account::payouts_in_flight(merchant, here)).await,
         0
     );
     assert_eq!(
-        balance(anjia::ledger::Account::merchant_payable(merchant)).await,
+        balance(anjia::ledger::Account::merchant_payable(merchant, here)).await,
         5_000
     );
 
@@ -1613,7 +1618,7 @@ async fn a_payout_by_wechat_transfer_is_paid_when_it_succeeds_and_returned_when_
     assert_eq!(failed.status, entity::WithdrawalStatus::Rejected);
     assert!(failed.reason.unwrap().contains("PAYEE_ACCOUNT_ABNORMAL"));
     assert_eq!(
-        balance(anjia::ledger::Account::merchant_payable(merchant)).await,
+        balance(anjia::ledger::Account::merchant_payable(merchant, here)).await,
         5_000
     );
     let report = anjia::ledger::verify(&app.db).await.unwrap();

@@ -107,7 +107,7 @@ pub async fn build(app: &TestApp, admin: &Session, community: Uuid, n: u64) -> W
         app,
         &merchant_owner,
         format!("/api/v1/merchants/{shop}/withdrawals"),
-        json!({ "amount": 100 }),
+        json!({ "amount": 100, "community_id": community }),
     )
     .await;
     let courier_body = |phone: String| {
@@ -319,19 +319,20 @@ pub async fn build(app: &TestApp, admin: &Session, community: Uuid, n: u64) -> W
 /// verify` checks that).
 async fn fund(app: &TestApp, shop: &str, community: Uuid) {
     let merchant: entity::MerchantId = shop.parse().unwrap();
-    let _ = community;
+    let community = entity::CommunityId::from_uuid(community);
     anjia::ledger::post(
         &app.db,
         anjia::ledger::Entry::new(
             entity::JournalKind::Settlement,
             format!("test:matrix-funds:{shop}"),
         )
+        .community(community)
         .debit(
             anjia::ledger::Account::wechat_clearing(),
             entity::Fen::new(10_000).unwrap(),
         )
         .credit(
-            anjia::ledger::Account::merchant_payable(merchant),
+            anjia::ledger::Account::merchant_payable(merchant, community),
             entity::Fen::new(10_000).unwrap(),
         ),
     )
