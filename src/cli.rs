@@ -1,6 +1,6 @@
 //! The `anjia` command: `serve` (the default), `migrate`, `admin create`,
 //! `config check`, `seed-demo`, `import owners`, `wechat menu sync`,
-//! `ledger verify`.
+//! `ledger verify`, `pay reconcile`.
 
 use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
@@ -62,6 +62,11 @@ pub enum Command {
     Ledger {
         #[command(subcommand)]
         action: LedgerAction,
+    },
+    /// WeChat Pay.
+    Pay {
+        #[command(subcommand)]
+        action: PayAction,
     },
     /// Exit 0 if the local server answers /health (for container health checks).
     Healthcheck {
@@ -135,6 +140,21 @@ pub enum MenuAction {
 pub enum LedgerAction {
     /// Check every ledger invariant; exit 1 and list the problems if any fails.
     Verify,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PayAction {
+    /// Fetch a business day's trade and fund-flow bills from WeChat Pay,
+    /// book its fees, and print what differs from the ledger (exit 1 when
+    /// something does).
+    Reconcile {
+        /// The business day, YYYY-MM-DD (Beijing time).
+        #[arg(long)]
+        date: chrono::NaiveDate,
+        /// Report on the bills fetched before; ask WeChat Pay for nothing.
+        #[arg(long)]
+        no_fetch: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -253,12 +273,75 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 bail!("the ledger breaks {} invariant(s)", report.problems.len())
             }
         }
+        Command::Pay {
+            action: PayAction::Reconcile { date, no_fetch },
+        } => reconcile_day(settings, date, no_fetch).await,
         Command::SeedDemo => {
             telemetry::init_tracing(&settings.log);
             let conn = db::connect_migrated(&settings.database).await?;
             let pii = PiiCipher::from_settings(&settings.pii)?;
             crate::demo::seed(&conn, &pii).await
         }
+    }
+}
+
+async fn reconcile_day(
+    settings: Settings,
+    date: chrono::NaiveDate,
+    no_fetch: bool,
+) -> anyhow::Result<()> {
+    use crate::payment::wechat_pay::bills::{self, NotFetched, report};
+    telemetry::init_tracing(&settings.log);
+    let conn = db::connect_migrated(&settings.database).await?;
+    if !no_fetch {
+        let Some(pay) = crate::payment::wechat_pay::WechatPay::from_settings(&settings)? else {
+            bail!(
+                "WeChat Pay is not configured (payment.provider = \"wechat_pay\" and [wechat_pay])"
+            );
+        };
+        match bills::fetch(&pay, &conn, date, &mut |step| println!("{step}")).await {
+            Ok(_) => {}
+            Err(NotFetched::NotYet) => {
+                bail!("WeChat Pay is still making the bills of {date}; try again in half an hour")
+            }
+            Err(NotFetched::Failed(e)) => bail!("{e}"),
+        }
+    }
+    println!("matching against the ledger");
+    let r = report::report(&conn, &settings.payment, date, None)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "{date}: {} payments ({}), {} refunds ({}), fees {}; fund flows: {} lines, in {}, out {}",
+        r.trade.payments.count,
+        report::yuan(r.trade.payments.amount),
+        r.trade.refunds.count,
+        report::yuan(r.trade.refunds.amount),
+        report::yuan(r.trade.fees),
+        r.fund.lines,
+        report::yuan(r.fund.income),
+        report::yuan(r.fund.expense),
+    );
+    for d in &r.differences {
+        println!(
+            "difference: {:?} in the {} bill: {} {} (WeChat {}): ours {}, the bill's {}",
+            d.problem,
+            d.bill,
+            d.kind,
+            d.out_no,
+            d.wechat_id.as_deref().unwrap_or("-"),
+            d.ours.map_or("-".to_owned(), report::yuan),
+            d.theirs.map_or("-".to_owned(), report::yuan),
+        );
+    }
+    if r.differences.is_empty() {
+        println!("reconciled: the bills and the ledger agree");
+        Ok(())
+    } else {
+        bail!(
+            "{} difference(s) between the bills and the ledger",
+            r.differences.len()
+        )
     }
 }
 

@@ -38,6 +38,8 @@ pub struct SweepReport {
     /// Disputes handed to customer service after
     /// `payment.dispute_escalation_days`.
     pub escalated: usize,
+    /// Days of WeChat Pay's bills fetched (and their fees booked).
+    pub bills: usize,
 }
 
 /// Moves the orders `select` claims to `to`, as the system, in one
@@ -118,6 +120,11 @@ pub async fn sweep(state: &AppState, now: DateTime<Utc>) -> ApiResult<SweepRepor
     )
     .await?;
     report.reconciled = crate::payment::wechat_pay::reconcile::reconcile(state, now, batch).await?;
+    if let Some(pay) = state.wechat_pay.as_deref() {
+        report.bills =
+            crate::payment::wechat_pay::bills::sweep(pay, &state.db, &state.settings.payment, now)
+                .await?;
+    }
     Ok(report)
 }
 

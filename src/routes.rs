@@ -116,6 +116,8 @@ pub fn table(settings: &Settings) -> Vec<ApiRoute> {
         route::<crate::payment::wallet::__path_get, _, _>(Residents(FINANCE), crate::payment::wallet::get),
         route::<crate::payment::refunds::__path_list, _, _>(Staff(FINANCE), crate::payment::refunds::list),
         route::<crate::payment::refunds::__path_retry, _, _>(Staff(FINANCE), crate::payment::refunds::retry),
+        route::<crate::payment::wechat_pay::bills::routes::__path_community, _, _>(Staff(FINANCE), crate::payment::wechat_pay::bills::routes::community),
+        route::<crate::payment::wechat_pay::bills::routes::__path_company, _, _>(OperatorAdmin, crate::payment::wechat_pay::bills::routes::company),
         // Merchants: the property's side
         route::<mr::__path_list_community_merchants, _, _>(Staff(MERCHANT_REVIEWERS), mr::list_community_merchants),
         // Before /merchants/{merchant_id}, which would also match "export".

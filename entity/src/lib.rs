@@ -44,6 +44,8 @@ pub mod order_line;
 pub mod order_settlement;
 pub mod outbox_message;
 pub mod owner_record;
+pub mod pay_bill;
+pub mod pay_bill_line;
 pub mod pickup_code;
 pub mod pickup_note;
 pub mod pickup_point;

@@ -334,6 +334,10 @@ string_enum!(
         PropertyRevenue = "property_revenue",
         /// Revenue: property fees billed, per community.
         FeeRevenue = "fee_revenue",
+        /// Expense: what WeChat Pay kept as its fee (手续费) on payments,
+        /// less what it returned with refunds, as its daily bill says. One
+        /// for the company.
+        ProviderFees = "provider_fees",
     }
 );
 
@@ -342,7 +346,9 @@ impl LedgerAccountKind {
     /// effect on the account's balance is `amount * sign`.
     pub fn sign(self) -> i64 {
         match self {
-            LedgerAccountKind::WechatClearing | LedgerAccountKind::FeeReceivable => 1,
+            LedgerAccountKind::WechatClearing
+            | LedgerAccountKind::FeeReceivable
+            | LedgerAccountKind::ProviderFees => 1,
             _ => -1,
         }
     }
@@ -528,6 +534,9 @@ string_enum!(
         /// (migration 24; `withdrawal_allocations` says which payout drew
         /// on which community).
         BalanceSplit = "balance_split",
+        /// WeChat Pay's fee on one transaction (or the part it returned with
+        /// a refund), booked from its daily trade bill.
+        ProviderFee = "provider_fee",
     }
 );
 

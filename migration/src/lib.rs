@@ -32,6 +32,7 @@ mod m20261123_000021_withdrawal_transfers;
 mod m20261123_000022_settlement_queue;
 mod m20261123_000023_fee_bill_void;
 mod m20261123_000024_merchant_money_per_community;
+mod m20261123_000025_pay_bills;
 
 pub struct Migrator;
 
@@ -63,6 +64,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000022_settlement_queue::Migration),
             Box::new(m20261123_000023_fee_bill_void::Migration),
             Box::new(m20261123_000024_merchant_money_per_community::Migration),
+            Box::new(m20261123_000025_pay_bills::Migration),
         ]
     }
 }

@@ -57,6 +57,11 @@ impl Account {
         Self::company(LedgerAccountKind::RefundsInFlight)
     }
 
+    /// What WeChat Pay kept as its fees, less what it returned.
+    pub const fn provider_fees() -> Self {
+        Self::company(LedgerAccountKind::ProviderFees)
+    }
+
     /// Residents' payments held for a community's orders.
     pub fn escrow(community: CommunityId) -> Self {
         Self::of(LedgerAccountKind::Escrow, community.as_uuid())

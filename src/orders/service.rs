@@ -492,6 +492,9 @@ pub struct MoveDetails {
     pub reason: Option<String>,
     pub courier_id: Option<CourierId>,
     pub payment_method: Option<PaymentMethod>,
+    /// When the provider took the money (with a move to `paid`; now when
+    /// absent).
+    pub paid_at: Option<DateTime<Utc>>,
     /// Where a refund this move causes goes.
     pub refund_to: crate::payment::RefundTo,
 }
@@ -531,7 +534,7 @@ pub async fn advance<C: ConnectionTrait>(
     }
     match to {
         OrderStatus::Paid => {
-            next.paid_at = Some(now);
+            next.paid_at = Some(details.paid_at.unwrap_or(now));
             next.payment_method = details.payment_method;
         }
         OrderStatus::Dispatched | OrderStatus::Delivered | OrderStatus::ReadyForPickup => {
@@ -772,6 +775,7 @@ pub async fn record_paid(
         Actor::SYSTEM,
         MoveDetails {
             payment_method: Some(method),
+            paid_at: Some(paid_at),
             ..Default::default()
         },
     )

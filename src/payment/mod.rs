@@ -378,6 +378,7 @@ pub async fn late_payment(
     order_id: OrderId,
     method: PaymentMethod,
     why: &str,
+    paid_at: chrono::DateTime<chrono::Utc>,
 ) -> ApiResult<bool> {
     let txn = begin_write(db).await?;
     let Some(found) = order::Entity::find_by_id(order_id).one(&txn).await? else {
@@ -406,9 +407,8 @@ pub async fn late_payment(
     } else {
         found
     };
-    let now = clock::now();
     let marked = order::Entity::update_many()
-        .col_expr(order::Column::PaidAt, Expr::value(now))
+        .col_expr(order::Column::PaidAt, Expr::value(paid_at))
         .col_expr(order::Column::PaymentMethod, Expr::value(method.as_str()))
         .filter(order::Column::Id.eq(order_id))
         .filter(order::Column::PaidAt.is_null())
@@ -420,7 +420,7 @@ pub async fn late_payment(
         return Ok(false);
     }
     let order = order::Model {
-        paid_at: Some(now),
+        paid_at: Some(paid_at),
         payment_method: Some(method),
         ..found
     };

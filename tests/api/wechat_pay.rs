@@ -24,31 +24,31 @@ use crate::group_buys::{World, world};
 use crate::helpers::{Session, TestApp, TestDb, spawn_app_on, status_and_json};
 use crate::orders::shop;
 
-const MCH_ID: &str = "1900000001";
-const APP_ID: &str = "wx_test_pay_app";
-const API_V3_KEY: &str = "0123456789abcdef0123456789abcdef";
-const PUBLIC_KEY_ID: &str = "PUB_KEY_ID_0114232134912410000000000000";
+pub const MCH_ID: &str = "1900000001";
+pub const APP_ID: &str = "wx_test_pay_app";
+pub const API_V3_KEY: &str = "0123456789abcdef0123456789abcdef";
+pub const PUBLIC_KEY_ID: &str = "PUB_KEY_ID_0114232134912410000000000000";
 
 /// `Wechatpay-Timestamp`, `-Nonce`, `-Signature` and `-Serial`.
-type Headers = [(String, String); 4];
+pub type Headers = [(String, String); 4];
 
 /// The fake WeChat Pay's keys and the app configured against it.
-struct Fake {
-    app: TestApp,
-    keys: Arc<Keys>,
+pub struct Fake {
+    pub app: TestApp,
+    pub keys: Arc<Keys>,
 }
 
 /// Test-only keys, generated per run: the merchant's (anjia signs with it)
 /// and WeChat Pay's platform key (the fake signs with it).
-struct Keys {
+pub struct Keys {
     platform: MerchantKey,
     merchant_public: RsaPublicKey,
-    merchant_path: String,
-    platform_path: String,
+    pub merchant_path: String,
+    pub platform_path: String,
     _dir: tempfile::TempDir,
 }
 
-fn keys() -> Arc<Keys> {
+pub fn keys() -> Arc<Keys> {
     let mut rng = rand_core_06::OsRng;
     let platform = RsaPrivateKey::new(&mut rng, 2048).unwrap();
     let merchant = RsaPrivateKey::new(&mut rng, 2048).unwrap();
@@ -79,7 +79,7 @@ fn keys() -> Arc<Keys> {
 
 /// An instance configured for WeChat Pay on `db`, its API faked by the
 /// instance's own loopback server; `worker` runs the outbox worker.
-async fn instance(keys: &Arc<Keys>, db: Arc<TestDb>, worker: bool) -> Fake {
+pub async fn instance(keys: &Arc<Keys>, db: Arc<TestDb>, worker: bool) -> Fake {
     let app = spawn_app_on(db, |s| {
         s.outbox.worker = worker;
         s.payment.provider = PaymentProvider::WechatPay;
@@ -104,13 +104,13 @@ async fn instance(keys: &Arc<Keys>, db: Arc<TestDb>, worker: bool) -> Fake {
     }
 }
 
-async fn fake_pay() -> Fake {
+pub async fn fake_pay() -> Fake {
     instance(&keys(), Arc::new(TestDb::new().await), true).await
 }
 
 impl Fake {
     /// WeChat's headers for `body`: timestamp, nonce, signature, serial.
-    fn signed(&self, body: &str, timestamp: i64) -> Headers {
+    pub fn signed(&self, body: &str, timestamp: i64) -> Headers {
         let nonce = format!("nonce{timestamp}");
         [
             ("Wechatpay-Timestamp".into(), timestamp.to_string()),
@@ -127,7 +127,7 @@ impl Fake {
 
     /// A payment notification as WeChat Pay sends it: the transaction
     /// encrypted with the APIv3 key inside a JSON envelope.
-    fn notification(&self, transaction: &Value) -> String {
+    pub fn notification(&self, transaction: &Value) -> String {
         let key = crypto::api_v3_key(API_V3_KEY).unwrap();
         let ciphertext = crypto::encrypt(
             &key,
@@ -150,7 +150,7 @@ impl Fake {
         .to_string()
     }
 
-    async fn send(&self, body: &str, headers: &Headers) -> (u16, Value) {
+    pub async fn send(&self, body: &str, headers: &Headers) -> (u16, Value) {
         let mut request = self
             .app
             .client
@@ -167,7 +167,7 @@ impl Fake {
     }
 
     /// An answer from the fake WeChat Pay, signed like the real one.
-    fn answer(&self, status: u16, body: &str) -> ResponseTemplate {
+    pub fn answer(&self, status: u16, body: &str) -> ResponseTemplate {
         let mut answer = ResponseTemplate::new(status);
         if !body.is_empty() {
             answer = answer.set_body_raw(body.to_owned(), "application/json");
@@ -189,7 +189,7 @@ impl Fake {
     }
 }
 
-fn transaction(order_no: &str, total: i64) -> Value {
+pub fn transaction(order_no: &str, total: i64) -> Value {
     json!({
         "appid": APP_ID, "mchid": MCH_ID, "out_trade_no": order_no,
         "transaction_id": "4200000000202611230000000001", "trade_type": "JSAPI",
@@ -202,16 +202,17 @@ fn transaction(order_no: &str, total: i64) -> Value {
 
 /// An order of two boxes (136.00) by a resident signed in to the mini-program.
 /// A pending order, with the shop that sells it.
-struct Pending {
-    w: World,
-    resident: Session,
-    id: String,
-    order: order::Model,
-    seller: Session,
-    shop: String,
+pub struct Pending {
+    pub w: World,
+    pub resident: Session,
+    pub id: String,
+    pub order: order::Model,
+    pub seller: Session,
+    pub shop: String,
+    pub product: String,
 }
 
-async fn pending_order(fake: &Fake) -> Pending {
+pub async fn pending_order(fake: &Fake) -> Pending {
     let app = &fake.app;
     let w = world(app, 1).await;
     let (seller, shop, product) = shop(app, &w).await;
@@ -253,6 +254,7 @@ async fn pending_order(fake: &Fake) -> Pending {
         order: model,
         seller,
         shop,
+        product,
     }
 }
 

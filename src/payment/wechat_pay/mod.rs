@@ -3,6 +3,7 @@
 //! response's signature is verified with WeChat's keys before it is used.
 //! The base URL comes from `wechat_pay.api_base` (tests fake it on loopback).
 
+pub mod bills;
 pub mod crypto;
 pub mod notify;
 pub mod reconcile;
@@ -196,6 +197,25 @@ impl WechatPay {
         path: &str,
         body: Option<serde_json::Value>,
     ) -> ApiResult<serde_json::Value> {
+        let (status, value) = self.call_verified(method, path, body).await?;
+        if !status.is_success() {
+            return Err(ApiError::new(
+                ErrorCode::WechatUnavailable,
+                "WeChat Pay refused the request; try again later",
+            )
+            .with_cause(anyhow::anyhow!("{path} answered {status}: {value}")));
+        }
+        Ok(value)
+    }
+
+    /// One signed call whose answer's signature verified, with its status:
+    /// for callers that tell WeChat's refusals apart (`{"code": …}`).
+    pub(crate) async fn call_verified(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> ApiResult<(reqwest::StatusCode, serde_json::Value)> {
         let text = body.as_ref().map(|b| b.to_string()).unwrap_or_default();
         let authorization = self.merchant.authorization(
             method.as_str(),
@@ -269,14 +289,50 @@ impl WechatPay {
             serde_json::from_slice(&bytes)
                 .map_err(|e| unavailable(anyhow::anyhow!("{path} answered non-JSON: {e}")))?
         };
-        if !status.is_success() {
-            return Err(ApiError::new(
+        Ok((status, value))
+    }
+
+    /// Downloads a bill from the `download_url` WeChat Pay gave: the request
+    /// is signed; the answer is not (WeChat Pay does not sign bill files),
+    /// so the caller checks its digest. Only a URL of `wechat_pay.api_base`
+    /// is followed.
+    pub(crate) async fn download(&self, url: &str) -> ApiResult<Vec<u8>> {
+        let base = self.settings.api_base.trim_end_matches('/');
+        let unavailable = |cause: anyhow::Error| {
+            ApiError::new(
                 ErrorCode::WechatUnavailable,
-                "WeChat Pay refused the request; try again later",
+                "WeChat Pay's bill cannot be downloaded; try again",
             )
-            .with_cause(anyhow::anyhow!("{path} answered {status}: {value}")));
+            .with_cause(cause)
+        };
+        let Some(path) = url.strip_prefix(base).filter(|p| p.starts_with('/')) else {
+            return Err(unavailable(anyhow::anyhow!(
+                "a bill's download URL {url:?} is not on {base}"
+            )));
+        };
+        let authorization =
+            self.merchant
+                .authorization("GET", path, clock::now().timestamp(), &nonce(), "");
+        let response = self
+            .http
+            .get(url)
+            .header("Authorization", authorization)
+            .header("User-Agent", "anjia")
+            .send()
+            .await
+            .map_err(|e| unavailable(anyhow::anyhow!("downloading a bill: {e}")))?;
+        let status = response.status();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| unavailable(anyhow::anyhow!("reading a bill: {e}")))?;
+        if !status.is_success() {
+            return Err(unavailable(anyhow::anyhow!(
+                "the bill download answered {status}: {}",
+                String::from_utf8_lossy(&bytes)
+            )));
         }
-        Ok(value)
+        Ok(bytes.to_vec())
     }
 }
 

@@ -392,12 +392,13 @@ async fn apply(state: &AppState, tx: &Transaction) -> HttpResponse {
             "the amount does not match the order",
         );
     }
+    let paid_at = paid_time(tx.success_time.as_deref());
     let outcome = crate::orders::service::record_paid(
         &state.db,
         &state.settings,
         order.id,
         PaymentMethod::WechatPay,
-        paid_time(tx.success_time.as_deref()),
+        paid_at,
     )
     .await;
     match outcome {
@@ -414,6 +415,7 @@ async fn apply(state: &AppState, tx: &Transaction) -> HttpResponse {
                 order.id,
                 PaymentMethod::WechatPay,
                 why,
+                paid_at,
             )
             .await
             {

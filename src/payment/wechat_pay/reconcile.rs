@@ -214,12 +214,13 @@ async fn check(state: &AppState, pay: &super::WechatPay, o: &order::Model) -> Ap
                     o.amount.as_i64()
                 )));
             }
+            let paid_at = super::notify::paid_time(answer["success_time"].as_str());
             let outcome = crate::orders::service::record_paid(
                 &state.db,
                 &state.settings,
                 o.id,
                 PaymentMethod::WechatPay,
-                super::notify::paid_time(answer["success_time"].as_str()),
+                paid_at,
             )
             .await;
             match outcome {
@@ -233,6 +234,7 @@ async fn check(state: &AppState, pay: &super::WechatPay, o: &order::Model) -> Ap
                         o.id,
                         PaymentMethod::WechatPay,
                         why,
+                        paid_at,
                     )
                     .await?;
                 }

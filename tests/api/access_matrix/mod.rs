@@ -146,6 +146,8 @@ const EXPECTED: &[(&str, &str, Who)] = &[
     ("GET", "/api/v1/communities/{community_id}/withdrawals", Who::Staff(FINANCE)),
     ("GET", "/api/v1/communities/{community_id}/refunds", Who::Staff(FINANCE)),
     ("POST", "/api/v1/communities/{community_id}/refunds/{refund_id}/retry", Who::Staff(FINANCE)),
+    ("GET", "/api/v1/communities/{community_id}/pay-reconciliations/{date}", Who::Staff(FINANCE)),
+    ("GET", "/api/v1/pay-reconciliations/{date}", Who::OperatorAdmin),
     ("POST", "/api/v1/communities/{community_id}/withdrawals/{withdrawal_id}/status", Who::Staff(FINANCE)),
     ("GET", "/api/v1/communities/{community_id}/households/{household_id}/wallet", Who::Residents(FINANCE)),
     ("GET", "/api/v1/communities/{community_id}/merchants", Who::Staff(MERCHANT_REVIEWERS)),
