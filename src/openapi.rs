@@ -1,7 +1,8 @@
 //! The OpenAPI document, built from the route table: each operation comes
 //! from its handler's `#[utoipa::path]`, gains its access rule (in the
-//! description and as `x-access`), and the bearer requirement where a token
-//! is needed. Served at `/api-docs/openapi.json`, browsable at `/docs`.
+//! description and as `x-access`), the bearer requirement where a token is
+//! needed, and every status it can answer beyond its handler's own
+//! (`statuses`). Served at `/api-docs/openapi.json`, browsable at `/docs`.
 
 use utoipa::openapi::extensions::ExtensionsBuilder;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
@@ -11,6 +12,8 @@ use utoipa::{Modify, OpenApi};
 use crate::auth::Access;
 use crate::error::{ErrorBody, ErrorCode};
 use crate::routes::ApiRoute;
+
+mod statuses;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -23,7 +26,8 @@ errors are `{code, message, details?}` with a stable `code` (see the `ErrorCode`
 Community-scoped routes live under `/api/v1/communities/{community_id}/…`; \
 a community you have no role in answers 404.",
     ),
-    components(schemas(ErrorBody, ErrorCode)),
+    // Types only query parameters name (their routes do not list them).
+    components(schemas(ErrorBody, ErrorCode, crate::wechat::oauth::Scope)),
     modifiers(&BearerAuth),
     tags(
         (name = "auth", description = "Sign-in and tokens"),
@@ -64,8 +68,16 @@ impl Modify for BearerAuth {
     }
 }
 
+/// Two different types documented under one schema name: a client
+/// generated from the document would send or expect the wrong body.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "two different types are both documented as the schema {0:?}: give one its own name (`#[schema(as = …)]`)"
+)]
+pub struct DuplicateSchema(pub String);
+
 /// The document for exactly these routes.
-pub fn document(routes: &[ApiRoute]) -> Document {
+pub fn document(routes: &[ApiRoute]) -> Result<Document, DuplicateSchema> {
     let mut doc = ApiDoc::openapi();
     let mut paths = Paths::new();
     let components = doc.components.get_or_insert_with(Default::default);
@@ -89,11 +101,18 @@ pub fn document(routes: &[ApiRoute]) -> Document {
                 [],
             )]);
         }
+        statuses::complete(&mut op, &route.path, route.access);
         paths.add_path_operation(&route.path, vec![route.http_method.clone()], op);
         for (name, schema) in &route.schemas {
-            components.schemas.insert(name.clone(), schema.clone());
+            match components.schemas.get(name) {
+                Some(known) if known != schema => return Err(DuplicateSchema(name.clone())),
+                Some(_) => {}
+                None => {
+                    components.schemas.insert(name.clone(), schema.clone());
+                }
+            }
         }
     }
     doc.paths = paths;
-    doc
+    Ok(doc)
 }

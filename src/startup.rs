@@ -64,7 +64,7 @@ impl Application {
         for r in &table {
             rules.insert(r.method.clone(), &r.path, r.access);
         }
-        let document = openapi::document(&table);
+        let document = openapi::document(&table)?;
         drop(table);
 
         let rules = web::Data::new(rules);

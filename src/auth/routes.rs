@@ -33,8 +33,9 @@ pub struct LoginRequest {
     request_body = LoginRequest,
     responses(
         (status = 200, description = "Signed in", body = TokenPair),
-        (status = 401, description = "Wrong phone number or password", body = ErrorBody),
-        (status = 429, description = "Too many failed attempts", body = ErrorBody),
+        (status = 401, description = "`invalid_credentials`: wrong phone number or password", body = ErrorBody),
+        (status = 403, description = "`account_disabled`: this account is disabled", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: too many failed attempts", body = ErrorBody),
     )
 )]
 pub async fn login(
@@ -66,7 +67,8 @@ pub struct RefreshRequest {
     request_body = RefreshRequest,
     responses(
         (status = 200, description = "New tokens", body = TokenPair),
-        (status = 401, description = "Invalid, expired or reused refresh token", body = ErrorBody),
+        (status = 401, description = "`invalid_refresh_token`, `refresh_token_expired`, `refresh_token_reused`: invalid, expired or reused refresh token", body = ErrorBody),
+        (status = 403, description = "`account_disabled`: the account was disabled; its tokens are revoked", body = ErrorBody),
     )
 )]
 pub async fn refresh(

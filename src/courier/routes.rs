@@ -515,7 +515,9 @@ pub async fn renew_pass(
 /// Renew the pass of one of the merchant's couriers.
 #[utoipa::path(put, path = "/api/v1/merchants/{merchant_id}/couriers/{courier_id}/pass", tag = "couriers",
     params(("merchant_id" = MerchantId, Path), ("courier_id" = CourierId, Path)), request_body = PassRenewal,
-    responses((status = 200, body = Courier), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = Courier), (status = 404, body = ErrorBody),
+        (status = 409, description = "`conflict`: the property suspended this courier", body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
 pub async fn renew_merchant_pass(
     state: web::Data<AppState>,
     scope: MerchantScope,

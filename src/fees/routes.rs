@@ -155,7 +155,9 @@ pub struct Generation {
 /// left alone, so running it again only fills the gaps.
 #[utoipa::path(post, path = "/api/v1/communities/{community_id}/fee-bills/generate", tag = "fees",
     params(("community_id" = CommunityId, Path)), request_body = Generation,
-    responses((status = 200, body = Generated), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = Generated),
+        (status = 409, description = "`conflict`: another run is issuing bills for the same period; try again", body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
 pub async fn generate(
     state: web::Data<AppState>,
     scope: CommunityScope,
@@ -206,7 +208,9 @@ pub struct Imported {
 #[utoipa::path(post, path = "/api/v1/communities/{community_id}/fee-bills/import", tag = "fees",
     params(("community_id" = CommunityId, Path), ImportTarget),
     request_body(content = String, content_type = "text/csv"),
-    responses((status = 200, body = Imported), (status = 415, body = ErrorBody),
+    responses((status = 200, body = Imported),
+        (status = 409, description = "`conflict`: another run is issuing bills for the same period; try again", body = ErrorBody),
+        (status = 415, body = ErrorBody),
         (status = 422, description = "Bad rows; nothing issued", body = ErrorBody)))]
 pub async fn import(
     state: web::Data<AppState>,
@@ -608,8 +612,9 @@ pub struct FeePaying {
 #[utoipa::path(post, path = "/api/v1/communities/{community_id}/fee-bills/{bill_id}/pay", tag = "fees",
     params(("community_id" = CommunityId, Path), ("bill_id" = FeeBillId, Path)), request_body = FeePay,
     responses((status = 200, body = FeePaying), (status = 404, body = ErrorBody),
-        (status = 409, description = "`invalid_transition` (paid already), `insufficient_balance` (wallet)", body = ErrorBody),
-        (status = 422, body = ErrorBody)))]
+        (status = 409, description = "`invalid_transition` (paid already), `insufficient_balance` (wallet), `payment_unavailable` (no mini-program sign-in, or sandbox payments in production), `conflict` (the bill changed meanwhile)", body = ErrorBody),
+        (status = 422, body = ErrorBody),
+        (status = 502, description = "`wechat_unavailable`: WeChat Pay refused or failed the prepay", body = ErrorBody)))]
 pub async fn pay(
     state: web::Data<AppState>,
     scope: CommunityScope,

@@ -170,7 +170,9 @@ pub struct MerchantChanges {
 /// suspension stays. The contact phone changes without review.
 #[utoipa::path(patch, path = "/api/v1/merchants/{merchant_id}", tag = "merchants",
     params(("merchant_id" = MerchantId, Path)), request_body = MerchantChanges,
-    responses((status = 200, body = Merchant), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = Merchant), (status = 403, body = ErrorBody),
+        (status = 409, description = "`invalid_transition`: a community's review status changed meanwhile; reload and try again", body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
 pub async fn update_merchant(
     state: web::Data<AppState>,
     scope: MerchantScope,
@@ -669,7 +671,9 @@ pub struct NewVisit {
 /// Record a verification visit (扫街).
 #[utoipa::path(post, path = "/api/v1/communities/{community_id}/merchants/{merchant_id}/visits", tag = "merchants",
     params(("community_id" = CommunityId, Path), ("merchant_id" = MerchantId, Path)), request_body = NewVisit,
-    responses((status = 201, body = Visit), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = Visit), (status = 404, body = ErrorBody),
+        (status = 409, description = "`conflict`: a photo is listed twice, or already belongs to another visit", body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
 pub async fn record_visit(
     state: web::Data<AppState>,
     caller: Caller,
@@ -729,7 +733,7 @@ pub async fn record_visit(
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Verification {
+pub struct MerchantVerification {
     /// Until when the merchant may sell here (future, at most 3 years).
     pub valid_until: DateTime<Utc>,
     /// The merchant's `updated_at` as the reviewer saw it. When given, the
@@ -741,14 +745,14 @@ pub struct Verification {
 
 /// Verify (or re-verify) a merchant in this community until a date.
 #[utoipa::path(post, path = "/api/v1/communities/{community_id}/merchants/{merchant_id}/verify", tag = "merchants",
-    params(("community_id" = CommunityId, Path), ("merchant_id" = MerchantId, Path)), request_body = Verification,
+    params(("community_id" = CommunityId, Path), ("merchant_id" = MerchantId, Path)), request_body = MerchantVerification,
     responses((status = 200, body = Approval), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn verify_merchant(
     state: web::Data<AppState>,
     caller: Caller,
     scope: CommunityScope,
     path: web::Path<(CommunityId, MerchantId)>,
-    body: Json<Verification>,
+    body: Json<MerchantVerification>,
 ) -> ApiResult<web::Json<Approval>> {
     let until = body.0.valid_until;
     let now = clock::now();

@@ -327,7 +327,7 @@ pub struct CodeEntry {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Verification {
+pub struct PickupVerification {
     pub order: Order,
     /// Collected by a neighbour on the resident's behalf.
     pub delegated: bool,
@@ -339,17 +339,17 @@ pub struct Verification {
 /// works once.
 #[utoipa::path(post, path = "/api/v1/communities/{community_id}/pickup-points/{pickup_point_id}/verifications", tag = "pickup",
     params(("community_id" = CommunityId, Path), ("pickup_point_id" = PickupPointId, Path)), request_body = CodeEntry,
-    responses((status = 200, body = Verification), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 200, body = PickupVerification), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn verify(
     state: web::Data<AppState>,
     scope: CommunityScope,
     caller: Caller,
     path: web::Path<(CommunityId, PickupPointId)>,
     body: Json<CodeEntry>,
-) -> ApiResult<web::Json<Verification>> {
+) -> ApiResult<web::Json<PickupVerification>> {
     let point = point_here(&state, &scope, path.1).await?;
     let (o, code) = service::verify(&state, point.id, &body.0.code, caller.user.id).await?;
-    Ok(web::Json(Verification {
+    Ok(web::Json(PickupVerification {
         order: one_order(&state.db, o).await?,
         delegated: code.delegated,
         verified_by: caller.user.id,

@@ -307,7 +307,7 @@ pub async fn list_claims(
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Approval {
+pub struct ClaimApproval {
     /// The role to grant, if not the one claimed.
     pub role: Option<MemberRole>,
     /// For tenants: when the tenancy ends (default: the one claimed).
@@ -316,7 +316,7 @@ pub struct Approval {
 
 /// Approve a pending claim: the claimant becomes a member of the household.
 #[utoipa::path(post, path = "/api/v1/communities/{community_id}/claims/{claim_id}/approve", tag = "residents",
-    params(("community_id" = CommunityId, Path), ("claim_id" = ClaimId, Path)), request_body = Approval,
+    params(("community_id" = CommunityId, Path), ("claim_id" = ClaimId, Path)), request_body = ClaimApproval,
     responses(
         (status = 200, body = Membership),
         (status = 404, body = ErrorBody),
@@ -327,7 +327,7 @@ pub async fn approve_claim(
     caller: Caller,
     scope: CommunityScope,
     path: web::Path<(CommunityId, ClaimId)>,
-    body: Json<Approval>,
+    body: Json<ClaimApproval>,
 ) -> ApiResult<web::Json<Membership>> {
     let body = body.into_inner();
     let txn = db::begin_write(&state.db).await?;

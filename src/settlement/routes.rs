@@ -188,6 +188,7 @@ pub struct CommunityStatement {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StatementQuery {
     /// `csv` for a spreadsheet; JSON otherwise.
     pub format: Option<String>,
@@ -201,6 +202,7 @@ pub struct StatementQuery {
 #[utoipa::path(get, path = "/api/v1/merchants/{merchant_id}/statements/{date}", tag = "settlement",
     params(("merchant_id" = MerchantId, Path), ("date" = String, Path, description = "YYYY-MM-DD"), StatementQuery),
     responses((status = 200, body = DailyStatement), (status = 200, description = "CSV", body = String, content_type = "text/csv"),
+        (status = 400, description = "`invalid_query`: a query parameter is malformed (such as `community_id`)", body = ErrorBody),
         (status = 422, body = ErrorBody)))]
 pub async fn statement(
     state: web::Data<AppState>,

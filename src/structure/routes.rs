@@ -499,6 +499,7 @@ pub struct ImportOptions {
     request_body(content = String, content_type = "text/csv"),
     responses(
         (status = 200, description = "Imported, or the dry run's report", body = ImportReport),
+        (status = 409, description = "`building_name_taken`, `unit_name_taken`, `household_exists`: another import or edit wrote the same building, unit or household meanwhile; try again", body = ErrorBody),
         (status = 415, body = ErrorBody),
         (status = 422, description = "Bad rows; nothing written", body = ErrorBody),
     ))]

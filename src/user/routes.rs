@@ -79,7 +79,9 @@ pub struct ChangePassword {
     responses(
         (status = 204, description = "Changed"),
         (status = 401, description = "Wrong current password", body = ErrorBody),
+        (status = 409, description = "`conflict`: this account signs in through WeChat and has no password", body = ErrorBody),
         (status = 422, description = "New password too short or too long", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: too many attempts; retry after `Retry-After` seconds", body = ErrorBody),
     )
 )]
 pub async fn change_password(

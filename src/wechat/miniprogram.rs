@@ -40,7 +40,10 @@ fn code(body: &CodeBody) -> ApiResult<&str> {
 #[utoipa::path(post, path = "/api/v1/auth/miniprogram/login", tag = "auth",
     request_body = CodeBody,
     responses((status = 200, body = TokenPair),
+        (status = 401, description = "`invalid_credentials`: the `wx.login` code is invalid or used; call `wx.login` again", body = ErrorBody),
+        (status = 403, description = "`account_disabled`: the account is disabled", body = ErrorBody),
         (status = 409, description = "`wechat_sandbox`: use the development login", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: too many sign-ins from this address; retry after `Retry-After` seconds", body = ErrorBody),
         (status = 502, description = "`wechat_unavailable`: WeChat refused the code", body = ErrorBody)))]
 pub async fn login(
     state: web::Data<AppState>,
@@ -99,8 +102,9 @@ pub struct PhoneBound {
 #[utoipa::path(post, path = "/api/v1/auth/miniprogram/phone", tag = "auth",
     request_body = CodeBody,
     responses((status = 200, body = PhoneBound),
-        (status = 409, description = "`phone_taken`: another account with its own history has this number", body = ErrorBody),
-        (status = 422, description = "`validation_failed`: not a mainland China mobile number", body = ErrorBody)))]
+        (status = 409, description = "`phone_taken`: another account with its own history has this number; `wechat_sandbox`: the mini-program runs in sandbox mode here", body = ErrorBody),
+        (status = 422, description = "`validation_failed`: not a mainland China mobile number", body = ErrorBody),
+        (status = 502, description = "`wechat_unavailable`: WeChat refused or failed the call", body = ErrorBody)))]
 pub async fn bind_phone(
     state: web::Data<AppState>,
     caller: Caller,

@@ -293,6 +293,8 @@ pub struct OauthCallbackQuery {
     params(OauthCallbackQuery),
     responses((status = 302, description = "Back to the page, tokens in the fragment"),
         (status = 400, description = "`oauth_state_invalid` or `redirect_not_allowed`", body = ErrorBody),
+        (status = 403, description = "`account_disabled`: the account is disabled", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: too many sign-ins from this address; retry after `Retry-After` seconds", body = ErrorBody),
         (status = 502, description = "`wechat_unavailable`", body = ErrorBody)))]
 pub async fn callback(
     state: web::Data<AppState>,
@@ -390,7 +392,8 @@ pub struct JssdkConfig {
     params(JssdkQuery),
     responses((status = 200, body = JssdkConfig),
         (status = 400, description = "`redirect_not_allowed`", body = ErrorBody),
-        (status = 409, description = "`wechat_sandbox`", body = ErrorBody)))]
+        (status = 409, description = "`wechat_sandbox`", body = ErrorBody),
+        (status = 502, description = "`wechat_unavailable`: WeChat did not give a JS-SDK ticket", body = ErrorBody)))]
 pub async fn jssdk_config(
     state: web::Data<AppState>,
     query: web::Query<JssdkQuery>,

@@ -161,7 +161,8 @@ pub async fn invite_qr(state: web::Data<AppState>, caller: Caller) -> ApiResult<
 /// A pickup point's permanent code, to print and put up at the point.
 #[utoipa::path(post, path = "/api/v1/communities/{community_id}/pickup-points/{pickup_point_id}/qr", tag = "wechat",
     params(("community_id" = CommunityId, Path), ("pickup_point_id" = PickupPointId, Path)),
-    responses((status = 200, body = QrCode), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = QrCode), (status = 404, body = ErrorBody),
+        (status = 502, description = "`wechat_unavailable`", body = ErrorBody)))]
 pub async fn pickup_point_qr(
     state: web::Data<AppState>,
     scope: CommunityScope,
