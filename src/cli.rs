@@ -308,9 +308,15 @@ async fn reconcile_day(
         }
     }
     println!("matching against the ledger");
-    let r = report::report(&conn, &settings.payment, date, None)
+    let r = report::report(&conn, date, None)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if r.state != report::BillState::Fetched {
+        bail!(
+            "the bills of {date} have not been fetched yet ({:?}); run without --no-fetch",
+            r.state
+        );
+    }
     println!(
         "{date}: {} payments ({}), {} refunds ({}), fees {}; fund flows: {} lines, in {}, out {}",
         r.trade.payments.count,

@@ -121,9 +121,7 @@ pub async fn sweep(state: &AppState, now: DateTime<Utc>) -> ApiResult<SweepRepor
     .await?;
     report.reconciled = crate::payment::wechat_pay::reconcile::reconcile(state, now, batch).await?;
     if let Some(pay) = state.wechat_pay.as_deref() {
-        report.bills =
-            crate::payment::wechat_pay::bills::sweep(pay, &state.db, &state.settings.payment, now)
-                .await?;
+        report.bills = crate::payment::wechat_pay::bills::sweep(pay, &state.db, now).await?;
     }
     Ok(report)
 }

@@ -15,8 +15,13 @@
 //! where they came from. The result is recorded as each withdrawal's
 //! allocation and posted as one `balance_split` entry per merchant, which
 //! empties the merchant-wide accounts into the per-community ones. Any
-//! mismatch with the balances kept (a ledger that does not add up) stops the
-//! migration, and `anjia ledger verify` proves the totals afterwards.
+//! mismatch (a balance row that differs from its lines, a history that does
+//! not come to the balances) stops the migration, and `anjia ledger verify`
+//! proves the totals afterwards.
+//!
+//! Stop every instance of the older server before this runs: one still
+//! running would credit settlements to the merchant-wide account, which
+//! nothing reads any more (`ledger verify` reports it).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -262,21 +267,20 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        manager
-            .create_index(
-                index(
-                    "uq_ledger_accounts_kind_owner_community",
-                    LedgerAccounts::Table,
-                    [
-                        LedgerAccounts::Kind.into_iden(),
-                        LedgerAccounts::OwnerId.into_iden(),
-                        LedgerAccounts::CommunityId.into_iden(),
-                    ],
-                )
-                .unique()
-                .to_owned(),
-            )
-            .await?;
+        // One account per kind and owner, and per community where there is
+        // one (partial indexes: a unique index over a NULL column would let
+        // the others repeat).
+        let db = manager.get_connection();
+        db.execute_unprepared(
+            "CREATE UNIQUE INDEX uq_ledger_accounts_kind_owner ON ledger_accounts (kind, owner_id) \
+             WHERE community_id IS NULL",
+        )
+        .await?;
+        db.execute_unprepared(
+            "CREATE UNIQUE INDEX uq_ledger_accounts_kind_owner_community \
+             ON ledger_accounts (kind, owner_id, community_id) WHERE community_id IS NOT NULL",
+        )
+        .await?;
         manager
             .alter_table(
                 Table::alter()
@@ -400,14 +404,19 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        manager
-            .drop_index(
-                Index::drop()
-                    .name("uq_ledger_accounts_kind_owner_community")
-                    .table(LedgerAccounts::Table)
-                    .to_owned(),
-            )
-            .await?;
+        for name in [
+            "uq_ledger_accounts_kind_owner_community",
+            "uq_ledger_accounts_kind_owner",
+        ] {
+            manager
+                .drop_index(
+                    Index::drop()
+                        .name(name)
+                        .table(LedgerAccounts::Table)
+                        .to_owned(),
+                )
+                .await?;
+        }
         manager
             .alter_table(
                 Table::alter()
@@ -451,10 +460,14 @@ async fn split_balances(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
     }
     let mut merchants: BTreeMap<Uuid, (i64, i64)> = BTreeMap::new();
     let mut account_owner: HashMap<Uuid, Uuid> = HashMap::new();
+    let mut kept: HashMap<Uuid, i64> = HashMap::new();
     for a in &accounts {
         let (id, owner) = (uuid_at(a, "id")?, uuid_at(a, "owner_id")?);
         account_owner.insert(id, owner);
         merchants.entry(owner).or_default();
+        if a.try_get::<String>("", "kind")? == PAYABLE {
+            kept.insert(owner, a.try_get("", "balance")?);
+        }
     }
     let mut lines: HashMap<Uuid, Vec<Line>> = HashMap::new();
     let found = db
@@ -504,6 +517,13 @@ async fn split_balances(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
     for (merchant, (payable_total, in_flight_total)) in merchants {
         let history = lines.remove(&merchant).unwrap_or_default();
         let split = replay(merchant, &history, first_community.get(&merchant).copied())?;
+        if kept.get(&merchant).copied().unwrap_or(0) != payable_total {
+            return Err(DbErr::Migration(format!(
+                "merchant {merchant}: its balance row says {} but its lines come to {payable_total}; \
+                 run anjia ledger verify and mend the ledger first",
+                kept.get(&merchant).copied().unwrap_or(0)
+            )));
+        }
         let kept_payable: i64 = split.payable.values().sum();
         let kept_in_flight: i64 = split.in_flight.values().sum();
         if (kept_payable, kept_in_flight) != (payable_total, in_flight_total) {

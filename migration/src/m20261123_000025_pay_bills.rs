@@ -106,6 +106,19 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        // The fees booked from the bills are entries the older server cannot
+        // read: refuse rather than leave them.
+        let fees = crate::columns::count(
+            manager,
+            "SELECT COUNT(*) AS n FROM journal_entries WHERE kind = 'provider_fee'",
+        )
+        .await?;
+        if fees > 0 {
+            return Err(DbErr::Migration(format!(
+                "{fees} WeChat Pay fees were booked from the bills since this migration; \
+                 it cannot be rolled back without losing them"
+            )));
+        }
         manager
             .drop_table(Table::drop().table(PayBillLines::Table).to_owned())
             .await?;

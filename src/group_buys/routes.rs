@@ -775,10 +775,10 @@ async fn organiser_move(
     actor: Actor,
 ) -> ApiResult<GroupBuy> {
     use GroupBuyStatus::*;
-    if matches!(body.status, Succeeded | Failed | Draft) {
+    if matches!(body.status, Succeeded | Failed | Draft | Paused) {
         return Err(ApiError::invalid_field(
             "status",
-            "succeeded and failed follow from payments and the deadline",
+            "succeeded and failed follow from payments and the deadline, paused from the merchant's standing",
         ));
     }
     let reason = body

@@ -1,10 +1,16 @@
 //! Group-buy moves and the sweeps that drive them without a person.
 //!
-//! - [`move_group`] is the only way a group buy changes status: it checks
-//!   [`GroupBuyStatus::may_become`], applies a conditional update and
-//!   cascades to the orders (fulfilling accepts them, ready puts them at
-//!   the pickup point or on the road).
-//! - [`sweep_deadlines`] closes, or fails, group buys past their deadline.
+//! Every status change is one conditional update (`set_status`: "from this
+//! status, or it changed meanwhile"):
+//!
+//! - [`move_group`]: the organiser's moves; checks
+//!   [`GroupBuyStatus::may_become`] and cascades to the orders (fulfilling
+//!   accepts them, ready puts them at the pickup point or on the road).
+//! - [`succeed`]: the payment that reaches the minimum.
+//! - [`pause_merchant`] / [`resume`]: a merchant that may no longer sell has
+//!   its group buys paused; the property resumes them.
+//! - [`sweep_deadlines`] closes, or fails, group buys past their deadline
+//!   (paused ones fail).
 //! - [`settle_called_off`] cancels the unpaid orders and refunds the paid
 //!   ones of failed and cancelled group buys, in batches claimed with
 //!   `SKIP LOCKED`. Each order moves by a conditional update and each refund
@@ -180,17 +186,27 @@ pub async fn pause_merchant<C: ConnectionTrait>(
     community: CommunityId,
     why: &str,
 ) -> ApiResult<usize> {
+    let taking_orders = [GroupBuyStatus::Open, GroupBuyStatus::Succeeded];
     let groups = group_buy::Entity::find()
         .filter(group_buy::Column::MerchantId.eq(merchant))
         .filter(group_buy::Column::CommunityId.eq(community))
-        .filter(group_buy::Column::Status.is_in([GroupBuyStatus::Open, GroupBuyStatus::Succeeded]))
+        .filter(group_buy::Column::Status.is_in(taking_orders))
         .all(db)
         .await?;
     let mut paused = 0;
-    for group in groups {
-        if set_status(db, &group, GroupBuyStatus::Paused, Some(why)).await? {
-            tell_participants(db, settings, &group, "group_paused").await?;
-            paused += 1;
+    for mut group in groups {
+        // A payment may move it from open to succeeded meanwhile (it waits
+        // on the row's lock on PostgreSQL): read it again and pause that.
+        for _ in 0..3 {
+            if set_status(db, &group, GroupBuyStatus::Paused, Some(why)).await? {
+                tell_participants(db, settings, &group, "group_paused").await?;
+                paused += 1;
+                break;
+            }
+            match group_buy::Entity::find_by_id(group.id).one(db).await? {
+                Some(now) if now.status.takes_orders() => group = now,
+                _ => break,
+            }
         }
     }
     Ok(paused)
@@ -229,6 +245,15 @@ pub async fn resume<C: ConnectionTrait>(
             "the group buy changed meanwhile; reload it and try again",
         ));
     }
+    // The pause's reason no longer applies.
+    group_buy::Entity::update_many()
+        .col_expr(
+            group_buy::Column::StatusReason,
+            sea_orm::sea_query::Expr::value(Option::<String>::None),
+        )
+        .filter(group_buy::Column::Id.eq(group.id))
+        .exec(db)
+        .await?;
     tell_participants(db, settings, group, "group_resumed").await?;
     group_buy::Entity::find_by_id(group.id)
         .one(db)

@@ -262,14 +262,15 @@ pub async fn ensure_selling<C: ConnectionTrait>(
         .one(db)
         .await?
         .is_some_and(|a| a.may_sell(now));
-    if selling {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            crate::error::ErrorCode::MerchantNotSelling,
-            "this merchant is not verified to sell in this community",
-        ))
-    }
+    if selling { Ok(()) } else { Err(not_selling()) }
+}
+
+/// The refusal of a merchant that may not sell in the community now.
+pub fn not_selling() -> ApiError {
+    ApiError::new(
+        ErrorCode::MerchantNotSelling,
+        "this merchant is not verified to sell in this community",
+    )
 }
 
 #[cfg(test)]

@@ -16,8 +16,10 @@ use chrono::{DateTime, Utc};
 use entity::{
     ActorRole, ClientKind, CommunityId, CourierId, Fen, Fulfilment, GroupBuyId, GroupBuyItemId,
     GroupBuyStatus, HouseholdId, MerchantId, OrderEventId, OrderId, OrderLineId, OrderStatus,
-    PaymentMethod, PickupPointId, ProductId, UserId, group_buy, order, order_event, order_line,
+    PaymentMethod, PickupPointId, ProductId, UserId, group_buy, merchant_approval, order,
+    order_event, order_line,
 };
+use sea_orm::sea_query::{Expr, ExprTrait, IntoCondition};
 use sea_orm::ActiveModelTrait;
 use sea_orm::{
     ActiveValue::NotSet, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
@@ -721,7 +723,19 @@ pub async fn record_paid(
     paid_at: DateTime<Utc>,
 ) -> ApiResult<order::Model> {
     let txn = begin_write(db).await?;
-    let order = order::Entity::find_by_id(order_id)
+    // The order with its merchant's standing in its community, in one read.
+    let standing = order::Entity::belongs_to(merchant_approval::Entity)
+        .from(order::Column::MerchantId)
+        .to(merchant_approval::Column::MerchantId)
+        .on_condition(|o, a| {
+            Expr::col((a, merchant_approval::Column::CommunityId))
+                .equals((o, order::Column::CommunityId))
+                .into_condition()
+        })
+        .into();
+    let (order, approval) = order::Entity::find_by_id(order_id)
+        .join(sea_orm::JoinType::LeftJoin, standing)
+        .select_also(merchant_approval::Entity)
         .one(&txn)
         .await?
         .ok_or_else(ApiError::not_found)?;
@@ -764,8 +778,8 @@ pub async fn record_paid(
     };
     // A merchant suspended, rejected or expired since the order was made
     // takes no more money.
-    if let Some(merchant) = order.merchant_id {
-        crate::merchant::service::ensure_selling(&txn, merchant, order.community_id).await?;
+    if order.merchant_id.is_some() && !approval.is_some_and(|a| a.may_sell(clock::now())) {
+        return Err(crate::merchant::service::not_selling());
     }
     let paid = advance(
         &txn,

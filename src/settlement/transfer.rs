@@ -185,12 +185,12 @@ async fn finish(
                 &allocations,
                 true,
                 &format!("paid out by WeChat transfer {bill}"),
-            ),
+            )?,
             "paid",
         ),
         Err(why) => (
             WithdrawalStatus::Rejected,
-            super::withdrawals::ending(&w, &allocations, false, why),
+            super::withdrawals::ending(&w, &allocations, false, why)?,
             "rejected",
         ),
     };

@@ -131,7 +131,14 @@ pub fn ending(
     allocations: &[withdrawal_allocation::Model],
     paid: bool,
     memo: &str,
-) -> Entry {
+) -> ApiResult<Entry> {
+    if allocations.iter().map(|a| a.amount.as_i64()).sum::<i64>() != w.amount.as_i64() {
+        return Err(ApiError::internal(anyhow::anyhow!(
+            "withdrawal {} of {} is not allocated to its communities (anjia ledger verify)",
+            w.id,
+            w.amount
+        )));
+    }
     let (kind, word) = if paid {
         (JournalKind::WithdrawalPaid, "paid")
     } else {
@@ -154,7 +161,7 @@ pub fn ending(
             )
         };
     }
-    entry
+    Ok(entry)
 }
 
 async fn views<C: ConnectionTrait>(
@@ -408,7 +415,7 @@ pub async fn decide(
                 .col_expr(withdrawal::Column::DecidedBy, Expr::value(caller.user.id))
                 .col_expr(withdrawal::Column::DecidedAt, Expr::value(now))
                 .col_expr(withdrawal::Column::Reason, Expr::value(reason.clone()));
-            ("rejected", Some(ending(&w, &allocations, false, &reason)))
+            ("rejected", Some(ending(&w, &allocations, false, &reason)?))
         }
         WithdrawalStatus::Paid => {
             let reference = crate::text::required(
@@ -424,7 +431,7 @@ pub async fn decide(
                     Expr::value(reference.clone()),
                 );
             let memo = format!("paid out, reference {reference}");
-            ("paid", Some(ending(&w, &allocations, true, &memo)))
+            ("paid", Some(ending(&w, &allocations, true, &memo)?))
         }
         WithdrawalStatus::Requested => {
             return Err(ApiError::new(

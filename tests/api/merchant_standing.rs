@@ -142,6 +142,24 @@ async fn a_suspended_merchant_takes_no_joins_or_payments_and_the_property_resume
     let w = world(&app, 3).await;
     let (owner, shop, product) = shop(&app, &w).await;
     let group = shop_group(&app, &w, &owner, &shop, 2).await;
+    // Pausing follows from the merchant's standing; nobody asks for it.
+    let (status, body) = status_and_json(
+        app.post(
+            &format!(
+                "/api/v1/merchants/{shop}/group-buys/{}/status",
+                group["id"].as_str().unwrap()
+            ),
+            Some(&owner.access),
+            json!({ "status": "paused" }),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (status, &body["code"]),
+        (422, &json!("validation_failed")),
+        "{body}"
+    );
     let paid = joined(&app, &w, &w.residents[0], &group).await;
     assert_eq!(pay(&app, &w, &w.residents[0], &paid).await.status(), 200);
     let waiting = joined(&app, &w, &w.residents[1], &group).await;

@@ -188,7 +188,6 @@ async fn a_day_s_bills_are_fetched_once_they_exist_their_fees_booked_and_every_d
         anjia::payment::wechat_pay::bills::sweep(
             app.state.wechat_pay.as_deref().unwrap(),
             &app.db,
-            &app.state.settings.payment,
             at,
         )
         .await
@@ -227,6 +226,11 @@ async fn a_day_s_bills_are_fetched_once_they_exist_their_fees_booked_and_every_d
         (&waiting["state"], &waiting["attempts"]),
         (&json!("waiting"), &json!(1)),
         "{waiting}"
+    );
+    assert_eq!(
+        waiting["differences"],
+        json!([]),
+        "nothing is missing from a bill not yet in"
     );
     assert_eq!(sweep(next_morning(10, 31)).await, 1);
     assert_eq!(sweep(next_morning(11, 31)).await, 0, "fetched once");

@@ -3,7 +3,8 @@
 //! against the ledger.
 //!
 //! - A day's bills exist from about 10:00 the next day, for the calendar day
-//!   in Beijing time. The sweep asks then, and every 30 minutes while WeChat
+//!   in Beijing time ([`BILL_ZONE`], whatever `payment.settlement_timezone`
+//!   says). The sweep asks then, and every 30 minutes while WeChat
 //!   Pay answers `STATEMENT_CREATING`; `NO_STATEMENT_EXIST` is a day without
 //!   movements. Each day is claimed by a conditional update, so any number
 //!   of instances may sweep; fetching a day again replaces its lines.
@@ -28,7 +29,6 @@ use sha1::{Digest, Sha1};
 
 use super::WechatPay;
 use crate::clock;
-use crate::config::PaymentSettings;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::ledger::{self, Account, Entry};
 use parse::Line;
@@ -70,10 +70,21 @@ impl From<sea_orm::DbErr> for NotFetched {
     }
 }
 
-/// The start of business day `date` (Beijing time, as WeChat Pay cuts its
-/// bills: `payment.settlement_timezone`).
-fn day_start(payment: &PaymentSettings, date: NaiveDate) -> DateTime<Utc> {
-    crate::settlement::business_day(payment, date).0
+/// WeChat Pay cuts its bills by the calendar day in Beijing time, whatever
+/// zone the property's own business day is in.
+pub const BILL_ZONE: chrono_tz::Tz = chrono_tz::Asia::Shanghai;
+
+/// The day of WeChat Pay's bills `date`: `[from, to)`.
+pub fn bill_day(date: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
+    let start = |d: NaiveDate| {
+        d.and_hms_opt(0, 0, 0)
+            .and_then(|t| t.and_local_timezone(BILL_ZONE).earliest())
+            .map_or_else(
+                || d.and_time(chrono::NaiveTime::MIN).and_utc(),
+                |t| t.with_timezone(&Utc),
+            )
+    };
+    (start(date), start(date + Duration::days(1)))
 }
 
 /// The bill of `date`'s text: empty when WeChat Pay has none for the day.
@@ -180,7 +191,18 @@ pub async fn fetch(
         })
         .collect();
     for chunk in rows.chunks(1_000) {
+        // Another fetch of the same day at the same moment (the command
+        // line beside the sweeper) writes the same lines.
         pay_bill_line::Entity::insert_many(chunk.to_vec())
+            .on_conflict(
+                OnConflict::columns([
+                    pay_bill_line::Column::BillDate,
+                    pay_bill_line::Column::Source,
+                    pay_bill_line::Column::Seq,
+                ])
+                .do_nothing()
+                .to_owned(),
+            )
             .exec_without_returning(&txn)
             .await?;
     }
@@ -254,13 +276,12 @@ async fn book_fee<C: ConnectionTrait>(db: &C, line: &Line) -> ApiResult<ledger::
 pub async fn sweep(
     pay: &WechatPay,
     db: &DatabaseConnection,
-    payment: &PaymentSettings,
     now: DateTime<Utc>,
 ) -> ApiResult<usize> {
-    let today = now.with_timezone(&payment.timezone()).date_naive();
+    let today = now.with_timezone(&BILL_ZONE).date_naive();
     let due: Vec<NaiveDate> = (1..=LOOK_BACK_DAYS)
         .filter_map(|back| today.checked_sub_signed(Duration::days(back)))
-        .filter(|d| day_start(payment, *d) + Duration::hours(READY_AFTER_HOURS) <= now)
+        .filter(|d| bill_day(*d).0 + Duration::hours(READY_AFTER_HOURS) <= now)
         .collect();
     let names: Vec<String> = due
         .iter()

@@ -22,7 +22,6 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::config::PaymentSettings;
 use crate::error::ApiResult;
 
 /// Whether a day's bills are in.
@@ -122,6 +121,9 @@ struct Ours {
     out_no: String,
     amount: i64,
     community: CommunityId,
+    /// When it happened by our books (a payment: WeChat Pay's own time; a
+    /// refund: when it was decided, which WeChat Pay accepts a little later).
+    at: Option<DateTime<Utc>>,
 }
 
 fn day_name(d: NaiveDate) -> String {
@@ -169,6 +171,7 @@ async fn ours<C: ConnectionTrait>(
                     out_no: o.order_no.clone(),
                     amount: o.amount.as_i64(),
                     community: o.community_id,
+                    at: o.paid_at,
                 },
                 in_day(o.paid_at),
                 &mut found,
@@ -188,6 +191,7 @@ async fn ours<C: ConnectionTrait>(
                     out_no: p.out_trade_no.clone().unwrap_or_default(),
                     amount: p.amount.as_i64(),
                     community: p.community_id,
+                    at,
                 },
                 in_day(at),
                 &mut found,
@@ -207,6 +211,7 @@ async fn ours<C: ConnectionTrait>(
                 out_no: o.order_no.clone(),
                 amount: o.amount.as_i64(),
                 community: o.community_id,
+                at: o.paid_at,
             },
             true,
             &mut found,
@@ -226,6 +231,7 @@ async fn ours<C: ConnectionTrait>(
                 out_no: p.out_trade_no.clone().unwrap_or_default(),
                 amount: p.amount.as_i64(),
                 community: p.community_id,
+                at: p.paid_at,
             },
             true,
             &mut found,
@@ -272,6 +278,7 @@ async fn ours<C: ConnectionTrait>(
                 out_no: r.id.to_string(),
                 amount: r.amount.as_i64(),
                 community,
+                at: Some(r.created_at),
             },
             in_day(Some(r.created_at)),
             &mut found,
@@ -307,12 +314,16 @@ fn difference(
 /// `None`) for all of them.
 pub async fn report<C: ConnectionTrait>(
     db: &C,
-    payment: &PaymentSettings,
     date: NaiveDate,
     community: Option<CommunityId>,
 ) -> ApiResult<Reconciliation> {
     let bill = pay_bill::Entity::find_by_id(day_name(date)).one(db).await?;
-    let (from, to) = crate::settlement::business_day(payment, date);
+    let fetched = bill.as_ref().is_some_and(|b| b.fetched_at.is_some());
+    let next_fetched = pay_bill::Entity::find_by_id(day_name(date + Duration::days(1)))
+        .one(db)
+        .await?
+        .is_some_and(|b| b.fetched_at.is_some());
+    let (from, to) = super::bill_day(date);
     let days = [date - Duration::days(1), date, date + Duration::days(1)];
     let all = lines_of(db, &days).await?;
     let today: Vec<&pay_bill_line::Model> = all
@@ -327,6 +338,8 @@ pub async fn report<C: ConnectionTrait>(
         .map(|l| l.out_no.clone())
         .collect();
     let (ours, of_the_day) = ours(db, &out_nos, from, to).await?;
+    // Until the day's bills are in, nothing of ours can be said to be
+    // missing from them.
     let mine = |o: Option<&Ours>| match community {
         None => true,
         Some(c) => o.is_some_and(|o| o.community == c),
@@ -371,7 +384,14 @@ pub async fn report<C: ConnectionTrait>(
         let Some(o) = ours.get(out_no) else {
             continue;
         };
-        if !mine(Some(o)) || billed.contains(out_no.as_str()) {
+        if !mine(Some(o)) || billed.contains(out_no.as_str()) || !fetched {
+            continue;
+        }
+        // A refund decided late in the day may be accepted by WeChat Pay
+        // after midnight: it is missing only if the next day's bill lacks it
+        // too.
+        let late = o.at.is_some_and(|at| to - at < Duration::hours(1));
+        if o.kind == "refund" && late && !next_fetched {
             continue;
         }
         differences.push(difference(Problem::MissingInBill, None, o.kind, Some(o)));
@@ -412,6 +432,7 @@ pub async fn report<C: ConnectionTrait>(
                 out_no: w.id.to_string(),
                 amount: w.amount.as_i64(),
                 community: w.community_id,
+                at: w.paid_at,
             });
             if !mine(found.as_ref()) {
                 continue;
@@ -469,7 +490,7 @@ pub async fn report<C: ConnectionTrait>(
     Ok(Reconciliation {
         date,
         state: match &bill {
-            Some(b) if b.fetched_at.is_some() => BillState::Fetched,
+            _ if fetched => BillState::Fetched,
             Some(_) => BillState::Waiting,
             None => BillState::NotAsked,
         },

@@ -50,7 +50,7 @@ pub async fn community(
     format: web::Query<ReportFormat>,
 ) -> ApiResult<HttpResponse> {
     let date = day(&path.1)?;
-    let r = report::report(&state.db, &state.settings.payment, date, Some(scope.id())).await?;
+    let r = report::report(&state.db, date, Some(scope.id())).await?;
     answer(r, &format)
 }
 
@@ -67,6 +67,6 @@ pub async fn company(
     format: web::Query<ReportFormat>,
 ) -> ApiResult<HttpResponse> {
     let date = day(&path)?;
-    let r = report::report(&state.db, &state.settings.payment, date, None).await?;
+    let r = report::report(&state.db, date, None).await?;
     answer(r, &format)
 }
