@@ -19,8 +19,8 @@ use entity::{
     PaymentMethod, PickupPointId, ProductId, UserId, group_buy, merchant_approval, order,
     order_event, order_line,
 };
-use sea_orm::sea_query::{Expr, ExprTrait, IntoCondition};
 use sea_orm::ActiveModelTrait;
+use sea_orm::sea_query::{Expr, ExprTrait, IntoCondition};
 use sea_orm::{
     ActiveValue::NotSet, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
     QueryFilter, QueryOrder, QuerySelect, Set, Statement,
