@@ -723,6 +723,36 @@ pub async fn record_paid(
     paid_at: DateTime<Utc>,
 ) -> ApiResult<order::Model> {
     let txn = begin_write(db).await?;
+    // Rolled back at once when refused: on SQLite a transaction merely
+    // dropped keeps the write lock until its connection is used again.
+    match pay_in(&txn, settings, order_id, method, paid_at).await {
+        Ok(Some(paid)) => {
+            txn.commit().await?;
+            Ok(paid)
+        }
+        Ok(None) => {
+            txn.rollback().await?;
+            order::Entity::find_by_id(order_id)
+                .one(db)
+                .await?
+                .ok_or_else(ApiError::not_found)
+        }
+        Err(e) => {
+            txn.rollback().await?;
+            Err(e)
+        }
+    }
+}
+
+/// [`record_paid`]'s work in its transaction: the order paid, or `None`
+/// when it was paid before.
+async fn pay_in<C: ConnectionTrait>(
+    txn: &C,
+    settings: &Settings,
+    order_id: OrderId,
+    method: PaymentMethod,
+    paid_at: DateTime<Utc>,
+) -> ApiResult<Option<order::Model>> {
     // The order with its merchant's standing in its community, in one read.
     let standing = order::Entity::belongs_to(merchant_approval::Entity)
         .from(order::Column::MerchantId)
@@ -736,12 +766,11 @@ pub async fn record_paid(
     let (order, approval) = order::Entity::find_by_id(order_id)
         .join(sea_orm::JoinType::LeftJoin, standing)
         .select_also(merchant_approval::Entity)
-        .one(&txn)
+        .one(txn)
         .await?
         .ok_or_else(ApiError::not_found)?;
     if order.status.is_paid() {
-        txn.rollback().await?;
-        return Ok(order);
+        return Ok(None);
     }
     if order.status != OrderStatus::PendingPayment || order.paid_at.is_some() {
         return Err(ApiError::new(
@@ -763,7 +792,7 @@ pub async fn record_paid(
         Some(g) => {
             let found = group_buy::Entity::find_by_id(g)
                 .lock_exclusive()
-                .one(&txn)
+                .one(txn)
                 .await?
                 .ok_or_else(ApiError::not_found)?;
             if !found.status.takes_orders() {
@@ -782,7 +811,7 @@ pub async fn record_paid(
         return Err(crate::merchant::service::not_selling());
     }
     let paid = advance(
-        &txn,
+        txn,
         settings,
         &order,
         OrderStatus::Paid,
@@ -794,15 +823,14 @@ pub async fn record_paid(
         },
     )
     .await?;
-    crate::payment::post_payment(&txn, &paid, method).await?;
+    crate::payment::post_payment(txn, &paid, method).await?;
     if let Some(group) = group
         && group.status == GroupBuyStatus::Open
-        && paying_households(&txn, group.id).await? >= i64::from(group.min_households)
+        && paying_households(txn, group.id).await? >= i64::from(group.min_households)
     {
-        crate::group_buys::service::succeed(&txn, settings, &group).await?;
+        crate::group_buys::service::succeed(txn, settings, &group).await?;
     }
-    txn.commit().await?;
-    Ok(paid)
+    Ok(Some(paid))
 }
 
 /// Refuses a payment before any provider is asked when the order's group

@@ -17,6 +17,7 @@
 //! The `orders` row is not written: rewriting 5,000 wide rows (and every
 //! index on them) per batch was most of a run's time (docs/benchmarks.md).
 
+pub mod payouts;
 pub mod routes;
 pub mod transfer;
 pub mod withdrawals;

@@ -176,11 +176,11 @@ async fn finish(
     let Some(w) = withdrawal::Entity::find_by_id(id).one(&txn).await? else {
         return Err(ApiError::not_found());
     };
-    let allocations = super::withdrawals::allocations_of(&txn, w.id).await?;
+    let allocations = super::payouts::allocations_of(&txn, w.id).await?;
     let (to, entry, status_word) = match &outcome {
         Ok(bill) => (
             WithdrawalStatus::Paid,
-            super::withdrawals::ending(
+            super::payouts::ending(
                 &w,
                 &allocations,
                 true,
@@ -190,7 +190,7 @@ async fn finish(
         ),
         Err(why) => (
             WithdrawalStatus::Rejected,
-            super::withdrawals::ending(&w, &allocations, false, why)?,
+            super::payouts::ending(&w, &allocations, false, why)?,
             "rejected",
         ),
     };

@@ -112,58 +112,6 @@ pub struct NewWithdrawal {
     pub community_id: CommunityId,
 }
 
-/// The communities a withdrawal draws on, and how much each.
-pub async fn allocations_of<C: ConnectionTrait>(
-    db: &C,
-    w: WithdrawalId,
-) -> ApiResult<Vec<withdrawal_allocation::Model>> {
-    Ok(withdrawal_allocation::Entity::find()
-        .filter(withdrawal_allocation::Column::WithdrawalId.eq(w))
-        .order_by_asc(withdrawal_allocation::Column::CommunityId)
-        .all(db)
-        .await?)
-}
-
-/// The entry that ends a payout: paid out of the property's account, or
-/// (rejected, or the transfer failed) back to each balance it came from.
-pub fn ending(
-    w: &withdrawal::Model,
-    allocations: &[withdrawal_allocation::Model],
-    paid: bool,
-    memo: &str,
-) -> ApiResult<Entry> {
-    if allocations.iter().map(|a| a.amount.as_i64()).sum::<i64>() != w.amount.as_i64() {
-        return Err(ApiError::internal(anyhow::anyhow!(
-            "withdrawal {} of {} is not allocated to its communities (anjia ledger verify)",
-            w.id,
-            w.amount
-        )));
-    }
-    let (kind, word) = if paid {
-        (JournalKind::WithdrawalPaid, "paid")
-    } else {
-        (JournalKind::WithdrawalRejected, "rejected")
-    };
-    let mut entry = Entry::new(kind, format!("withdrawal:{}:{word}", w.id))
-        .subject(w.id)
-        .memo(memo);
-    for a in allocations {
-        entry = entry.debit(
-            Account::payouts_in_flight(w.merchant_id, a.community_id),
-            a.amount,
-        );
-        entry = if paid {
-            entry.credit(Account::wechat_clearing(), a.amount)
-        } else {
-            entry.credit(
-                Account::merchant_payable(w.merchant_id, a.community_id),
-                a.amount,
-            )
-        };
-    }
-    Ok(entry)
-}
-
 async fn views<C: ConnectionTrait>(
     db: &C,
     found: Vec<withdrawal::Model>,
@@ -361,7 +309,7 @@ pub async fn decide(
         .one(&state.db)
         .await?
         .ok_or_else(ApiError::not_found)?;
-    let allocations = allocations_of(&state.db, w.id).await?;
+    let allocations = super::payouts::allocations_of(&state.db, w.id).await?;
     if !allocations.iter().any(|a| a.community_id == scope.id()) {
         return Err(ApiError::not_found());
     }
@@ -415,7 +363,10 @@ pub async fn decide(
                 .col_expr(withdrawal::Column::DecidedBy, Expr::value(caller.user.id))
                 .col_expr(withdrawal::Column::DecidedAt, Expr::value(now))
                 .col_expr(withdrawal::Column::Reason, Expr::value(reason.clone()));
-            ("rejected", Some(ending(&w, &allocations, false, &reason)?))
+            (
+                "rejected",
+                Some(super::payouts::ending(&w, &allocations, false, &reason)?),
+            )
         }
         WithdrawalStatus::Paid => {
             let reference = crate::text::required(
@@ -431,7 +382,10 @@ pub async fn decide(
                     Expr::value(reference.clone()),
                 );
             let memo = format!("paid out, reference {reference}");
-            ("paid", Some(ending(&w, &allocations, true, &memo)?))
+            (
+                "paid",
+                Some(super::payouts::ending(&w, &allocations, true, &memo)?),
+            )
         }
         WithdrawalStatus::Requested => {
             return Err(ApiError::new(

@@ -126,6 +126,28 @@ struct Ours {
     at: Option<DateTime<Utc>>,
 }
 
+impl Ours {
+    fn of_order(o: &order::Model) -> Self {
+        Ours {
+            kind: "payment",
+            out_no: o.order_no.clone(),
+            amount: o.amount.as_i64(),
+            community: o.community_id,
+            at: o.paid_at,
+        }
+    }
+
+    fn of_fee(p: &fee_payment::Model) -> Self {
+        Ours {
+            kind: "payment",
+            out_no: p.out_trade_no.clone().unwrap_or_default(),
+            amount: p.amount.as_i64(),
+            community: p.community_id,
+            at: p.paid_at,
+        }
+    }
+}
+
 fn day_name(d: NaiveDate) -> String {
     d.format("%Y-%m-%d").to_string()
 }
@@ -165,17 +187,7 @@ async fn ours<C: ConnectionTrait>(
             .all(db)
             .await?;
         for o in named {
-            add(
-                Ours {
-                    kind: "payment",
-                    out_no: o.order_no.clone(),
-                    amount: o.amount.as_i64(),
-                    community: o.community_id,
-                    at: o.paid_at,
-                },
-                in_day(o.paid_at),
-                &mut found,
-            );
+            add(Ours::of_order(&o), in_day(o.paid_at), &mut found);
         }
         let fees = fee_payment::Entity::find()
             .filter(fee_payment::Column::OutTradeNo.is_in(chunk.iter().cloned()))
@@ -184,18 +196,7 @@ async fn ours<C: ConnectionTrait>(
             .all(db)
             .await?;
         for p in fees {
-            let at = p.paid_at;
-            add(
-                Ours {
-                    kind: "payment",
-                    out_no: p.out_trade_no.clone().unwrap_or_default(),
-                    amount: p.amount.as_i64(),
-                    community: p.community_id,
-                    at,
-                },
-                in_day(at),
-                &mut found,
-            );
+            add(Ours::of_fee(&p), in_day(p.paid_at), &mut found);
         }
     }
     let day_orders = order::Entity::find()
@@ -205,17 +206,7 @@ async fn ours<C: ConnectionTrait>(
         .all(db)
         .await?;
     for o in day_orders {
-        add(
-            Ours {
-                kind: "payment",
-                out_no: o.order_no.clone(),
-                amount: o.amount.as_i64(),
-                community: o.community_id,
-                at: o.paid_at,
-            },
-            true,
-            &mut found,
-        );
+        add(Ours::of_order(&o), true, &mut found);
     }
     let day_fees = fee_payment::Entity::find()
         .filter(fee_payment::Column::Method.eq(PaymentMethod::WechatPay))
@@ -225,17 +216,7 @@ async fn ours<C: ConnectionTrait>(
         .all(db)
         .await?;
     for p in day_fees {
-        add(
-            Ours {
-                kind: "payment",
-                out_no: p.out_trade_no.clone().unwrap_or_default(),
-                amount: p.amount.as_i64(),
-                community: p.community_id,
-                at: p.paid_at,
-            },
-            true,
-            &mut found,
-        );
+        add(Ours::of_fee(&p), true, &mut found);
     }
     let wechat_refunds = refund::Entity::find()
         .filter(refund::Column::Provider.eq("wechat_pay"))
