@@ -2,7 +2,11 @@
 //! database stores. Request and response bodies live in the server crate:
 //! these models are the storage shape, not the API contract.
 
+#[macro_use]
+mod string_enum;
+
 pub mod ids;
+pub mod ledger_kinds;
 pub mod money;
 pub mod roles;
 pub mod states;
@@ -68,6 +72,7 @@ pub mod withdrawal;
 pub mod withdrawal_allocation;
 
 pub use ids::*;
+pub use ledger_kinds::{JournalKind, LedgerAccountKind};
 pub use money::{Fen, FenOutOfRange, MAX_FEN};
 pub use roles::*;
 pub use states::*;

@@ -1,0 +1,22 @@
+//! The state machines: one file per machine, each status an enum with every
+//! allowed move written out once (`may_become`). Services ask it and then
+//! apply the move with a conditional update (`… WHERE status = <from>`), so
+//! two instances racing for the same move cannot both win. Each file also
+//! holds the kinds its records name (how an order is paid, where a refund
+//! goes, …).
+
+pub mod dispute;
+pub mod fee_bill;
+pub mod group_buy;
+pub mod order;
+pub mod pickup_code;
+pub mod refund;
+pub mod withdrawal;
+
+pub use dispute::{DisputeAction, DisputeStatus};
+pub use fee_bill::{FeeBillStatus, FeePaymentStatus};
+pub use group_buy::{GroupBuyStatus, OrganiserKind};
+pub use order::{ActorRole, ClientKind, Fulfilment, OrderStatus, PaymentMethod};
+pub use pickup_code::PickupCodeStatus;
+pub use refund::{RefundStatus, RefundTo};
+pub use withdrawal::WithdrawalStatus;
