@@ -83,8 +83,8 @@ fn main() {
         p.notify_url = "https://bench.example/wechat/pay/notify".into();
         p.refund_notify_url = "https://bench.example/wechat/pay/refund-notify".into();
 
-        let db = anjia::db::connect(&settings.database).await.unwrap();
-        anjia::db::migrate_up(&db).await.unwrap();
+        let db = anjia::kernel::db::connect(&settings.database).await.unwrap();
+        anjia::kernel::db::migrate_up(&db).await.unwrap();
         let pii = anjia::pii::PiiCipher::from_settings(&settings.pii).unwrap();
         anjia::demo::seed(&db, &pii).await.unwrap();
         let one = |sql: &'static str| {
@@ -125,7 +125,7 @@ fn main() {
         let hello_port = hello_server();
 
         // One genuine notification per order, signed like WeChat Pay.
-        let signer = MerchantKey::from_key("", "", platform);
+        let signer = MerchantKey::from_pkcs8_der("", "", platform.to_pkcs8_der().unwrap().as_bytes()).unwrap();
         let key = crypto::api_v3_key(API_V3_KEY).unwrap();
         let ts = chrono::Utc::now().timestamp();
         let started = std::time::Instant::now();
@@ -146,7 +146,7 @@ fn main() {
                         "associated_data": "transaction", "nonce": nonce }
                 })
                 .to_string();
-                let signature = signer.sign(&format!("{ts}\n{nonce}\n{body}\n"));
+                let signature = signer.sign(&format!("{ts}\n{nonce}\n{body}\n")).unwrap();
                 let mut request = format!(
                     "POST /wechat/pay/notify HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
                      Wechatpay-Timestamp: {ts}\r\nWechatpay-Nonce: {nonce}\r\nWechatpay-Signature: {signature}\r\n\

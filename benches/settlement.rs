@@ -57,8 +57,8 @@ fn main() {
         settings.database.url = bench_db.url.clone();
         // The job's own batch (`payment.settlement_batch`) unless told.
         let batch: u32 = env_or("BENCH_BATCH", settings.payment.settlement_batch);
-        let db = anjia::db::connect(&settings.database).await.unwrap();
-        anjia::db::migrate_up(&db).await.unwrap();
+        let db = anjia::kernel::db::connect(&settings.database).await.unwrap();
+        anjia::kernel::db::migrate_up(&db).await.unwrap();
         let pii = anjia::pii::PiiCipher::from_settings(&settings.pii).unwrap();
         anjia::demo::seed(&db, &pii).await.unwrap();
         let community = one_uuid(&db, "SELECT id FROM communities LIMIT 1").await;

@@ -12,9 +12,10 @@ use sea_orm::{ActiveModelTrait, EntityTrait, Set};
 
 use crate::auth::password::{self, Password};
 use crate::config::Settings;
+use crate::kernel::{clock, db, text};
 use crate::pii::{PhoneNumber, PiiCipher};
 use crate::startup::Application;
-use crate::{clock, db, telemetry, text, user};
+use crate::{telemetry, user};
 
 #[derive(Debug, Parser)]
 #[command(

@@ -9,6 +9,11 @@ use anyhow::{Context, bail};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize, Serializer};
 
+use crate::kernel::db::DatabaseSettings;
+use crate::kernel::keys::{decode_key, encoding_aes_key};
+use crate::kernel::menu::Menu;
+use crate::kernel::redirect::AllowEntry;
+
 /// Which layer file is loaded on top of `default.toml`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -90,31 +95,6 @@ pub struct ServerSettings {
     pub public_base_url: String,
 }
 
-#[derive(Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct DatabaseSettings {
-    #[serde(serialize_with = "redact_url")]
-    pub url: String,
-    pub max_connections: u32,
-    pub min_connections: u32,
-    pub connect_timeout_secs: u64,
-    pub migrate_on_start: bool,
-    pub log_statements: bool,
-}
-
-impl fmt::Debug for DatabaseSettings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DatabaseSettings")
-            .field("url", &redacted_url(&self.url))
-            .field("max_connections", &self.max_connections)
-            .field("min_connections", &self.min_connections)
-            .field("connect_timeout_secs", &self.connect_timeout_secs)
-            .field("migrate_on_start", &self.migrate_on_start)
-            .field("log_statements", &self.log_statements)
-            .finish()
-    }
-}
-
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthSettings {
@@ -193,7 +173,7 @@ pub struct WechatSettings {
     pub api_base: String,
     pub open_base: String,
     pub max_clock_skew_secs: u64,
-    pub oauth_redirect_allowlist: Vec<String>,
+    pub oauth_redirect_allowlist: Vec<AllowEntry>,
     /// The H5 pages' base URL, for links in replies and messages.
     pub h5_base_url: String,
     /// A callback's work gets this long before anjia answers `success` and
@@ -205,7 +185,7 @@ pub struct WechatSettings {
     /// Refresh the shared access_token / jsapi_ticket this long before expiry.
     pub token_refresh_margin_secs: u64,
     /// The service account's custom menu, pushed by `anjia wechat menu sync`.
-    pub menu: Vec<crate::wechat::menu::MenuButton>,
+    pub menu: Menu,
 }
 
 impl WechatSettings {
@@ -396,41 +376,6 @@ fn redact<S: Serializer>(secret: &SecretString, s: S) -> Result<S::Ok, S::Error>
     }
 }
 
-/// Shows a database URL without its password.
-fn redact_url<S: Serializer>(url: &str, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&redacted_url(url))
-}
-
-pub fn redacted_url(url: &str) -> String {
-    // scheme://user:password@host/db?password=… → the password hidden in
-    // both places. The last '@' ends the user info (a password may hold '@').
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
-    let mut out = match base.split_once("://") {
-        Some((scheme, rest)) => match rest.rsplit_once('@') {
-            Some((userinfo, host)) => match userinfo.split_once(':') {
-                Some((user, _)) => format!("{scheme}://{user}:[redacted]@{host}"),
-                None => base.to_owned(),
-            },
-            None => base.to_owned(),
-        },
-        None => base.to_owned(),
-    };
-    if let Some(query) = query {
-        let params: Vec<String> = query
-            .split('&')
-            .map(|p| match p.split_once('=') {
-                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=[redacted]"),
-                _ => p.to_owned(),
-            })
-            .collect();
-        out.push('?');
-        out.push_str(&params.join("&"));
-    }
-    out
-}
-
 /// Where the layer files are read from: `ANJIA_CONFIG_DIR`, else `./config`.
 pub fn config_dir() -> PathBuf {
     std::env::var_os("ANJIA_CONFIG_DIR")
@@ -569,26 +514,16 @@ impl Settings {
         if self.jobs.interval_ms == 0 || self.jobs.batch_size == 0 {
             problems.push("jobs.interval_ms and batch_size must be positive".to_owned());
         }
-        if let Err(e) = crate::wechat::menu::validate(&self.wechat.menu) {
-            problems.push(format!("wechat.menu: {e}"));
-        }
         if !self.wechat.sandbox() {
-            if let Err(e) = crate::wechat::crypto::MsgCrypt::new(
-                self.wechat.encoding_aes_key.expose_secret(),
-                &self.wechat.app_id,
-            ) && !self.wechat.encoding_aes_key.expose_secret().is_empty()
+            if let Err(e) = encoding_aes_key(self.wechat.encoding_aes_key.expose_secret())
+                && !self.wechat.encoding_aes_key.expose_secret().is_empty()
             {
-                problems.push(format!("wechat.encoding_aes_key: {e}"));
+                problems.push(format!(
+                    "wechat.encoding_aes_key must be 43 base64 characters ({e})"
+                ));
             }
             if self.wechat.token.expose_secret().is_empty() {
                 problems.push("wechat.token is required with wechat.app_id".to_owned());
-            }
-        }
-        for entry in &self.wechat.oauth_redirect_allowlist {
-            if crate::wechat::oauth::AllowEntry::parse(entry).is_none() {
-                problems.push(format!(
-                    "wechat.oauth_redirect_allowlist: {entry:?} is not an http(s) URL prefix"
-                ));
             }
         }
         let jwt = self.auth.jwt_secret.expose_secret();
@@ -599,7 +534,7 @@ impl Settings {
             ("pii.encryption_key", &self.pii.encryption_key),
             ("pii.hash_key", &self.pii.hash_key),
         ] {
-            if crate::pii::decode_key(key.expose_secret()).is_err() {
+            if decode_key(key.expose_secret()).is_err() {
                 problems.push(format!("{name} must be 32 bytes, base64-encoded"));
             }
         }
@@ -686,6 +621,7 @@ impl fmt::Display for Environment {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernel::db::redacted_url;
 
     fn dir() -> PathBuf {
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config")

@@ -11,10 +11,11 @@ use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, Quer
 
 use crate::auth::password::{self, Password};
 use crate::community::service::{self as communities, CommunityFields};
+use crate::kernel::db;
 use crate::merchant::service as merchants;
 use crate::pii::{PhoneNumber, PiiCipher};
 use crate::structure::service as structure;
-use crate::{db, user};
+use crate::user;
 
 pub const DEMO_COMMUNITY: &str = "安家示范小区";
 /// Every demo account's password. Demo data only: never seed production.
@@ -29,7 +30,7 @@ const DEMO_STAFF: &[(&str, &str, StaffRole)] = &[
 ];
 
 pub async fn seed(conn: &DatabaseConnection, pii: &PiiCipher) -> anyhow::Result<()> {
-    let fail = |e: crate::error::ApiError| anyhow::anyhow!("{e}");
+    let fail = |e: crate::kernel::error::ApiError| anyhow::anyhow!("{e}");
     let txn = db::begin_write(conn).await?;
     let community = match community::Entity::find()
         .filter(community::Column::Name.eq(DEMO_COMMUNITY))
@@ -143,7 +144,7 @@ async fn seed_merchant(
     pii: &PiiCipher,
     community: &community::Model,
 ) -> anyhow::Result<()> {
-    let fail = |e: crate::error::ApiError| anyhow::anyhow!("{e}");
+    let fail = |e: crate::kernel::error::ApiError| anyhow::anyhow!("{e}");
     let phone = PhoneNumber::parse("13800000011").map_err(|e| anyhow::anyhow!(e))?;
     let owner = match user::service::find_by_phone(txn, pii, &phone)
         .await
@@ -191,7 +192,7 @@ async fn seed_merchant(
             merchants::Action::Verify,
             None,
             None,
-            Some(crate::clock::now() + chrono::Duration::days(365)),
+            Some(crate::kernel::clock::now() + chrono::Duration::days(365)),
         )
         .await
         .map_err(fail)?;
@@ -209,7 +210,7 @@ async fn seed_merchant(
             name: "小郑".to_owned(),
             phone: "13800000012".to_owned(),
             id_number: "11010519491231002X".to_owned(),
-            pass_valid_until: crate::clock::now() + chrono::Duration::days(180),
+            pass_valid_until: crate::kernel::clock::now() + chrono::Duration::days(180),
             photo_file_id: None,
         },
         owner.id,
@@ -242,7 +243,7 @@ async fn seed_group_buy(
     else {
         return Ok(());
     };
-    let now = crate::clock::now();
+    let now = crate::kernel::clock::now();
     let id = GroupBuyId::new();
     group_buy::Entity::insert(group_buy::ActiveModel {
         id: Set(id),
@@ -321,7 +322,7 @@ async fn seed_products(
     let food = CategoryId::from_uuid(uuid::Uuid::from_u128(
         0x0196_0000_0000_7000_8000_0000_0000_0002,
     ));
-    let now = crate::clock::now();
+    let now = crate::kernel::clock::now();
     let items: [(&str, &str, i64, Option<i64>, i64); 4] = [
         ("烟台红富士苹果", "斤", 680, Some(880), 200),
         ("赣南脐橙", "斤", 550, None, 150),

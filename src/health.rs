@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::kernel::error::{ApiError, ApiResult, ErrorBody};
 use crate::state::AppState;
 use crate::telemetry::Metrics;
 
@@ -43,7 +43,7 @@ pub async fn ready(state: web::Data<AppState>) -> ApiResult<web::Json<Readiness>
         .ping()
         .await
         .map_err(|e| ApiError::unavailable("the database is unreachable", e))?;
-    let pending = crate::db::pending_migrations(&state.db)
+    let pending = crate::kernel::db::pending_migrations(&state.db)
         .await
         .map_err(|e| ApiError::unavailable("the migration table is unreadable", e))?;
     if !pending.is_empty() {

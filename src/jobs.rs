@@ -13,8 +13,8 @@ use chrono::{DateTime, Duration, Utc};
 use entity::{OrderId, OrderStatus, order};
 use sea_orm::EntityTrait;
 
-use crate::db::{begin_write, claim_ids};
-use crate::error::ApiResult;
+use crate::kernel::db::{begin_write, claim_ids};
+use crate::kernel::error::ApiResult;
 use crate::orders::service::{Actor, MoveDetails, advance};
 use crate::state::AppState;
 
@@ -131,7 +131,7 @@ pub async fn sweep(state: &AppState, now: DateTime<Utc>) -> ApiResult<SweepRepor
 pub async fn run(state: AppState) {
     let idle = std::time::Duration::from_millis(state.settings.jobs.interval_ms.max(10));
     loop {
-        match sweep(&state, crate::clock::now()).await {
+        match sweep(&state, crate::kernel::clock::now()).await {
             Ok(r) if r != SweepReport::default() => {
                 tracing::info!(?r, "sweep");
                 continue;

@@ -2,23 +2,19 @@
 //! compounds. See README.md for the map; `routes.rs` lists every endpoint.
 
 pub mod auth;
-pub mod cache;
 pub mod catalog;
 pub mod cli;
-pub mod clock;
 pub mod community;
 pub mod config;
 pub mod courier;
-pub mod db;
 pub mod demo;
 pub mod disputes;
-pub mod error;
 pub mod fees;
 pub mod files;
 pub mod group_buys;
 pub mod health;
-pub mod http;
 pub mod jobs;
+pub mod kernel;
 pub mod ledger;
 pub mod merchant;
 pub mod openapi;
@@ -36,6 +32,5 @@ pub mod startup;
 pub mod state;
 pub mod structure;
 pub mod telemetry;
-pub mod text;
 pub mod user;
 pub mod wechat;

@@ -10,7 +10,7 @@ use utoipa::openapi::{OpenApi as Document, Paths};
 use utoipa::{Modify, OpenApi};
 
 use crate::auth::Access;
-use crate::error::{ErrorBody, ErrorCode};
+use crate::kernel::error::{ErrorBody, ErrorCode};
 use crate::routes::ApiRoute;
 
 mod statuses;

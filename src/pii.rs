@@ -13,15 +13,11 @@ use secrecy::ExposeSecret;
 use sha2::Sha256;
 
 use crate::config::PiiSettings;
+use crate::kernel::keys::decode_key;
 
 /// Ciphertexts carry a key version so keys can be rotated later.
 const VERSION_PREFIX: &str = "v1:";
 const NONCE_LEN: usize = 12;
-
-pub fn decode_key(value: &str) -> Result<[u8; 32], &'static str> {
-    let bytes = B64.decode(value.trim()).map_err(|_| "not base64")?;
-    bytes.try_into().map_err(|_| "not 32 bytes")
-}
 
 #[derive(Clone)]
 pub struct PiiCipher {
@@ -42,6 +38,18 @@ pub struct DecryptError;
 #[derive(Debug, thiserror::Error)]
 #[error("personal data could not be encrypted")]
 pub struct EncryptError;
+
+impl From<EncryptError> for crate::kernel::error::ApiError {
+    fn from(err: EncryptError) -> Self {
+        crate::kernel::error::ApiError::internal(err)
+    }
+}
+
+impl From<DecryptError> for crate::kernel::error::ApiError {
+    fn from(err: DecryptError) -> Self {
+        crate::kernel::error::ApiError::internal(err)
+    }
+}
 
 impl PiiCipher {
     pub fn from_settings(settings: &PiiSettings) -> anyhow::Result<Self> {
@@ -93,7 +101,7 @@ impl PiiCipher {
         mac.update(kind.as_bytes());
         mac.update(b"\0");
         mac.update(normalised.as_bytes());
-        hex(&mac.finalize().into_bytes())
+        hex::encode(mac.finalize().into_bytes())
     }
 }
 
@@ -102,16 +110,6 @@ impl PiiCipher {
 pub fn masked_name(name: &str) -> String {
     let first: String = name.chars().take(1).collect();
     format!("{first}**")
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
 }
 
 /// A mainland China mobile number, normalised to its 11 digits.
@@ -173,9 +171,9 @@ pub fn seal_phone(
     cipher: &PiiCipher,
     field: &str,
     value: &str,
-) -> Result<Sealed, crate::error::ApiError> {
-    let phone =
-        PhoneNumber::parse(value).map_err(|e| crate::error::ApiError::invalid_field(field, e))?;
+) -> Result<Sealed, crate::kernel::error::ApiError> {
+    let phone = PhoneNumber::parse(value)
+        .map_err(|e| crate::kernel::error::ApiError::invalid_field(field, e))?;
     Ok(Sealed {
         hash: phone.lookup_hash(cipher),
         enc: cipher.encrypt(phone.as_str())?,
@@ -188,8 +186,9 @@ pub fn seal_id_number(
     cipher: &PiiCipher,
     field: &str,
     value: &str,
-) -> Result<Sealed, crate::error::ApiError> {
-    let id = IdNumber::parse(value).map_err(|e| crate::error::ApiError::invalid_field(field, e))?;
+) -> Result<Sealed, crate::kernel::error::ApiError> {
+    let id = IdNumber::parse(value)
+        .map_err(|e| crate::kernel::error::ApiError::invalid_field(field, e))?;
     Ok(Sealed {
         hash: id.lookup_hash(cipher),
         enc: cipher.encrypt(id.as_str())?,
@@ -307,7 +306,7 @@ mod tests {
         mac.update(b"phone\x001");
         assert_eq!(
             c.lookup_hash("phone", "1"),
-            hex(&mac.finalize().into_bytes())
+            hex::encode(mac.finalize().into_bytes())
         );
     }
 }

@@ -6,8 +6,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbErr, Statement};
 
-use crate::clock;
-use crate::db::sql;
+use crate::kernel::clock;
+use crate::kernel::db::sql;
 
 /// Seconds until the window that has reached `limit` for `key` ends, or
 /// `None` while attempts remain.

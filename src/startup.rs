@@ -14,11 +14,12 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::access::AccessTable;
 use crate::config::Settings;
-use crate::error::ApiError;
-use crate::http::{self, BodyLimit};
+use crate::kernel::db;
+use crate::kernel::error::ApiError;
+use crate::kernel::http::{self, BodyLimit};
 use crate::state::AppState;
 use crate::telemetry::{self, Metrics};
-use crate::{db, openapi, routes};
+use crate::{openapi, routes};
 
 pub struct Application {
     port: u16,
@@ -133,7 +134,7 @@ impl Application {
 
 async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::new(
-        crate::error::ErrorCode::NotFound,
+        crate::kernel::error::ErrorCode::NotFound,
         "no such route; see /docs",
     ))
 }

@@ -25,7 +25,7 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::config::{LogFormat, LogSettings};
-use crate::error::ApiError;
+use crate::kernel::error::ApiError;
 
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -211,7 +211,7 @@ impl Metrics {
 
     /// The text exposition format, with the pool gauges sampled now.
     pub fn render(&self, db: &DatabaseConnection) -> Result<String, ApiError> {
-        let (size, idle) = crate::db::pool_usage(db);
+        let (size, idle) = crate::kernel::db::pool_usage(db);
         self.pool_size.set(i64::from(size));
         self.pool_idle.set(i64::try_from(idle).unwrap_or(i64::MAX));
         let mut buffer = Vec::new();

@@ -28,7 +28,7 @@ use entity::{
 use super::Principal;
 use sea_orm::EntityTrait;
 
-use crate::error::{ApiError, ErrorCode};
+use crate::kernel::error::{ApiError, ErrorCode};
 use crate::state::AppState;
 
 /// Who may call a route.

@@ -10,7 +10,7 @@ use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
 use crate::config::AuthSettings;
-use crate::error::{ApiError, ErrorCode};
+use crate::kernel::error::{ApiError, ErrorCode};
 
 const ISSUER: &str = "anjia";
 const AUDIENCE: &str = "anjia-api";

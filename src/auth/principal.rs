@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use crate::cache::TtlCache;
+use crate::kernel::cache::TtlCache;
 use entity::{
     CommunityId, DeliveryCompanyId, MerchantId, MerchantRole, StaffRole, UserId, community,
     delivery_company_staff, household_member, merchant_staff, operator_admin, staff_role, user,
@@ -20,7 +20,7 @@ use sea_orm::{
     RelationTrait,
 };
 
-use crate::error::ApiResult;
+use crate::kernel::error::ApiResult;
 
 #[derive(Clone, Debug)]
 pub struct Principal {
@@ -56,7 +56,7 @@ impl Principal {
 
     /// The user's memberships in one community that grant something now.
     pub fn memberships_in(&self, community: CommunityId) -> Vec<household_member::Model> {
-        let now = crate::clock::now();
+        let now = crate::kernel::clock::now();
         self.memberships
             .iter()
             .filter(|m| m.community_id == community && m.is_active(now))

@@ -8,11 +8,12 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::service::{self, TokenPair};
-use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::http::{Json, client_ip};
+use crate::kernel::error::{ApiError, ApiResult, ErrorBody};
+use crate::kernel::http::{Json, client_ip};
+use crate::kernel::{clock, db, text};
 use crate::pii::PhoneNumber;
 use crate::state::AppState;
-use crate::{clock, db, text, user};
+use crate::user;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -241,7 +242,7 @@ pub async fn dev_login(
         .await;
         match member {
             Ok(_) => {}
-            Err(e) if e.code == crate::error::ErrorCode::AlreadyMember => {}
+            Err(e) if e.code == crate::kernel::error::ErrorCode::AlreadyMember => {}
             Err(e) => return Err(e),
         }
     }

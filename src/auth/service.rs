@@ -18,10 +18,11 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use super::password;
-use crate::error::{ApiError, ApiResult, ErrorCode};
-use crate::pii::{PhoneNumber, hex};
+use crate::kernel::error::{ApiError, ApiResult, ErrorCode};
+use crate::kernel::{clock, db};
+use crate::pii::PhoneNumber;
+use crate::rate_limit;
 use crate::state::AppState;
-use crate::{clock, db, rate_limit};
 
 /// What a successful login or refresh returns.
 #[derive(Debug, Serialize, ToSchema)]
@@ -40,7 +41,7 @@ pub struct TokenPair {
 }
 
 fn hash_token(token: &str) -> String {
-    hex(&Sha256::digest(token.as_bytes()))
+    hex::encode(Sha256::digest(token.as_bytes()))
 }
 
 /// Issues an access token and a new refresh token in `family`.

@@ -13,12 +13,12 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::search;
 use crate::auth::{Caller, CommunityScope, MerchantScope};
-use crate::clock;
-use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::files::routes::{DownloadLink, signed_link};
-use crate::http::{Json, Page, PageQuery};
+use crate::kernel::clock;
+use crate::kernel::error::{ApiError, ApiResult, ErrorBody};
+use crate::kernel::http::{Json, Page, PageQuery};
+use crate::kernel::text;
 use crate::state::AppState;
-use crate::text;
 
 // ---------------------------------------------------------------- categories
 
@@ -419,7 +419,7 @@ pub async fn create_product(
     usable_category(&state, body.category_id).await?;
     check_images(&state, &caller, &body.image_file_ids).await?;
     let now = clock::now();
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::kernel::db::begin_write(&state.db).await?;
     let saved = product::ActiveModel {
         id: Set(ProductId::new()),
         merchant_id: Set(scope.merchant.id),
@@ -540,7 +540,7 @@ pub async fn update_product(
         model.on_shelf = Set(v);
     }
     model.updated_at = Set(clock::now());
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::kernel::db::begin_write(&state.db).await?;
     let saved = model.update(&txn).await?;
     if saved.title != current.title
         || saved.description != current.description

@@ -33,7 +33,7 @@ use sea_orm::{
 };
 use unicode_normalization::UnicodeNormalization;
 
-use crate::error::{ApiError, ErrorCode};
+use crate::kernel::error::{ApiError, ErrorCode};
 
 /// The tokenizer's version; products indexed by an older one are re-indexed.
 pub const VERSION: i32 = 2;
@@ -150,7 +150,7 @@ impl SearchQuery {
 /// a result a second old is as good as a fresh one to someone browsing
 /// (ordering re-checks price and stock in the database). Keyed by everything
 /// the page depends on (see the search route).
-pub type ResultCache = crate::cache::TtlCache<String, actix_web::web::Bytes>;
+pub type ResultCache = crate::kernel::cache::TtlCache<String, actix_web::web::Bytes>;
 
 /// Pages of 20 products are a few kilobytes each.
 pub const RESULT_CACHE_PAGES: u64 = 10_000;
@@ -196,13 +196,13 @@ impl After {
 /// slower, never wrong, so nothing needs sharing between instances.
 #[derive(Clone, Debug)]
 pub struct TermStats {
-    counts: crate::cache::TtlCache<i64, u64>,
+    counts: crate::kernel::cache::TtlCache<i64, u64>,
 }
 
 impl Default for TermStats {
     fn default() -> Self {
         Self {
-            counts: crate::cache::TtlCache::new(600_000, 100_000),
+            counts: crate::kernel::cache::TtlCache::new(600_000, 100_000),
         }
     }
 }
@@ -445,7 +445,7 @@ pub async fn catch_up(db: &DatabaseConnection) -> Result<u64, DbErr> {
             return Ok(done);
         }
         for id in stale {
-            let txn = crate::db::begin_write(db).await?;
+            let txn = crate::kernel::db::begin_write(db).await?;
             let claimed = product::Entity::update_many()
                 .col_expr(product::Column::SearchVersion, Expr::value(VERSION))
                 .filter(product::Column::Id.eq(id))

@@ -8,11 +8,12 @@ use utoipa::ToSchema;
 use super::service::{self, CommunityFields};
 use crate::auth::password::{self, Password};
 use crate::auth::{Caller, CommunityScope};
-use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
-use crate::http::{Json, Page, PageQuery};
+use crate::kernel::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
+use crate::kernel::http::{Json, Page, PageQuery};
+use crate::kernel::{db, text};
 use crate::pii::PhoneNumber;
 use crate::state::AppState;
-use crate::{db, text, user as users};
+use crate::user as users;
 
 /// A community (小区) as the API shows it.
 #[derive(Debug, Serialize, ToSchema)]

@@ -3,9 +3,9 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set,
 };
 
-use crate::clock;
-use crate::error::{ApiError, ApiResult};
-use crate::text;
+use crate::kernel::clock;
+use crate::kernel::error::{ApiError, ApiResult};
+use crate::kernel::text;
 
 /// Checked community fields.
 pub struct CommunityFields {
@@ -112,13 +112,13 @@ pub async fn find_assignment<C: ConnectionTrait>(
 /// TTL (`auth.principal_cache_ttl_ms`, like the principal cache; 0 = off).
 #[derive(Clone, Debug)]
 pub struct CommunityCache {
-    cache: crate::cache::TtlCache<CommunityId, std::sync::Arc<community::Model>>,
+    cache: crate::kernel::cache::TtlCache<CommunityId, std::sync::Arc<community::Model>>,
 }
 
 impl CommunityCache {
     pub fn new(ttl_ms: u64) -> Self {
         Self {
-            cache: crate::cache::TtlCache::new(ttl_ms, 10_000),
+            cache: crate::kernel::cache::TtlCache::new(ttl_ms, 10_000),
         }
     }
 

@@ -14,11 +14,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{Caller, CommunityScope, CompanyScope, MerchantScope};
-use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
-use crate::http::{Json, Page, PageQuery};
+use crate::kernel::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
+use crate::kernel::http::{Json, Page, PageQuery};
+use crate::kernel::{clock, text};
 use crate::pii::{PiiCipher, seal_id_number, seal_phone};
 use crate::state::AppState;
-use crate::{clock, text};
 
 // ---------------------------------------------------------------- companies
 
@@ -225,7 +225,7 @@ pub async fn register<C: ConnectionTrait>(
         };
         match row.insert(db).await {
             Ok(saved) => return Ok(saved),
-            Err(e) if attempt < 3 && crate::db::is_unique_violation(&e) => {}
+            Err(e) if attempt < 3 && crate::kernel::db::is_unique_violation(&e) => {}
             Err(e) => return Err(e.into()),
         }
     }
@@ -358,7 +358,7 @@ pub async fn export_for_community(
     let rows = filtered(&state, scope.id(), &filter)
         .await?
         .order_by_asc(courier::Column::Id)
-        .limit(crate::http::EXPORT_LIMIT)
+        .limit(crate::kernel::http::EXPORT_LIMIT)
         .all(&state.db)
         .await?
         .into_iter()
@@ -374,16 +374,16 @@ pub async fn export_for_community(
                 c.id.to_string(),
                 c.name,
                 c.phone,
-                crate::http::wire_name(&c.employer_kind),
+                crate::kernel::http::wire_name(&c.employer_kind),
                 employer,
                 c.pass_number,
                 c.pass_valid_until.to_rfc3339(),
-                crate::http::wire_name(&c.status),
+                crate::kernel::http::wire_name(&c.status),
                 c.may_pass.to_string(),
             ]
         })
         .collect();
-    crate::http::csv_response(
+    crate::kernel::http::csv_response(
         "couriers.csv",
         &[
             "id",
@@ -576,7 +576,7 @@ pub async fn add_company_staff(
     let phone = crate::pii::PhoneNumber::parse(&body.phone)
         .map_err(|e| ApiError::invalid_field("phone", e))?;
     let name = text::required("display_name", &body.display_name, 64)?;
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::kernel::db::begin_write(&state.db).await?;
     let person = match crate::user::service::find_by_phone(&txn, &state.pii, &phone).await? {
         Some(u) => u,
         None => crate::user::service::create(&txn, &state.pii, name, Some(&phone), None).await?,

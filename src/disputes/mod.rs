@@ -35,10 +35,10 @@ use sea_orm::{
     QuerySelect, Set,
 };
 
-use crate::clock;
 use crate::config::Settings;
-use crate::db::{begin_write, claim_ids, is_unique_violation};
-use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::kernel::clock;
+use crate::kernel::db::{begin_write, claim_ids, is_unique_violation};
+use crate::kernel::error::{ApiError, ApiResult, ErrorCode};
 use crate::orders::service::{Actor, MoveDetails, advance};
 
 /// Statuses of an order a resident may dispute: the merchant has taken it

@@ -15,10 +15,10 @@ use utoipa::{IntoParams, ToSchema};
 use super::{Opening, Step};
 use crate::auth::access::DISPUTE_STAFF;
 use crate::auth::{Caller, CommunityScope, MerchantScope};
-use crate::db::begin_write;
-use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::files::routes::DownloadLink;
-use crate::http::{Json, Page, PageQuery};
+use crate::kernel::db::begin_write;
+use crate::kernel::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
+use crate::kernel::http::{Json, Page, PageQuery};
 use crate::orders::service::Actor;
 use crate::state::AppState;
 
@@ -197,7 +197,7 @@ async fn own_photos(state: &AppState, user: UserId, ids: &[FileId]) -> ApiResult
 fn note(field: &str, value: Option<&str>) -> ApiResult<Option<String>> {
     match value.map(str::trim) {
         None | Some("") => Ok(None),
-        Some(v) => crate::text::required(field, v, 500).map(Some),
+        Some(v) => crate::kernel::text::required(field, v, 500).map(Some),
     }
 }
 
@@ -241,7 +241,7 @@ pub async fn open(
 ) -> ApiResult<HttpResponse> {
     let o = crate::orders::routes::own_order(&state, &scope, path.1).await?;
     let body = body.into_inner();
-    let reason = crate::text::required("reason", &body.reason, 500)?;
+    let reason = crate::kernel::text::required("reason", &body.reason, 500)?;
     let photos = own_photos(&state, caller.user.id, &body.photo_file_ids).await?;
     let d = super::open(
         &state.db,

@@ -29,10 +29,10 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect,
 };
 
-use crate::clock;
 use crate::config::Settings;
-use crate::db::begin_write;
-use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::kernel::clock;
+use crate::kernel::db::begin_write;
+use crate::kernel::error::{ApiError, ApiResult, ErrorCode};
 use crate::ledger::{self, Account, Entry};
 
 /// WeChat Pay `out_trade_no` prefix of fee payments (orders' are all digits).
@@ -154,7 +154,7 @@ pub async fn issue<C: ConnectionTrait>(
         {
             // Another run is issuing the same period right now: nothing of
             // this one is kept (the caller's transaction rolls back).
-            return Err(if crate::db::is_unique_violation(&e) {
+            return Err(if crate::kernel::db::is_unique_violation(&e) {
                 ApiError::new(
                     ErrorCode::Conflict,
                     format!("bills for {period} are being issued by another run; try again"),

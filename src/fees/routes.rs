@@ -15,11 +15,11 @@ use utoipa::{IntoParams, ToSchema};
 use super::{Generated, NewBill, Rest};
 use crate::auth::access::FINANCE;
 use crate::auth::{Caller, CommunityScope};
-use crate::clock;
 use crate::config::PaymentProvider;
-use crate::db::begin_write;
-use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
-use crate::http::{Json, Page, PageQuery};
+use crate::kernel::clock;
+use crate::kernel::db::begin_write;
+use crate::kernel::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
+use crate::kernel::http::{Json, Page, PageQuery};
 use crate::payment::wechat_pay::RequestPayment;
 use crate::state::AppState;
 
@@ -136,7 +136,7 @@ async fn detail(state: &AppState, bill: fee_bill::Model) -> ApiResult<FeeBillDet
 // ---------------------------------------------------------------- finance
 
 fn period(value: &str) -> ApiResult<String> {
-    crate::text::required("period", value, 32)
+    crate::kernel::text::required("period", value, 32)
 }
 
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
@@ -222,7 +222,7 @@ pub async fn import(
 ) -> ApiResult<web::Json<Imported>> {
     let target = target.into_inner();
     let period = period(&target.period)?;
-    let csv = crate::http::read_csv(&req, payload).await?;
+    let csv = crate::kernel::http::read_csv(&req, payload).await?;
     let buildings: Vec<building::Model> = building::Entity::find()
         .filter(building::Column::CommunityId.eq(scope.id()))
         .all(&state.db)
@@ -444,7 +444,7 @@ pub async fn void(
     path: web::Path<(CommunityId, FeeBillId)>,
     body: Json<VoidBill>,
 ) -> ApiResult<web::Json<FeeBill>> {
-    let reason = crate::text::required("reason", &body.into_inner().reason, 200)?;
+    let reason = crate::kernel::text::required("reason", &body.into_inner().reason, 200)?;
     let bill = super::void(&state.db, scope.id(), path.1, caller.user.id, &reason).await?;
     Ok(web::Json(bill.into()))
 }

@@ -15,10 +15,9 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::access::{COURIER_STAFF, MERCHANT_REVIEWERS};
 use crate::auth::{Caller, CommunityScope, MerchantScope};
-use crate::clock;
-use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
-use crate::http::{Json, UploadLimit, declared_length, read_limited};
-use crate::pii::hex;
+use crate::kernel::clock;
+use crate::kernel::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
+use crate::kernel::http::{Json, UploadLimit, declared_length, read_limited};
 use crate::state::AppState;
 
 /// The types anjia accepts, as sniffed from the bytes.
@@ -138,7 +137,7 @@ pub async fn upload(
     let now = clock::now();
     // The key holds nothing the client chose.
     let key = format!("files/{}/{id}", now.format("%Y/%m"));
-    let sha256 = hex(&Sha256::digest(&bytes));
+    let sha256 = hex::encode(Sha256::digest(&bytes));
     let size_bytes = i64::try_from(bytes.len()).unwrap_or(i64::MAX);
     state
         .storage
@@ -203,7 +202,7 @@ fn signature(state: &AppState, id: FileId, expires: i64) -> String {
     key[..32].copy_from_slice(&derived);
     let mut mac = <Hmac<Sha256> as KeyInit>::new(&key.into());
     mac.update(format!("{id}:{expires}").as_bytes());
-    hex(&mac.finalize().into_bytes())
+    hex::encode(mac.finalize().into_bytes())
 }
 
 #[derive(Debug, Serialize, ToSchema)]

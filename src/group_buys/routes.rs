@@ -16,10 +16,10 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::service::{move_group, resume, settle_called_off};
 use crate::auth::{Caller, CommunityScope, MerchantScope};
-use crate::clock;
-use crate::db::begin_write;
-use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
-use crate::http::{Json, Page, PageQuery};
+use crate::kernel::clock;
+use crate::kernel::db::begin_write;
+use crate::kernel::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
+use crate::kernel::http::{Json, Page, PageQuery};
 use crate::orders::routes::{
     Order, Receiving, check_quantity, created, ordering_household, parse_intro, resolve_receiving,
 };
@@ -233,7 +233,7 @@ async fn plan(
     body: NewGroupBuy,
     now: DateTime<Utc>,
 ) -> ApiResult<Plan> {
-    let title = crate::text::required("title", &body.title, 60)?;
+    let title = crate::kernel::text::required("title", &body.title, 60)?;
     let description = body.description.trim().to_owned();
     if description.chars().count() > 2000 {
         return Err(ApiError::invalid_field(
@@ -314,12 +314,12 @@ async fn plan(
             None => None,
         };
         let title = match (&i.title, from) {
-            (Some(t), _) => crate::text::required("title", t, 60)?,
+            (Some(t), _) => crate::kernel::text::required("title", t, 60)?,
             (None, Some(p)) => p.title.clone(),
             (None, None) => return Err(ApiError::invalid_field("title", "required")),
         };
         let unit = match (&i.unit, from) {
-            (Some(u), _) => crate::text::required("unit", u, 16)?,
+            (Some(u), _) => crate::kernel::text::required("unit", u, 16)?,
             (None, Some(p)) => p.unit.clone(),
             (None, None) => return Err(ApiError::invalid_field("unit", "required")),
         };
@@ -465,10 +465,10 @@ pub struct GroupBuyChanges {
     pub starts_at: Option<DateTime<Utc>>,
     pub deadline: Option<DateTime<Utc>>,
     /// `null` clears the pickup window (give both ends or neither).
-    #[serde(default, deserialize_with = "crate::http::nullable")]
+    #[serde(default, deserialize_with = "crate::kernel::http::nullable")]
     #[schema(value_type = Option<DateTime<Utc>>, nullable)]
     pub pickup_starts_at: Option<Option<DateTime<Utc>>>,
-    #[serde(default, deserialize_with = "crate::http::nullable")]
+    #[serde(default, deserialize_with = "crate::kernel::http::nullable")]
     #[schema(value_type = Option<DateTime<Utc>>, nullable)]
     pub pickup_ends_at: Option<Option<DateTime<Utc>>>,
     pub door_delivery: Option<bool>,
@@ -784,7 +784,7 @@ async fn organiser_move(
     let reason = body
         .reason
         .as_deref()
-        .map(|r| crate::text::required("reason", r, 200))
+        .map(|r| crate::kernel::text::required("reason", r, 200))
         .transpose()?;
     if body.status == Cancelled && reason.is_none() {
         return Err(ApiError::invalid_field(

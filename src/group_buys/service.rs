@@ -26,10 +26,10 @@ use entity::{
 };
 use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
 
-use crate::clock;
 use crate::config::Settings;
-use crate::db::{begin_write, claim_ids};
-use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::kernel::clock;
+use crate::kernel::db::{begin_write, claim_ids};
+use crate::kernel::error::{ApiError, ApiResult, ErrorCode};
 use crate::orders::service::{Actor, MoveDetails, advance, orders_of_group, paying_households};
 use crate::state::AppState;
 

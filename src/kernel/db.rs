@@ -1,6 +1,7 @@
 //! Database connection, migrations and transactions, for SQLite (a laptop)
 //! and PostgreSQL (production) alike.
 
+use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 
@@ -11,8 +12,68 @@ use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
     DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
+use serde::{Deserialize, Serialize, Serializer};
 
-use crate::config::DatabaseSettings;
+/// The database pool, as `[database]` configures it.
+#[derive(Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    #[serde(serialize_with = "redact_url")]
+    pub url: String,
+    pub max_connections: u32,
+    pub min_connections: u32,
+    pub connect_timeout_secs: u64,
+    pub migrate_on_start: bool,
+    pub log_statements: bool,
+}
+
+impl fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseSettings")
+            .field("url", &redacted_url(&self.url))
+            .field("max_connections", &self.max_connections)
+            .field("min_connections", &self.min_connections)
+            .field("connect_timeout_secs", &self.connect_timeout_secs)
+            .field("migrate_on_start", &self.migrate_on_start)
+            .field("log_statements", &self.log_statements)
+            .finish()
+    }
+}
+
+/// Shows a database URL without its password.
+fn redact_url<S: Serializer>(url: &str, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&redacted_url(url))
+}
+
+pub fn redacted_url(url: &str) -> String {
+    // scheme://user:password@host/db?password=… → the password hidden in
+    // both places. The last '@' ends the user info (a password may hold '@').
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let mut out = match base.split_once("://") {
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            Some((userinfo, host)) => match userinfo.split_once(':') {
+                Some((user, _)) => format!("{scheme}://{user}:[redacted]@{host}"),
+                None => base.to_owned(),
+            },
+            None => base.to_owned(),
+        },
+        None => base.to_owned(),
+    };
+    if let Some(query) = query {
+        let params: Vec<String> = query
+            .split('&')
+            .map(|p| match p.split_once('=') {
+                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=[redacted]"),
+                _ => p.to_owned(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&params.join("&"));
+    }
+    out
+}
 
 /// Key of the PostgreSQL advisory lock held while migrating ("anjia" in ASCII).
 const MIGRATION_LOCK_KEY: i64 = 0x0061_6e6a_6961;
@@ -49,7 +110,7 @@ pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<DatabaseConn
     let db = Database::connect(options).await.with_context(|| {
         format!(
             "connecting to the database at {}",
-            crate::config::redacted_url(&settings.url)
+            redacted_url(&settings.url)
         )
     })?;
     Ok(db)

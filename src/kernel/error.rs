@@ -466,18 +466,6 @@ impl From<DbErr> for ApiError {
     }
 }
 
-impl From<crate::pii::EncryptError> for ApiError {
-    fn from(err: crate::pii::EncryptError) -> Self {
-        ApiError::internal(err)
-    }
-}
-
-impl From<crate::pii::DecryptError> for ApiError {
-    fn from(err: crate::pii::DecryptError) -> Self {
-        ApiError::internal(err)
-    }
-}
-
 impl<E: std::fmt::Display + std::fmt::Debug> From<sea_orm::TransactionError<E>> for ApiError
 where
     E: Into<ApiError>,

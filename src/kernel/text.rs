@@ -1,6 +1,6 @@
 //! Free-text fields from clients: trimmed, bounded, free of control characters.
 
-use crate::error::ApiError;
+use crate::kernel::error::ApiError;
 
 /// Trims `value` and checks it holds 1 to `max_chars` characters, none of
 /// them control characters.

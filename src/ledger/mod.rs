@@ -29,9 +29,9 @@ use sea_orm::{ActiveValue::NotSet, ConnectionTrait, DbBackend, EntityTrait, Set,
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::clock;
-use crate::db::sql;
-use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::kernel::clock;
+use crate::kernel::db::sql;
+use crate::kernel::error::{ApiError, ApiResult, ErrorCode};
 
 mod verify;
 

@@ -4,8 +4,8 @@
 use entity::{JournalKind, LedgerAccountKind, OrderStatus, RefundStatus};
 use sea_orm::{ConnectionTrait, Statement, Value};
 
-use crate::db::sql;
-use crate::error::ApiResult;
+use crate::kernel::db::sql;
+use crate::kernel::error::ApiResult;
 
 mod merchants;
 

@@ -17,11 +17,11 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::service::{self, Action, NewMerchant};
 use crate::auth::{Caller, CommunityScope, MerchantScope};
-use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::http::{Json, Page, PageQuery};
+use crate::kernel::error::{ApiError, ApiResult, ErrorBody};
+use crate::kernel::http::{Json, Page, PageQuery};
+use crate::kernel::{clock, db, text};
 use crate::pii::{PhoneNumber, seal_id_number, seal_phone};
 use crate::state::AppState;
-use crate::{clock, db, text};
 
 // ---------------------------------------------------------------- views
 
@@ -296,7 +296,7 @@ pub async fn apply(
         }
         Some(_) => {
             return Err(ApiError::new(
-                crate::error::ErrorCode::AlreadyApplied,
+                crate::kernel::error::ErrorCode::AlreadyApplied,
                 "the merchant has already applied to this community",
             ));
         }
@@ -403,7 +403,7 @@ pub async fn remove_merchant_staff(
         .ok_or_else(ApiError::not_found)?;
     if row.role == MerchantRole::Owner {
         return Err(ApiError::new(
-            crate::error::ErrorCode::Conflict,
+            crate::kernel::error::ErrorCode::Conflict,
             "owners cannot be removed here",
         ));
     }
@@ -507,7 +507,7 @@ pub async fn export_community_merchants(
 ) -> ApiResult<HttpResponse> {
     let approvals = filtered(scope.id(), &filter)
         .order_by_asc(merchant_approval::Column::Id)
-        .limit(crate::http::EXPORT_LIMIT)
+        .limit(crate::kernel::http::EXPORT_LIMIT)
         .all(&state.db)
         .await?;
     let rows = with_merchants(&state, approvals)
@@ -517,12 +517,12 @@ pub async fn export_community_merchants(
             vec![
                 m.merchant.id.to_string(),
                 m.merchant.shop_name,
-                crate::http::wire_name(&m.merchant.location_kind),
+                crate::kernel::http::wire_name(&m.merchant.location_kind),
                 m.merchant.categories.join("/"),
                 m.merchant.address,
                 m.merchant.contact_phone,
                 m.merchant.owner_name,
-                crate::http::wire_name(&m.approval.status),
+                crate::kernel::http::wire_name(&m.approval.status),
                 m.approval
                     .verified_until
                     .map(|t| t.to_rfc3339())
@@ -531,7 +531,7 @@ pub async fn export_community_merchants(
             ]
         })
         .collect();
-    crate::http::csv_response(
+    crate::kernel::http::csv_response(
         "merchants.csv",
         &[
             "id",
@@ -773,7 +773,7 @@ pub async fn verify_merchant(
             .ok_or_else(ApiError::not_found)?;
         if current.updated_at != seen {
             return Err(ApiError::new(
-                crate::error::ErrorCode::MerchantChanged,
+                crate::kernel::error::ErrorCode::MerchantChanged,
                 "the merchant changed its details after you loaded them; review them again",
             )
             .with_details(serde_json::json!({ "updated_at": current.updated_at })));

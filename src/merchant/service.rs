@@ -9,9 +9,9 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Query
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::kernel::error::{ApiError, ApiResult, ErrorCode};
+use crate::kernel::{clock, text};
 use crate::pii::{PiiCipher, seal_id_number, seal_phone};
-use crate::{clock, text};
 
 /// What can happen to a merchant's standing in a community.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, ToSchema)]
@@ -255,7 +255,7 @@ pub async fn ensure_selling<C: ConnectionTrait>(
     merchant: MerchantId,
     community: CommunityId,
 ) -> ApiResult<()> {
-    let now = crate::clock::now();
+    let now = crate::kernel::clock::now();
     let selling = merchant_approval::Entity::find()
         .filter(merchant_approval::Column::MerchantId.eq(merchant))
         .filter(merchant_approval::Column::CommunityId.eq(community))

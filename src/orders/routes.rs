@@ -20,10 +20,10 @@ use super::service::{
     self, Actor, ClientInfo, Idempotency, LineSpec, MoveDetails, NewOrder, advance,
 };
 use crate::auth::{Caller, CommunityScope, MerchantScope};
-use crate::clock;
-use crate::db::begin_write;
-use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
-use crate::http::{Json, Page, PageQuery};
+use crate::kernel::clock;
+use crate::kernel::db::begin_write;
+use crate::kernel::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
+use crate::kernel::http::{Json, Page, PageQuery};
 use crate::state::AppState;
 
 // ---------------------------------------------------------------- views
@@ -381,11 +381,11 @@ pub async fn resolve_receiving(
             let remark = r
                 .address_remark
                 .as_deref()
-                .map(|v| crate::text::required("address_remark", v, 200))
+                .map(|v| crate::kernel::text::required("address_remark", v, 200))
                 .transpose()?;
             let address = match r.address.as_deref().map(str::trim) {
                 None | Some("") => home.clone(),
-                Some(a) => crate::text::required("address", a, 200)?,
+                Some(a) => crate::kernel::text::required("address", a, 200)?,
             };
             if address != home && remark.is_none() {
                 return Err(ApiError::invalid_field(
@@ -410,7 +410,7 @@ pub async fn resolve_receiving(
 pub fn parse_intro(intro: Option<&str>) -> ApiResult<Option<String>> {
     match intro.map(str::trim) {
         None | Some("") => Ok(None),
-        Some(v) => crate::text::required("intro", v, 100).map(Some),
+        Some(v) => crate::kernel::text::required("intro", v, 100).map(Some),
     }
 }
 
@@ -772,7 +772,7 @@ pub async fn cancel(
     let refund_to = body.refund_to;
     let reason = body
         .reason
-        .map(|r| crate::text::required("reason", &r, 200))
+        .map(|r| crate::kernel::text::required("reason", &r, 200))
         .transpose()?;
     let txn = begin_write(&state.db).await?;
     if o.status == OrderStatus::Paid
@@ -932,7 +932,7 @@ async fn seller_move(
     let reason = body
         .reason
         .as_deref()
-        .map(|r| crate::text::required("reason", r, 200))
+        .map(|r| crate::kernel::text::required("reason", r, 200))
         .transpose()?;
     if matches!(body.status, Rejected | Exception | Refunded) && reason.is_none() {
         return Err(ApiError::invalid_field("reason", "say why"));

@@ -27,10 +27,10 @@ use sea_orm::{
 };
 use sha2::Digest;
 
-use crate::clock;
 use crate::config::Settings;
-use crate::db::{begin_write, is_unique_violation, sql};
-use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::kernel::clock;
+use crate::kernel::db::{begin_write, is_unique_violation, sql};
+use crate::kernel::error::{ApiError, ApiResult, ErrorCode};
 
 /// Who moves an order, in what capacity.
 #[derive(Clone, Copy, Debug)]
@@ -107,7 +107,7 @@ impl ClientInfo {
             ClientKind::Other
         });
         Self {
-            ip: crate::http::client_ip(req, settings.server.trust_forwarded_for),
+            ip: crate::kernel::http::client_ip(req, settings.server.trust_forwarded_for),
             user_agent,
             kind,
         }
@@ -145,7 +145,7 @@ impl Idempotency {
         hasher.update(body.to_string().as_bytes());
         Ok(Some(Self {
             key: key.to_owned(),
-            hash: crate::pii::hex(&hasher.finalize()),
+            hash: hex::encode(hasher.finalize()),
         }))
     }
 }

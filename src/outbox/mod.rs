@@ -36,12 +36,13 @@ use sea_orm::{
 use serde_json::{Map, Value, json};
 
 use crate::config::Settings;
-use crate::db::sql;
-use crate::error::ApiResult;
+use crate::kernel::db::sql;
+use crate::kernel::error::ApiResult;
+use crate::kernel::{clock, db};
 use crate::state::AppState;
-use crate::wechat::client::{App, WechatError};
+use crate::wechat::client::App;
+use crate::wechat::error::WechatError;
 use crate::wechat::identity;
-use crate::{clock, db};
 
 const RATE_KEY: &str = "outbox:send";
 
@@ -474,7 +475,7 @@ async fn send(state: &AppState, m: &outbox_message::Model) -> Result<(), WechatE
         return match inserted {
             Ok(_) => Ok(()),
             // Already delivered by an earlier claim: delivered once.
-            Err(e) if crate::db::is_unique_violation(&e) => Ok(()),
+            Err(e) if crate::kernel::db::is_unique_violation(&e) => Ok(()),
             Err(e) => Err(e.into()),
         };
     }

@@ -13,9 +13,9 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Caller;
-use crate::clock;
-use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
-use crate::http::{Page, PageQuery};
+use crate::kernel::clock;
+use crate::kernel::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
+use crate::kernel::http::{Page, PageQuery};
 use crate::state::AppState;
 
 /// An openid shown to operators: enough to tell people apart, not to reuse.

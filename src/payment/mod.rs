@@ -21,10 +21,10 @@ pub mod refunds;
 pub mod wallet;
 pub mod wechat_pay;
 
-use crate::clock;
 use crate::config::{Environment, PaymentProvider, Settings};
-use crate::db::begin_write;
-use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::kernel::clock;
+use crate::kernel::db::begin_write;
+use crate::kernel::error::{ApiError, ApiResult, ErrorCode};
 use crate::ledger::{self, Account, Entry};
 
 /// What the resident's client needs to complete a payment.

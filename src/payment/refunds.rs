@@ -12,9 +12,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::CommunityScope;
-use crate::db::begin_write;
-use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
-use crate::http::Json;
+use crate::kernel::db::begin_write;
+use crate::kernel::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
+use crate::kernel::http::Json;
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -12,8 +12,8 @@ use utoipa::ToSchema;
 
 use crate::auth::CommunityScope;
 use crate::auth::access::FINANCE;
-use crate::db::sql;
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::kernel::db::sql;
+use crate::kernel::error::{ApiError, ApiResult, ErrorBody};
 use crate::ledger::{self, Account};
 use crate::state::AppState;
 

@@ -14,10 +14,10 @@ use utoipa::ToSchema;
 
 use super::service;
 use crate::auth::{Caller, CommunityScope};
-use crate::clock;
-use crate::db::begin_write;
-use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
-use crate::http::{Json, Page, PageQuery};
+use crate::kernel::clock;
+use crate::kernel::db::begin_write;
+use crate::kernel::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
+use crate::kernel::http::{Json, Page, PageQuery};
 use crate::orders::routes::{Order, one_order, with_lines};
 use crate::state::AppState;
 
@@ -474,7 +474,7 @@ pub async fn post_note(
     body: Json<NewNote>,
 ) -> ApiResult<HttpResponse> {
     let point = point_here(&state, &scope, path.1).await?;
-    let text = crate::text::required("body", &body.0.body, 200)?;
+    let text = crate::kernel::text::required("body", &body.0.body, 200)?;
     let now = clock::now();
     let id = PickupNoteId::new();
     pickup_note::Entity::insert(pickup_note::ActiveModel {

@@ -15,9 +15,9 @@ use entity::{
 };
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
-use crate::clock;
-use crate::db::{begin_write, claim_ids, sql};
-use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::kernel::clock;
+use crate::kernel::db::{begin_write, claim_ids, sql};
+use crate::kernel::error::{ApiError, ApiResult, ErrorCode};
 use crate::orders::service::{Actor, MoveDetails, advance};
 use crate::state::AppState;
 

@@ -10,10 +10,10 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::{Caller, CommunityScope};
-use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::http::{Json, Page, PageQuery};
+use crate::kernel::error::{ApiError, ApiResult, ErrorBody};
+use crate::kernel::http::{Json, Page, PageQuery};
+use crate::kernel::{clock, db, text};
 use crate::state::AppState;
-use crate::{clock, db, text};
 
 /// Who may see full values of each kind: the duty that needs them.
 fn readers(kind: PiiSubject) -> &'static [StaffRole] {
@@ -177,7 +177,7 @@ async fn sealed_value(
                     PiiField::Phone => c.phone_enc,
                     PiiField::IdNumber => c.id_number_enc,
                 }),
-                Err(e) if e.code == crate::error::ErrorCode::NotFound => None,
+                Err(e) if e.code == crate::kernel::error::ErrorCode::NotFound => None,
                 Err(e) => return Err(e),
             }
         }

@@ -20,11 +20,11 @@ use utoipa::{IntoParams, ToSchema};
 use super::service::{self, NewClaim, NewMembership};
 use crate::auth::access::BUILDING_STAFF;
 use crate::auth::{Caller, CommunityScope};
-use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::http::{Json, Page, PageQuery};
-use crate::pii::hex;
+use crate::kernel::error::{ApiError, ApiResult, ErrorBody};
+use crate::kernel::http::{Json, Page, PageQuery};
+use crate::kernel::{clock, db, text};
+use crate::rate_limit;
 use crate::state::AppState;
-use crate::{clock, db, rate_limit, text};
 
 /// Building and unit names of a community, to write addresses.
 struct Addresses {
@@ -638,7 +638,7 @@ pub async fn create_invite(
 }
 
 fn hash_code(code: &str) -> String {
-    hex(&Sha256::digest(code.trim().as_bytes()))
+    hex::encode(Sha256::digest(code.trim().as_bytes()))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -847,7 +847,7 @@ pub async fn export_residents(
     let in_building = building_households(&state, scope.id(), filter.building_id).await?;
     let members = residents_select(scope.id(), in_building, filter.role)
         .order_by_asc(household_member::Column::Id)
-        .limit(crate::http::EXPORT_LIMIT)
+        .limit(crate::kernel::http::EXPORT_LIMIT)
         .all(&state.db)
         .await?;
     let rows = resident_views(&state, scope.id(), members)
@@ -858,14 +858,14 @@ pub async fn export_residents(
                 r.address,
                 r.display_name,
                 r.phone.unwrap_or_default(),
-                crate::http::wire_name(&r.role),
+                crate::kernel::http::wire_name(&r.role),
                 r.tenant_until.map(|t| t.to_rfc3339()).unwrap_or_default(),
                 r.since.to_rfc3339(),
                 r.active.to_string(),
             ]
         })
         .collect();
-    crate::http::csv_response(
+    crate::kernel::http::csv_response(
         "residents.csv",
         &[
             "address",
@@ -893,7 +893,7 @@ pub async fn export_claims(
         .filter(household_claim::Column::CommunityId.eq(scope.id()))
         .filter(household_claim::Column::Status.eq(filter.status.unwrap_or(ClaimStatus::Pending)))
         .order_by_asc(household_claim::Column::Id)
-        .limit(crate::http::EXPORT_LIMIT)
+        .limit(crate::kernel::http::EXPORT_LIMIT)
         .all(&state.db)
         .await?;
     let addresses = Addresses::load(&state.db, scope.id()).await?;
@@ -914,14 +914,14 @@ pub async fn export_claims(
                     .map(|h| addresses.label(h))
                     .unwrap_or_default(),
                 c.claimant_name,
-                crate::http::wire_name(&c.role),
-                crate::http::wire_name(&c.status),
+                crate::kernel::http::wire_name(&c.role),
+                crate::kernel::http::wire_name(&c.status),
                 c.note.unwrap_or_default(),
                 c.reason.unwrap_or_default(),
             ]
         })
         .collect();
-    crate::http::csv_response(
+    crate::kernel::http::csv_response(
         "claims.csv",
         &[
             "filed_at", "address", "claimant", "role", "status", "note", "reason",

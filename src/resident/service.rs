@@ -19,8 +19,8 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set,
 };
 
-use crate::clock;
-use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::kernel::clock;
+use crate::kernel::error::{ApiError, ApiResult, ErrorCode};
 
 /// The household at an address written as on the door.
 pub async fn find_by_address<C: ConnectionTrait>(

@@ -35,8 +35,8 @@ use sea_orm::{
 };
 
 use crate::config::PaymentSettings;
-use crate::db::{begin_write, claim_ids, sql};
-use crate::error::{ApiError, ApiResult};
+use crate::kernel::db::{begin_write, claim_ids, sql};
+use crate::kernel::error::{ApiError, ApiResult};
 use crate::ledger::{self, Account, Entry};
 
 /// The latest cutoff at or before `now`: today's if it has passed, else
@@ -257,7 +257,7 @@ pub async fn settle_due(
     ledger::post_many(&txn, entries).await?;
     if let Err(e) = record(&txn, &settled).await {
         txn.rollback().await?;
-        if crate::db::is_unique_violation(&e) {
+        if crate::kernel::db::is_unique_violation(&e) {
             // An order waits in the queue although it has settled (`ledger
             // verify` names it): it would fail every batch, so it leaves the
             // queue and the next round goes on.
@@ -376,7 +376,7 @@ pub async fn order_moved<C: ConnectionTrait>(
     from: OrderStatus,
 ) -> ApiResult<()> {
     if order.status == OrderStatus::Completed && from != OrderStatus::Completed {
-        let confirmed_at = order.confirmed_at.unwrap_or_else(crate::clock::now);
+        let confirmed_at = order.confirmed_at.unwrap_or_else(crate::kernel::clock::now);
         settlement_queue::Entity::insert(settlement_queue::ActiveModel {
             order_id: Set(order.id),
             confirmed_at: Set(confirmed_at),

@@ -6,7 +6,7 @@
 use entity::{JournalKind, WithdrawalId, withdrawal, withdrawal_allocation};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 
-use crate::error::{ApiError, ApiResult};
+use crate::kernel::error::{ApiError, ApiResult};
 use crate::ledger::{Account, Entry};
 
 /// The communities a withdrawal draws on, and how much each.

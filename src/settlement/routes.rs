@@ -12,9 +12,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::MerchantScope;
-use crate::db::sql;
-use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::http::Json;
+use crate::kernel::db::sql;
+use crate::kernel::error::{ApiError, ApiResult, ErrorBody};
+use crate::kernel::http::Json;
 use crate::ledger::{self, Account};
 use crate::state::AppState;
 
@@ -287,7 +287,7 @@ pub async fn statement(
                 c.net.yuan(),
             ]);
         }
-        return crate::http::csv_response(
+        return crate::kernel::http::csv_response(
             &format!("statement-{date}.csv"),
             &[
                 "community",
@@ -342,7 +342,7 @@ pub async fn set_commission(
         )
         .col_expr(
             merchant::Column::UpdatedAt,
-            sea_orm::sea_query::Expr::value(crate::clock::now()),
+            sea_orm::sea_query::Expr::value(crate::kernel::clock::now()),
         )
         .filter(merchant::Column::Id.eq(id))
         .exec(&state.db)

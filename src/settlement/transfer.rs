@@ -15,10 +15,10 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
-use crate::clock;
 use crate::config::Settings;
-use crate::db::begin_write;
-use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::kernel::clock;
+use crate::kernel::db::begin_write;
+use crate::kernel::error::{ApiError, ApiResult, ErrorCode};
 use crate::ledger;
 use crate::state::AppState;
 
@@ -258,7 +258,7 @@ pub async fn reconcile(
         return Ok(0);
     };
     let before = now - chrono::Duration::minutes(10);
-    let ids = crate::db::claim_and_stamp::<withdrawal::Entity>(
+    let ids = crate::kernel::db::claim_and_stamp::<withdrawal::Entity>(
         &state.db,
         "SELECT id FROM withdrawals WHERE status = 'approved' AND transfer_state IS NOT NULL \
          AND updated_at < $1 AND (transfer_checked_at IS NULL OR transfer_checked_at < $1) \

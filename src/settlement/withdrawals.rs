@@ -29,10 +29,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{Caller, CommunityScope, MerchantScope};
-use crate::clock;
-use crate::db::begin_write;
-use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
-use crate::http::Json;
+use crate::kernel::clock;
+use crate::kernel::db::begin_write;
+use crate::kernel::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
+use crate::kernel::http::Json;
 use crate::ledger::{self, Account, Entry};
 use crate::state::AppState;
 
@@ -358,7 +358,7 @@ pub async fn decide(
         }
         WithdrawalStatus::Rejected => {
             let reason =
-                crate::text::required("reason", body.reason.as_deref().unwrap_or(""), 200)?;
+                crate::kernel::text::required("reason", body.reason.as_deref().unwrap_or(""), 200)?;
             update = update
                 .col_expr(withdrawal::Column::DecidedBy, Expr::value(caller.user.id))
                 .col_expr(withdrawal::Column::DecidedAt, Expr::value(now))
@@ -369,7 +369,7 @@ pub async fn decide(
             )
         }
         WithdrawalStatus::Paid => {
-            let reference = crate::text::required(
+            let reference = crate::kernel::text::required(
                 "payout_reference",
                 body.payout_reference.as_deref().unwrap_or(""),
                 64,

@@ -31,8 +31,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::service::{self, Area, address_key};
-use crate::clock;
-use crate::error::{ApiError, ApiResult};
+use crate::kernel::clock;
+use crate::kernel::error::{ApiError, ApiResult};
 use crate::pii::{IdNumber, PhoneNumber, PiiCipher};
 
 /// Rows are written in chunks of this many (and progress reported after each).
@@ -230,7 +230,7 @@ fn check_row(get: &dyn Fn(Column) -> Option<String>) -> Result<Row, String> {
     let text = |value: Option<String>, name: &str, max: usize| -> Result<Option<String>, String> {
         match value {
             None => Ok(None),
-            Some(v) => crate::text::required(name, &v, max)
+            Some(v) => crate::kernel::text::required(name, &v, max)
                 .map(Some)
                 .map_err(|e| e.message),
         }
@@ -511,7 +511,7 @@ async fn flush<C: ConnectionTrait>(
 pub fn rejected(report: ImportReport) -> ApiError {
     let count = report.errors.len();
     ApiError::new(
-        crate::error::ErrorCode::ImportRejected,
+        crate::kernel::error::ErrorCode::ImportRejected,
         format!("{count} bad row(s); nothing was written"),
     )
     .with_details(serde_json::json!({ "error_count": count, "errors": report.errors }))

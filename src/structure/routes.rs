@@ -12,10 +12,10 @@ use utoipa::{IntoParams, ToSchema};
 use super::import::{self, ImportReport};
 use super::service::{self, Area};
 use crate::auth::CommunityScope;
-use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::http::{Json, Page, PageQuery};
+use crate::kernel::error::{ApiError, ApiResult, ErrorBody};
+use crate::kernel::http::{Json, Page, PageQuery};
+use crate::kernel::{clock, db, text};
 use crate::state::AppState;
-use crate::{clock, db, text};
 
 // ---------------------------------------------------------------- buildings
 
@@ -510,7 +510,7 @@ pub async fn import_owner_records(
     options: web::Query<ImportOptions>,
     payload: web::Payload,
 ) -> ApiResult<web::Json<ImportReport>> {
-    let body = crate::http::read_csv(&req, payload).await?;
+    let body = crate::kernel::http::read_csv(&req, payload).await?;
     let txn = db::begin_write(&state.db).await?;
     let report = import::import_owners(
         &txn,

@@ -8,8 +8,8 @@ use sea_orm::{
     QuerySelect, Set,
 };
 
-use crate::clock;
-use crate::error::{ApiError, ApiResult};
+use crate::kernel::clock;
+use crate::kernel::error::{ApiError, ApiResult};
 
 /// A floor area, exact to 0.01 m² (no floats): `"89.5"` → 8950.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,7 +101,7 @@ pub fn address_key(building: BuildingId, unit: Option<UnitId>, room: &str) -> St
 }
 
 pub fn parse_room(value: &str) -> ApiResult<String> {
-    let room = crate::text::required("room", value, 20)?;
+    let room = crate::kernel::text::required("room", value, 20)?;
     if room.contains('/') {
         return Err(ApiError::invalid_field("room", "must not contain '/'"));
     }

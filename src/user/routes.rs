@@ -7,9 +7,9 @@ use utoipa::ToSchema;
 
 use crate::auth::password::{self, Password};
 use crate::auth::{Caller, service as auth_service};
-use crate::clock;
-use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
-use crate::http::Json;
+use crate::kernel::clock;
+use crate::kernel::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
+use crate::kernel::http::Json;
 use crate::state::AppState;
 
 /// The signed-in user, as they see themselves.
@@ -116,7 +116,7 @@ pub async fn change_password(
         return Err(password::wrong_credentials());
     }
     let hash = password::hash(new).await?;
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::kernel::db::begin_write(&state.db).await?;
     let user_id = caller.user.id;
     let mut model: user::ActiveModel = current.into_active_model();
     model.password_hash = Set(Some(hash));

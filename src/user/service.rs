@@ -1,8 +1,8 @@
 use entity::{UserId, UserStatus, user};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 
-use crate::clock;
-use crate::error::ApiResult;
+use crate::kernel::clock;
+use crate::kernel::error::ApiResult;
 use crate::pii::{PhoneNumber, PiiCipher};
 
 /// Creates a user. The phone number is stored encrypted, hashed for lookup

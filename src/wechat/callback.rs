@@ -23,9 +23,9 @@ use super::dedupe::Claim;
 use super::message::Inbound;
 use super::replies::{self, Reply};
 use super::{identity, xml};
-use crate::db::sql;
-use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
-use crate::http::{declared_length, read_limited};
+use crate::kernel::db::sql;
+use crate::kernel::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
+use crate::kernel::http::{declared_length, read_limited};
 use crate::outbox;
 use crate::state::AppState;
 

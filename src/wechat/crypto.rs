@@ -11,8 +11,6 @@ use base64::engine::general_purpose::STANDARD as B64;
 use rand::RngCore;
 use sha1::{Digest, Sha1};
 
-use crate::pii::hex;
-
 const BLOCK: usize = 32;
 
 /// `sha1(sort(parts).concat())`, lowercase hex: the callback `signature`
@@ -25,7 +23,7 @@ pub fn sha1_sorted(parts: &[&str]) -> String {
     for part in sorted {
         hasher.update(part.as_bytes());
     }
-    hex(&hasher.finalize())
+    hex::encode(hasher.finalize())
 }
 
 /// Compares two signatures without leaking where they differ.
@@ -69,20 +67,8 @@ impl std::fmt::Debug for MsgCrypt {
 
 impl MsgCrypt {
     pub fn new(encoding_aes_key: &str, app_id: &str) -> Result<Self, CryptError> {
-        let encoding_aes_key = encoding_aes_key.trim();
-        if encoding_aes_key.len() != 43 {
-            return Err(CryptError::BadKey);
-        }
-        // The 43rd character carries 2 spare bits that WeChat's keys do not
-        // zero, so decoding must allow trailing bits.
-        let lenient = base64::engine::GeneralPurpose::new(
-            &base64::alphabet::STANDARD,
-            base64::engine::GeneralPurposeConfig::new().with_decode_allow_trailing_bits(true),
-        );
-        let bytes = lenient
-            .decode(format!("{encoding_aes_key}="))
+        let key = crate::kernel::keys::encoding_aes_key(encoding_aes_key)
             .map_err(|_| CryptError::BadKey)?;
-        let key: [u8; 32] = bytes.try_into().map_err(|_| CryptError::BadKey)?;
         Ok(Self {
             key,
             app_id: app_id.to_owned(),

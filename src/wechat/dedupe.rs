@@ -13,8 +13,8 @@ use std::time::Duration;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, Value};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::clock;
-use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::kernel::clock;
+use crate::kernel::error::{ApiError, ApiResult, ErrorCode};
 
 /// Claims written per statement at most.
 const MAX_BATCH: usize = 256;

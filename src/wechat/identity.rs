@@ -13,10 +13,11 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Set,
 };
 
-use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::kernel::error::{ApiError, ApiResult, ErrorCode};
+use crate::kernel::{clock, db};
 use crate::pii::PhoneNumber;
 use crate::state::AppState;
-use crate::{clock, db, user as users};
+use crate::user as users;
 
 /// What WeChat told us about the person signing in.
 #[derive(Debug, Clone)]

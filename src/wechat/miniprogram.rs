@@ -8,12 +8,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
-use super::client::{App, WechatError};
+use super::client::App;
+use super::error::WechatError;
 use super::identity::{self, WechatLogin};
 use crate::auth::Caller;
 use crate::auth::service::{TokenPair, issue_pair};
-use crate::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
-use crate::http::Json;
+use crate::kernel::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
+use crate::kernel::http::Json;
 use crate::pii::PhoneNumber;
 use crate::state::AppState;
 

@@ -15,6 +15,7 @@ pub mod callback;
 pub mod client;
 pub mod crypto;
 pub mod dedupe;
+pub mod error;
 pub mod identity;
 pub mod menu;
 pub mod message;

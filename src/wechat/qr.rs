@@ -15,11 +15,11 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
-use super::client::{App, WechatError};
+use super::client::App;
+use super::error::WechatError;
 use crate::auth::{Caller, CommunityScope};
-use crate::clock;
-use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::pii::hex;
+use crate::kernel::clock;
+use crate::kernel::error::{ApiError, ApiResult, ErrorBody};
 use crate::state::AppState;
 
 /// WeChat's longest temporary code.
@@ -88,7 +88,7 @@ async fn obtain(
     let (ticket, url, expires_at) = if sandbox {
         let mut raw = [0u8; 16];
         rand::rng().fill_bytes(&mut raw);
-        let ticket = format!("sandbox-{}", hex(&raw));
+        let ticket = format!("sandbox-{}", hex::encode(raw));
         let url = format!("https://weixin.qq.com/q/{ticket}");
         (
             ticket,

@@ -12,9 +12,9 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryF
 use super::identity;
 use super::message::{Body, Event, Inbound};
 use super::xml::cdata;
-use crate::clock;
 use crate::config::Settings;
-use crate::error::ApiResult;
+use crate::kernel::clock;
+use crate::kernel::error::ApiResult;
 use crate::state::AppState;
 
 /// A passive reply.
@@ -340,7 +340,7 @@ async fn subscribed(state: &AppState, inbound: &Inbound, scene: Option<&str>) ->
             .await;
             match inserted {
                 Ok(_) => {}
-                Err(e) if crate::db::is_unique_violation(&e) => {}
+                Err(e) if crate::kernel::db::is_unique_violation(&e) => {}
                 Err(e) => return Err(e.into()),
             }
         }

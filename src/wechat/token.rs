@@ -17,9 +17,9 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 
-use super::client::WechatError;
-use crate::clock;
-use crate::db::sql;
+use super::error::WechatError;
+use crate::kernel::clock;
+use crate::kernel::db::sql;
 
 /// How long one holder may take to refresh before another may try.
 const LEASE: chrono::Duration = chrono::Duration::seconds(20);

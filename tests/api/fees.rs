@@ -454,9 +454,15 @@ async fn finance_void_a_bill_billed_in_error_and_bill_the_period_again_but_not_o
     assert!(report.ok(), "{:#?}", report.problems);
     // With a voided bill on record the schema cannot go back before voiding.
     let later = crate::helpers::migrations_after("m20261123_000023_fee_bill_void");
-    anjia::db::migrate_down(&app.db, Some(later)).await.unwrap();
-    assert!(anjia::db::migrate_down(&app.db, Some(1)).await.is_err());
-    anjia::db::migrate_up(&app.db).await.unwrap();
+    anjia::kernel::db::migrate_down(&app.db, Some(later))
+        .await
+        .unwrap();
+    assert!(
+        anjia::kernel::db::migrate_down(&app.db, Some(1))
+            .await
+            .is_err()
+    );
+    anjia::kernel::db::migrate_up(&app.db).await.unwrap();
     let still = get(&app, &finance, &format!("{base}/fee-bills/{wrong_id}")).await;
     assert_eq!(still["status"], "void");
 }

@@ -2,7 +2,7 @@
 //! entries that must balance, balances that may not go negative, facts
 //! recorded once, and `verify` catching a ledger that breaks an invariant.
 
-use anjia::error::ErrorCode;
+use anjia::kernel::error::ErrorCode;
 use anjia::ledger::{self, Account, Entry, Posted};
 use chrono::Utc;
 use entity::{CommunityId, Fen, HouseholdId, JournalKind, OrderId};
@@ -169,7 +169,7 @@ async fn fifty_concurrent_postings_of_one_fact_record_it_once() {
         .map(|_| {
             let db = app.db.clone();
             tokio::spawn(async move {
-                let txn = anjia::db::begin_write(&db).await.unwrap();
+                let txn = anjia::kernel::db::begin_write(&db).await.unwrap();
                 let posted = ledger::post(
                     &txn,
                     Entry::new(JournalKind::Settlement, "test:settle-once")
@@ -230,7 +230,7 @@ async fn verify_reports_a_tampered_balance_and_an_unbalanced_entry() {
     app.db
         .execute_raw(Statement::from_sql_and_values(
             backend,
-            anjia::db::sql(
+            anjia::kernel::db::sql(
                 backend,
                 "UPDATE ledger_accounts SET balance = 5000 WHERE id = $1",
             ),

@@ -260,7 +260,7 @@ async fn post_at(app: &TestApp, entry: anjia::ledger::Entry, at: chrono::DateTim
     app.db
         .execute_raw(Statement::from_sql_and_values(
             backend,
-            anjia::db::sql(
+            anjia::kernel::db::sql(
                 backend,
                 "UPDATE journal_entries SET created_at = $1 WHERE id = $2",
             ),
@@ -283,7 +283,7 @@ async fn old_withdrawal(
     app.db
         .execute_raw(Statement::from_sql_and_values(
             backend,
-            anjia::db::sql(
+            anjia::kernel::db::sql(
                 backend,
                 "INSERT INTO withdrawals (id, merchant_id, amount, status, requested_by, created_at, updated_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $6)",
@@ -317,7 +317,9 @@ async fn balances_kept_for_all_communities_before_are_split_first_in_first_out_w
         CommunityId::from_uuid(b.community),
     );
     let since = migrations_after("m20261123_000023_fee_bill_void");
-    anjia::db::migrate_down(&app.db, Some(since)).await.unwrap();
+    anjia::kernel::db::migrate_down(&app.db, Some(since))
+        .await
+        .unwrap();
 
     // 100.00 settled in A, then 50.00 in B; a payout of 80.00 paid, one of
     // 40.00 still waiting (the rest of A's and the first of B's), one of
@@ -388,7 +390,7 @@ async fn balances_kept_for_all_communities_before_are_split_first_in_first_out_w
     )
     .await;
 
-    anjia::db::migrate_up(&app.db).await.unwrap();
+    anjia::kernel::db::migrate_up(&app.db).await.unwrap();
     let report = anjia::ledger::verify(&app.db).await.unwrap();
     assert!(report.ok(), "{:#?}", report.problems);
     let balance = get(&app, &owner, &format!("/api/v1/merchants/{shop}/balance")).await;
@@ -470,5 +472,9 @@ async fn balances_kept_for_all_communities_before_are_split_first_in_first_out_w
     let report = anjia::ledger::verify(&app.db).await.unwrap();
     assert!(report.ok(), "{:#?}", report.problems);
     // Money has moved per community since: the split cannot be undone.
-    assert!(anjia::db::migrate_down(&app.db, Some(since)).await.is_err());
+    assert!(
+        anjia::kernel::db::migrate_down(&app.db, Some(since))
+            .await
+            .is_err()
+    );
 }

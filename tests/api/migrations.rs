@@ -34,27 +34,32 @@ async fn schema(db: &DatabaseConnection) -> Vec<String> {
 async fn every_migration_runs_up_down_and_up_again_to_the_same_schema() {
     let test_db = TestDb::new().await;
     let db = Database::connect(&test_db.url).await.unwrap();
-    anjia::db::migrate_up(&db).await.unwrap();
+    anjia::kernel::db::migrate_up(&db).await.unwrap();
     let first = schema(&db).await;
     assert!(first.iter().any(|i| i.contains("communities")), "{first:?}");
 
-    anjia::db::migrate_down(&db, None).await.unwrap();
+    anjia::kernel::db::migrate_down(&db, None).await.unwrap();
     assert_eq!(
         schema(&db).await,
         Vec::<String>::new(),
         "down left tables behind"
     );
     assert!(
-        anjia::db::migration_status(&db)
+        anjia::kernel::db::migration_status(&db)
             .await
             .unwrap()
             .iter()
             .all(|(_, applied)| !applied)
     );
 
-    anjia::db::migrate_up(&db).await.unwrap();
+    anjia::kernel::db::migrate_up(&db).await.unwrap();
     assert_eq!(schema(&db).await, first);
-    assert!(anjia::db::pending_migrations(&db).await.unwrap().is_empty());
+    assert!(
+        anjia::kernel::db::pending_migrations(&db)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     db.close().await.ok();
 }
 
@@ -168,7 +173,9 @@ async fn orders_settled_before_the_settlement_queue_keep_their_settlement_and_wa
     // `orders.settled_at`, one settlement entry per order, and a merchant's
     // one balance for all its communities.
     let since = 1 + crate::helpers::migrations_after("m20261123_000022_settlement_queue");
-    anjia::db::migrate_down(db, Some(since)).await.unwrap();
+    anjia::kernel::db::migrate_down(db, Some(since))
+        .await
+        .unwrap();
     let backend = db.get_database_backend();
     let community = CommunityId::from_uuid(w.community);
     let merchant: MerchantId = shop.parse().unwrap();
@@ -192,7 +199,7 @@ async fn orders_settled_before_the_settlement_queue_keep_their_settlement_and_wa
     for (n, (id, amount, settled)) in orders.iter().enumerate() {
         db.execute_raw(Statement::from_sql_and_values(
             backend,
-            anjia::db::sql(
+            anjia::kernel::db::sql(
                 backend,
                 "INSERT INTO orders (id, order_no, community_id, merchant_id, user_id, household_id, \
                  status, amount, payment_method, paid_at, payment_deadline, fulfilment, address, \
@@ -252,7 +259,7 @@ async fn orders_settled_before_the_settlement_queue_keep_their_settlement_and_wa
         }
     }
 
-    anjia::db::migrate_up(db).await.unwrap();
+    anjia::kernel::db::migrate_up(db).await.unwrap();
     let report = ledger::verify(db).await.unwrap();
     assert!(report.ok(), "{:#?}", report.problems);
     let settlements = entity::order_settlement::Entity::find()
@@ -314,5 +321,9 @@ async fn orders_settled_before_the_settlement_queue_keep_their_settlement_and_wa
         "{balance}"
     );
     // Once orders have settled in batches the schema cannot go back.
-    assert!(anjia::db::migrate_down(db, Some(since)).await.is_err());
+    assert!(
+        anjia::kernel::db::migrate_down(db, Some(since))
+            .await
+            .is_err()
+    );
 }

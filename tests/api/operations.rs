@@ -25,7 +25,9 @@ async fn ready_reports_the_database_reachable_and_migrations_current() {
 #[tokio::test]
 async fn ready_is_unavailable_while_migrations_are_pending() {
     let app = spawn_app().await;
-    anjia::db::migrate_down(&app.db, Some(1)).await.unwrap();
+    anjia::kernel::db::migrate_down(&app.db, Some(1))
+        .await
+        .unwrap();
     let res = app.get("/ready", None).await;
     let body = crate::helpers::assert_error(res, 503, "service_unavailable").await;
     assert!(

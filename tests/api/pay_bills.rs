@@ -53,7 +53,7 @@ fn fund_bill(lines: &[(&str, &str, &str, &str, &str)]) -> String {
 
 /// Mounts one bill: its signed answer naming a download, and the file.
 async fn serve_bill(fake: &Fake, api: &str, token: &str, text: &str) {
-    let digest = anjia::pii::hex(&sha1::Sha1::digest(text.as_bytes()));
+    let digest = hex::encode(sha1::Sha1::digest(text.as_bytes()));
     let answer = json!({
         "hash_type": "SHA1", "hash_value": digest,
         "download_url": format!("{}/v3/billdownload/file?token={token}", fake.app.fake_wechat.uri()),
@@ -329,7 +329,7 @@ async fn a_day_s_bills_are_fetched_once_they_exist_their_fees_booked_and_every_d
         ("/v3/bill/tradebill", "trade-24", next_trade),
         ("/v3/bill/fundflowbill", "fund-24", fund_bill(&[])),
     ] {
-        let digest = anjia::pii::hex(&sha1::Sha1::digest(text.as_bytes()));
+        let digest = hex::encode(sha1::Sha1::digest(text.as_bytes()));
         let answer = json!({ "hash_type": "SHA1", "hash_value": digest,
             "download_url": format!("{}/v3/billdownload/file?token={token}", app.fake_wechat.uri()) })
         .to_string();

@@ -286,7 +286,7 @@ async fn one_batch_settles_several_merchants_each_credited_its_own_orders_less_i
         .db
         .execute_raw(sea_orm::Statement::from_sql_and_values(
             backend,
-            anjia::db::sql(
+            anjia::kernel::db::sql(
                 backend,
                 "UPDATE order_settlements SET merchant_id = $1 WHERE order_id = \
                  (SELECT order_id FROM order_settlements WHERE merchant_id = $2 AND gross = 6800)",

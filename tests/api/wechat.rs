@@ -20,7 +20,8 @@ pub fn configure(s: &mut anjia::config::Settings) {
     s.wechat.app_id = APP_ID.into();
     s.wechat.app_secret = "test-app-secret".to_owned().into();
     s.wechat.token = TOKEN.to_owned().into();
-    s.wechat.oauth_redirect_allowlist = vec!["https://h5.example.com/app/".into()];
+    s.wechat.oauth_redirect_allowlist =
+        vec![anjia::kernel::redirect::AllowEntry::parse("https://h5.example.com/app/").unwrap()];
     s.miniprogram.app_id = MP_APP_ID.into();
     s.miniprogram.app_secret = "test-mini-secret".to_owned().into();
 }

@@ -69,7 +69,8 @@ pub fn keys() -> Arc<Keys> {
     )
     .unwrap();
     Arc::new(Keys {
-        platform: MerchantKey::from_key("", "", platform),
+        platform: MerchantKey::from_pkcs8_der("", "", platform.to_pkcs8_der().unwrap().as_bytes())
+            .unwrap(),
         merchant_public: merchant.to_public_key(),
         merchant_path: merchant_path.display().to_string(),
         platform_path: platform_path.display().to_string(),
@@ -119,7 +120,8 @@ impl Fake {
                 "Wechatpay-Signature".into(),
                 self.keys
                     .platform
-                    .sign(&format!("{timestamp}\n{nonce}\n{body}\n")),
+                    .sign(&format!("{timestamp}\n{nonce}\n{body}\n"))
+                    .unwrap(),
             ),
             ("Wechatpay-Serial".into(), PUBLIC_KEY_ID.into()),
         ]
@@ -369,12 +371,13 @@ async fn a_resident_pays_through_wechat_pay_and_only_a_genuine_notification_pays
     let genuine = fake.notification(&transaction(&o.order_no, 13_600));
     let forged_key = {
         let mut h = fake.signed(&genuine, now);
-        let other = MerchantKey::from_key(
-            "",
-            "",
-            RsaPrivateKey::new(&mut rand_core_06::OsRng, 2048).unwrap(),
-        );
-        h[2].1 = other.sign(&format!("{now}\n{}\n{genuine}\n", h[1].1));
+        let other_key = RsaPrivateKey::new(&mut rand_core_06::OsRng, 2048).unwrap();
+        let other =
+            MerchantKey::from_pkcs8_der("", "", other_key.to_pkcs8_der().unwrap().as_bytes())
+                .unwrap();
+        h[2].1 = other
+            .sign(&format!("{now}\n{}\n{genuine}\n", h[1].1))
+            .unwrap();
         h
     };
     let wrong_serial = {

@@ -5,7 +5,7 @@
 use actix_web::HttpResponse;
 use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
 
-use crate::error::{ApiError, ApiResult};
+use crate::kernel::error::{ApiError, ApiResult};
 
 /// Most rows one export holds; filter to narrow a larger list.
 pub const EXPORT_LIMIT: u64 = 50_000;

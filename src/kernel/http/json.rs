@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use super::{payload_error, payload_too_large};
-use crate::error::{ApiError, ErrorCode};
+use crate::kernel::error::{ApiError, ErrorCode};
 
 /// The request body limit, registered as app data.
 #[derive(Clone, Copy, Debug)]

@@ -16,7 +16,7 @@ pub use pagination::{Page, PageQuery, PageRequest};
 
 use actix_web::{HttpRequest, error, web};
 
-use crate::error::{ApiError, ErrorCode};
+use crate::kernel::error::{ApiError, ErrorCode};
 
 /// Reads a `text/csv` request body (at most the upload limit); other
 /// content types are refused with `415`.
@@ -46,7 +46,7 @@ pub async fn read_csv(req: &HttpRequest, payload: web::Payload) -> Result<web::B
 
 /// For `PATCH` fields that can be cleared: absent → `None` (unchanged),
 /// `null` → `Some(None)` (cleared), a value → `Some(Some(v))`. Use with
-/// `#[serde(default, deserialize_with = "crate::http::nullable")]`.
+/// `#[serde(default, deserialize_with = "crate::kernel::http::nullable")]`.
 pub fn nullable<'de, T, D>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
 where
     T: serde::Deserialize<'de>,

@@ -9,8 +9,8 @@ use sea_orm::{ConnectionTrait, Statement};
 use uuid::Uuid;
 
 use super::Report;
-use crate::db::sql;
-use crate::error::ApiResult;
+use crate::kernel::db::sql;
+use crate::kernel::error::ApiResult;
 
 pub(super) async fn check<C: ConnectionTrait>(db: &C, report: &mut Report) -> ApiResult<()> {
     let payable = LedgerAccountKind::MerchantPayable.as_str();

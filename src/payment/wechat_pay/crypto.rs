@@ -10,11 +10,16 @@ use aes_gcm::aead::{Aead, Payload};
 use aes_gcm::{Aes256Gcm, KeyInit, Nonce};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use rsa::pkcs1v15::{Signature, SigningKey, VerifyingKey};
-use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey};
-use rsa::signature::{SignatureEncoding, Signer, Verifier};
-use rsa::{RsaPrivateKey, RsaPublicKey};
-use sha2::Sha256;
+use ring::rand::SystemRandom;
+use ring::signature::{
+    RSA_PKCS1_2048_8192_SHA256, RSA_PKCS1_SHA256, RsaKeyPair, UnparsedPublicKey,
+};
+use x509_cert::der::{Decode, DecodePem};
+use x509_cert::spki::SubjectPublicKeyInfoOwned;
+
+/// rsaEncryption (RFC 8017): the only key algorithm WeChat Pay uses.
+const RSA_ENCRYPTION: x509_cert::der::oid::ObjectIdentifier =
+    x509_cert::der::oid::ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 
 /// A signature WeChat sends to probe that merchants verify signatures; it
 /// must always be refused.
@@ -38,32 +43,51 @@ pub enum Refused {
 }
 
 /// The merchant's private key and the serial number of its certificate.
+/// Signing runs on `ring` (constant-time RSA).
 pub struct MerchantKey {
     pub mch_id: String,
     pub serial_no: String,
-    key: SigningKey<Sha256>,
+    key: RsaKeyPair,
+    rng: SystemRandom,
 }
 
 impl MerchantKey {
     /// From a PKCS#8 PEM (`apiclient_key.pem`).
     pub fn from_pem(mch_id: &str, serial_no: &str, pem: &str) -> anyhow::Result<Self> {
-        let key = RsaPrivateKey::from_pkcs8_pem(pem).map_err(|e| {
+        let (label, der) = x509_cert::der::pem::decode_vec(pem.trim().as_bytes())
+            .map_err(|e| anyhow::anyhow!("the merchant private key is not PEM: {e}"))?;
+        if label != "PRIVATE KEY" {
+            anyhow::bail!("the merchant private key is a {label:?}, not a PKCS#8 \"PRIVATE KEY\"");
+        }
+        Self::from_pkcs8_der(mch_id, serial_no, &der)
+    }
+
+    /// From a PKCS#8 DER RSA key of 2048 bits or more.
+    pub fn from_pkcs8_der(mch_id: &str, serial_no: &str, der: &[u8]) -> anyhow::Result<Self> {
+        let key = RsaKeyPair::from_pkcs8(der).map_err(|e| {
             anyhow::anyhow!("the merchant private key is not a PKCS#8 RSA key: {e}")
         })?;
-        Ok(Self::from_key(mch_id, serial_no, key))
-    }
-
-    pub fn from_key(mch_id: &str, serial_no: &str, key: RsaPrivateKey) -> Self {
-        Self {
+        Ok(Self {
             mch_id: mch_id.to_owned(),
             serial_no: serial_no.to_owned(),
-            key: SigningKey::<Sha256>::new(key),
-        }
+            key,
+            rng: SystemRandom::new(),
+        })
     }
 
-    /// SHA256withRSA over `message`, base64.
-    pub fn sign(&self, message: &str) -> String {
-        B64.encode(self.key.sign(message.as_bytes()).to_bytes())
+    /// SHA256withRSA over `message`, base64. Fails only if the system's
+    /// random source does (the buffer is the modulus's size).
+    pub fn sign(&self, message: &str) -> anyhow::Result<String> {
+        let mut signature = vec![0; self.key.public().modulus_len()];
+        self.key
+            .sign(
+                &RSA_PKCS1_SHA256,
+                &self.rng,
+                message.as_bytes(),
+                &mut signature,
+            )
+            .map_err(|_| anyhow::anyhow!("RSA signing failed"))?;
+        Ok(B64.encode(signature))
     }
 
     /// The `Authorization` header of a request to WeChat Pay:
@@ -75,19 +99,25 @@ impl MerchantKey {
         timestamp: i64,
         nonce: &str,
         body: &str,
-    ) -> String {
+    ) -> anyhow::Result<String> {
         let signature = self.sign(&format!(
             "{method}\n{path_and_query}\n{timestamp}\n{nonce}\n{body}\n"
-        ));
-        format!(
+        ))?;
+        Ok(format!(
             "WECHATPAY2-SHA256-RSA2048 mchid=\"{}\",nonce_str=\"{nonce}\",signature=\"{signature}\",timestamp=\"{timestamp}\",serial_no=\"{}\"",
             self.mch_id, self.serial_no
-        )
+        ))
     }
 
     /// The client's payment signature (`paySign`) for `wx.requestPayment`:
     /// `appId\ntimeStamp\nnonceStr\npackage\n`, signed.
-    pub fn pay_sign(&self, app_id: &str, timestamp: i64, nonce: &str, package: &str) -> String {
+    pub fn pay_sign(
+        &self,
+        app_id: &str,
+        timestamp: i64,
+        nonce: &str,
+        package: &str,
+    ) -> anyhow::Result<String> {
         self.sign(&format!("{app_id}\n{timestamp}\n{nonce}\n{package}\n"))
     }
 }
@@ -98,24 +128,25 @@ impl MerchantKey {
 /// migration from certificates to public keys).
 #[derive(Default)]
 pub struct PlatformKeys {
-    keys: HashMap<String, VerifyingKey<Sha256>>,
+    /// Each serial's RSAPublicKey (PKCS#1 DER), verified on `ring`.
+    keys: HashMap<String, UnparsedPublicKey<Vec<u8>>>,
 }
 
 impl PlatformKeys {
-    /// Adds the public key WeChat gives in public-key mode.
+    /// Adds the public key WeChat gives in public-key mode (a PEM
+    /// `PUBLIC KEY`).
     pub fn add_public_key(&mut self, id: &str, pem: &str) -> anyhow::Result<()> {
-        let key = RsaPublicKey::from_public_key_pem(pem).map_err(|e| {
-            anyhow::anyhow!("the WeChat Pay public key {id} is not an RSA public key: {e}")
+        let spki = SubjectPublicKeyInfoOwned::from_pem(pem.trim().as_bytes()).map_err(|e| {
+            anyhow::anyhow!("the WeChat Pay public key {id} is not a PEM public key: {e}")
         })?;
-        self.add(id, key);
-        Ok(())
+        self.add(id, &spki)
+            .map_err(|e| anyhow::anyhow!("the WeChat Pay public key {id}: {e}"))
     }
 
     /// Adds a platform certificate (PEM); its serial number is read from it.
     /// Returns the serial.
     pub fn add_certificate(&mut self, pem: &str) -> anyhow::Result<String> {
         use x509_cert::Certificate;
-        use x509_cert::der::{DecodePem, Encode};
         let cert = Certificate::from_pem(pem.as_bytes())
             .map_err(|e| anyhow::anyhow!("not a PEM certificate: {e}"))?;
         let serial: String = cert
@@ -125,22 +156,39 @@ impl PlatformKeys {
             .iter()
             .map(|b| format!("{b:02X}"))
             .collect();
-        let spki = cert
-            .tbs_certificate
-            .subject_public_key_info
-            .to_der()
+        self.add(&serial, &cert.tbs_certificate.subject_public_key_info)
             .map_err(|e| anyhow::anyhow!("the certificate's key: {e}"))?;
-        let key = RsaPublicKey::from_public_key_der(&spki)
-            .map_err(|e| anyhow::anyhow!("the certificate's key is not RSA: {e}"))?;
-        self.add(&serial, key);
         Ok(serial)
     }
 
-    pub fn add(&mut self, serial: &str, key: RsaPublicKey) {
+    /// Adds a DER SubjectPublicKeyInfo under `serial`.
+    pub fn add_der(&mut self, serial: &str, spki_der: &[u8]) -> anyhow::Result<()> {
+        let spki = SubjectPublicKeyInfoOwned::from_der(spki_der)
+            .map_err(|e| anyhow::anyhow!("not a DER public key: {e}"))?;
+        self.add(serial, &spki)
+    }
+
+    fn add(&mut self, serial: &str, spki: &SubjectPublicKeyInfoOwned) -> anyhow::Result<()> {
+        if spki.algorithm.oid != RSA_ENCRYPTION {
+            anyhow::bail!("not an RSA key (algorithm {})", spki.algorithm.oid);
+        }
+        let pkcs1 = spki
+            .subject_public_key
+            .as_bytes()
+            .ok_or_else(|| anyhow::anyhow!("the key's bit string is not whole bytes"))?;
+        // Parsed once now, so a bad key fails at start and not at the first
+        // notification.
+        let key = pkcs1::RsaPublicKey::from_der(pkcs1)
+            .map_err(|e| anyhow::anyhow!("not an RSA public key: {e}"))?;
+        let bits = key.modulus.as_bytes().len() * 8;
+        if !(2048..=8192).contains(&bits) {
+            anyhow::bail!("an RSA key of {bits} bits (WeChat Pay's are 2048)");
+        }
         self.keys.insert(
             serial.to_ascii_uppercase(),
-            VerifyingKey::<Sha256>::new(key),
+            UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, pkcs1.to_vec()),
         );
+        Ok(())
     }
 
     pub fn is_empty(&self) -> bool {
@@ -176,7 +224,6 @@ impl PlatformKeys {
         let raw = B64
             .decode(headers.signature.trim())
             .map_err(|_| Refused::BadSignature)?;
-        let signature = Signature::try_from(raw.as_slice()).map_err(|_| Refused::BadSignature)?;
         let mut message = Vec::with_capacity(body.len() + 64);
         message.extend_from_slice(headers.timestamp.trim().as_bytes());
         message.push(b'\n');
@@ -184,7 +231,7 @@ impl PlatformKeys {
         message.push(b'\n');
         message.extend_from_slice(body);
         message.push(b'\n');
-        key.verify(&message, &signature)
+        key.verify(&message, &raw)
             .map_err(|_| Refused::BadSignature)
     }
 }
@@ -263,7 +310,13 @@ pub fn api_v3_key(text: &str) -> anyhow::Result<[u8; 32]> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use rsa::pkcs8::{EncodePublicKey, LineEnding};
+    use rsa::RsaPrivateKey;
+    use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
+
+    /// `key` as the merchant's signing key (test keys are made with `rsa`).
+    pub(super) fn signer(mch_id: &str, serial: &str, key: &RsaPrivateKey) -> MerchantKey {
+        MerchantKey::from_pkcs8_der(mch_id, serial, key.to_pkcs8_der().unwrap().as_bytes()).unwrap()
+    }
 
     fn keys() -> (MerchantKey, PlatformKeys, RsaPrivateKey) {
         let mut rng = rand_core_rng();
@@ -275,11 +328,7 @@ mod tests {
             .to_public_key_pem(LineEnding::LF)
             .unwrap();
         keys.add_public_key("PUB_KEY_ID_TEST", &pem).unwrap();
-        (
-            MerchantKey::from_key("1900000001", "SERIAL", merchant),
-            keys,
-            platform,
-        )
+        (signer("1900000001", "SERIAL", &merchant), keys, platform)
     }
 
     fn rand_core_rng() -> rsa::rand_core::OsRng {
@@ -287,8 +336,9 @@ mod tests {
     }
 
     fn signed(platform: &RsaPrivateKey, timestamp: &str, nonce: &str, body: &str) -> String {
-        let key = MerchantKey::from_key("", "", platform.clone());
-        key.sign(&format!("{timestamp}\n{nonce}\n{body}\n"))
+        signer("", "", platform)
+            .sign(&format!("{timestamp}\n{nonce}\n{body}\n"))
+            .unwrap()
     }
 
     fn headers<'a>(signature: &'a str, serial: &'a str, timestamp: &'a str) -> SignedHeaders<'a> {
@@ -334,10 +384,60 @@ mod tests {
             Err(Refused::SignTest)
         );
         // The merchant's own key is not WeChat's.
-        let forged = merchant.sign(&format!("1700000000\nn1\n{body}\n"));
+        let forged = merchant.sign(&format!("1700000000\nn1\n{body}\n")).unwrap();
         assert_eq!(
             at(1_700_000_000, &forged, "PUB_KEY_ID_TEST", body.as_bytes()),
             Err(Refused::BadSignature)
+        );
+    }
+
+    #[test]
+    fn signatures_are_standard_pkcs1_v1_5_both_ways_and_weak_keys_are_refused() {
+        use rsa::pkcs1v15::{Signature, SigningKey, VerifyingKey};
+        use rsa::signature::{SignatureEncoding, Signer, Verifier};
+        let merchant_private = RsaPrivateKey::new(&mut rand_core_rng(), 2048).unwrap();
+        let merchant_public = merchant_private.to_public_key();
+        let merchant = signer("", "", &merchant_private);
+        let (_, keys, platform) = keys();
+        // Made by another implementation, verified here.
+        let theirs = SigningKey::<sha2::Sha256>::new(platform.clone())
+            .sign(b"1700000000\nn1\n{}\n")
+            .to_bytes();
+        assert_eq!(
+            keys.verify(
+                &headers(&B64.encode(theirs), "PUB_KEY_ID_TEST", "1700000000"),
+                b"{}",
+                1_700_000_000,
+                300
+            ),
+            Ok(())
+        );
+        // Made here, verified by another implementation.
+        let ours = merchant.sign("GET\n/v3/x\n1\nN\n\n").unwrap();
+        let raw = B64.decode(ours).unwrap();
+        VerifyingKey::<sha2::Sha256>::new(merchant_public)
+            .verify(
+                b"GET\n/v3/x\n1\nN\n\n",
+                &Signature::try_from(raw.as_slice()).unwrap(),
+            )
+            .unwrap();
+        // A 1024-bit platform key fails when it is loaded.
+        let weak = RsaPrivateKey::new(&mut rand_core_rng(), 1024).unwrap();
+        let pem = weak
+            .to_public_key()
+            .to_public_key_pem(LineEnding::LF)
+            .unwrap();
+        let err = PlatformKeys::default()
+            .add_public_key("PUB_KEY_ID_WEAK", &pem)
+            .unwrap_err();
+        assert!(err.to_string().contains("1024 bits"), "{err}");
+        assert!(
+            PlatformKeys::default()
+                .add_public_key(
+                    "PUB_KEY_ID_X",
+                    "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"
+                )
+                .is_err()
         );
     }
 
@@ -366,13 +466,15 @@ mod tests {
     #[test]
     fn the_authorization_header_carries_a_signature_of_the_canonical_request() {
         let (merchant, _, _) = keys();
-        let header = merchant.authorization(
-            "POST",
-            "/v3/pay/transactions/jsapi",
-            1_700_000_000,
-            "NONCE",
-            "{}",
-        );
+        let header = merchant
+            .authorization(
+                "POST",
+                "/v3/pay/transactions/jsapi",
+                1_700_000_000,
+                "NONCE",
+                "{}",
+            )
+            .unwrap();
         assert!(header.starts_with(
             "WECHATPAY2-SHA256-RSA2048 mchid=\"1900000001\",nonce_str=\"NONCE\",signature=\""
         ));
@@ -386,8 +488,10 @@ mod certificate_tests {
     use std::str::FromStr;
     use std::time::Duration;
 
+    use rsa::RsaPrivateKey;
     use rsa::pkcs1v15::SigningKey;
     use rsa::pkcs8::EncodePublicKey;
+    use sha2::Sha256;
     use x509_cert::builder::{Builder, CertificateBuilder, Profile};
     use x509_cert::der::EncodePem;
     use x509_cert::name::Name;
@@ -439,7 +543,9 @@ mod certificate_tests {
         .unwrap();
         let body = b"{}";
         let sign = |key: &RsaPrivateKey| {
-            MerchantKey::from_key("", "", key.clone()).sign("1700000000\nn\n{}\n")
+            super::tests::signer("", "", key)
+                .sign("1700000000\nn\n{}\n")
+                .unwrap()
         };
         let (by_old, by_new) = (sign(&old), sign(&new));
         let check = |signature: &str, serial: &str| {

@@ -19,9 +19,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
-use crate::clock;
 use crate::config::{PaymentProvider, Settings, WechatPaySettings};
-use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::kernel::clock;
+use crate::kernel::error::{ApiError, ApiResult, ErrorCode};
 use crypto::{MerchantKey, PlatformKeys, SignedHeaders};
 
 /// The provider: the merchant's key, WeChat's keys, the APIv3 key.
@@ -161,12 +161,10 @@ impl WechatPay {
         let nonce_str = nonce();
         let package = format!("prepay_id={prepay_id}");
         Ok(RequestPayment {
-            pay_sign: self.merchant.pay_sign(
-                &self.settings.app_id,
-                time_stamp,
-                &nonce_str,
-                &package,
-            ),
+            pay_sign: self
+                .merchant
+                .pay_sign(&self.settings.app_id, time_stamp, &nonce_str, &package)
+                .map_err(ApiError::internal)?,
             app_id: self.settings.app_id.clone(),
             time_stamp: time_stamp.to_string(),
             nonce_str,
@@ -217,13 +215,16 @@ impl WechatPay {
         body: Option<serde_json::Value>,
     ) -> ApiResult<(reqwest::StatusCode, serde_json::Value)> {
         let text = body.as_ref().map(|b| b.to_string()).unwrap_or_default();
-        let authorization = self.merchant.authorization(
-            method.as_str(),
-            path,
-            clock::now().timestamp(),
-            &nonce(),
-            &text,
-        );
+        let authorization = self
+            .merchant
+            .authorization(
+                method.as_str(),
+                path,
+                clock::now().timestamp(),
+                &nonce(),
+                &text,
+            )
+            .map_err(ApiError::internal)?;
         let url = format!("{}{path}", self.settings.api_base.trim_end_matches('/'));
         let mut request = self
             .http
@@ -310,9 +311,10 @@ impl WechatPay {
                 "a bill's download URL {url:?} is not on {base}"
             )));
         };
-        let authorization =
-            self.merchant
-                .authorization("GET", path, clock::now().timestamp(), &nonce(), "");
+        let authorization = self
+            .merchant
+            .authorization("GET", path, clock::now().timestamp(), &nonce(), "")
+            .map_err(ApiError::internal)?;
         let response = self
             .http
             .get(url)

@@ -17,7 +17,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::Deserialize;
 
 use super::crypto::{self, Resource, SignedHeaders};
-use crate::clock;
+use crate::kernel::clock;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]

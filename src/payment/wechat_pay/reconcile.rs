@@ -16,8 +16,8 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::json;
 
-use crate::db::claim_and_stamp;
-use crate::error::{ApiError, ApiResult};
+use crate::kernel::db::claim_and_stamp;
+use crate::kernel::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
 /// How long after the prepay, and between two questions about one order.
@@ -255,7 +255,10 @@ async fn check(state: &AppState, pay: &super::WechatPay, o: &order::Model) -> Ap
 /// Nothing more can arrive for this order: stop asking.
 async fn mark_closed(state: &AppState, o: &order::Model) -> ApiResult<()> {
     order::Entity::update_many()
-        .col_expr(order::Column::PayClosedAt, Expr::value(crate::clock::now()))
+        .col_expr(
+            order::Column::PayClosedAt,
+            Expr::value(crate::kernel::clock::now()),
+        )
         .filter(order::Column::Id.eq(o.id))
         .exec(&state.db)
         .await?;

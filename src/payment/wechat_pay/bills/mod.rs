@@ -28,8 +28,8 @@ use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, Que
 use sha1::{Digest, Sha1};
 
 use super::WechatPay;
-use crate::clock;
-use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::kernel::clock;
+use crate::kernel::error::{ApiError, ApiResult, ErrorCode};
 use crate::ledger::{self, Account, Entry};
 use parse::Line;
 
@@ -123,7 +123,7 @@ async fn bill_text(
         .into());
     }
     let bytes = pay.download(url).await?;
-    let digest = crate::pii::hex(&Sha1::digest(&bytes));
+    let digest = hex::encode(Sha1::digest(&bytes));
     if !digest.eq_ignore_ascii_case(hash.trim()) {
         return Err(ApiError::internal(anyhow::anyhow!(
             "the bill from {path} does not match its SHA-1 ({digest}, WeChat Pay said {hash})"
@@ -169,7 +169,7 @@ pub async fn fetch(
         None => Vec::new(),
     };
     progress(&format!("  {} lines", fund.len()));
-    let txn = crate::db::begin_write(db).await?;
+    let txn = crate::kernel::db::begin_write(db).await?;
     pay_bill_line::Entity::delete_many()
         .filter(pay_bill_line::Column::BillDate.eq(day.as_str()))
         .exec(&txn)

@@ -22,7 +22,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::error::ApiResult;
+use crate::kernel::error::ApiResult;
 
 /// Whether a day's bills are in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]

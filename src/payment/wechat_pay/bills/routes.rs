@@ -9,7 +9,7 @@ use utoipa::IntoParams;
 
 use super::report::{self, Reconciliation};
 use crate::auth::CommunityScope;
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::kernel::error::{ApiError, ApiResult, ErrorBody};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -26,7 +26,7 @@ fn day(text: &str) -> ApiResult<NaiveDate> {
 
 fn answer(r: Reconciliation, format: &ReportFormat) -> ApiResult<HttpResponse> {
     if format.format.as_deref() == Some("csv") {
-        return crate::http::csv_response(
+        return crate::kernel::http::csv_response(
             &format!("reconciliation-{}.csv", r.date),
             &report::CSV_HEADER,
             report::csv_rows(&r),
