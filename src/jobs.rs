@@ -13,9 +13,10 @@ use chrono::{DateTime, Duration, Utc};
 use entity::{OrderId, OrderStatus, order};
 use sea_orm::EntityTrait;
 
+use crate::flows::orders::advance;
 use crate::kernel::db::{begin_write, claim_ids};
 use crate::kernel::error::ApiResult;
-use crate::orders::service::{Actor, MoveDetails, advance};
+use crate::orders::service::{Actor, MoveDetails};
 use crate::state::AppState;
 
 /// What one sweep did.
@@ -97,7 +98,7 @@ pub async fn sweep(state: &AppState, now: DateTime<Utc>) -> ApiResult<SweepRepor
     report.deadlines =
         crate::group_buys::service::sweep_deadlines(&state.db, &state.settings, now, batch).await?;
     report.settled =
-        crate::group_buys::service::settle_called_off(&state.db, &state.settings, batch).await?;
+        crate::flows::group_buys::settle_called_off(&state.db, &state.settings, batch).await?;
     let confirm_before = now - Duration::days(i64::from(state.settings.payment.auto_confirm_days));
     report.confirmed = move_claimed(
         state,

@@ -11,6 +11,7 @@ pub mod demo;
 pub mod disputes;
 pub mod fees;
 pub mod files;
+pub mod flows;
 pub mod group_buys;
 pub mod health;
 pub mod jobs;

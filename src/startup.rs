@@ -117,7 +117,7 @@ impl Application {
             .settings
             .outbox
             .worker
-            .then(|| tokio::spawn(crate::outbox::run_worker(self.state.clone())));
+            .then(|| tokio::spawn(outbox_worker(&self.state).run()));
         let jobs = self
             .state
             .settings
@@ -137,4 +137,28 @@ async fn not_found() -> Result<HttpResponse, ApiError> {
         crate::kernel::error::ErrorCode::NotFound,
         "no such route; see /docs",
     ))
+}
+
+/// The outbox's worker with a sender for each channel that is not a WeChat
+/// message: WeChat Pay refunds and merchant transfers.
+pub fn outbox_worker(state: &AppState) -> crate::outbox::Worker {
+    use entity::OutboxChannel;
+    crate::outbox::Worker::new(
+        state.db.clone(),
+        state.settings.clone(),
+        state.wechat.clone(),
+    )
+    .with_sender(
+        OutboxChannel::PayRefund,
+        Arc::new(crate::payment::RefundSender {
+            pay: state.wechat_pay.clone(),
+        }),
+    )
+    .with_sender(
+        OutboxChannel::PayTransfer,
+        Arc::new(crate::settlement::transfer::TransferSender {
+            pay: state.wechat_pay.clone(),
+            settings: state.settings.clone(),
+        }),
+    )
 }

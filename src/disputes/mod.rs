@@ -39,7 +39,7 @@ use crate::config::Settings;
 use crate::kernel::clock;
 use crate::kernel::db::{begin_write, claim_ids, is_unique_violation};
 use crate::kernel::error::{ApiError, ApiResult, ErrorCode};
-use crate::orders::service::{Actor, MoveDetails, advance};
+use crate::orders::service::Actor;
 
 /// Statuses of an order a resident may dispute: the merchant has taken it
 /// (before that, the resident cancels instead) and its money is still held.
@@ -256,9 +256,9 @@ async fn record<C: ConnectionTrait>(
 }
 
 /// Moves `d` to `to` with `step` in the caller's transaction: the
-/// conditional update, the history, and (for `resolved`) the refund and the
-/// order's next move. `refund` is what resolution pays back. Returns the
-/// dispute as it now is.
+/// conditional update, the history, and the message to both sides. Returns
+/// the dispute as it now is. A resolution moves money and the order: the
+/// disputes flow makes it.
 pub async fn apply<C: ConnectionTrait>(
     db: &C,
     settings: &Settings,
@@ -266,6 +266,27 @@ pub async fn apply<C: ConnectionTrait>(
     to: DisputeStatus,
     step: Step<'_>,
 ) -> ApiResult<dispute::Model> {
+    if to == DisputeStatus::Resolved {
+        return Err(ApiError::internal(anyhow::anyhow!(
+            "dispute {} resolved outside the disputes flow",
+            d.id
+        )));
+    }
+    let (next, o) = move_dispute(db, d, to, step).await?;
+    tell(db, settings, &next, &o.order_no).await?;
+    Ok(next)
+}
+
+/// The dispute's move and its history, without the message: the
+/// conditional update, the step recorded. Returns the dispute as it now is
+/// and its order (locked first when resolving, in the same order an order's
+/// move takes its locks: order, then dispute, so the two never deadlock).
+pub async fn move_dispute<C: ConnectionTrait>(
+    db: &C,
+    d: &dispute::Model,
+    to: DisputeStatus,
+    step: Step<'_>,
+) -> ApiResult<(dispute::Model, order::Model)> {
     let from = d.status;
     if !from.may_become(to) {
         return Err(ApiError::new(
@@ -274,9 +295,6 @@ pub async fn apply<C: ConnectionTrait>(
         )
         .with_details(serde_json::json!({ "status": from, "requested": to })));
     }
-    // A resolution moves money and the order: the order's row is locked
-    // first, in the same order `advance` takes its locks (order, then
-    // dispute), so the two never deadlock.
     let locked = if to == DisputeStatus::Resolved {
         Some(
             order::Entity::find_by_id(d.order_id)
@@ -317,8 +335,6 @@ pub async fn apply<C: ConnectionTrait>(
             "the dispute changed meanwhile; reload it and try again",
         ));
     }
-    let actor = step.actor;
-    let note = step.note.clone();
     record(db, &next, step, now).await?;
     let o = match locked {
         Some(o) => o,
@@ -327,90 +343,12 @@ pub async fn apply<C: ConnectionTrait>(
             .await?
             .ok_or_else(ApiError::not_found)?,
     };
-    if to == DisputeStatus::Resolved {
-        execute(
-            db,
-            settings,
-            &next,
-            &o,
-            next.refund_amount.unwrap_or(Fen::ZERO),
-            actor,
-            note,
-        )
-        .await?;
-    }
-    tell(db, settings, &next, &o.order_no).await?;
-    Ok(next)
-}
-
-/// Carries out a resolution: refunds `refund` (keyed by the dispute, so at
-/// most once), then moves the order on. Everything back: the order is
-/// refunded. Otherwise an order waiting for the resident's confirmation is
-/// completed, and what escrow still holds settles to the merchant at the
-/// next cutoff.
-async fn execute<C: ConnectionTrait>(
-    db: &C,
-    settings: &Settings,
-    d: &dispute::Model,
-    o: &order::Model,
-    refund: Fen,
-    actor: Actor,
-    note: Option<String>,
-) -> ApiResult<()> {
-    let held = held(db, o).await?;
-    if refund > held {
-        return Err(ApiError::new(
-            ErrorCode::Conflict,
-            format!(
-                "the order holds only {} yuan now; reload the dispute",
-                held.yuan()
-            ),
-        ));
-    }
-    let why = format!("dispute: {}", d.reason);
-    crate::payment::refund_to(
-        db,
-        settings,
-        o,
-        refund,
-        &why,
-        &format!("dispute:{}", d.id),
-        d.refund_to,
-    )
-    .await?;
-    let reason = note.unwrap_or_else(|| "dispute resolved".to_owned());
-    let to = if refund == held && held > Fen::ZERO {
-        Some(OrderStatus::Refunded)
-    } else if matches!(
-        o.status,
-        OrderStatus::Dispatched | OrderStatus::Delivered | OrderStatus::ReadyForPickup
-    ) {
-        Some(OrderStatus::Completed)
-    } else {
-        None
-    };
-    if let Some(to) = to
-        && o.status.may_become(to)
-    {
-        advance(
-            db,
-            settings,
-            o,
-            to,
-            actor,
-            MoveDetails {
-                reason: Some(format!("dispute: {reason}")),
-                ..Default::default()
-            },
-        )
-        .await?;
-    }
-    Ok(())
+    Ok((next, o))
 }
 
 /// Ends a live dispute of an order whose money went back by another path
 /// (the merchant refunded an exception, a group buy was cancelled): there is
-/// nothing left to decide. Called by `orders::service::advance`.
+/// nothing left to decide. Called by the orders flow.
 pub async fn order_refunded<C: ConnectionTrait>(
     db: &C,
     order: &order::Model,
@@ -517,7 +455,7 @@ pub async fn escalate_due(
 
 /// Tells the resident who opened it, and the merchant's owners, where the
 /// dispute stands now.
-async fn tell<C: ConnectionTrait>(
+pub async fn tell<C: ConnectionTrait>(
     db: &C,
     settings: &Settings,
     d: &dispute::Model,

@@ -387,7 +387,7 @@ pub async fn reply(
         ResidentAction::Withdraw => (DisputeStatus::Withdrawn, DisputeAction::Withdrawn, None),
     };
     let txn = begin_write(&state.db).await?;
-    let moved = super::apply(
+    let moved = crate::flows::disputes::apply(
         &txn,
         &state.settings,
         &d,
@@ -472,7 +472,7 @@ pub async fn decide(
         }
     };
     let txn = begin_write(&state.db).await?;
-    let moved = super::apply(
+    let moved = crate::flows::disputes::apply(
         &txn,
         &state.settings,
         &d,
@@ -617,7 +617,7 @@ pub async fn answer(
         ));
     }
     let txn = begin_write(&state.db).await?;
-    let moved = super::apply(
+    let moved = crate::flows::disputes::apply(
         &txn,
         &state.settings,
         &d,

@@ -14,8 +14,9 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::service::{move_group, resume, settle_called_off};
+use super::service::{move_group, resume};
 use crate::auth::{Caller, CommunityScope, MerchantScope};
+use crate::flows::group_buys::settle_called_off;
 use crate::kernel::clock;
 use crate::kernel::db::begin_write;
 use crate::kernel::error::{ApiError, ApiResult, ErrorBody, ErrorCode};

@@ -11,18 +11,15 @@
 //!   its group buys paused; the property resumes them.
 //! - [`sweep_deadlines`] closes, or fails, group buys past their deadline
 //!   (paused ones fail).
-//! - [`settle_called_off`] cancels the unpaid orders and refunds the paid
-//!   ones of failed and cancelled group buys, in batches claimed with
-//!   `SKIP LOCKED`. Each order moves by a conditional update and each refund
-//!   is keyed by its decision, so two instances sweeping at once refund
-//!   every order exactly once, and a crash mid-way resumes at the next sweep.
+//!
+//! The orders of failed and cancelled group buys are cancelled or refunded
+//! by the group-buys flow (`flows/group_buys.rs`).
 
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use entity::{
-    CommunityId, Fulfilment, GroupBuyId, GroupBuyStatus, MerchantId, OrderStatus, UserId,
-    group_buy, order,
+    CommunityId, Fulfilment, GroupBuyId, GroupBuyStatus, MerchantId, OrderStatus, UserId, group_buy,
 };
 use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
 
@@ -263,8 +260,8 @@ pub async fn resume<C: ConnectionTrait>(
 
 /// Closes the group buys whose deadline has passed: succeeded ones close;
 /// open ones succeed and close when enough households paid, and fail
-/// otherwise, as do paused ones (their orders are then settled by
-/// [`settle_called_off`]). Returns how many moved.
+/// otherwise, as do paused ones (the group-buys flow then settles their
+/// orders). Returns how many moved.
 pub async fn sweep_deadlines(
     db: &DatabaseConnection,
     settings: &Settings,
@@ -326,59 +323,4 @@ pub async fn sweep_deadlines(
     }
     txn.commit().await?;
     Ok(moved)
-}
-
-/// Cancels the unpaid orders and refunds the paid ones of failed and
-/// cancelled group buys, one batch per call. Returns how many it settled.
-pub async fn settle_called_off(
-    db: &DatabaseConnection,
-    settings: &Settings,
-    batch: u32,
-) -> ApiResult<usize> {
-    let txn = begin_write(db).await?;
-    let ids: Vec<entity::OrderId> = claim_ids(
-        &txn,
-        "SELECT id FROM orders WHERE status IN ('pending_payment', 'paid') \
-         AND group_buy_id IN (SELECT id FROM group_buys WHERE status IN ('failed', 'cancelled')) \
-         ORDER BY id LIMIT $1",
-        vec![i64::from(batch).into()],
-    )
-    .await?;
-    let mut settled = 0;
-    for id in ids {
-        let Some(o) = order::Entity::find_by_id(id).one(&txn).await? else {
-            continue;
-        };
-        let group_status = match o.group_buy_id {
-            Some(g) => group_buy::Entity::find_by_id(g)
-                .one(&txn)
-                .await?
-                .map(|g| g.status),
-            None => None,
-        };
-        let reason = match group_status {
-            Some(GroupBuyStatus::Failed) => "团购未成团",
-            _ => "团购已取消",
-        };
-        let to = match o.status {
-            OrderStatus::PendingPayment => OrderStatus::Cancelled,
-            OrderStatus::Paid => OrderStatus::Refunded,
-            _ => continue,
-        };
-        advance(
-            &txn,
-            settings,
-            &o,
-            to,
-            Actor::SYSTEM,
-            MoveDetails {
-                reason: Some(reason.to_owned()),
-                ..Default::default()
-            },
-        )
-        .await?;
-        settled += 1;
-    }
-    txn.commit().await?;
-    Ok(settled)
 }

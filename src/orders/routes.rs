@@ -16,10 +16,9 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::service::{
-    self, Actor, ClientInfo, Idempotency, LineSpec, MoveDetails, NewOrder, advance,
-};
+use super::service::{self, Actor, ClientInfo, Idempotency, LineSpec, MoveDetails, NewOrder};
 use crate::auth::{Caller, CommunityScope, MerchantScope};
+use crate::flows::orders::advance;
 use crate::kernel::clock;
 use crate::kernel::db::begin_write;
 use crate::kernel::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
@@ -674,7 +673,7 @@ pub async fn pay(
                 .exec(&state.db)
                 .await?;
         }
-        let paid = service::record_paid(
+        let paid = crate::flows::payments::record_paid(
             &state.db,
             &state.settings,
             o.id,
@@ -689,7 +688,7 @@ pub async fn pay(
     }
     crate::payment::check_available(&state.settings)?;
     let Some(wechat_pay) = state.wechat_pay.as_ref() else {
-        let paid = service::record_paid(
+        let paid = crate::flows::payments::record_paid(
             &state.db,
             &state.settings,
             o.id,

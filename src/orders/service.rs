@@ -6,21 +6,19 @@
 //!   last, so their row locks are held for as little time as possible.
 //! - [`advance`] is the only way an order changes status: it checks
 //!   [`OrderStatus::may_become`], applies the move with a conditional update
-//!   (`WHERE status = <from>`), logs it, releases stock and refunds money
-//!   when the move lets go of them, and queues the resident's notification.
-//! - [`record_paid`] is the one path a payment takes, whichever provider
-//!   reported it.
+//!   (`WHERE status = <from>`), logs it, releases stock when the move lets go
+//!   of it, and queues the resident's notification. A move that lets go of
+//!   paid money is the orders flow's (`flows/orders.rs`): it refunds too.
+//! - Payments are applied by the payments flow (`flows/payments.rs`).
 
 use actix_web::HttpRequest;
 use chrono::{DateTime, Utc};
 use entity::{
     ActorRole, ClientKind, CommunityId, CourierId, Fen, Fulfilment, GroupBuyId, GroupBuyItemId,
-    GroupBuyStatus, HouseholdId, MerchantId, OrderEventId, OrderId, OrderLineId, OrderStatus,
-    PaymentMethod, PickupPointId, ProductId, UserId, group_buy, merchant_approval, order,
-    order_event, order_line,
+    HouseholdId, MerchantId, OrderEventId, OrderId, OrderLineId, OrderStatus, PaymentMethod,
+    PickupPointId, ProductId, UserId, group_buy, order, order_event, order_line,
 };
 use sea_orm::ActiveModelTrait;
-use sea_orm::sea_query::{Expr, ExprTrait, IntoCondition};
 use sea_orm::{
     ActiveValue::NotSet, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
     QueryFilter, QueryOrder, QuerySelect, Set, Statement,
@@ -498,12 +496,16 @@ pub struct MoveDetails {
     /// absent).
     pub paid_at: Option<DateTime<Utc>>,
     /// Where a refund this move causes goes.
-    pub refund_to: crate::payment::RefundTo,
+    pub refund_to: entity::RefundTo,
 }
 
 /// Moves `order` to `to` on behalf of `actor`: the conditional update, the
-/// event, the stock and money it lets go of, the resident's message. Runs in
-/// the caller's transaction. Returns the order as it now is.
+/// event, the stock it lets go of, the resident's message. Runs in the
+/// caller's transaction. Returns the order as it now is.
+///
+/// A move that lets go of paid money (to `rejected`, `cancelled`,
+/// `refunded`, …) is refused here: the orders flow makes it, so that the
+/// refund and the end of any dispute happen with it.
 pub async fn advance<C: ConnectionTrait>(
     db: &C,
     settings: &Settings,
@@ -511,6 +513,27 @@ pub async fn advance<C: ConnectionTrait>(
     to: OrderStatus,
     actor: Actor,
     details: MoveDetails,
+) -> ApiResult<order::Model> {
+    if order.status.is_paid() && !to.is_paid() {
+        return Err(ApiError::internal(anyhow::anyhow!(
+            "order {} moves from {} to {to}, letting go of its money, outside the orders flow",
+            order.id,
+            order.status
+        )));
+    }
+    let next = move_order(db, order, to, actor, &details).await?;
+    announce(db, settings, order, to, &details).await?;
+    Ok(next)
+}
+
+/// The move itself, without the resident's message ([`announce`]): the
+/// orders flow refunds in between when the move lets go of paid money.
+pub async fn move_order<C: ConnectionTrait>(
+    db: &C,
+    order: &order::Model,
+    to: OrderStatus,
+    actor: Actor,
+    details: &MoveDetails,
 ) -> ApiResult<order::Model> {
     let from = order.status;
     if !from.may_become(to) {
@@ -588,28 +611,17 @@ pub async fn advance<C: ConnectionTrait>(
     if from.holds_stock() && !to.holds_stock() && order.fulfilled_at.is_none() {
         release_stock(db, order).await?;
     }
-    if from.is_paid() && !to.is_paid() {
-        let why = details
-            .reason
-            .clone()
-            .unwrap_or_else(|| format!("order {to}"));
-        // What escrow still holds for it: all of it, less what a dispute
-        // already refunded.
-        let held = crate::ledger::escrow_of(db, order.community_id, order.id).await?;
-        let rest = Fen::new(held.clamp(0, order.amount.as_i64())).unwrap_or(Fen::ZERO);
-        crate::payment::refund_to(
-            db,
-            settings,
-            order,
-            rest,
-            &why,
-            &format!("order:{}:full", order.id),
-            details.refund_to,
-        )
-        .await?;
-        // A dispute of it has nothing left to decide.
-        crate::disputes::order_refunded(db, &next, actor, rest).await?;
-    }
+    Ok(next)
+}
+
+/// Queues the resident's message about a move made.
+pub async fn announce<C: ConnectionTrait>(
+    db: &C,
+    settings: &Settings,
+    order: &order::Model,
+    to: OrderStatus,
+    details: &MoveDetails,
+) -> ApiResult<()> {
     let message = match to {
         OrderStatus::Paid => Some(("order_paid", vec![("amount", order.amount.yuan())])),
         OrderStatus::Accepted => Some(("order_accepted", vec![])),
@@ -625,7 +637,7 @@ pub async fn advance<C: ConnectionTrait>(
         params.push(("order_no", order.order_no.clone()));
         crate::outbox::notify(db, settings, order.user_id, kind, &params).await?;
     }
-    Ok(next)
+    Ok(())
 }
 
 /// Gives back what a live order held: group-buy stock and quota, or the
@@ -710,132 +722,9 @@ pub async fn paying_households<C: ConnectionTrait>(db: &C, group: GroupBuyId) ->
         .unwrap_or(0))
 }
 
-/// Applies a payment made at `paid_at` to an order: the one path every
-/// provider takes. A payment reported twice is applied once; an order whose
-/// late payment was refunded cannot be paid again. When the order belongs to a
-/// group buy whose minimum this payment reaches, the group succeeds and
-/// every participant is told.
-pub async fn record_paid(
-    db: &DatabaseConnection,
-    settings: &Settings,
-    order_id: OrderId,
-    method: PaymentMethod,
-    paid_at: DateTime<Utc>,
-) -> ApiResult<order::Model> {
-    let txn = begin_write(db).await?;
-    // Rolled back at once when refused: on SQLite a transaction merely
-    // dropped keeps the write lock until its connection is used again.
-    match pay_in(&txn, settings, order_id, method, paid_at).await {
-        Ok(Some(paid)) => {
-            txn.commit().await?;
-            Ok(paid)
-        }
-        Ok(None) => {
-            txn.rollback().await?;
-            order::Entity::find_by_id(order_id)
-                .one(db)
-                .await?
-                .ok_or_else(ApiError::not_found)
-        }
-        Err(e) => {
-            txn.rollback().await?;
-            Err(e)
-        }
-    }
-}
-
-/// [`record_paid`]'s work in its transaction: the order paid, or `None`
-/// when it was paid before.
-async fn pay_in<C: ConnectionTrait>(
-    txn: &C,
-    settings: &Settings,
-    order_id: OrderId,
-    method: PaymentMethod,
-    paid_at: DateTime<Utc>,
-) -> ApiResult<Option<order::Model>> {
-    // The order with its merchant's standing in its community, in one read.
-    let standing = order::Entity::belongs_to(merchant_approval::Entity)
-        .from(order::Column::MerchantId)
-        .to(merchant_approval::Column::MerchantId)
-        .on_condition(|o, a| {
-            Expr::col((a, merchant_approval::Column::CommunityId))
-                .equals((o, order::Column::CommunityId))
-                .into_condition()
-        })
-        .into();
-    let (order, approval) = order::Entity::find_by_id(order_id)
-        .join(sea_orm::JoinType::LeftJoin, standing)
-        .select_also(merchant_approval::Entity)
-        .one(txn)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    if order.status.is_paid() {
-        return Ok(None);
-    }
-    if order.status != OrderStatus::PendingPayment || order.paid_at.is_some() {
-        return Err(ApiError::new(
-            ErrorCode::InvalidTransition,
-            format!("an order that is {} cannot be paid", order.status),
-        ));
-    }
-    // The provider's own time of payment counts (a notification may come
-    // after the deadline for a payment made before it).
-    if paid_at > order.payment_deadline {
-        return Err(ApiError::new(
-            ErrorCode::PaymentDeadlinePassed,
-            "the payment deadline has passed; the order no longer holds its goods",
-        ));
-    }
-    // Payments of one group buy queue on its row (PostgreSQL), so the one
-    // that reaches the minimum sees every payment before it.
-    let group = match order.group_buy_id {
-        Some(g) => {
-            let found = group_buy::Entity::find_by_id(g)
-                .lock_exclusive()
-                .one(txn)
-                .await?
-                .ok_or_else(ApiError::not_found)?;
-            if !found.status.takes_orders() {
-                return Err(ApiError::new(
-                    ErrorCode::GroupBuyNotOpen,
-                    format!("the group buy is {}", found.status),
-                ));
-            }
-            Some(found)
-        }
-        None => None,
-    };
-    // A merchant suspended, rejected or expired since the order was made
-    // takes no more money.
-    if order.merchant_id.is_some() && !approval.is_some_and(|a| a.may_sell(clock::now())) {
-        return Err(crate::merchant::service::not_selling());
-    }
-    let paid = advance(
-        txn,
-        settings,
-        &order,
-        OrderStatus::Paid,
-        Actor::SYSTEM,
-        MoveDetails {
-            payment_method: Some(method),
-            paid_at: Some(paid_at),
-            ..Default::default()
-        },
-    )
-    .await?;
-    crate::payment::post_payment(txn, &paid, method).await?;
-    if let Some(group) = group
-        && group.status == GroupBuyStatus::Open
-        && paying_households(txn, group.id).await? >= i64::from(group.min_households)
-    {
-        crate::group_buys::service::succeed(txn, settings, &group).await?;
-    }
-    Ok(Some(paid))
-}
-
 /// Refuses a payment before any provider is asked when the order's group
 /// buy no longer takes orders (paused, closed, failed…) or its merchant may
-/// not sell in the community now. [`record_paid`] checks both again when the
+/// not sell in the community now. The payments flow checks both again when the
 /// money arrives.
 pub async fn ensure_payable<C: ConnectionTrait>(db: &C, order: &order::Model) -> ApiResult<()> {
     if let Some(merchant) = order.merchant_id {
@@ -892,10 +781,10 @@ pub async fn ensure_courier_may_carry<C: ConnectionTrait>(
     Ok(())
 }
 
-/// Why a payment [`record_paid`] refused cannot be kept, for the refusals
+/// Why a payment the payments flow refused cannot be kept, for the refusals
 /// that mean the order no longer takes money (`None` for any other error).
 /// A provider that already took the money gives it straight back
-/// ([`crate::payment::late_payment`]); an `invalid_transition` may also be
+/// (the payments flow's late payment); an `invalid_transition` may also be
 /// another copy of the notification that applied it just now.
 pub fn refused_payment(code: ErrorCode) -> Option<&'static str> {
     match code {

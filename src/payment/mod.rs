@@ -4,7 +4,7 @@
 //! `sandbox` (development: no money moves); the WeChat Pay provider and the
 //! escrow ledger plug in here without touching the callers.
 //!
-//! - A payment is applied by [`crate::orders::service::record_paid`], the one
+//! - A payment is applied by the payments flow (`flows/payments.rs`), the one
 //!   internal path that both the sandbox's "pay" call and (later) a verified
 //!   WeChat Pay notification take.
 //! - [`refund`] records a refund in the caller's transaction under a key that
@@ -13,7 +13,7 @@
 //! - Both post to the escrow ledger ([`crate::ledger`]) in the same
 //!   transaction: a payment into the community's escrow, a refund out of it.
 
-use entity::{Fen, JournalKind, OrderId, PaymentMethod, RefundId, RefundStatus, order, refund};
+use entity::{Fen, JournalKind, PaymentMethod, RefundId, RefundStatus, order, refund};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
@@ -26,6 +26,8 @@ use crate::kernel::clock;
 use crate::kernel::db::begin_write;
 use crate::kernel::error::{ApiError, ApiResult, ErrorCode};
 use crate::ledger::{self, Account, Entry};
+use futures_util::future::BoxFuture;
+use std::sync::Arc;
 
 /// What the resident's client needs to complete a payment.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
@@ -222,11 +224,29 @@ pub async fn refund_to<C: ConnectionTrait>(
 /// Sends a queued refund request to WeChat Pay (the outbox worker calls
 /// this). An answer of `SUCCESS`, `CLOSED` or `ABNORMAL` settles the refund
 /// at once; `PROCESSING` waits for the refund notification.
-pub async fn send_refund(
-    state: &crate::state::AppState,
+/// Sends the WeChat Pay refunds the outbox queued ([`pay_refund`](crate::outbox::pay_refund))
+/// and records the provider's answer. Registered with the outbox worker at
+/// startup.
+pub struct RefundSender {
+    pub pay: Option<Arc<wechat_pay::WechatPay>>,
+}
+
+impl crate::outbox::ChannelSender for RefundSender {
+    fn send<'a>(
+        &'a self,
+        db: &'a DatabaseConnection,
+        request: &'a serde_json::Value,
+    ) -> BoxFuture<'a, ApiResult<()>> {
+        Box::pin(send_refund(self.pay.as_deref(), db, request))
+    }
+}
+
+async fn send_refund(
+    pay: Option<&wechat_pay::WechatPay>,
+    db: &DatabaseConnection,
     request: &serde_json::Value,
 ) -> ApiResult<()> {
-    let Some(pay) = state.wechat_pay.as_ref() else {
+    let Some(pay) = pay else {
         return Err(ApiError::new(
             ErrorCode::PaymentUnavailable,
             "a WeChat Pay refund is queued but WeChat Pay is not configured",
@@ -241,10 +261,10 @@ pub async fn send_refund(
         })?;
     match answer["status"].as_str() {
         Some("SUCCESS") => {
-            refund_outcome(&state.db, refund_id, true).await?;
+            refund_outcome(db, refund_id, true).await?;
         }
         Some("CLOSED") | Some("ABNORMAL") => {
-            refund_outcome(&state.db, refund_id, false).await?;
+            refund_outcome(db, refund_id, false).await?;
         }
         _ => {}
     }
@@ -366,76 +386,6 @@ pub async fn post_payment<C: ConnectionTrait>(
     )
     .await?;
     Ok(())
-}
-
-/// Money that arrived for an order that cannot take it (expired, cancelled,
-/// its group closed): recorded once, and sent straight back. Returns `true`
-/// when this call recorded it, `false` when the order already holds a
-/// payment (another copy of the notification applied it).
-pub async fn late_payment(
-    db: &DatabaseConnection,
-    settings: &Settings,
-    order_id: OrderId,
-    method: PaymentMethod,
-    why: &str,
-    paid_at: chrono::DateTime<chrono::Utc>,
-) -> ApiResult<bool> {
-    let txn = begin_write(db).await?;
-    let Some(found) = order::Entity::find_by_id(order_id).one(&txn).await? else {
-        return Err(ApiError::not_found());
-    };
-    if found.status.is_paid() || found.paid_at.is_some() {
-        txn.rollback().await?;
-        return Ok(false);
-    }
-    // Still waiting for payment (past its deadline, or its group buy or
-    // merchant stopped taking orders): it expires now (its stock goes
-    // back), so it can never be paid after this refund.
-    let found = if found.status == entity::OrderStatus::PendingPayment {
-        crate::orders::service::advance(
-            &txn,
-            settings,
-            &found,
-            entity::OrderStatus::Expired,
-            crate::orders::service::Actor::SYSTEM,
-            crate::orders::service::MoveDetails {
-                reason: Some(why.to_owned()),
-                ..Default::default()
-            },
-        )
-        .await?
-    } else {
-        found
-    };
-    let marked = order::Entity::update_many()
-        .col_expr(order::Column::PaidAt, Expr::value(paid_at))
-        .col_expr(order::Column::PaymentMethod, Expr::value(method.as_str()))
-        .filter(order::Column::Id.eq(order_id))
-        .filter(order::Column::PaidAt.is_null())
-        .exec(&txn)
-        .await?
-        .rows_affected;
-    if marked == 0 {
-        txn.rollback().await?;
-        return Ok(false);
-    }
-    let order = order::Model {
-        paid_at: Some(paid_at),
-        payment_method: Some(method),
-        ..found
-    };
-    post_payment(&txn, &order, method).await?;
-    refund(
-        &txn,
-        settings,
-        &order,
-        order.amount,
-        "paid after the order had closed",
-        &format!("order:{order_id}:late"),
-    )
-    .await?;
-    txn.commit().await?;
-    Ok(true)
 }
 
 /// Refunds recorded for an order, oldest first.

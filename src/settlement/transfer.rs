@@ -20,7 +20,10 @@ use crate::kernel::clock;
 use crate::kernel::db::begin_write;
 use crate::kernel::error::{ApiError, ApiResult, ErrorCode};
 use crate::ledger;
+use crate::payment::wechat_pay::WechatPay;
 use crate::state::AppState;
+use futures_util::future::BoxFuture;
+use std::sync::Arc;
 
 /// Transfers from this amount (fen) need the payee's name: bank transfer.
 pub const NAMED_FROM: i64 = 200_000;
@@ -86,25 +89,38 @@ pub async fn queue<C: ConnectionTrait>(
     Ok(true)
 }
 
-/// Sends a queued transfer (the outbox worker calls this) and records the
-/// answer.
-pub async fn send(state: &AppState, request: &Value) -> ApiResult<()> {
-    let Some(pay) = state.wechat_pay.as_ref() else {
-        return Err(ApiError::new(
-            ErrorCode::PaymentUnavailable,
-            "a WeChat transfer is queued but WeChat Pay is not configured",
-        ));
-    };
-    let answer = pay
-        .call(
-            reqwest::Method::POST,
-            "/v3/fund-app/mch-transfer/transfer-bills",
-            Some(request.clone()),
-        )
-        .await?;
-    let id = withdrawal_of(request["out_bill_no"].as_str().unwrap_or_default())?;
-    record(&state.db, &state.settings, id, &answer).await?;
-    Ok(())
+/// Sends the merchant transfers the outbox queued and records WeChat Pay's
+/// answer. Registered with the outbox worker at startup.
+pub struct TransferSender {
+    pub pay: Option<Arc<WechatPay>>,
+    pub settings: Arc<Settings>,
+}
+
+impl crate::outbox::ChannelSender for TransferSender {
+    fn send<'a>(
+        &'a self,
+        db: &'a DatabaseConnection,
+        request: &'a Value,
+    ) -> BoxFuture<'a, ApiResult<()>> {
+        Box::pin(async move {
+            let Some(pay) = self.pay.as_ref() else {
+                return Err(ApiError::new(
+                    ErrorCode::PaymentUnavailable,
+                    "a WeChat transfer is queued but WeChat Pay is not configured",
+                ));
+            };
+            let answer = pay
+                .call(
+                    reqwest::Method::POST,
+                    "/v3/fund-app/mch-transfer/transfer-bills",
+                    Some(request.clone()),
+                )
+                .await?;
+            let id = withdrawal_of(request["out_bill_no"].as_str().unwrap_or_default())?;
+            record(db, &self.settings, id, &answer).await?;
+            Ok(())
+        })
+    }
 }
 
 /// The withdrawal a transfer's `out_bill_no` names.

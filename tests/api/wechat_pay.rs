@@ -661,7 +661,13 @@ async fn a_refund_decided_before_a_crash_is_sent_after_restart_and_completes_on_
         .mount(&second.app.fake_wechat)
         .await;
     // (The round also delivers the residents' messages to the sandbox inbox.)
-    assert!(anjia::outbox::deliver_due(&second.app.state).await.unwrap() >= 1);
+    assert!(
+        anjia::startup::outbox_worker(&second.app.state)
+            .deliver_due()
+            .await
+            .unwrap()
+            >= 1
+    );
     let received = second.app.fake_wechat.received_requests().await.unwrap();
     assert_eq!(received.len(), 1, "one refund request");
     let sent = &received[0];
@@ -685,7 +691,10 @@ async fn a_refund_decided_before_a_crash_is_sent_after_restart_and_completes_on_
             .starts_with("WECHATPAY2-SHA256-RSA2048 ")
     );
     assert_eq!(
-        anjia::outbox::deliver_due(&second.app.state).await.unwrap(),
+        anjia::startup::outbox_worker(&second.app.state)
+            .deliver_due()
+            .await
+            .unwrap(),
         0,
         "sent once"
     );
@@ -956,7 +965,13 @@ async fn a_dispute_settled_with_a_partial_refund_is_refunded_through_wechat_pay_
         .expect(1)
         .mount(&app.fake_wechat)
         .await;
-    assert!(anjia::outbox::deliver_due(&app.state).await.unwrap() >= 1);
+    assert!(
+        anjia::startup::outbox_worker(&app.state)
+            .deliver_due()
+            .await
+            .unwrap()
+            >= 1
+    );
     let received = app.fake_wechat.received_requests().await.unwrap();
     let request: Value = serde_json::from_slice(&received[0].body).unwrap();
     assert_eq!(
@@ -1330,7 +1345,13 @@ async fn money_of_a_dispute_refund_wechat_pay_could_not_make_is_held_until_finan
         .expect(1)
         .mount(&app.fake_wechat)
         .await;
-    assert!(anjia::outbox::deliver_due(&app.state).await.unwrap() >= 1);
+    assert!(
+        anjia::startup::outbox_worker(&app.state)
+            .deliver_due()
+            .await
+            .unwrap()
+            >= 1
+    );
     let failed = refund::Entity::find().one(&app.db).await.unwrap().unwrap();
     assert_eq!(failed.status, RefundStatus::Failed);
 
@@ -1492,7 +1513,13 @@ async fn a_payout_by_wechat_transfer_is_paid_when_it_succeeds_and_returned_when_
         .expect(1)
         .mount(&app.fake_wechat)
         .await;
-    assert!(anjia::outbox::deliver_due(&app.state).await.unwrap() >= 1);
+    assert!(
+        anjia::startup::outbox_worker(&app.state)
+            .deliver_due()
+            .await
+            .unwrap()
+            >= 1
+    );
     let sent: Value =
         serde_json::from_slice(&app.fake_wechat.received_requests().await.unwrap()[0].body)
             .unwrap();
@@ -1590,7 +1617,13 @@ async fn a_payout_by_wechat_transfer_is_paid_when_it_succeeds_and_returned_when_
         .respond_with(fake.answer(200, &json!({ "out_bill_no": second_bill, "transfer_bill_no": "1330000071100999991182020050700019480002", "state": "ACCEPTED" }).to_string()))
         .mount(&app.fake_wechat)
         .await;
-    assert!(anjia::outbox::deliver_due(&app.state).await.unwrap() >= 1);
+    assert!(
+        anjia::startup::outbox_worker(&app.state)
+            .deliver_due()
+            .await
+            .unwrap()
+            >= 1
+    );
     Mock::given(method("GET"))
         .and(path(format!(
             "/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{second_bill}"

@@ -5,7 +5,7 @@
 //! are refused, the resource is decrypted with the APIv3 key, and merchant,
 //! app, order and amount must all match before the payment is applied
 //! through the same path as every provider's
-//! ([`crate::orders::service::record_paid`]). A notification applied before
+//! (the payments flow, `flows/payments.rs`). A notification applied before
 //! is acknowledged again without changing anything. Anything refused is
 //! answered `4xx`/`5xx` with `{"code":"FAIL","message":…}` (WeChat retries),
 //! and nothing is written.
@@ -393,7 +393,7 @@ async fn apply(state: &AppState, tx: &Transaction) -> HttpResponse {
         );
     }
     let paid_at = paid_time(tx.success_time.as_deref());
-    let outcome = crate::orders::service::record_paid(
+    let outcome = crate::flows::payments::record_paid(
         &state.db,
         &state.settings,
         order.id,
@@ -409,7 +409,7 @@ async fn apply(state: &AppState, tx: &Transaction) -> HttpResponse {
         Err(e) if let Some(why) = crate::orders::service::refused_payment(e.code) => {
             // Another copy applied it just now, or the money came for an
             // order that can no longer take it: then it goes straight back.
-            match crate::payment::late_payment(
+            match crate::flows::payments::late_payment(
                 &state.db,
                 &state.settings,
                 order.id,

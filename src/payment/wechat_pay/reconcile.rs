@@ -215,7 +215,7 @@ async fn check(state: &AppState, pay: &super::WechatPay, o: &order::Model) -> Ap
                 )));
             }
             let paid_at = super::notify::paid_time(answer["success_time"].as_str());
-            let outcome = crate::orders::service::record_paid(
+            let outcome = crate::flows::payments::record_paid(
                 &state.db,
                 &state.settings,
                 o.id,
@@ -228,7 +228,7 @@ async fn check(state: &AppState, pay: &super::WechatPay, o: &order::Model) -> Ap
                 // Paid just now by its notification, or it can no longer
                 // take the money: then it goes straight back.
                 Err(e) if let Some(why) = crate::orders::service::refused_payment(e.code) => {
-                    crate::payment::late_payment(
+                    crate::flows::payments::late_payment(
                         &state.db,
                         &state.settings,
                         o.id,

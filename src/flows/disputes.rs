@@ -1,0 +1,110 @@
+//! A dispute is resolved (by agreement, or by customer service): the refund
+//! it decides goes back by the payment's refund path, keyed by the dispute
+//! (so at most once), and the order moves on. Every other move of a dispute
+//! is the disputes capability's own.
+
+use entity::{DisputeStatus, Fen, OrderStatus, dispute, order};
+use sea_orm::ConnectionTrait;
+
+use crate::config::Settings;
+use crate::disputes::{self, Step};
+use crate::kernel::error::{ApiError, ApiResult, ErrorCode};
+use crate::orders::service::{Actor, MoveDetails};
+use crate::payment;
+
+use super::orders::advance;
+
+/// Moves `d` to `to` with `step` in the caller's transaction; a resolution
+/// also refunds what it decides and moves the order. Returns the dispute as
+/// it now is.
+pub async fn apply<C: ConnectionTrait>(
+    db: &C,
+    settings: &Settings,
+    d: &dispute::Model,
+    to: DisputeStatus,
+    step: Step<'_>,
+) -> ApiResult<dispute::Model> {
+    if to != DisputeStatus::Resolved {
+        return disputes::apply(db, settings, d, to, step).await;
+    }
+    let actor = step.actor;
+    let note = step.note.clone();
+    let (next, o) = disputes::move_dispute(db, d, to, step).await?;
+    execute(
+        db,
+        settings,
+        &next,
+        &o,
+        next.refund_amount.unwrap_or(Fen::ZERO),
+        actor,
+        note,
+    )
+    .await?;
+    disputes::tell(db, settings, &next, &o.order_no).await?;
+    Ok(next)
+}
+
+/// Carries out a resolution: refunds `refund` (keyed by the dispute, so at
+/// most once), then moves the order on. Everything back: the order is
+/// refunded. Otherwise an order waiting for the resident's confirmation is
+/// completed, and what escrow still holds settles to the merchant at the
+/// next cutoff.
+async fn execute<C: ConnectionTrait>(
+    db: &C,
+    settings: &Settings,
+    d: &dispute::Model,
+    o: &order::Model,
+    refund: Fen,
+    actor: Actor,
+    note: Option<String>,
+) -> ApiResult<()> {
+    let held = disputes::held(db, o).await?;
+    if refund > held {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            format!(
+                "the order holds only {} yuan now; reload the dispute",
+                held.yuan()
+            ),
+        ));
+    }
+    let why = format!("dispute: {}", d.reason);
+    payment::refund_to(
+        db,
+        settings,
+        o,
+        refund,
+        &why,
+        &format!("dispute:{}", d.id),
+        d.refund_to,
+    )
+    .await?;
+    let reason = note.unwrap_or_else(|| "dispute resolved".to_owned());
+    let to = if refund == held && held > Fen::ZERO {
+        Some(OrderStatus::Refunded)
+    } else if matches!(
+        o.status,
+        OrderStatus::Dispatched | OrderStatus::Delivered | OrderStatus::ReadyForPickup
+    ) {
+        Some(OrderStatus::Completed)
+    } else {
+        None
+    };
+    if let Some(to) = to
+        && o.status.may_become(to)
+    {
+        advance(
+            db,
+            settings,
+            o,
+            to,
+            actor,
+            MoveDetails {
+                reason: Some(format!("dispute: {reason}")),
+                ..Default::default()
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,16 @@
+//! Orchestration: where one fact moves several capabilities. Capabilities
+//! do not call back into each other; a flow calls each in turn, in the
+//! caller's transaction.
+//!
+//! - [`orders`]: an order's move that lets go of paid money refunds it and
+//!   ends its dispute.
+//! - [`payments`]: a payment arrives: the order is paid, the money posted,
+//!   the group buy succeeds at its minimum; money too late is sent back.
+//! - [`disputes`]: a resolution refunds and moves the order.
+//! - [`group_buys`]: a called-off group buy's orders are cancelled or
+//!   refunded.
+
+pub mod disputes;
+pub mod group_buys;
+pub mod orders;
+pub mod payments;
