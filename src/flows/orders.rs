@@ -24,7 +24,8 @@ pub async fn advance<C: ConnectionTrait>(
     actor: Actor,
     details: MoveDetails,
 ) -> ApiResult<order::Model> {
-    if !(order.status.is_paid() && !to.is_paid()) {
+    let lets_go_of_money = order.status.is_paid() && !to.is_paid();
+    if !lets_go_of_money {
         return orders::advance(db, settings, order, to, actor, details).await;
     }
     let next = orders::move_order(db, order, to, actor, &details).await?;
