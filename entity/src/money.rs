@@ -65,6 +65,14 @@ impl Fen {
         self.0.checked_sub(other.0).and_then(|f| Fen::new(f).ok())
     }
 
+    /// `bp` basis points of this amount (`bp` taken between 0 and 10,000),
+    /// rounded down: never more than the amount itself.
+    pub fn basis_points(self, bp: i64) -> Fen {
+        let bp = i128::from(bp.clamp(0, 10_000));
+        // At most `self`, so within range.
+        Fen(i64::try_from(i128::from(self.0) * bp / 10_000).unwrap_or(self.0))
+    }
+
     /// `12.34`: yuan with two decimals, for messages ("{amount} 元").
     pub fn yuan(self) -> String {
         format!("{}.{:02}", self.0 / 100, self.0 % 100)

@@ -59,7 +59,7 @@ fn disputable(status: OrderStatus) -> bool {
 /// What escrow holds for the order now.
 pub(crate) async fn held<C: ConnectionTrait>(db: &C, o: &order::Model) -> ApiResult<Fen> {
     let raw = crate::ledger::escrow_of(db, o.community_id, o.id).await?;
-    Ok(Fen::new(raw.max(0)).unwrap_or(Fen::ZERO))
+    crate::kernel::money::fen(raw.max(0), "an order's escrow")
 }
 
 /// One step of a dispute, as the history records it.

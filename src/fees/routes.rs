@@ -658,7 +658,7 @@ pub async fn pay(
                 ErrorCode::InsufficientBalance,
                 format!(
                     "the wallet holds {} yuan",
-                    Fen::new(held).unwrap_or(Fen::ZERO).yuan()
+                    crate::kernel::money::fen(held, "a household's wallet balance")?.yuan()
                 ),
             )
             .with_details(serde_json::json!({ "available": held, "needed": wallet })));

@@ -16,5 +16,6 @@ pub mod error;
 pub mod http;
 pub mod keys;
 pub mod menu;
+pub mod money;
 pub mod redirect;
 pub mod text;

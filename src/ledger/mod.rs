@@ -443,8 +443,8 @@ async fn apply_lines<C: ConnectionTrait>(
                 ErrorCode::InsufficientBalance,
                 format!(
                     "the balance is {} but {} is needed",
-                    Fen::new(available).unwrap_or(Fen::ZERO),
-                    Fen::new(-change).unwrap_or(Fen::ZERO)
+                    crate::kernel::money::fen(available, "a balance")?,
+                    crate::kernel::money::fen(-change, "a change of balance")?
                 ),
             )
             .with_details(serde_json::json!({ "available": available, "needed": -change })));
@@ -585,7 +585,7 @@ mod tests {
     #[test]
     fn an_entry_balances_only_when_its_lines_sum_to_zero() {
         let c = CommunityId::new();
-        let fen = |v| Fen::new(v).unwrap_or(Fen::ZERO);
+        let fen = |v| Fen::new(v).unwrap();
         let good = Entry::new(JournalKind::Payment, "k")
             .debit(Account::wechat_clearing(), fen(500))
             .credit(Account::escrow(c), fen(500));

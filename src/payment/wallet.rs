@@ -88,7 +88,10 @@ pub async fn get(
     }
     Ok(web::Json(Wallet {
         household_id: id,
-        balance: Fen::new(ledger::balance(&state.db, account).await?).unwrap_or(Fen::ZERO),
+        balance: crate::kernel::money::fen(
+            ledger::balance(&state.db, account).await?,
+            "a household's wallet balance",
+        )?,
         movements,
     }))
 }

@@ -398,8 +398,7 @@ pub fn split(held: Fen, merchant: Option<MerchantId>, commission_bp: i64) -> (Fe
     if merchant.is_none() {
         return (Fen::ZERO, held);
     }
-    let bp = commission_bp.clamp(0, 10_000);
-    let commission = Fen::new(held.as_i64() * bp / 10_000).unwrap_or(Fen::ZERO);
+    let commission = held.basis_points(commission_bp);
     (held.checked_sub(commission).unwrap_or(held), commission)
 }
 

@@ -52,8 +52,8 @@ pub struct BalanceQuery {
     pub community_id: Option<CommunityId>,
 }
 
-fn fen(v: i64) -> Fen {
-    Fen::new(v).unwrap_or(Fen::ZERO)
+fn fen(v: i64) -> ApiResult<Fen> {
+    crate::kernel::money::fen(v, "a merchant's figure")
 }
 
 /// The communities a merchant has applied to, with their names, in order
@@ -138,11 +138,13 @@ pub async fn balance(
         communities.push(CommunityBalance {
             community_id,
             community_name,
-            available: fen(ledger::balance(&state.db, account(Account::merchant_payable)).await?),
-            in_escrow: fen(held.get(&community_id).copied().unwrap_or(0)),
-            payouts_in_flight: fen(
-                ledger::balance(&state.db, account(Account::payouts_in_flight)).await?,
-            ),
+            available: fen(ledger::balance(&state.db, account(Account::merchant_payable)).await?)?,
+            in_escrow: fen(held.get(&community_id).copied().unwrap_or(0))?,
+            payouts_in_flight: fen(ledger::balance(
+                &state.db,
+                account(Account::payouts_in_flight),
+            )
+            .await?)?,
         });
     }
     Ok(web::Json(MerchantBalance {
@@ -239,9 +241,9 @@ pub async fn statement(
             .push(StatementLine {
                 order_no: r.try_get("", "order_no")?,
                 settled_at: r.try_get("", "settled_at")?,
-                gross: fen(gross),
-                commission: fen(commission),
-                net: fen(gross - commission),
+                gross: fen(gross)?,
+                commission: fen(commission)?,
+                net: fen(gross - commission)?,
             });
     }
     let mut communities = Vec::new();
@@ -254,9 +256,9 @@ pub async fn statement(
             community_id,
             community_name,
             orders: lines.len(),
-            gross: total(|l| l.gross),
-            commission: total(|l| l.commission),
-            net: total(|l| l.net),
+            gross: total(|l| l.gross)?,
+            commission: total(|l| l.commission)?,
+            net: total(|l| l.net)?,
             lines,
         });
     }

@@ -99,7 +99,7 @@ fn production_refuses_to_start_without_real_secrets_or_with_the_sandbox() {
 
 #[tokio::test]
 async fn migrate_reports_status_and_rolls_back_and_forward() {
-    let db = TestDb::new().await;
+    let db = TestDb::empty().await;
     let env = [("ANJIA__DATABASE__URL", db.url.as_str())];
     let out = anjia(&["migrate", "status"], &env, None);
     assert!(

@@ -20,7 +20,10 @@ pub fn test_settings() -> Settings {
 
 /// A database of its own for one test: a temporary SQLite file, or (with
 /// ANJIA_TEST_DATABASE_URL pointing at a PostgreSQL server) a database created
-/// now and dropped when the test ends.
+/// now and dropped when the test ends. [`TestDb::new`] starts migrated, as a
+/// copy of a schema migrated once per test run (a file copy on SQLite, a
+/// database made from a template on PostgreSQL); [`TestDb::empty`] starts
+/// with nothing, for the tests of migrating itself.
 pub struct TestDb {
     pub url: String,
     _dir: Option<tempfile::TempDir>,
@@ -33,15 +36,108 @@ pub fn postgres_admin_url() -> Option<String> {
         .filter(|u| !u.is_empty())
 }
 
+/// The migrated schema every test copies: a PostgreSQL template database's
+/// name, or a SQLite file's path. Made by the first test that asks.
+static TEMPLATE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Runs `work` on a runtime of its own (the caller may be inside another).
+fn on_own_runtime<T: Send + 'static>(
+    work: impl std::future::Future<Output = T> + Send + 'static,
+) -> T {
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(work)
+    })
+    .join()
+    .expect("template thread")
+}
+
+fn template() -> &'static str {
+    TEMPLATE.get_or_init(|| {
+        on_own_runtime(async {
+            match postgres_admin_url() {
+                Some(admin) => {
+                    let conn = Database::connect(&admin)
+                        .await
+                        .expect("connect to PostgreSQL");
+                    // Templates of earlier runs whose process is gone.
+                    let rows = conn
+                        .query_all_raw(sea_orm::Statement::from_string(
+                            sea_orm::DbBackend::Postgres,
+                            "SELECT datname FROM pg_database WHERE datname LIKE 'anjia_tmpl_%'",
+                        ))
+                        .await
+                        .expect("list templates");
+                    for row in rows {
+                        let name: String = row.try_get("", "datname").expect("datname");
+                        let pid = name.split('_').nth(2).unwrap_or_default();
+                        if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+                            let _ = conn
+                                .execute_unprepared(&format!(
+                                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                                ))
+                                .await;
+                        }
+                    }
+                    let name = format!(
+                        "anjia_tmpl_{}_{}",
+                        std::process::id(),
+                        Uuid::now_v7().simple()
+                    );
+                    conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
+                        .await
+                        .expect("create the template database");
+                    conn.close().await.ok();
+                    let db = Database::connect(with_database(&admin, &name))
+                        .await
+                        .expect("connect to the template");
+                    anjia::kernel::db::migrate_up(&db)
+                        .await
+                        .expect("migrate the template");
+                    db.close().await.ok();
+                    name
+                }
+                None => {
+                    let dir = tempfile::tempdir().expect("temp dir").keep();
+                    let path = dir.join("template.db");
+                    let db = Database::connect(format!("sqlite://{}?mode=rwc", path.display()))
+                        .await
+                        .expect("create the template");
+                    anjia::kernel::db::migrate_up(&db)
+                        .await
+                        .expect("migrate the template");
+                    db.close().await.ok();
+                    path.display().to_string()
+                }
+            }
+        })
+    })
+}
+
 impl TestDb {
+    /// A migrated database.
     pub async fn new() -> Self {
+        Self::create(true).await
+    }
+
+    /// A database with nothing in it, not even the migrations' table.
+    pub async fn empty() -> Self {
+        Self::create(false).await
+    }
+
+    async fn create(migrated: bool) -> Self {
+        let template = migrated.then(template);
         match postgres_admin_url() {
             Some(admin) => {
                 let name = format!("anjia_test_{}", Uuid::now_v7().simple());
                 let conn = Database::connect(&admin)
                     .await
                     .expect("connect to PostgreSQL");
-                conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
+                let from = template.map_or(String::new(), |t| format!(" TEMPLATE {t}"));
+                conn.execute_unprepared(&format!("CREATE DATABASE {name}{from}"))
                     .await
                     .expect("create test database");
                 conn.close().await.ok();
@@ -54,7 +150,11 @@ impl TestDb {
             }
             None => {
                 let dir = tempfile::tempdir().expect("temp dir");
-                let url = format!("sqlite://{}/anjia.db?mode=rwc", dir.path().display());
+                let file = dir.path().join("anjia.db");
+                if let Some(t) = template {
+                    std::fs::copy(t, &file).expect("copy the template");
+                }
+                let url = format!("sqlite://{}?mode=rwc", file.display());
                 Self {
                     url,
                     _dir: Some(dir),

@@ -16,6 +16,7 @@ mod fees;
 mod files;
 mod group_buys;
 mod helpers;
+mod house;
 mod ledger;
 mod merchant_money;
 mod merchant_standing;

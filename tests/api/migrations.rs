@@ -32,7 +32,7 @@ async fn schema(db: &DatabaseConnection) -> Vec<String> {
 
 #[tokio::test]
 async fn every_migration_runs_up_down_and_up_again_to_the_same_schema() {
-    let test_db = TestDb::new().await;
+    let test_db = TestDb::empty().await;
     let db = Database::connect(&test_db.url).await.unwrap();
     anjia::kernel::db::migrate_up(&db).await.unwrap();
     let first = schema(&db).await;
@@ -65,7 +65,7 @@ async fn every_migration_runs_up_down_and_up_again_to_the_same_schema() {
 
 #[tokio::test]
 async fn two_instances_starting_together_on_one_database_both_come_up() {
-    let test_db = Arc::new(TestDb::new().await);
+    let test_db = Arc::new(TestDb::empty().await);
     let (a, b) = tokio::join!(
         spawn_app_on(test_db.clone(), |_| {}),
         spawn_app_on(test_db.clone(), |_| {}),
@@ -132,7 +132,7 @@ async fn wait_ready(port: u16) -> bool {
 
 #[tokio::test]
 async fn two_server_processes_started_at_the_same_moment_both_migrate_and_serve() {
-    let test_db = TestDb::new().await;
+    let test_db = TestDb::empty().await;
     let (p1, p2) = (free_port(), free_port());
     let _first = start_server(&test_db.url, p1);
     let _second = start_server(&test_db.url, p2);

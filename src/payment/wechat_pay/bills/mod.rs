@@ -22,7 +22,7 @@ pub mod report;
 pub mod routes;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use entity::{Fen, JournalKind, pay_bill, pay_bill_line};
+use entity::{JournalKind, pay_bill, pay_bill_line};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
 use sha1::{Digest, Sha1};
@@ -248,7 +248,7 @@ pub async fn fetch(
 /// Books WeChat Pay's fee on one trade line: kept on a payment (out of
 /// clearing), returned with a refund (back into it). Once per transaction.
 async fn book_fee<C: ConnectionTrait>(db: &C, line: &Line) -> ApiResult<ledger::Posted> {
-    let amount = Fen::new(line.fee.abs()).unwrap_or(Fen::ZERO);
+    let amount = crate::kernel::money::fen(line.fee.abs(), "a bill line's fee")?;
     let entry = Entry::new(
         JournalKind::ProviderFee,
         format!("provider_fee:{}:{}", line.kind, line.wechat_id),
