@@ -518,9 +518,7 @@ impl Settings {
             if let Err(e) = encoding_aes_key(self.wechat.encoding_aes_key.expose_secret())
                 && !self.wechat.encoding_aes_key.expose_secret().is_empty()
             {
-                problems.push(format!(
-                    "wechat.encoding_aes_key must be 43 base64 characters ({e})"
-                ));
+                problems.push(format!("wechat.encoding_aes_key: {e}"));
             }
             if self.wechat.token.expose_secret().is_empty() {
                 problems.push("wechat.token is required with wechat.app_id".to_owned());

@@ -16,7 +16,7 @@ pub fn decode_key(value: &str) -> Result<[u8; 32], &'static str> {
 pub fn encoding_aes_key(value: &str) -> Result<[u8; 32], &'static str> {
     let value = value.trim();
     if value.len() != 43 {
-        return Err("43 characters");
+        return Err("must be 43 characters");
     }
     // The 43rd character carries 2 spare bits that WeChat's keys do not
     // zero, so decoding must allow trailing bits.
@@ -26,6 +26,6 @@ pub fn encoding_aes_key(value: &str) -> Result<[u8; 32], &'static str> {
     );
     let bytes = lenient
         .decode(format!("{value}="))
-        .map_err(|_| "not base64")?;
-    bytes.try_into().map_err(|_| "not 32 bytes")
+        .map_err(|_| "must be base64")?;
+    bytes.try_into().map_err(|_| "must stand for 32 bytes")
 }

@@ -2,30 +2,15 @@
 //! (`anjia ledger verify`; the tests run it after every money flow).
 
 use entity::{JournalKind, LedgerAccountKind, OrderStatus, RefundStatus};
-use sea_orm::{ConnectionTrait, Statement, Value};
+use sea_orm::{ConnectionTrait, Statement};
 
-use crate::kernel::db::sql;
 use crate::kernel::error::ApiResult;
 
 mod merchants;
+mod report;
 
-/// What [`verify`] found. `problems` is empty when every invariant holds.
-#[derive(Debug, Default, serde::Serialize)]
-pub struct Report {
-    pub entries: i64,
-    pub lines: i64,
-    pub accounts: i64,
-    pub problems: Vec<String>,
-}
-
-impl Report {
-    pub fn ok(&self) -> bool {
-        self.problems.is_empty()
-    }
-}
-
-/// At most this many problems of one kind are listed (the count is exact).
-const SHOWN: usize = 20;
+pub use report::Report;
+use report::rows;
 
 /// Checks that: each entry has two or more lines summing to zero; merchants'
 /// and wallets' kept balances equal the sum of their lines and are not
@@ -323,18 +308,6 @@ pub async fn verify<C: ConnectionTrait>(db: &C) -> ApiResult<Report> {
     Ok(report)
 }
 
-impl Report {
-    fn note<T>(&mut self, found: Vec<T>, describe: impl Fn(T) -> String) {
-        let total = found.len();
-        self.problems
-            .extend(found.into_iter().take(SHOWN).map(describe));
-        if total > SHOWN {
-            self.problems
-                .push(format!("… and {} more like the last one", total - SHOWN));
-        }
-    }
-}
-
 fn quoted<'a>(values: impl Iterator<Item = &'a str>) -> String {
     values
         .map(|v| format!("'{v}'"))
@@ -351,30 +324,4 @@ async fn count<C: ConnectionTrait>(db: &C, statement: &str) -> ApiResult<i64> {
         Some(r) => r.try_get("", "n")?,
         None => 0,
     })
-}
-
-/// Rows of `(what, a, b)`: `what` names the row, `a` and `b` are figures.
-async fn rows<C: ConnectionTrait>(
-    db: &C,
-    postgres: &str,
-    values: Vec<Value>,
-) -> ApiResult<Vec<(String, i64, i64)>> {
-    let backend = db.get_database_backend();
-    let found = db
-        .query_all_raw(Statement::from_sql_and_values(
-            backend,
-            sql(backend, postgres),
-            values,
-        ))
-        .await?;
-    let mut out = Vec::with_capacity(found.len());
-    for r in found {
-        // Ids come back as UUIDs (a blob on SQLite), names as text.
-        let what = match r.try_get::<uuid::Uuid>("", "what") {
-            Ok(id) => id.to_string(),
-            Err(_) => r.try_get::<String>("", "what")?,
-        };
-        out.push((what, r.try_get::<i64>("", "a")?, r.try_get::<i64>("", "b")?));
-    }
-    Ok(out)
 }

@@ -514,7 +514,7 @@ pub async fn advance<C: ConnectionTrait>(
     actor: Actor,
     details: MoveDetails,
 ) -> ApiResult<order::Model> {
-    if order.status.is_paid() && !to.is_paid() {
+    if order.status.may_become(to) && order.status.is_paid() && !to.is_paid() {
         return Err(ApiError::internal(anyhow::anyhow!(
             "order {} moves from {} to {to}, letting go of its money, outside the orders flow",
             order.id,

@@ -221,12 +221,10 @@ pub async fn refund_to<C: ConnectionTrait>(
     Ok(true)
 }
 
-/// Sends a queued refund request to WeChat Pay (the outbox worker calls
-/// this). An answer of `SUCCESS`, `CLOSED` or `ABNORMAL` settles the refund
-/// at once; `PROCESSING` waits for the refund notification.
 /// Sends the WeChat Pay refunds the outbox queued ([`pay_refund`](crate::outbox::pay_refund))
-/// and records the provider's answer. Registered with the outbox worker at
-/// startup.
+/// and records the provider's answer: `SUCCESS`, `CLOSED` or `ABNORMAL`
+/// settles the refund at once; `PROCESSING` waits for the refund
+/// notification. Registered with the outbox worker at startup.
 pub struct RefundSender {
     pub pay: Option<Arc<wechat_pay::WechatPay>>,
 }

@@ -37,7 +37,8 @@ pub fn postgres_admin_url() -> Option<String> {
 }
 
 /// The migrated schema every test copies: a PostgreSQL template database's
-/// name, or a SQLite file's path. Made by the first test that asks.
+/// name, or a SQLite file's path. Made by the first test that asks, unless
+/// an earlier run made it for the same migrations.
 static TEMPLATE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 /// Runs `work` on a runtime of its own (the caller may be inside another).
@@ -55,61 +56,87 @@ fn on_own_runtime<T: Send + 'static>(
     .expect("template thread")
 }
 
+/// A name for the migrated schema: the migrations' sources, hashed, so a
+/// template made by an earlier run is reused until a migration changes.
+fn schema_version() -> String {
+    use sha2::Digest;
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("migration/src");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("migration sources")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    files.sort();
+    let mut hash = sha2::Sha256::new();
+    for f in files {
+        hash.update(f.file_name().unwrap_or_default().as_encoded_bytes());
+        hash.update(std::fs::read(&f).expect("migration source"));
+    }
+    hex::encode(&hash.finalize()[..8])
+}
+
 fn template() -> &'static str {
     TEMPLATE.get_or_init(|| {
         on_own_runtime(async {
+            let version = schema_version();
             match postgres_admin_url() {
                 Some(admin) => {
+                    let name = format!("anjia_tmpl_{version}");
                     let conn = Database::connect(&admin)
                         .await
                         .expect("connect to PostgreSQL");
-                    // Templates of earlier runs whose process is gone.
-                    let rows = conn
-                        .query_all_raw(sea_orm::Statement::from_string(
+                    let exists = conn
+                        .query_one_raw(sea_orm::Statement::from_sql_and_values(
                             sea_orm::DbBackend::Postgres,
-                            "SELECT datname FROM pg_database WHERE datname LIKE 'anjia_tmpl_%'",
+                            "SELECT 1 AS one FROM pg_database WHERE datname = $1",
+                            [name.clone().into()],
                         ))
                         .await
-                        .expect("list templates");
-                    for row in rows {
-                        let name: String = row.try_get("", "datname").expect("datname");
-                        let pid = name.split('_').nth(2).unwrap_or_default();
-                        if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+                        .expect("look for the template")
+                        .is_some();
+                    if !exists {
+                        // Made under a name of its own, then renamed: a
+                        // template is whole or absent, whoever races.
+                        let draft = format!("anjia_draft_{}", Uuid::now_v7().simple());
+                        conn.execute_unprepared(&format!("CREATE DATABASE {draft}"))
+                            .await
+                            .expect("create the template database");
+                        let db = Database::connect(with_database(&admin, &draft))
+                            .await
+                            .expect("connect to the template");
+                        anjia::kernel::db::migrate_up(&db)
+                            .await
+                            .expect("migrate the template");
+                        db.close().await.ok();
+                        if conn
+                            .execute_unprepared(&format!("ALTER DATABASE {draft} RENAME TO {name}"))
+                            .await
+                            .is_err()
+                        {
+                            // Another run made it first.
                             let _ = conn
-                                .execute_unprepared(&format!(
-                                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                                ))
+                                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {draft}"))
                                 .await;
                         }
                     }
-                    let name = format!(
-                        "anjia_tmpl_{}_{}",
-                        std::process::id(),
-                        Uuid::now_v7().simple()
-                    );
-                    conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
-                        .await
-                        .expect("create the template database");
                     conn.close().await.ok();
-                    let db = Database::connect(with_database(&admin, &name))
-                        .await
-                        .expect("connect to the template");
-                    anjia::kernel::db::migrate_up(&db)
-                        .await
-                        .expect("migrate the template");
-                    db.close().await.ok();
                     name
                 }
                 None => {
-                    let dir = tempfile::tempdir().expect("temp dir").keep();
-                    let path = dir.join("template.db");
-                    let db = Database::connect(format!("sqlite://{}?mode=rwc", path.display()))
-                        .await
-                        .expect("create the template");
-                    anjia::kernel::db::migrate_up(&db)
-                        .await
-                        .expect("migrate the template");
-                    db.close().await.ok();
+                    let path = std::env::temp_dir().join(format!("anjia-test-schema-{version}.db"));
+                    if !path.exists() {
+                        let draft = std::env::temp_dir()
+                            .join(format!("anjia-test-schema-{}.db", Uuid::now_v7().simple()));
+                        let db =
+                            Database::connect(format!("sqlite://{}?mode=rwc", draft.display()))
+                                .await
+                                .expect("create the template");
+                        anjia::kernel::db::migrate_up(&db)
+                            .await
+                            .expect("migrate the template");
+                        db.close().await.ok();
+                        // Whole or absent: a rename, whoever races.
+                        std::fs::rename(&draft, &path).expect("keep the template");
+                    }
                     path.display().to_string()
                 }
             }

@@ -251,3 +251,28 @@ fn only_handlers_jobs_and_flows_call_a_flow() {
         }
     }
 }
+
+/// An order's bare move and a dispute's skip the refunds their flows make:
+/// only those flows (and the capability itself) may call them.
+#[test]
+fn only_the_flows_make_the_bare_moves() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    for (file, _) in imports() {
+        let text = std::fs::read_to_string(root.join(&file)).unwrap();
+        for (bare, allowed) in [
+            (
+                "move_order(",
+                ["src/orders/service.rs", "src/flows/orders.rs"],
+            ),
+            (
+                "move_dispute(",
+                ["src/disputes/mod.rs", "src/flows/disputes.rs"],
+            ),
+        ] {
+            assert!(
+                allowed.contains(&file.as_str()) || !text.contains(bare),
+                "{file} calls {bare}…)"
+            );
+        }
+    }
+}

@@ -8,7 +8,6 @@ use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
-use super::{payload_error, payload_too_large};
 use crate::kernel::error::{ApiError, ErrorCode};
 
 /// The request body limit, registered as app data.
@@ -133,6 +132,20 @@ fn strip_position(message: &str) -> String {
         Some(i) => message[..i].to_owned(),
         None => message.to_owned(),
     }
+}
+
+pub(crate) fn payload_error(err: actix_web::error::PayloadError) -> ApiError {
+    match err {
+        actix_web::error::PayloadError::Overflow => payload_too_large(),
+        other => ApiError::new(
+            ErrorCode::InvalidJson,
+            format!("could not read the body: {other}"),
+        ),
+    }
+}
+
+pub(crate) fn payload_too_large() -> ApiError {
+    ApiError::new(ErrorCode::PayloadTooLarge, "the request body is too large")
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ pub use json::{BodyLimit, Json, declared_length, read_limited};
 pub struct UploadLimit(pub usize);
 pub use pagination::{Page, PageQuery, PageRequest};
 
-use actix_web::{HttpRequest, error, web};
+use actix_web::{HttpRequest, web};
 
 use crate::kernel::error::{ApiError, ErrorCode};
 
@@ -86,18 +86,4 @@ pub fn client_ip(req: &HttpRequest, trust_forwarded_for: bool) -> String {
             .peer_addr()
             .map_or_else(|| "unknown".to_owned(), |a| a.ip().to_string()),
     }
-}
-
-pub(crate) fn payload_error(err: error::PayloadError) -> ApiError {
-    match err {
-        error::PayloadError::Overflow => payload_too_large(),
-        other => ApiError::new(
-            ErrorCode::InvalidJson,
-            format!("could not read the body: {other}"),
-        ),
-    }
-}
-
-pub(crate) fn payload_too_large() -> ApiError {
-    ApiError::new(ErrorCode::PayloadTooLarge, "the request body is too large")
 }

@@ -8,7 +8,7 @@ use entity::{JournalKind, LedgerAccountKind, WithdrawalStatus};
 use sea_orm::{ConnectionTrait, Statement};
 use uuid::Uuid;
 
-use super::Report;
+use super::report::{Report, rows};
 use crate::kernel::db::sql;
 use crate::kernel::error::ApiResult;
 
@@ -17,7 +17,7 @@ pub(super) async fn check<C: ConnectionTrait>(db: &C, report: &mut Report) -> Ap
     let in_flight = LedgerAccountKind::PayoutsInFlight.as_str();
 
     // Nothing is left on a merchant-wide account.
-    let wide = super::rows(
+    let wide = rows(
         db,
         "SELECT a.owner_id AS what, CAST(COALESCE(-SUM(l.amount), 0) AS BIGINT) AS a, \
          CAST(0 AS BIGINT) AS b FROM ledger_accounts a JOIN journal_lines l ON l.account_id = a.id \
@@ -32,7 +32,7 @@ pub(super) async fn check<C: ConnectionTrait>(db: &C, report: &mut Report) -> Ap
 
     // Each withdrawal is paid by its communities' parts, and its own
     // community is one of them.
-    let parts = super::rows(
+    let parts = rows(
         db,
         "SELECT w.id AS what, w.amount AS a, \
          COALESCE((SELECT CAST(SUM(x.amount) AS BIGINT) FROM withdrawal_allocations x \

@@ -180,7 +180,8 @@ impl PlatformKeys {
         // notification.
         let key = pkcs1::RsaPublicKey::from_der(pkcs1)
             .map_err(|e| anyhow::anyhow!("not an RSA public key: {e}"))?;
-        let bits = key.modulus.as_bytes().len() * 8;
+        let modulus = key.modulus.as_bytes();
+        let bits = modulus.len() * 8 - modulus.first().map_or(8, |b| b.leading_zeros() as usize);
         if !(2048..=8192).contains(&bits) {
             anyhow::bail!("an RSA key of {bits} bits (WeChat Pay's are 2048)");
         }
