@@ -73,3 +73,16 @@ pub async fn metrics(
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(body))
 }
+
+/// These routes, each with its access rule (`crate::routes` merges every
+/// capability's table).
+#[rustfmt::skip]
+pub fn table() -> Vec<crate::auth::ApiRoute> {
+    use crate::auth::{Access::*, route};
+    vec![
+        // Operations
+        route::<__path_health, _, _>(Public, health),
+        route::<__path_ready, _, _>(Public, ready),
+        route::<__path_metrics, _, _>(Public, metrics),
+    ]
+}

@@ -10,8 +10,8 @@ use utoipa::openapi::{OpenApi as Document, Paths};
 use utoipa::{Modify, OpenApi};
 
 use crate::auth::Access;
+use crate::auth::ApiRoute;
 use crate::kernel::error::{ErrorBody, ErrorCode};
-use crate::routes::ApiRoute;
 
 mod statuses;
 

@@ -5,6 +5,7 @@
 //! - [`jwt`]: short-lived access tokens.
 //! - [`password`]: argon2id hashing off the async threads.
 //! - [`service`]: login, rotating refresh tokens, logout.
+//! - [`table`]: one endpoint with its access rule ([`ApiRoute`]).
 //! - [`routes`]: the `/api/v1/auth/*` and `/api/v1/dev/login` handlers.
 
 pub mod access;
@@ -13,6 +14,8 @@ pub mod password;
 pub mod principal;
 pub mod routes;
 pub mod service;
+pub mod table;
 
 pub use access::{Access, Caller, CommunityScope, CompanyScope, MerchantScope};
 pub use principal::Principal;
+pub use table::{ApiRoute, route};

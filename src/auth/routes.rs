@@ -251,3 +251,20 @@ pub async fn dev_login(
     state.principals.invalidate(user.id);
     Ok(web::Json(pair))
 }
+
+/// These routes, each with its access rule (`crate::routes` merges every
+/// capability's table).
+#[rustfmt::skip]
+pub fn table(settings: &crate::config::Settings) -> Vec<crate::auth::ApiRoute> {
+    use crate::auth::{Access::*, route};
+    let mut routes = vec![
+        // Authentication
+        route::<__path_login, _, _>(Public, login),
+        route::<__path_refresh, _, _>(Public, refresh),
+        route::<__path_logout, _, _>(Public, logout),
+    ];
+    if settings.auth.dev_login {
+        routes.push(route::<__path_dev_login, _, _>(Public, dev_login));
+    }
+    routes
+}

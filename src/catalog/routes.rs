@@ -770,3 +770,22 @@ pub async fn search_products(
     state.search_results.insert(key, body.clone());
     Ok(json(body))
 }
+
+/// These routes, each with its access rule (`crate::routes` merges every
+/// capability's table).
+#[rustfmt::skip]
+pub fn table() -> Vec<crate::auth::ApiRoute> {
+    use crate::auth::{Access::*, route};
+    use crate::auth::access::{ANY_STAFF, MERCHANT_ANY};
+    vec![
+        // Catalog: categories and products
+        route::<__path_list_categories, _, _>(SignedIn, list_categories),
+        route::<__path_create_category, _, _>(OperatorAdmin, create_category),
+        route::<__path_update_category, _, _>(OperatorAdmin, update_category),
+        route::<__path_create_product, _, _>(Merchant(MERCHANT_ANY), create_product),
+        route::<__path_list_own_products, _, _>(Merchant(MERCHANT_ANY), list_own_products),
+        route::<__path_update_product, _, _>(Merchant(MERCHANT_ANY), update_product),
+        route::<__path_community_products, _, _>(Residents(ANY_STAFF), community_products),
+        route::<__path_search_products, _, _>(Residents(ANY_STAFF), search_products),
+    ]
+}

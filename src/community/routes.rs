@@ -337,3 +337,21 @@ pub async fn remove_staff(
     state.principals.invalidate(assignment.user_id);
     Ok(HttpResponse::NoContent().finish())
 }
+
+/// These routes, each with its access rule (`crate::routes` merges every
+/// capability's table).
+#[rustfmt::skip]
+pub fn table() -> Vec<crate::auth::ApiRoute> {
+    use crate::auth::{Access::*, route};
+    use crate::auth::access::{ANY_STAFF, MANAGER};
+    vec![
+        // Communities and their staff
+        route::<__path_create, _, _>(OperatorAdmin, create),
+        route::<__path_list, _, _>(SignedIn, list),
+        route::<__path_get, _, _>(Staff(ANY_STAFF), get),
+        route::<__path_update, _, _>(Staff(MANAGER), update),
+        route::<__path_list_staff, _, _>(Staff(MANAGER), list_staff),
+        route::<__path_add_staff, _, _>(Staff(MANAGER), add_staff),
+        route::<__path_remove_staff, _, _>(Staff(MANAGER), remove_staff),
+    ]
+}

@@ -673,3 +673,28 @@ pub async fn list_for_company(
         .await?;
     Ok(web::Json(rows.into_iter().map(Courier::from).collect()))
 }
+
+/// These routes, each with its access rule (`crate::routes` merges every
+/// capability's table).
+#[rustfmt::skip]
+pub fn table() -> Vec<crate::auth::ApiRoute> {
+    use crate::auth::{Access::*, route};
+    use crate::auth::access::{COURIER_STAFF, MANAGER, MERCHANT_ANY, MERCHANT_OWNER};
+    vec![
+        // Couriers and delivery companies
+        route::<__path_create_company, _, _>(OperatorAdmin, create_company),
+        route::<__path_list_companies, _, _>(SignedIn, list_companies),
+        route::<__path_register_for_merchant, _, _>(Merchant(MERCHANT_OWNER), register_for_merchant),
+        route::<__path_list_for_merchant, _, _>(Merchant(MERCHANT_ANY), list_for_merchant),
+        route::<__path_renew_merchant_pass, _, _>(Merchant(MERCHANT_OWNER), renew_merchant_pass),
+        route::<__path_register_for_property, _, _>(Staff(MANAGER), register_for_property),
+        route::<__path_list_for_community, _, _>(Staff(COURIER_STAFF), list_for_community),
+        route::<__path_export_for_community, _, _>(Staff(COURIER_STAFF), export_for_community),
+        route::<__path_set_status, _, _>(Staff(MANAGER), set_status),
+        route::<__path_renew_pass, _, _>(Staff(MANAGER), renew_pass),
+        route::<__path_add_company_staff, _, _>(Company, add_company_staff),
+        route::<__path_list_company_staff, _, _>(Company, list_company_staff),
+        route::<__path_register_for_company, _, _>(Company, register_for_company),
+        route::<__path_list_for_company, _, _>(Company, list_for_company),
+    ]
+}

@@ -634,3 +634,22 @@ pub async fn answer(
     txn.commit().await?;
     Ok(web::Json(detail(&state, moved).await?))
 }
+
+/// These routes, each with its access rule (`crate::routes` merges every
+/// capability's table).
+#[rustfmt::skip]
+pub fn table() -> Vec<crate::auth::ApiRoute> {
+    use crate::auth::{Access::*, route};
+    use crate::auth::access::{DISPUTE_STAFF, MERCHANT_ANY, RESIDENTS_ONLY};
+    vec![
+        // Disputes: residents open and reply, merchants answer, customer service decide
+        route::<__path_open, _, _>(Residents(RESIDENTS_ONLY), open),
+        route::<__path_list, _, _>(Residents(DISPUTE_STAFF), list),
+        route::<__path_get, _, _>(Residents(DISPUTE_STAFF), get),
+        route::<__path_reply, _, _>(Residents(RESIDENTS_ONLY), reply),
+        route::<__path_decide, _, _>(Staff(DISPUTE_STAFF), decide),
+        route::<__path_merchant_list, _, _>(Merchant(MERCHANT_ANY), merchant_list),
+        route::<__path_merchant_get, _, _>(Merchant(MERCHANT_ANY), merchant_get),
+        route::<__path_answer, _, _>(Merchant(MERCHANT_ANY), answer),
+    ]
+}

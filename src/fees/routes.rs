@@ -712,3 +712,23 @@ pub async fn pay(
         request_payment,
     }))
 }
+
+/// These routes, each with its access rule (`crate::routes` merges every
+/// capability's table).
+#[rustfmt::skip]
+pub fn table() -> Vec<crate::auth::ApiRoute> {
+    use crate::auth::{Access::*, route};
+    use crate::auth::access::{FINANCE, RESIDENTS_ONLY};
+    vec![
+        // Property-fee bills (the fixed paths before /fee-bills/{bill_id})
+        route::<__path_generate, _, _>(Staff(FINANCE), generate),
+        route::<__path_import, _, _>(Staff(FINANCE), import),
+        route::<__path_list, _, _>(Staff(FINANCE), list),
+        route::<__path_arrears, _, _>(Staff(FINANCE), arrears),
+        route::<__path_remind, _, _>(Staff(FINANCE), remind),
+        route::<__path_get, _, _>(Residents(FINANCE), get),
+        route::<__path_pay, _, _>(Residents(RESIDENTS_ONLY), pay),
+        route::<__path_void, _, _>(Staff(FINANCE), void),
+        route::<__path_household_bills, _, _>(Residents(FINANCE), household_bills),
+    ]
+}

@@ -495,3 +495,21 @@ pub async fn community_merchant_documents(
     crate::merchant::service::find_approval(&state.db, path.1, scope.id()).await?;
     Ok(web::Json(documents_of(&state, path.1).await?))
 }
+
+/// These routes, each with its access rule (`crate::routes` merges every
+/// capability's table).
+#[rustfmt::skip]
+pub fn table() -> Vec<crate::auth::ApiRoute> {
+    use crate::auth::{Access::*, route};
+    use crate::auth::access::{MERCHANT_ANY, MERCHANT_OWNER, MERCHANT_REVIEWERS};
+    vec![
+        // Files: upload, signed download links, merchant documents
+        route::<__path_upload, _, _>(SignedIn, upload),
+        route::<__path_link, _, _>(SignedIn, link),
+        // The signature in the query is the authorization.
+        route::<__path_download, _, _>(Public, download),
+        route::<__path_attach_merchant_document, _, _>(Merchant(MERCHANT_OWNER), attach_merchant_document),
+        route::<__path_merchant_documents, _, _>(Merchant(MERCHANT_ANY), merchant_documents),
+        route::<__path_community_merchant_documents, _, _>(Staff(MERCHANT_REVIEWERS), community_merchant_documents),
+    ]
+}

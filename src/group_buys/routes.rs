@@ -1005,3 +1005,24 @@ pub async fn join(
     .await?;
     Ok(created(submitted))
 }
+
+/// These routes, each with its access rule (`crate::routes` merges every
+/// capability's table).
+#[rustfmt::skip]
+pub fn table() -> Vec<crate::auth::ApiRoute> {
+    use crate::auth::{Access::*, route};
+    use crate::auth::access::{ANY_STAFF, MANAGER, MERCHANT_ANY, RESIDENTS_ONLY};
+    vec![
+        // Group buys
+        route::<__path_merchant_create, _, _>(Merchant(MERCHANT_ANY), merchant_create),
+        route::<__path_merchant_list, _, _>(Merchant(MERCHANT_ANY), merchant_list),
+        route::<__path_merchant_move, _, _>(Merchant(MERCHANT_ANY), merchant_move),
+        route::<__path_merchant_edit, _, _>(Merchant(MERCHANT_ANY), merchant_edit),
+        route::<__path_property_create, _, _>(Staff(MANAGER), property_create),
+        route::<__path_list, _, _>(Residents(ANY_STAFF), list),
+        route::<__path_get, _, _>(Residents(ANY_STAFF), get),
+        route::<__path_property_move, _, _>(Staff(MANAGER), property_move),
+        route::<__path_property_edit, _, _>(Staff(MANAGER), property_edit),
+        route::<__path_join, _, _>(Residents(RESIDENTS_ONLY), join),
+    ]
+}

@@ -874,3 +874,31 @@ pub async fn suspend_merchant(
     )
     .await
 }
+
+/// These routes, each with its access rule (`crate::routes` merges every
+/// capability's table).
+#[rustfmt::skip]
+pub fn table() -> Vec<crate::auth::ApiRoute> {
+    use crate::auth::{Access::*, route};
+    use crate::auth::access::{MANAGER, MERCHANT_ANY, MERCHANT_OWNER, MERCHANT_REVIEWERS};
+    vec![
+        // Merchants: their side
+        route::<__path_create_merchant, _, _>(SignedIn, create_merchant),
+        route::<__path_my_merchants, _, _>(SignedIn, my_merchants),
+        route::<__path_get_merchant, _, _>(Merchant(MERCHANT_ANY), get_merchant),
+        route::<__path_update_merchant, _, _>(Merchant(MERCHANT_OWNER), update_merchant),
+        route::<__path_apply, _, _>(Merchant(MERCHANT_OWNER), apply),
+        route::<__path_list_merchant_staff, _, _>(Merchant(MERCHANT_ANY), list_merchant_staff),
+        route::<__path_add_merchant_staff, _, _>(Merchant(MERCHANT_OWNER), add_merchant_staff),
+        route::<__path_remove_merchant_staff, _, _>(Merchant(MERCHANT_OWNER), remove_merchant_staff),
+        // Merchants: the property's side
+        route::<__path_list_community_merchants, _, _>(Staff(MERCHANT_REVIEWERS), list_community_merchants),
+        // Before /merchants/{merchant_id}, which would also match "export".
+        route::<__path_export_community_merchants, _, _>(Staff(MERCHANT_REVIEWERS), export_community_merchants),
+        route::<__path_get_community_merchant, _, _>(Staff(MERCHANT_REVIEWERS), get_community_merchant),
+        route::<__path_record_visit, _, _>(Staff(MERCHANT_REVIEWERS), record_visit),
+        route::<__path_verify_merchant, _, _>(Staff(MANAGER), verify_merchant),
+        route::<__path_reject_merchant, _, _>(Staff(MANAGER), reject_merchant),
+        route::<__path_suspend_merchant, _, _>(Staff(MANAGER), suspend_merchant),
+    ]
+}

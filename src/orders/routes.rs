@@ -1104,3 +1104,25 @@ pub async fn property_move(
     let moved = seller_move(&state, o, body.into_inner(), Actor::staff(caller.user.id)).await?;
     Ok(web::Json(one_order(&state.db, moved).await?))
 }
+
+/// These routes, each with its access rule (`crate::routes` merges every
+/// capability's table).
+#[rustfmt::skip]
+pub fn table() -> Vec<crate::auth::ApiRoute> {
+    use crate::auth::{Access::*, route};
+    use crate::auth::access::{MANAGER, MERCHANT_ANY, ORDER_STAFF, RESIDENTS_ONLY};
+    vec![
+        // Orders
+        route::<__path_create, _, _>(Residents(RESIDENTS_ONLY), create),
+        route::<__path_community_orders, _, _>(Staff(ORDER_STAFF), community_orders),
+        route::<__path_get, _, _>(Residents(ORDER_STAFF), get),
+        route::<__path_pay, _, _>(Residents(RESIDENTS_ONLY), pay),
+        route::<__path_cancel, _, _>(Residents(RESIDENTS_ONLY), cancel),
+        route::<__path_confirm, _, _>(Residents(RESIDENTS_ONLY), confirm),
+        route::<__path_property_move, _, _>(Staff(MANAGER), property_move),
+        route::<__path_mine, _, _>(SignedIn, mine),
+        route::<__path_merchant_orders, _, _>(Merchant(MERCHANT_ANY), merchant_orders),
+        route::<__path_merchant_order_detail, _, _>(Merchant(MERCHANT_ANY), merchant_order_detail),
+        route::<__path_merchant_move, _, _>(Merchant(MERCHANT_ANY), merchant_move),
+    ]
+}

@@ -199,3 +199,19 @@ pub async fn sandbox_inbox(
         delivered_at: m.delivered_at,
     })))
 }
+
+/// These routes, each with its access rule (`crate::routes` merges every
+/// capability's table).
+#[rustfmt::skip]
+pub fn table(settings: &crate::config::Settings) -> Vec<crate::auth::ApiRoute> {
+    use crate::auth::{Access::*, route};
+    let mut routes = vec![
+        // Outbound messages
+        route::<__path_list, _, _>(OperatorAdmin, list),
+        route::<__path_retry, _, _>(OperatorAdmin, retry),
+    ];
+    if settings.wechat.sandbox() && settings.miniprogram.sandbox() {
+        routes.push(route::<__path_sandbox_inbox, _, _>(SignedIn, sandbox_inbox));
+    }
+    routes
+}

@@ -398,3 +398,22 @@ pub async fn refunds_of<C: ConnectionTrait>(
         .all(db)
         .await?)
 }
+
+/// These routes, each with its access rule (`crate::routes` merges every
+/// capability's table).
+#[rustfmt::skip]
+pub fn table() -> Vec<crate::auth::ApiRoute> {
+    use crate::auth::{Access::*, route};
+    use crate::auth::access::{FINANCE};
+    vec![
+        // WeChat Pay's notifications (the signature is the authorization)
+        route::<wechat_pay::notify::__path_payment, _, _>(Public, wechat_pay::notify::payment),
+        route::<wechat_pay::notify::__path_refund, _, _>(Public, wechat_pay::notify::refund),
+        route::<wechat_pay::notify::__path_transfer, _, _>(Public, wechat_pay::notify::transfer),
+        route::<wallet::__path_get, _, _>(Residents(FINANCE), wallet::get),
+        route::<refunds::__path_list, _, _>(Staff(FINANCE), refunds::list),
+        route::<refunds::__path_retry, _, _>(Staff(FINANCE), refunds::retry),
+        route::<wechat_pay::bills::routes::__path_community, _, _>(Staff(FINANCE), wechat_pay::bills::routes::community),
+        route::<wechat_pay::bills::routes::__path_company, _, _>(OperatorAdmin, wechat_pay::bills::routes::company),
+    ]
+}

@@ -525,3 +525,24 @@ pub async fn remove_note(
     }
     Ok(HttpResponse::NoContent().finish())
 }
+
+/// These routes, each with its access rule (`crate::routes` merges every
+/// capability's table).
+#[rustfmt::skip]
+pub fn table() -> Vec<crate::auth::ApiRoute> {
+    use crate::auth::{Access::*, route};
+    use crate::auth::access::{ANY_STAFF, MANAGER, PICKUP_STAFF, RESIDENTS_ONLY};
+    vec![
+        // Pickup: slots, codes, collectors, the board
+        route::<__path_generate_slots, _, _>(Staff(MANAGER), generate_slots),
+        route::<__path_list_slots, _, _>(Residents(ANY_STAFF), list_slots),
+        route::<__path_book_slot, _, _>(Residents(RESIDENTS_ONLY), book_slot),
+        route::<__path_name_collector, _, _>(Residents(RESIDENTS_ONLY), name_collector),
+        route::<__path_my_codes, _, _>(SignedIn, my_codes),
+        route::<__path_verify, _, _>(Staff(PICKUP_STAFF), verify),
+        route::<__path_uncollected, _, _>(Staff(PICKUP_STAFF), uncollected),
+        route::<__path_list_notes, _, _>(Residents(ANY_STAFF), list_notes),
+        route::<__path_post_note, _, _>(Residents(ANY_STAFF), post_note),
+        route::<__path_remove_note, _, _>(Staff(PICKUP_STAFF), remove_note),
+    ]
+}

@@ -225,3 +225,16 @@ pub async fn access_log(
         at: e.created_at,
     })))
 }
+
+/// These routes, each with its access rule (`crate::routes` merges every
+/// capability's table).
+#[rustfmt::skip]
+pub fn table() -> Vec<crate::auth::ApiRoute> {
+    use crate::auth::{Access::*, route};
+    use crate::auth::access::{MANAGER, PII_READERS};
+    vec![
+        // Personal data
+        route::<__path_reveal, _, _>(Staff(PII_READERS), reveal),
+        route::<__path_access_log, _, _>(Staff(MANAGER), access_log),
+    ]
+}

@@ -929,3 +929,27 @@ pub async fn export_claims(
         rows,
     )
 }
+
+/// These routes, each with its access rule (`crate::routes` merges every
+/// capability's table).
+#[rustfmt::skip]
+pub fn table() -> Vec<crate::auth::ApiRoute> {
+    use crate::auth::{Access::*, route};
+    use crate::auth::access::{BUILDING_STAFF};
+    vec![
+        // Residents: claims, verification, members, invitations
+        route::<__path_directory, _, _>(SignedIn, directory),
+        route::<__path_file_claim, _, _>(Visitors, file_claim),
+        route::<__path_list_claims, _, _>(Staff(BUILDING_STAFF), list_claims),
+        route::<__path_export_claims, _, _>(Staff(BUILDING_STAFF), export_claims),
+        route::<__path_list_residents, _, _>(Staff(BUILDING_STAFF), list_residents),
+        route::<__path_export_residents, _, _>(Staff(BUILDING_STAFF), export_residents),
+        route::<__path_approve_claim, _, _>(Staff(BUILDING_STAFF), approve_claim),
+        route::<__path_reject_claim, _, _>(Staff(BUILDING_STAFF), reject_claim),
+        route::<__path_my_households, _, _>(SignedIn, my_households),
+        route::<__path_list_members, _, _>(Residents(BUILDING_STAFF), list_members),
+        route::<__path_create_invite, _, _>(Residents(BUILDING_STAFF), create_invite),
+        route::<__path_accept_invite, _, _>(SignedIn, accept_invite),
+        route::<__path_remove_member, _, _>(Residents(BUILDING_STAFF), remove_member),
+    ]
+}

@@ -358,3 +358,21 @@ pub async fn set_commission(
         commission_bp: bp,
     }))
 }
+
+/// These routes, each with its access rule (`crate::routes` merges every
+/// capability's table).
+#[rustfmt::skip]
+pub fn table() -> Vec<crate::auth::ApiRoute> {
+    use crate::auth::{Access::*, route};
+    use crate::auth::access::{FINANCE, MERCHANT_OWNER};
+    vec![
+        // Merchants' money: balance, daily statements, commission
+        route::<__path_balance, _, _>(Merchant(MERCHANT_OWNER), balance),
+        route::<__path_statement, _, _>(Merchant(MERCHANT_OWNER), statement),
+        route::<__path_set_commission, _, _>(OperatorAdmin, set_commission),
+        route::<crate::settlement::withdrawals::__path_request, _, _>(Merchant(MERCHANT_OWNER), crate::settlement::withdrawals::request),
+        route::<crate::settlement::withdrawals::__path_list_for_merchant, _, _>(Merchant(MERCHANT_OWNER), crate::settlement::withdrawals::list_for_merchant),
+        route::<crate::settlement::withdrawals::__path_list_for_community, _, _>(Staff(FINANCE), crate::settlement::withdrawals::list_for_community),
+        route::<crate::settlement::withdrawals::__path_decide, _, _>(Staff(FINANCE), crate::settlement::withdrawals::decide),
+    ]
+}

@@ -527,3 +527,28 @@ pub async fn import_owner_records(
     txn.commit().await?;
     Ok(web::Json(report))
 }
+
+/// These routes, each with its access rule (`crate::routes` merges every
+/// capability's table).
+#[rustfmt::skip]
+pub fn table() -> Vec<crate::auth::ApiRoute> {
+    use crate::auth::{Access::*, route};
+    use crate::auth::access::{ANY_STAFF, BUILDING_STAFF, MANAGER};
+    vec![
+        // Community structure and the owner register
+        route::<__path_create_building, _, _>(Staff(MANAGER), create_building),
+        route::<__path_list_buildings, _, _>(Staff(ANY_STAFF), list_buildings),
+        route::<__path_create_unit, _, _>(Staff(MANAGER), create_unit),
+        route::<__path_list_units, _, _>(Staff(ANY_STAFF), list_units),
+        route::<__path_create_household, _, _>(Staff(MANAGER), create_household),
+        route::<__path_list_households, _, _>(Staff(ANY_STAFF), list_households),
+        route::<__path_get_household, _, _>(Staff(ANY_STAFF), get_household),
+        route::<__path_create_gate, _, _>(Staff(MANAGER), create_gate),
+        route::<__path_list_gates, _, _>(Staff(ANY_STAFF), list_gates),
+        route::<__path_create_pickup_point, _, _>(Staff(MANAGER), create_pickup_point),
+        route::<__path_list_pickup_points, _, _>(Staff(ANY_STAFF), list_pickup_points),
+        route::<__path_update_pickup_point, _, _>(Staff(MANAGER), update_pickup_point),
+        route::<__path_list_owner_records, _, _>(Staff(BUILDING_STAFF), list_owner_records),
+        route::<__path_import_owner_records, _, _>(Staff(MANAGER), import_owner_records),
+    ]
+}

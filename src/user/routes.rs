@@ -128,3 +128,15 @@ pub async fn change_password(
     crate::rate_limit::clear(&state.db, &key).await?;
     Ok(HttpResponse::NoContent().finish())
 }
+
+/// These routes, each with its access rule (`crate::routes` merges every
+/// capability's table).
+#[rustfmt::skip]
+pub fn table() -> Vec<crate::auth::ApiRoute> {
+    use crate::auth::{Access::*, route};
+    vec![
+        // The signed-in user
+        route::<__path_get_me, _, _>(SignedIn, get_me),
+        route::<__path_change_password, _, _>(SignedIn, change_password),
+    ]
+}
