@@ -6,6 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context;
+use entity::states::Machine;
 use migration::{MigrationStatus, Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
@@ -13,6 +14,8 @@ use sea_orm::{
     DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 use serde::{Deserialize, Serialize, Serializer};
+
+use super::error::{ApiError, ApiResult, ErrorCode};
 
 /// The database pool, as `[database]` configures it.
 #[derive(Clone, Deserialize, Serialize)]
@@ -241,6 +244,101 @@ pub fn sql(backend: DbBackend, postgres: &str) -> String {
     match backend {
         DbBackend::Postgres => postgres.to_owned(),
         _ => postgres.replace('$', "?"),
+    }
+}
+
+/// A raw `SELECT` written for PostgreSQL (`$1` placeholders), on any engine.
+pub async fn query_all<C: ConnectionTrait>(
+    db: &C,
+    postgres: &str,
+    values: impl IntoIterator<Item = sea_orm::Value>,
+) -> Result<Vec<sea_orm::QueryResult>, DbErr> {
+    db.query_all_raw(statement(db, postgres, values)).await
+}
+
+/// The first row of a raw `SELECT` written for PostgreSQL, on any engine.
+pub async fn query_one<C: ConnectionTrait>(
+    db: &C,
+    postgres: &str,
+    values: impl IntoIterator<Item = sea_orm::Value>,
+) -> Result<Option<sea_orm::QueryResult>, DbErr> {
+    db.query_one_raw(statement(db, postgres, values)).await
+}
+
+/// A raw write written for PostgreSQL, on any engine.
+pub async fn execute<C: ConnectionTrait>(
+    db: &C,
+    postgres: &str,
+    values: impl IntoIterator<Item = sea_orm::Value>,
+) -> Result<sea_orm::ExecResult, DbErr> {
+    db.execute_raw(statement(db, postgres, values)).await
+}
+
+fn statement<C: ConnectionTrait>(
+    db: &C,
+    postgres: &str,
+    values: impl IntoIterator<Item = sea_orm::Value>,
+) -> sea_orm::Statement {
+    let backend = db.get_database_backend();
+    sea_orm::Statement::from_sql_and_values(backend, sql(backend, postgres), values)
+}
+
+/// Applies one move of a state machine to one row: `update` (filtered to
+/// the row, with whatever else the move writes) also sets `status` to `to`,
+/// and only while the row is still `from`. A move the machine does not allow
+/// answers `invalid_transition` before anything is written; a row that moved
+/// meanwhile (another request won the race) answers `invalid_transition`
+/// too, and nothing is written.
+pub async fn transition<E, S, C>(
+    db: &C,
+    update: sea_orm::UpdateMany<E>,
+    status: E::Column,
+    from: S,
+    to: S,
+) -> ApiResult<()>
+where
+    E: sea_orm::EntityTrait,
+    S: Machine + Into<sea_orm::Value>,
+    C: ConnectionTrait,
+{
+    use sea_orm::{ColumnTrait, QueryFilter, sea_query::Expr};
+    if !from.may_become(to) {
+        return Err(ApiError::new(
+            ErrorCode::InvalidTransition,
+            format!("a {} that is {from} cannot become {to}", S::NOUN),
+        )
+        .with_details(serde_json::json!({ "status": from, "requested": to })));
+    }
+    let update = update
+        .col_expr(status, Expr::value(to))
+        .filter(status.eq(from));
+    guarded(
+        db,
+        update,
+        ApiError::new(
+            ErrorCode::InvalidTransition,
+            format!("the {} changed meanwhile; reload it and try again", S::NOUN),
+        ),
+    )
+    .await
+}
+
+/// Runs an update guarded by what the row held when it was read (its
+/// status, a paid amount, a slot): it must change exactly one row, or the
+/// row changed meanwhile and `changed` is the answer.
+pub async fn guarded<E, C>(
+    db: &C,
+    update: sea_orm::UpdateMany<E>,
+    changed: ApiError,
+) -> ApiResult<()>
+where
+    E: sea_orm::EntityTrait,
+    C: ConnectionTrait,
+{
+    if update.exec(db).await?.rows_affected == 1 {
+        Ok(())
+    } else {
+        Err(changed)
     }
 }
 

@@ -5,6 +5,33 @@
 //! holds the kinds its records name (how an order is paid, where a refund
 //! goes, …).
 
+/// A state machine's status: the moves it allows and the name of what it is
+/// the status of, for `db::transition` and its messages.
+pub trait Machine: Copy + PartialEq + std::fmt::Display + serde::Serialize {
+    /// What moves through this machine ("order", "group buy").
+    const NOUN: &'static str;
+    /// Whether `self` may move to `to`.
+    fn may_become(self, to: Self) -> bool;
+}
+
+macro_rules! machine {
+    ($($status:ty => $noun:literal),+ $(,)?) => {$(
+        impl Machine for $status {
+            const NOUN: &'static str = $noun;
+            fn may_become(self, to: Self) -> bool {
+                <$status>::may_become(self, to)
+            }
+        }
+    )+};
+}
+
+machine!(
+    OrderStatus => "order",
+    GroupBuyStatus => "group buy",
+    DisputeStatus => "dispute",
+    WithdrawalStatus => "withdrawal",
+);
+
 pub mod dispute;
 pub mod fee_bill;
 pub mod group_buy;
