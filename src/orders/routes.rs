@@ -7,16 +7,19 @@ use std::collections::HashMap;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use entity::{
-    ActorRole, ClientKind, CommunityId, CourierId, Fen, Fulfilment, GroupBuyId, GroupBuyItemId,
-    HouseholdId, MerchantId, OrderId, OrderStatus, PaymentMethod, PickupPointId, PickupSlotId,
-    ProductId, RefundStatus, UserId, category, order, order_event, order_line, pickup_point,
+    CommunityId, Fulfilment, HouseholdId, MerchantId, OrderId, OrderStatus, PaymentMethod,
+    PickupPointId, ProductId, UserId, category, order, order_event, order_line, pickup_point,
     product,
 };
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
 
 use super::service::{self, Actor, ClientInfo, Idempotency, LineSpec, MoveDetails, NewOrder};
+use super::views::{
+    Cancellation, ClientView, HeldCode, NewCatalogOrder, OrderDetail, OrderEvent, OrderFilter,
+    OrderMove, PayRequest, PayWith, Paying, Refund,
+};
+// moved: re-exported for callers not yet moved
+pub use super::views::{Order, Receiving, check_quantity, parse_intro};
 use crate::auth::{Caller, CommunityScope, MerchantScope};
 use crate::flows::orders::advance;
 use crate::kernel::clock;
@@ -24,110 +27,6 @@ use crate::kernel::db::begin_write;
 use crate::kernel::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::kernel::http::{Json, Page, PageQuery};
 use crate::state::AppState;
-
-// ---------------------------------------------------------------- views
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct OrderLine {
-    pub product_id: Option<ProductId>,
-    pub group_buy_item_id: Option<GroupBuyItemId>,
-    pub title: String,
-    pub unit: String,
-    /// Fen, as it was when ordered.
-    pub unit_price: Fen,
-    pub quantity: i32,
-    /// Fen.
-    pub amount: Fen,
-}
-
-impl From<order_line::Model> for OrderLine {
-    fn from(l: order_line::Model) -> Self {
-        Self {
-            product_id: l.product_id,
-            group_buy_item_id: l.group_buy_item_id,
-            title: l.title,
-            unit: l.unit,
-            unit_price: l.unit_price,
-            quantity: l.quantity,
-            amount: l.amount,
-        }
-    }
-}
-
-/// An order and its lines.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Order {
-    pub id: OrderId,
-    /// For people (and the payment provider).
-    pub order_no: String,
-    pub community_id: CommunityId,
-    /// The seller; absent when the property sells.
-    pub merchant_id: Option<MerchantId>,
-    pub group_buy_id: Option<GroupBuyId>,
-    pub household_id: HouseholdId,
-    pub submitted_by: UserId,
-    pub status: OrderStatus,
-    /// Fen: the sum of the lines, priced by the server.
-    pub amount: Fen,
-    pub payment_method: Option<PaymentMethod>,
-    pub paid_at: Option<DateTime<Utc>>,
-    /// Unpaid orders let go of their goods at this time.
-    pub payment_deadline: DateTime<Utc>,
-    pub fulfilment: Fulfilment,
-    pub pickup_point_id: Option<PickupPointId>,
-    pub pickup_slot_id: Option<PickupSlotId>,
-    pub address: String,
-    pub address_remark: Option<String>,
-    pub delivery_time: Option<DateTime<Utc>>,
-    pub courier_id: Option<CourierId>,
-    pub processed_at: Option<DateTime<Utc>>,
-    pub processed_by: Option<UserId>,
-    /// Why it was rejected, cancelled, refunded or marked an exception.
-    pub status_reason: Option<String>,
-    pub intro: Option<String>,
-    pub client_kind: ClientKind,
-    pub fulfilled_at: Option<DateTime<Utc>>,
-    pub confirmed_at: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub lines: Vec<OrderLine>,
-}
-
-impl Order {
-    fn new(o: order::Model, lines: Vec<order_line::Model>) -> Self {
-        Self {
-            id: o.id,
-            order_no: o.order_no,
-            community_id: o.community_id,
-            merchant_id: o.merchant_id,
-            group_buy_id: o.group_buy_id,
-            household_id: o.household_id,
-            submitted_by: o.user_id,
-            status: o.status,
-            amount: o.amount,
-            payment_method: o.payment_method,
-            paid_at: o.paid_at,
-            payment_deadline: o.payment_deadline,
-            fulfilment: o.fulfilment,
-            pickup_point_id: o.pickup_point_id,
-            pickup_slot_id: o.pickup_slot_id,
-            address: o.address,
-            address_remark: o.address_remark,
-            delivery_time: o.delivery_time,
-            courier_id: o.courier_id,
-            processed_at: o.processed_at,
-            processed_by: o.processed_by,
-            status_reason: o.status_reason,
-            intro: o.intro,
-            client_kind: o.client_kind,
-            fulfilled_at: o.fulfilled_at,
-            confirmed_at: o.confirmed_at,
-            created_at: o.created_at,
-            updated_at: o.updated_at,
-            lines: lines.into_iter().map(OrderLine::from).collect(),
-        }
-    }
-}
 
 /// Orders with their lines (one query for all the lines).
 pub async fn with_lines<C: ConnectionTrait>(
@@ -171,58 +70,6 @@ async fn page_of(
         items: with_lines(db, page.items).await?,
         next_cursor: page.next_cursor,
     })
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct OrderEvent {
-    /// Absent for the system (timeouts, cascades).
-    pub actor_id: Option<UserId>,
-    pub actor_role: ActorRole,
-    /// Absent for the submission.
-    pub from: Option<OrderStatus>,
-    pub to: OrderStatus,
-    pub reason: Option<String>,
-    pub at: DateTime<Utc>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Refund {
-    pub id: entity::RefundId,
-    /// Fen.
-    pub amount: Fen,
-    pub reason: String,
-    pub status: RefundStatus,
-    pub created_at: DateTime<Utc>,
-    pub completed_at: Option<DateTime<Utc>>,
-}
-
-/// Where the order was submitted from (shown to property staff).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ClientView {
-    pub ip: String,
-    pub user_agent: String,
-    pub kind: ClientKind,
-}
-
-/// A pickup code the caller holds for this order.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct HeldCode {
-    pub code: String,
-    /// A code for collecting on someone's behalf (代取).
-    pub delegated: bool,
-}
-
-/// An order with its history.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct OrderDetail {
-    pub order: Order,
-    /// Every move, oldest first.
-    pub events: Vec<OrderEvent>,
-    pub refunds: Vec<Refund>,
-    /// The caller's live pickup codes for it.
-    pub pickup_codes: Vec<HeldCode>,
-    /// Only for property staff and operators.
-    pub client: Option<ClientView>,
 }
 
 async fn detail(
@@ -316,21 +163,6 @@ pub fn ordering_household(
     }
 }
 
-/// How an order is to reach the resident.
-#[derive(Debug, Deserialize, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Receiving {
-    pub fulfilment: Fulfilment,
-    /// For pickup: one of the offered pickup points.
-    pub pickup_point_id: Option<PickupPointId>,
-    /// For delivery: the address, if not the household's own.
-    pub address: Option<String>,
-    /// Required with an address other than the household's (at most 200 characters).
-    pub address_remark: Option<String>,
-    /// For delivery: when the resident would like it.
-    pub delivery_time: Option<DateTime<Utc>>,
-}
-
 /// Checks how the order is to be received; returns (point, address,
 /// remark, delivery time).
 pub async fn resolve_receiving(
@@ -402,42 +234,6 @@ pub async fn resolve_receiving(
             }
             Ok((None, address, remark, r.delivery_time))
         }
-    }
-}
-
-/// The optional self-introduction shown to a group buy's participants.
-pub fn parse_intro(intro: Option<&str>) -> ApiResult<Option<String>> {
-    match intro.map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(v) => crate::kernel::text::required("intro", v, 100).map(Some),
-    }
-}
-
-#[derive(Debug, Deserialize, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ProductQuantity {
-    pub product_id: ProductId,
-    /// 1 to 999.
-    pub quantity: u32,
-}
-
-/// A catalog order from one merchant.
-#[derive(Debug, Deserialize, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewCatalogOrder {
-    pub merchant_id: MerchantId,
-    /// Required when you belong to several households here.
-    pub household_id: Option<HouseholdId>,
-    /// 1 to 50 lines, each product once.
-    pub lines: Vec<ProductQuantity>,
-    pub receiving: Receiving,
-}
-
-pub fn check_quantity(quantity: u32) -> ApiResult<()> {
-    if (1..=999).contains(&quantity) {
-        Ok(())
-    } else {
-        Err(ApiError::invalid_field("quantity", "between 1 and 999"))
     }
 }
 
@@ -603,29 +399,6 @@ pub async fn get(
     Ok(web::Json(detail(&state, o, caller.user.id, staff).await?))
 }
 
-/// An order being paid, and what the client does next.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Paying {
-    #[serde(flatten)]
-    pub order: Order,
-    pub payment: crate::payment::PaymentStart,
-}
-
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PayRequest {
-    /// `wallet` pays from the household's wallet at once (refused with
-    /// `insufficient_balance` when it holds too little); omitted, the
-    /// configured provider takes the payment.
-    pub method: Option<PayWith>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum PayWith {
-    Wallet,
-}
-
 /// Pay for the order. From the household's wallet (`"method": "wallet"`)
 /// it completes at once. With the sandbox provider the payment completes at
 /// once, through the same path a verified payment notification takes. With
@@ -742,17 +515,6 @@ pub async fn pay(
     }))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Cancellation {
-    /// At most 200 characters.
-    pub reason: Option<String>,
-    /// Cancelling a paid order: `original` (default) refunds the way it was
-    /// paid, `wallet` keeps the money in the household's wallet.
-    #[serde(default)]
-    pub refund_to: crate::payment::RefundTo,
-}
-
 /// Cancel the order: before payment; after payment while the merchant has
 /// not accepted it (a group-buy order: while the group has not yet
 /// succeeded). A paid order is refunded.
@@ -844,14 +606,6 @@ pub async fn confirm(
     Ok(web::Json(one_order(&state.db, moved).await?))
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct OrderFilter {
-    pub status: Option<OrderStatus>,
-    pub group_buy_id: Option<GroupBuyId>,
-    pub merchant_id: Option<MerchantId>,
-}
-
 /// The caller's own orders, in every community, newest last.
 #[utoipa::path(get, path = "/api/v1/me/orders", tag = "orders",
     params(OrderFilter, PageQuery), responses((status = 200, body = Page<Order>)))]
@@ -889,19 +643,6 @@ fn filtered(
 }
 
 // ---------------------------------------------------------------- sellers
-
-/// A seller's move of an order.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct OrderMove {
-    /// `accepted`, `rejected` (reason required), `preparing`, `dispatched`
-    /// (door delivery), `ready_for_pickup` (pickup), `delivered`,
-    /// `exception` (reason required), or `refunded` (from an exception).
-    pub status: OrderStatus,
-    pub reason: Option<String>,
-    /// The courier taking it (with `dispatched`).
-    pub courier_id: Option<CourierId>,
-}
 
 /// Applies a seller's move (merchant staff, or property staff for the
 /// property's own group buys).
