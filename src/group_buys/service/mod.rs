@@ -3,8 +3,9 @@
 //!
 //! What a move does to the group buy's orders (fulfilling accepts them,
 //! ready puts them at the pickup point, called off refunds them) is the
-//! group-buys flow's (`flows/group_buys.rs`): the orders capability calls
-//! back into this one when a payment reaches the minimum.
+//! group-buys flow's (`flows/group_buys.rs`): this capability reads orders
+//! and submits them, but never moves one, since an order's payment moves
+//! the group buy (the payments flow calls [`succeed`]).
 
 use std::collections::HashMap;
 
