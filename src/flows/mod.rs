@@ -7,10 +7,13 @@
 //! - [`payments`]: a payment arrives: the order is paid, the money posted,
 //!   the group buy succeeds at its minimum; money too late is sent back.
 //! - [`disputes`]: a resolution refunds and moves the order.
-//! - [`group_buys`]: a called-off group buy's orders are cancelled or
-//!   refunded.
+//! - [`group_buys`]: an organiser's move carries the group buy's orders
+//!   along; a called-off group buy's orders are cancelled or refunded.
+//! - [`merchants`]: a merchant that may no longer sell in a community has
+//!   its group buys there paused.
 
 pub mod disputes;
 pub mod group_buys;
+pub mod merchants;
 pub mod orders;
 pub mod payments;

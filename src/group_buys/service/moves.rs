@@ -1,34 +1,27 @@
-//! Group-buy moves and the sweeps that drive them without a person.
-//!
-//! Every status change is one conditional update (`set_status`: "from this
+//! A group buy's status moves, each one `db::transition` ("from this
 //! status, or it changed meanwhile"):
 //!
-//! - [`move_group`]: the organiser's moves; checks
-//!   [`GroupBuyStatus::may_become`] and cascades to the orders (fulfilling
-//!   accepts them, ready puts them at the pickup point or on the road).
+//! - [`move_group`]: the organiser's moves (their orders' moves are the
+//!   group-buys flow's).
 //! - [`succeed`]: the payment that reaches the minimum.
 //! - [`pause_merchant`] / [`resume`]: a merchant that may no longer sell has
 //!   its group buys paused; the property resumes them.
 //! - [`sweep_deadlines`] closes, or fails, group buys past their deadline
 //!   (paused ones fail).
-//!
-//! The orders of failed and cancelled group buys are cancelled or refunded
-//! by the group-buys flow (`flows/group_buys.rs`).
 
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
-use entity::{
-    CommunityId, Fulfilment, GroupBuyId, GroupBuyStatus, MerchantId, OrderStatus, UserId, group_buy,
-};
-use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
+use entity::{CommunityId, GroupBuyId, GroupBuyStatus, MerchantId, OrderStatus, UserId, group_buy};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
 use crate::config::Settings;
+use crate::group_buys::views::OrganiserMove;
 use crate::kernel::clock;
-use crate::kernel::db::{begin_write, claim_ids};
+use crate::kernel::db::{begin_write, claim_ids, transition};
 use crate::kernel::error::{ApiError, ApiResult, ErrorCode};
-use crate::orders::service::{Actor, MoveDetails, advance, orders_of_group, paying_households};
-use crate::state::AppState;
+use crate::orders::service::{orders_of_group, paying_households};
 
 /// The people holding paid orders in the group buy (each told once).
 async fn participants<C: ConnectionTrait>(db: &C, group: GroupBuyId) -> ApiResult<Vec<UserId>> {
@@ -53,35 +46,49 @@ async fn tell_participants<C: ConnectionTrait>(
     Ok(())
 }
 
-/// The conditional update of a group buy's status. Returns `false` when
-/// someone else moved it first.
+/// Moves `group` to `to` (with `reason`, when given, as its status reason;
+/// `Some(None)` clears it), from the status it was read with.
 async fn set_status<C: ConnectionTrait>(
+    db: &C,
+    group: &group_buy::Model,
+    to: GroupBuyStatus,
+    reason: Option<Option<&str>>,
+) -> ApiResult<()> {
+    let now = clock::now();
+    let mut update = group_buy::Entity::update_many()
+        .col_expr(group_buy::Column::UpdatedAt, Expr::value(now))
+        .filter(group_buy::Column::Id.eq(group.id));
+    // A group buy resumed after a pause keeps the moment it first succeeded.
+    if to == GroupBuyStatus::Succeeded && group.succeeded_at.is_none() {
+        update = update.col_expr(group_buy::Column::SucceededAt, Expr::value(Some(now)));
+    }
+    if let Some(r) = reason {
+        let r: Option<String> = r.map(|r| r.chars().take(200).collect());
+        update = update.col_expr(group_buy::Column::StatusReason, Expr::value(r));
+    }
+    transition(db, update, group_buy::Column::Status, group.status, to).await
+}
+
+/// [`set_status`] for the moves nobody asked for (a payment, a sweep, a
+/// merchant's standing): `false` when the group buy moved meanwhile.
+async fn set_status_if_still<C: ConnectionTrait>(
     db: &C,
     group: &group_buy::Model,
     to: GroupBuyStatus,
     reason: Option<&str>,
 ) -> ApiResult<bool> {
-    let now = clock::now();
-    let mut changes = group_buy::ActiveModel {
-        status: Set(to),
-        updated_at: Set(now),
-        ..Default::default()
-    };
-    // A group buy resumed after a pause keeps the moment it first succeeded.
-    if to == GroupBuyStatus::Succeeded && group.succeeded_at.is_none() {
-        changes.succeeded_at = Set(Some(now));
+    match set_status(db, group, to, reason.map(Some)).await {
+        Ok(()) => Ok(true),
+        Err(e) if e.code == ErrorCode::InvalidTransition => Ok(false),
+        Err(e) => Err(e),
     }
-    if let Some(r) = reason {
-        changes.status_reason = Set(Some(r.chars().take(200).collect()));
-    }
-    let moved = group_buy::Entity::update_many()
-        .set(changes)
-        .filter(group_buy::Column::Id.eq(group.id))
-        .filter(group_buy::Column::Status.eq(group.status))
-        .exec(db)
+}
+
+async fn reread<C: ConnectionTrait>(db: &C, group: GroupBuyId) -> ApiResult<group_buy::Model> {
+    group_buy::Entity::find_by_id(group)
+        .one(db)
         .await?
-        .rows_affected;
-    Ok(moved == 1)
+        .ok_or_else(ApiError::not_found)
 }
 
 /// Marks an open group buy succeeded (its minimum reached) and tells every
@@ -94,82 +101,74 @@ pub async fn succeed<C: ConnectionTrait>(
     if group.status != GroupBuyStatus::Open {
         return Ok(false);
     }
-    if !set_status(db, group, GroupBuyStatus::Succeeded, None).await? {
+    if !set_status_if_still(db, group, GroupBuyStatus::Succeeded, None).await? {
         return Ok(false);
     }
     tell_participants(db, settings, group, "group_succeeded").await?;
     Ok(true)
 }
 
-/// Moves a group buy on behalf of its organiser (or the property) and
-/// cascades to its orders, in the caller's transaction.
-pub async fn move_group<C: ConnectionTrait>(
-    db: &C,
-    state: &AppState,
-    group: &group_buy::Model,
-    to: GroupBuyStatus,
-    actor: Actor,
-    reason: Option<&str>,
-) -> ApiResult<group_buy::Model> {
-    let from = group.status;
-    if !from.may_become(to) {
+/// Refuses to open a group buy whose deadline has passed.
+pub fn refuse_late_opening(group: &group_buy::Model, asked: &OrganiserMove) -> ApiResult<()> {
+    if asked.to() == GroupBuyStatus::Open && group.deadline <= clock::now() {
         return Err(ApiError::new(
-            ErrorCode::InvalidTransition,
-            format!("a group buy that is {from} cannot become {to}"),
-        )
-        .with_details(serde_json::json!({ "status": from, "requested": to })));
-    }
-    let settings = &state.settings;
-    if !set_status(db, group, to, reason).await? {
-        return Err(ApiError::new(
-            ErrorCode::InvalidTransition,
-            "the group buy changed meanwhile; reload it and try again",
+            ErrorCode::DeadlinePassed,
+            "the deadline has passed; open a new group buy",
         ));
     }
-    match to {
-        GroupBuyStatus::Fulfilling => {
-            for o in orders_of_group(db, group.id, &[OrderStatus::Paid], None).await? {
-                let accepted = advance(
-                    db,
-                    settings,
-                    &o,
-                    OrderStatus::Accepted,
-                    actor,
-                    MoveDetails::default(),
-                )
-                .await?;
-                advance(
-                    db,
-                    settings,
-                    &accepted,
-                    OrderStatus::Preparing,
-                    actor,
-                    MoveDetails::default(),
-                )
-                .await?;
-            }
-        }
-        GroupBuyStatus::Ready => {
-            for o in orders_of_group(db, group.id, &[OrderStatus::Preparing], None).await? {
-                let to = match o.fulfilment {
-                    Fulfilment::Pickup => OrderStatus::ReadyForPickup,
-                    Fulfilment::Delivery => OrderStatus::Dispatched,
-                };
-                let moved = advance(db, settings, &o, to, actor, MoveDetails::default()).await?;
-                if to == OrderStatus::ReadyForPickup {
-                    crate::pickup::service::order_ready(db, state, &moved).await?;
-                }
-            }
-        }
-        GroupBuyStatus::Cancelled => {
-            tell_participants(db, settings, group, "group_cancelled").await?;
-        }
-        _ => {}
+    Ok(())
+}
+
+/// What a merchant may not do to its own group buy: move it while paused
+/// (the property decides), or open it where it may not sell.
+pub async fn check_merchant_move(
+    db: &DatabaseConnection,
+    group: &group_buy::Model,
+    to: GroupBuyStatus,
+) -> ApiResult<()> {
+    if group.status == GroupBuyStatus::Paused {
+        return Err(ApiError::new(
+            ErrorCode::InvalidTransition,
+            "the property paused this group buy when your standing here changed; it decides whether it resumes or is cancelled",
+        )
+        .with_details(serde_json::json!({ "status": group.status, "requested": to })));
     }
-    group_buy::Entity::find_by_id(group.id)
-        .one(db)
-        .await?
-        .ok_or_else(ApiError::not_found)
+    if to == GroupBuyStatus::Open
+        && let Some(merchant) = group.merchant_id
+    {
+        crate::merchant::service::ensure_selling(db, merchant, group.community_id).await?;
+    }
+    Ok(())
+}
+
+/// What the property may do to a merchant's group buy: cancel it, or
+/// resume it once paused (its own it runs whole).
+pub fn check_property_move(group: &group_buy::Model, to: GroupBuyStatus) -> ApiResult<()> {
+    let resuming = group.status == GroupBuyStatus::Paused && to == GroupBuyStatus::Open;
+    if group.merchant_id.is_some() && to != GroupBuyStatus::Cancelled && !resuming {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "the merchant runs this group buy; the property may only cancel it, or resume it once paused",
+        ));
+    }
+    Ok(())
+}
+
+/// Moves a group buy on behalf of its organiser (or the property), in the
+/// caller's transaction, and tells the participants of a cancellation.
+/// Returns it as moved.
+pub async fn move_group<C: ConnectionTrait>(
+    db: &C,
+    settings: &Settings,
+    group: &group_buy::Model,
+    asked: &OrganiserMove,
+) -> ApiResult<group_buy::Model> {
+    let to = asked.to();
+    set_status(db, group, to, asked.reason().map(Some)).await?;
+    if to == GroupBuyStatus::Cancelled {
+        tell_participants(db, settings, group, "group_cancelled").await?;
+    }
+    reread(db, group.id).await
 }
 
 /// Pauses the group buys of `merchant` in `community` that take orders,
@@ -195,7 +194,7 @@ pub async fn pause_merchant<C: ConnectionTrait>(
         // A payment may move it from open to succeeded meanwhile (it waits
         // on the row's lock on PostgreSQL): read it again and pause that.
         for _ in 0..3 {
-            if set_status(db, &group, GroupBuyStatus::Paused, Some(why)).await? {
+            if set_status_if_still(db, &group, GroupBuyStatus::Paused, Some(why)).await? {
                 tell_participants(db, settings, &group, "group_paused").await?;
                 paused += 1;
                 break;
@@ -211,7 +210,8 @@ pub async fn pause_merchant<C: ConnectionTrait>(
 
 /// Resumes a paused group buy (the property's decision, once its merchant
 /// sells here again): it takes orders again, as succeeded if it had reached
-/// its minimum before the pause. In the caller's transaction.
+/// its minimum before the pause, and the pause's reason goes. In the
+/// caller's transaction.
 pub async fn resume<C: ConnectionTrait>(
     db: &C,
     settings: &Settings,
@@ -236,26 +236,9 @@ pub async fn resume<C: ConnectionTrait>(
         crate::merchant::service::ensure_selling(db, merchant, group.community_id).await?;
     }
     let to = GroupBuyStatus::resumes_to(group.succeeded_at.is_some());
-    if !set_status(db, group, to, None).await? {
-        return Err(ApiError::new(
-            ErrorCode::InvalidTransition,
-            "the group buy changed meanwhile; reload it and try again",
-        ));
-    }
-    // The pause's reason no longer applies.
-    group_buy::Entity::update_many()
-        .col_expr(
-            group_buy::Column::StatusReason,
-            sea_orm::sea_query::Expr::value(Option::<String>::None),
-        )
-        .filter(group_buy::Column::Id.eq(group.id))
-        .exec(db)
-        .await?;
+    set_status(db, group, to, Some(None)).await?;
     tell_participants(db, settings, group, "group_resumed").await?;
-    group_buy::Entity::find_by_id(group.id)
-        .one(db)
-        .await?
-        .ok_or_else(ApiError::not_found)
+    reread(db, group.id).await
 }
 
 /// Closes the group buys whose deadline has passed: succeeded ones close;
@@ -282,7 +265,7 @@ pub async fn sweep_deadlines(
             continue;
         };
         if group.status == GroupBuyStatus::Paused {
-            if set_status(
+            if set_status_if_still(
                 &txn,
                 &group,
                 GroupBuyStatus::Failed,
@@ -301,7 +284,7 @@ pub async fn sweep_deadlines(
                     group.status = GroupBuyStatus::Succeeded;
                 }
             } else {
-                if set_status(
+                if set_status_if_still(
                     &txn,
                     &group,
                     GroupBuyStatus::Failed,
@@ -316,7 +299,7 @@ pub async fn sweep_deadlines(
             }
         }
         if group.status == GroupBuyStatus::Succeeded
-            && set_status(&txn, &group, GroupBuyStatus::Closed, None).await?
+            && set_status_if_still(&txn, &group, GroupBuyStatus::Closed, None).await?
         {
             moved += 1;
         }

@@ -1,17 +1,36 @@
+//! Merchants' rules: a merchant's standing in each community it serves
+//! (applied, verified until a date, rejected, suspended, sent back to
+//! review: [`next`] says which action leads where), its profile
+//! ([`profile`]), its staff ([`staff`]) and the property's side of it
+//! ([`community`]: lists, visits, verification, decisions).
+//!
+//! What a change of standing does to the merchant's group buys is the
+//! merchants flow's (`flows/merchants.rs`).
+
 use chrono::{DateTime, Utc};
-use entity::merchant::Categories;
 use entity::{
-    CommunityId, LocationKind, MerchantApprovalId, MerchantId, MerchantRole, MerchantStaffId,
-    MerchantStatus, UserId, community, merchant, merchant_approval, merchant_staff,
+    CommunityId, MerchantApprovalId, MerchantId, MerchantStatus, UserId, merchant_approval,
 };
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    Set,
+};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use super::views::Approval;
+use crate::kernel::clock;
+use crate::kernel::db::{begin_write, guarded};
 use crate::kernel::error::{ApiError, ApiResult, ErrorCode};
-use crate::kernel::{clock, text};
-use crate::pii::{PiiCipher, seal_id_number, seal_phone};
+
+pub mod community;
+pub mod profile;
+pub mod staff;
+
+pub use profile::{add_staff_row, create};
+// moved: re-exported for callers not yet moved
+pub use super::views::NewMerchant;
 
 /// What can happen to a merchant's standing in a community.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, ToSchema)]
@@ -56,6 +75,7 @@ fn action_name(action: Action) -> &'static str {
     }
 }
 
+/// Records a new application of `merchant` to serve `community`.
 pub async fn apply<C: ConnectionTrait>(
     db: &C,
     merchant: MerchantId,
@@ -78,6 +98,7 @@ pub async fn apply<C: ConnectionTrait>(
     .await?)
 }
 
+/// The merchant's standing in the community, as stored.
 pub async fn find_approval<C: ConnectionTrait>(
     db: &C,
     merchant: MerchantId,
@@ -103,7 +124,7 @@ pub async fn transition<C: ConnectionTrait>(
 ) -> ApiResult<merchant_approval::Model> {
     let now = clock::now();
     let to = next(approval.effective_status(now), action)?;
-    let moved = merchant_approval::Entity::update_many()
+    let update = merchant_approval::Entity::update_many()
         .col_expr(merchant_approval::Column::Status, Expr::value(to))
         .col_expr(
             merchant_approval::Column::VerifiedUntil,
@@ -118,134 +139,56 @@ pub async fn transition<C: ConnectionTrait>(
         .col_expr(merchant_approval::Column::DecidedAt, Expr::value(Some(now)))
         .col_expr(merchant_approval::Column::UpdatedAt, Expr::value(now))
         .filter(merchant_approval::Column::Id.eq(approval.id))
-        .filter(merchant_approval::Column::Status.eq(approval.status))
-        .exec(db)
-        .await?;
-    if moved.rows_affected != 1 {
-        return Err(ApiError::new(
+        .filter(merchant_approval::Column::Status.eq(approval.status));
+    guarded(
+        db,
+        update,
+        ApiError::new(
             ErrorCode::InvalidTransition,
             "the merchant's status changed meanwhile; reload and try again",
-        ));
-    }
+        ),
+    )
+    .await?;
     merchant_approval::Entity::find_by_id(approval.id)
         .one(db)
         .await?
         .ok_or_else(ApiError::not_found)
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewMerchant {
-    pub shop_name: String,
-    /// What the merchant sells or does (经营范围).
-    pub business_scope: String,
-    /// E.g. `["食", "生活服务"]`.
-    pub categories: Vec<String>,
-    pub location_kind: LocationKind,
-    /// The shop's address, or the home seller's household address.
-    pub address: String,
-    pub contact_phone: String,
-    /// The owner's legal name and resident ID number (verified by the property).
-    pub owner_name: String,
-    pub owner_id_number: String,
-    /// The communities to serve: each one's staff verify the merchant there.
-    pub community_ids: Vec<CommunityId>,
-}
-
-/// Creates a merchant owned by `owner`, applying to each named community.
-pub async fn create<C: ConnectionTrait>(
-    db: &C,
-    pii: &PiiCipher,
-    body: NewMerchant,
-    owner: UserId,
-) -> ApiResult<(merchant::Model, Vec<merchant_approval::Model>)> {
-    let shop_name = text::required("shop_name", &body.shop_name, 100)?;
-    let scope = text::required("business_scope", &body.business_scope, 500)?;
-    let categories = parse_categories(body.categories)?;
-    let address = text::required("address", &body.address, 200)?;
-    let owner_name = text::required("owner_name", &body.owner_name, 64)?;
-    let phone = seal_phone(pii, "contact_phone", &body.contact_phone)?;
-    let id = seal_id_number(pii, "owner_id_number", &body.owner_id_number)?;
-    if body.community_ids.is_empty() {
-        return Err(ApiError::invalid_field(
-            "community_ids",
-            "name at least one community",
-        ));
+/// Applies to serve another community, or again after a rejection there
+/// (an application standing or decided otherwise is `already_applied`).
+pub async fn submit_application(
+    db: &DatabaseConnection,
+    merchant: MerchantId,
+    community: CommunityId,
+) -> ApiResult<Approval> {
+    if entity::community::Entity::find_by_id(community)
+        .one(db)
+        .await?
+        .is_none()
+    {
+        return Err(ApiError::invalid_field("community_id", "no such community"));
     }
-    for (i, c) in body.community_ids.iter().enumerate() {
-        if community::Entity::find_by_id(*c).one(db).await?.is_none() {
-            return Err(ApiError::invalid_field(
-                &format!("community_ids[{i}]"),
-                "no such community",
+    let txn = begin_write(db).await?;
+    let existing = merchant_approval::Entity::find()
+        .filter(merchant_approval::Column::MerchantId.eq(merchant))
+        .filter(merchant_approval::Column::CommunityId.eq(community))
+        .one(&txn)
+        .await?;
+    let approval = match existing {
+        Some(a) if a.status == MerchantStatus::Rejected => {
+            transition(&txn, &a, Action::Resubmit, None, None, None).await?
+        }
+        Some(_) => {
+            return Err(ApiError::new(
+                ErrorCode::AlreadyApplied,
+                "the merchant has already applied to this community",
             ));
         }
-    }
-    let now = clock::now();
-    let created = merchant::ActiveModel {
-        id: Set(MerchantId::new()),
-        shop_name: Set(shop_name),
-        business_scope: Set(scope),
-        categories: Set(categories),
-        location_kind: Set(body.location_kind),
-        address: Set(address),
-        contact_phone_hash: Set(phone.hash),
-        contact_phone_enc: Set(phone.enc),
-        contact_phone_masked: Set(phone.masked),
-        owner_name: Set(owner_name),
-        owner_id_hash: Set(id.hash),
-        owner_id_enc: Set(id.enc),
-        owner_id_masked: Set(id.masked),
-        created_by: Set(owner),
-        commission_bp: Set(0),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(db)
-    .await?;
-    add_staff_row(db, created.id, owner, MerchantRole::Owner).await?;
-    let mut approvals = Vec::new();
-    let mut seen = Vec::new();
-    for c in body.community_ids {
-        if !seen.contains(&c) {
-            seen.push(c);
-            approvals.push(apply(db, created.id, c).await?);
-        }
-    }
-    Ok((created, approvals))
-}
-
-pub async fn add_staff_row<C: ConnectionTrait>(
-    db: &C,
-    merchant: MerchantId,
-    user: UserId,
-    role: MerchantRole,
-) -> ApiResult<merchant_staff::Model> {
-    Ok(merchant_staff::ActiveModel {
-        id: Set(MerchantStaffId::new()),
-        merchant_id: Set(merchant),
-        user_id: Set(user),
-        role: Set(role),
-        created_at: Set(clock::now()),
-    }
-    .insert(db)
-    .await?)
-}
-
-pub fn parse_categories(values: Vec<String>) -> ApiResult<Categories> {
-    if values.is_empty() || values.len() > 10 {
-        return Err(ApiError::invalid_field(
-            "categories",
-            "give 1 to 10 categories",
-        ));
-    }
-    let mut out = Vec::with_capacity(values.len());
-    for v in values {
-        let c = text::required("categories", &v, 20)?;
-        if !out.contains(&c) {
-            out.push(c);
-        }
-    }
-    Ok(Categories(out))
+        None => apply(&txn, merchant, community).await?,
+    };
+    txn.commit().await?;
+    Ok(approval.into())
 }
 
 /// Refuses unless the merchant may sell in the community now (verified
@@ -255,7 +198,7 @@ pub async fn ensure_selling<C: ConnectionTrait>(
     merchant: MerchantId,
     community: CommunityId,
 ) -> ApiResult<()> {
-    let now = crate::kernel::clock::now();
+    let now = clock::now();
     let selling = merchant_approval::Entity::find()
         .filter(merchant_approval::Column::MerchantId.eq(merchant))
         .filter(merchant_approval::Column::CommunityId.eq(community))
