@@ -21,7 +21,7 @@ pub struct AppState {
     pub pii: Arc<PiiCipher>,
     pub principals: PrincipalCache,
     /// Communities the access guard looked up recently (per instance).
-    pub communities: crate::community::service::CommunityCache,
+    pub communities: crate::community::cache::CommunityCache,
     pub storage: Storage,
     /// Calls to WeChat's API (base URL from the configuration).
     pub wechat: WechatClient,
@@ -41,7 +41,7 @@ impl AppState {
             tokens: Arc::new(TokenIssuer::new(&settings.auth)),
             pii: Arc::new(PiiCipher::from_settings(&settings.pii)?),
             principals: PrincipalCache::new(settings.auth.principal_cache_ttl_ms),
-            communities: crate::community::service::CommunityCache::new(
+            communities: crate::community::cache::CommunityCache::new(
                 settings.auth.principal_cache_ttl_ms,
             ),
             search_stats: Default::default(),

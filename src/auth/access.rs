@@ -64,7 +64,7 @@ pub const MERCHANT_ANY: &[MerchantRole] = &[MerchantRole::Owner, MerchantRole::S
 /// The merchant's owners.
 pub const MERCHANT_OWNER: &[MerchantRole] = &[MerchantRole::Owner];
 /// Staff whose duties may need a full personal value (each kind of subject
-/// narrows this further; see `privacy::routes`).
+/// narrows this further; see `privacy::service`).
 pub const PII_READERS: &[StaffRole] = &[
     StaffRole::Manager,
     StaffRole::BuildingManager,

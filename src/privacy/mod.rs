@@ -4,3 +4,5 @@
 //! community's manager can list the log.
 
 pub mod routes;
+pub mod service;
+pub mod views;
