@@ -228,7 +228,7 @@ async fn with_images_of(
                 .into_iter()
                 .map(|i| ProductImage {
                     file_id: i.file_id,
-                    link: signed_link(state, i.file_id),
+                    link: signed_link(&state.settings, i.file_id),
                 })
                 .collect();
             p
