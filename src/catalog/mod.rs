@@ -4,3 +4,5 @@
 
 pub mod routes;
 pub mod search;
+pub mod service;
+pub mod views;

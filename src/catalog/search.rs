@@ -149,8 +149,9 @@ impl SearchQuery {
 /// kept for `search.result_cache_ms`: popular queries come in bursts, and
 /// a result a second old is as good as a fresh one to someone browsing
 /// (ordering re-checks price and stock in the database). Keyed by everything
-/// the page depends on (see the search route).
-pub type ResultCache = crate::kernel::cache::TtlCache<String, actix_web::web::Bytes>;
+/// the page depends on (see `service::search_products`). Shared bytes: a hit
+/// costs no copy.
+pub type ResultCache = crate::kernel::cache::TtlCache<String, std::sync::Arc<[u8]>>;
 
 /// Pages of 20 products are a few kilobytes each.
 pub const RESULT_CACHE_PAGES: u64 = 10_000;

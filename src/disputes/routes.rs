@@ -129,7 +129,7 @@ async fn detail(state: &AppState, d: dispute::Model) -> ApiResult<DisputeDetail>
                 .filter(|p| p.event_id == e.id)
                 .map(|p| DisputePhoto {
                     file_id: p.file_id,
-                    link: crate::files::routes::signed_link(state, p.file_id),
+                    link: crate::files::routes::signed_link(&state.settings, p.file_id),
                 })
                 .collect(),
             actor_id: e.actor_id,

@@ -5,4 +5,6 @@
 //! file's attachment allows.
 
 pub mod routes;
+pub mod service;
 pub mod storage;
+pub mod views;
