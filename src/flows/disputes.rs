@@ -1,13 +1,18 @@
 //! A dispute is resolved (by agreement, or by customer service): the refund
 //! it decides goes back by the payment's refund path, keyed by the dispute
 //! (so at most once), and the order moves on. Every other move of a dispute
-//! is the disputes capability's own.
+//! is the disputes capability's own; the residents', merchants' and
+//! customer service's answers come through here because any of them may
+//! resolve it.
 
-use entity::{DisputeStatus, Fen, OrderStatus, dispute, order};
-use sea_orm::ConnectionTrait;
+use entity::{DisputeStatus, Fen, OrderStatus, UserId, dispute, order};
+use sea_orm::{ConnectionTrait, DatabaseConnection};
 
 use crate::config::Settings;
-use crate::disputes::{self, Step};
+use crate::disputes::service::{
+    self as disputes, MerchantMove, Move, Outcome, ResidentMove, Said, Step,
+};
+use crate::kernel::db::begin_write;
 use crate::kernel::error::{ApiError, ApiResult, ErrorCode};
 use crate::orders::service::{Actor, MoveDetails};
 use crate::payment;
@@ -42,6 +47,59 @@ pub async fn apply<C: ConnectionTrait>(
     .await?;
     disputes::tell(db, settings, &next, &o.order_no).await?;
     Ok(next)
+}
+
+/// The resident's answer to their household's dispute `d`, made in one
+/// write transaction. Returns the dispute as it now is.
+pub async fn reply(
+    db: &DatabaseConnection,
+    settings: &Settings,
+    d: &dispute::Model,
+    by: UserId,
+    what: ResidentMove,
+    said: Said,
+) -> ApiResult<dispute::Model> {
+    let made = disputes::resident_move(db, d, by, what, said).await?;
+    make(db, settings, d, made).await
+}
+
+/// The merchant's answer to its dispute `d`, made in one write transaction.
+pub async fn answer(
+    db: &DatabaseConnection,
+    settings: &Settings,
+    d: &dispute::Model,
+    by: UserId,
+    what: MerchantMove,
+    said: Said,
+) -> ApiResult<dispute::Model> {
+    let made = disputes::merchant_move(db, d, by, what, said).await?;
+    make(db, settings, d, made).await
+}
+
+/// Customer service's decision of the escalated dispute `d`, made in one
+/// write transaction.
+pub async fn decide(
+    db: &DatabaseConnection,
+    settings: &Settings,
+    d: &dispute::Model,
+    by: UserId,
+    outcome: Outcome,
+    note: String,
+) -> ApiResult<dispute::Model> {
+    let made = disputes::decision(db, d, by, outcome, note).await?;
+    make(db, settings, d, made).await
+}
+
+async fn make(
+    db: &DatabaseConnection,
+    settings: &Settings,
+    d: &dispute::Model,
+    mut made: Move,
+) -> ApiResult<dispute::Model> {
+    let txn = begin_write(db).await?;
+    let moved = apply(&txn, settings, d, made.to, made.step()).await?;
+    txn.commit().await?;
+    Ok(moved)
 }
 
 /// Carries out a resolution: refunds `refund` (keyed by the dispute, so at

@@ -266,7 +266,7 @@ fn only_the_flows_make_the_bare_moves() {
             ),
             (
                 "move_dispute(",
-                ["src/disputes/mod.rs", "src/flows/disputes.rs"],
+                ["src/disputes/service/mod.rs", "src/flows/disputes.rs"],
             ),
         ] {
             assert!(

@@ -18,6 +18,19 @@ string_enum!(
     }
 );
 
+impl FeeBillStatus {
+    /// Whether a bill may move from `self` to `to`: a part paid leaves it
+    /// partly paid (again, for a second part) or paid; only a bill nothing
+    /// was paid on is voided.
+    pub fn may_become(self, to: FeeBillStatus) -> bool {
+        use FeeBillStatus::*;
+        matches!(
+            (self, to),
+            (Unpaid | PartiallyPaid, PartiallyPaid | Paid) | (Unpaid, Void)
+        )
+    }
+}
+
 string_enum!(
     /// Where one payment towards a fee bill stands.
     FeePaymentStatus {
@@ -29,3 +42,15 @@ string_enum!(
         Closed = "closed",
     }
 );
+
+impl FeePaymentStatus {
+    /// Whether a payment may move from `self` to `to`: WeChat Pay's word
+    /// that it was paid is taken even after it was closed (the money came).
+    pub fn may_become(self, to: FeePaymentStatus) -> bool {
+        use FeePaymentStatus::*;
+        matches!(
+            (self, to),
+            (Pending | Closed, Succeeded) | (Pending, Closed)
+        )
+    }
+}

@@ -30,6 +30,8 @@ machine!(
     GroupBuyStatus => "group buy",
     DisputeStatus => "dispute",
     WithdrawalStatus => "withdrawal",
+    FeeBillStatus => "fee bill",
+    FeePaymentStatus => "fee payment",
 );
 
 pub mod dispute;
