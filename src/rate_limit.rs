@@ -4,10 +4,9 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DbErr, Statement};
+use sea_orm::{ConnectionTrait, DbErr};
 
-use crate::kernel::clock;
-use crate::kernel::db::sql;
+use crate::kernel::{clock, db as raw};
 
 /// Seconds until the window that has reached `limit` for `key` ends, or
 /// `None` while attempts remain.
@@ -17,17 +16,12 @@ pub async fn blocked_for<C: ConnectionTrait>(
     limit: u32,
     window: Duration,
 ) -> Result<Option<u64>, DbErr> {
-    let backend = db.get_database_backend();
-    let row = db
-        .query_one_raw(Statement::from_sql_and_values(
-            backend,
-            sql(
-                backend,
-                "SELECT window_start, count FROM rate_limits WHERE key = $1",
-            ),
-            [key.into()],
-        ))
-        .await?;
+    let row = raw::query_one(
+        db,
+        "SELECT window_start, count FROM rate_limits WHERE key = $1",
+        [key.into()],
+    )
+    .await?;
     let Some(row) = row else { return Ok(None) };
     let start: DateTime<Utc> = row.try_get("", "window_start")?;
     let count: i64 = row.try_get("", "count")?;
@@ -44,20 +38,16 @@ pub async fn blocked_for<C: ConnectionTrait>(
 /// Counts one attempt against `key`, starting a new window if the last one
 /// has ended. One atomic upsert: correct with any number of instances.
 pub async fn record<C: ConnectionTrait>(db: &C, key: &str, window: Duration) -> Result<(), DbErr> {
-    let backend = db.get_database_backend();
     let now = clock::now();
     let cutoff = now - chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
-    db.execute_raw(Statement::from_sql_and_values(
-        backend,
-        sql(
-            backend,
-            "INSERT INTO rate_limits (key, window_start, count) VALUES ($1, $2, 1) \
-             ON CONFLICT (key) DO UPDATE SET \
-               count = CASE WHEN rate_limits.window_start <= $3 THEN 1 ELSE rate_limits.count + 1 END, \
-               window_start = CASE WHEN rate_limits.window_start <= $3 THEN $2 ELSE rate_limits.window_start END",
-        ),
+    raw::execute(
+        db,
+        "INSERT INTO rate_limits (key, window_start, count) VALUES ($1, $2, 1) \
+         ON CONFLICT (key) DO UPDATE SET \
+           count = CASE WHEN rate_limits.window_start <= $3 THEN 1 ELSE rate_limits.count + 1 END, \
+           window_start = CASE WHEN rate_limits.window_start <= $3 THEN $2 ELSE rate_limits.window_start END",
         [key.into(), now.into(), cutoff.into()],
-    ))
+    )
     .await?;
     Ok(())
 }
@@ -88,12 +78,6 @@ async fn blocked_after<C: ConnectionTrait>(
 
 /// Forgets `key` (after a successful login, say).
 pub async fn clear<C: ConnectionTrait>(db: &C, key: &str) -> Result<(), DbErr> {
-    let backend = db.get_database_backend();
-    db.execute_raw(Statement::from_sql_and_values(
-        backend,
-        sql(backend, "DELETE FROM rate_limits WHERE key = $1"),
-        [key.into()],
-    ))
-    .await?;
+    raw::execute(db, "DELETE FROM rate_limits WHERE key = $1", [key.into()]).await?;
     Ok(())
 }

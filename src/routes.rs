@@ -23,7 +23,7 @@ use crate::{
 pub fn table(settings: &Settings) -> Vec<ApiRoute> {
     [
         health::table(),
-        wechat::table(),
+        wechat::routes::table(),
         payment::table(),
         auth::routes::table(settings),
         user::routes::table(),

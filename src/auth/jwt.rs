@@ -31,6 +31,9 @@ pub struct TokenIssuer {
     decoding: DecodingKey,
     validation: Validation,
     access_ttl_secs: i64,
+    /// Refresh tokens are opaque (see `auth::service`); only their lifetime
+    /// is kept here, beside the access tokens'.
+    refresh_ttl_days: i64,
 }
 
 impl std::fmt::Debug for TokenIssuer {
@@ -52,11 +55,17 @@ impl TokenIssuer {
             decoding: DecodingKey::from_secret(secret),
             validation,
             access_ttl_secs: i64::try_from(settings.access_token_ttl_secs).unwrap_or(900),
+            refresh_ttl_days: i64::try_from(settings.refresh_token_ttl_days).unwrap_or(30),
         }
     }
 
     pub fn access_ttl_secs(&self) -> i64 {
         self.access_ttl_secs
+    }
+
+    /// How long a refresh token works (`auth.refresh_token_ttl_days`).
+    pub fn refresh_ttl(&self) -> chrono::Duration {
+        chrono::Duration::days(self.refresh_ttl_days)
     }
 
     /// A signed access token for `user`, valid for the configured lifetime.

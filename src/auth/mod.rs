@@ -4,7 +4,8 @@
 //!   it (tokens, operator admins, community roles, tenant isolation).
 //! - [`jwt`]: short-lived access tokens.
 //! - [`password`]: argon2id hashing off the async threads.
-//! - [`service`]: login, rotating refresh tokens, logout.
+//! - [`service`]: login, rotating refresh tokens, logout, the development login.
+//! - [`views`]: what the sign-in endpoints take and answer.
 //! - [`table`]: one endpoint with its access rule ([`ApiRoute`]).
 //! - [`routes`]: the `/api/v1/auth/*` and `/api/v1/dev/login` handlers.
 
@@ -15,6 +16,7 @@ pub mod principal;
 pub mod routes;
 pub mod service;
 pub mod table;
+pub mod views;
 
 pub use access::{Access, Caller, CommunityScope, CompanyScope, MerchantScope};
 pub use principal::Principal;

@@ -9,36 +9,26 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use entity::{RefreshTokenId, TokenFamilyId, UserId, UserStatus, refresh_token, user};
+use entity::{
+    RefreshTokenId, StaffRoleId, TokenFamilyId, UserId, UserStatus, VerifiedVia, community,
+    household, operator_admin, refresh_token, staff_role, user,
+};
 use rand::RngCore;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
-use serde::Serialize;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, Set,
+};
 use sha2::{Digest, Sha256};
-use utoipa::ToSchema;
 
+use super::jwt::TokenIssuer;
 use super::password;
+use super::views::{DevLogin, TokenPair};
+use crate::config::AuthSettings;
 use crate::kernel::error::{ApiError, ApiResult, ErrorCode};
 use crate::kernel::{clock, db};
-use crate::pii::PhoneNumber;
+use crate::pii::{PhoneNumber, PiiCipher};
 use crate::rate_limit;
-use crate::state::AppState;
-
-/// What a successful login or refresh returns.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TokenPair {
-    pub user_id: UserId,
-    /// Send as `Authorization: Bearer <access_token>`.
-    pub access_token: String,
-    /// Always `Bearer`.
-    pub token_type: &'static str,
-    /// Seconds until the access token expires.
-    pub expires_in: i64,
-    /// Single use: exchange it at `/api/v1/auth/refresh` for a new pair.
-    pub refresh_token: String,
-    /// Seconds until the refresh token expires.
-    pub refresh_expires_in: i64,
-}
 
 fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
@@ -47,7 +37,7 @@ fn hash_token(token: &str) -> String {
 /// Issues an access token and a new refresh token in `family`.
 pub async fn issue_pair<C: ConnectionTrait>(
     db: &C,
-    state: &AppState,
+    tokens: &TokenIssuer,
     user_id: UserId,
     family: TokenFamilyId,
 ) -> ApiResult<TokenPair> {
@@ -55,8 +45,7 @@ pub async fn issue_pair<C: ConnectionTrait>(
     rand::rng().fill_bytes(&mut raw);
     let refresh = URL_SAFE_NO_PAD.encode(raw);
     let now = clock::now();
-    let ttl_days = i64::try_from(state.settings.auth.refresh_token_ttl_days).unwrap_or(30);
-    let expires_at = now + chrono::Duration::days(ttl_days);
+    let expires_at = now + tokens.refresh_ttl();
     refresh_token::ActiveModel {
         id: Set(RefreshTokenId::new()),
         family_id: Set(family),
@@ -71,9 +60,9 @@ pub async fn issue_pair<C: ConnectionTrait>(
     .await?;
     Ok(TokenPair {
         user_id,
-        access_token: state.tokens.issue(user_id)?,
+        access_token: tokens.issue(user_id)?,
         token_type: "Bearer",
-        expires_in: state.tokens.access_ttl_secs(),
+        expires_in: tokens.access_ttl_secs(),
         refresh_token: refresh,
         refresh_expires_in: (expires_at - now).num_seconds(),
     })
@@ -81,38 +70,40 @@ pub async fn issue_pair<C: ConnectionTrait>(
 
 /// Phone + password sign-in for the back office, throttled per phone number
 /// and per client address across every instance.
-pub async fn login(
-    state: &AppState,
+pub async fn login<C: ConnectionTrait>(
+    db: &C,
+    auth: &AuthSettings,
+    tokens: &TokenIssuer,
+    pii: &PiiCipher,
     phone: &PhoneNumber,
     candidate: String,
     client_ip: &str,
 ) -> ApiResult<TokenPair> {
-    let auth = &state.settings.auth;
     let window = Duration::from_secs(auth.login_window_secs);
-    let phone_hash = phone.lookup_hash(&state.pii);
+    let phone_hash = phone.lookup_hash(pii);
     let phone_key = format!("login:phone:{phone_hash}");
     let ip_key = format!("login:ip:{client_ip}");
     let per_phone = auth.login_attempts_per_window;
     let per_ip = per_phone.saturating_mul(5);
-    if let Some(retry_after) = rate_limit::blocked_for(&state.db, &ip_key, per_ip, window).await? {
+    if let Some(retry_after) = rate_limit::blocked_for(db, &ip_key, per_ip, window).await? {
         return Err(ApiError::rate_limited(retry_after));
     }
     // Counted before the password is checked, so parallel guesses at one
     // account cannot all pass the check; cleared on success.
-    if let Some(retry_after) = rate_limit::hit(&state.db, &phone_key, per_phone, window).await? {
+    if let Some(retry_after) = rate_limit::hit(db, &phone_key, per_phone, window).await? {
         return Err(ApiError::rate_limited(retry_after));
     }
 
     let user = user::Entity::find()
         .filter(user::Column::PhoneHash.eq(&phone_hash))
-        .one(&state.db)
+        .one(db)
         .await?;
     let stored = user.as_ref().and_then(|u| u.password_hash.clone());
     let verified = password::verify(candidate, stored).await?;
     let user = match user {
         Some(user) if verified => user,
         _ => {
-            rate_limit::record(&state.db, &ip_key, window).await?;
+            rate_limit::record(db, &ip_key, window).await?;
             return Err(password::wrong_credentials());
         }
     };
@@ -122,19 +113,23 @@ pub async fn login(
             "this account is disabled",
         ));
     }
-    rate_limit::clear(&state.db, &phone_key).await?;
-    issue_pair(&state.db, state, user.id, TokenFamilyId::new()).await
+    rate_limit::clear(db, &phone_key).await?;
+    issue_pair(db, tokens, user.id, TokenFamilyId::new()).await
 }
 
 /// Exchanges a refresh token for a new pair (rotation), detecting reuse.
-pub async fn refresh(state: &AppState, presented: &str) -> ApiResult<TokenPair> {
+pub async fn refresh(
+    db: &DatabaseConnection,
+    tokens: &TokenIssuer,
+    presented: &str,
+) -> ApiResult<TokenPair> {
     let invalid = || {
         ApiError::new(
             ErrorCode::InvalidRefreshToken,
             "the refresh token is not valid",
         )
     };
-    let txn = db::begin_write(&state.db).await?;
+    let txn = db::begin_write(db).await?;
     let token = refresh_token::Entity::find()
         .filter(refresh_token::Column::TokenHash.eq(hash_token(presented)))
         .one(&txn)
@@ -188,20 +183,20 @@ pub async fn refresh(state: &AppState, presented: &str) -> ApiResult<TokenPair> 
             "this account is disabled",
         ));
     }
-    let pair = issue_pair(&txn, state, token.user_id, token.family_id).await?;
+    let pair = issue_pair(&txn, tokens, token.user_id, token.family_id).await?;
     txn.commit().await?;
     Ok(pair)
 }
 
 /// Revokes the family of `presented`. Unknown tokens are ignored: logging out
 /// twice is not an error, and the answer reveals nothing.
-pub async fn logout(state: &AppState, presented: &str) -> ApiResult<()> {
+pub async fn logout<C: ConnectionTrait>(db: &C, presented: &str) -> ApiResult<()> {
     if let Some(token) = refresh_token::Entity::find()
         .filter(refresh_token::Column::TokenHash.eq(hash_token(presented)))
-        .one(&state.db)
+        .one(db)
         .await?
     {
-        revoke_family(&state.db, token.family_id).await?;
+        revoke_family(db, token.family_id).await?;
     }
     Ok(())
 }
@@ -224,4 +219,105 @@ pub async fn revoke_all_for_user<C: ConnectionTrait>(db: &C, user_id: UserId) ->
         .exec(db)
         .await?;
     Ok(())
+}
+
+/// Development only: signs in as the person with `login.phone` (made when
+/// new, or a new person every time without a phone), with the operator
+/// admin standing, staff roles and household memberships asked for, in one
+/// transaction. Grants already held are kept as they are.
+pub async fn dev_login(
+    db: &DatabaseConnection,
+    tokens: &TokenIssuer,
+    pii: &PiiCipher,
+    login: DevLogin,
+) -> ApiResult<TokenPair> {
+    let txn = db::begin_write(db).await?;
+    let existing = match &login.phone {
+        Some(p) => crate::user::service::find_by_phone(&txn, pii, p).await?,
+        None => None,
+    };
+    let user = match existing {
+        Some(u) => u,
+        None => {
+            crate::user::service::create(&txn, pii, login.display_name, login.phone.as_ref(), None)
+                .await?
+        }
+    };
+    let now = clock::now();
+    if login.operator_admin
+        && operator_admin::Entity::find_by_id(user.id)
+            .one(&txn)
+            .await?
+            .is_none()
+    {
+        operator_admin::ActiveModel {
+            user_id: Set(user.id),
+            granted_by: Set(None),
+            created_at: Set(now),
+        }
+        .insert(&txn)
+        .await?;
+    }
+    for (i, grant) in login.staff_roles.iter().enumerate() {
+        if community::Entity::find_by_id(grant.community_id)
+            .one(&txn)
+            .await?
+            .is_none()
+        {
+            return Err(ApiError::invalid_field(
+                &format!("staff_roles[{i}].community_id"),
+                "no such community",
+            ));
+        }
+        let held = staff_role::Entity::find()
+            .filter(staff_role::Column::CommunityId.eq(grant.community_id))
+            .filter(staff_role::Column::UserId.eq(user.id))
+            .filter(staff_role::Column::Role.eq(grant.role))
+            .count(&txn)
+            .await?;
+        if held == 0 {
+            staff_role::ActiveModel {
+                id: Set(StaffRoleId::new()),
+                community_id: Set(grant.community_id),
+                user_id: Set(user.id),
+                role: Set(grant.role),
+                granted_by: Set(None),
+                created_at: Set(now),
+            }
+            .insert(&txn)
+            .await?;
+        }
+    }
+    for (i, grant) in login.households.iter().enumerate() {
+        let Some(h) = household::Entity::find_by_id(grant.household_id)
+            .one(&txn)
+            .await?
+        else {
+            return Err(ApiError::invalid_field(
+                &format!("households[{i}].household_id"),
+                "no such household",
+            ));
+        };
+        let member = crate::resident::service::add_member(
+            &txn,
+            crate::resident::service::NewMembership {
+                community: h.community_id,
+                household: h.id,
+                user: user.id,
+                role: grant.role,
+                tenant_until: grant.tenant_until,
+                via: VerifiedVia::Staff,
+                verified_by: None,
+            },
+        )
+        .await;
+        match member {
+            Ok(_) => {}
+            Err(e) if e.code == ErrorCode::AlreadyMember => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let pair = issue_pair(&txn, tokens, user.id, TokenFamilyId::new()).await?;
+    txn.commit().await?;
+    Ok(pair)
 }

@@ -10,11 +10,11 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, Value};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Value};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::kernel::clock;
 use crate::kernel::error::{ApiError, ApiResult, ErrorCode};
+use crate::kernel::{clock, db as raw};
 
 /// Claims written per statement at most.
 const MAX_BATCH: usize = 256;
@@ -100,7 +100,9 @@ async fn writer(db: DatabaseConnection, ttl: Duration, mut rx: mpsc::Receiver<Re
 
 /// The batch travels as one JSON parameter, so the statement text is the
 /// same for every batch size: it is prepared once per connection, and each
-/// batch is a single round trip.
+/// batch is a single round trip. Each engine reads JSON its own way; both
+/// texts use numbered placeholders (`$1`) for [`raw::query_all`], so the
+/// SQLite one reads fields with `->>` (a JSON path would hold a `$`).
 fn insert_sql(backend: DbBackend) -> &'static str {
     match backend {
         DbBackend::Postgres => {
@@ -111,9 +113,9 @@ fn insert_sql(backend: DbBackend) -> &'static str {
         }
         _ => {
             "INSERT INTO wechat_callback_seen (key, reply, expires_at) \
-             SELECT json_extract(value, '$.k'), json_extract(value, '$.r'), ?2 FROM json_each(?1) WHERE true \
+             SELECT value ->> 'k', value ->> 'r', $2 FROM json_each($1) WHERE true \
              ON CONFLICT (key) DO UPDATE SET reply = excluded.reply, expires_at = excluded.expires_at \
-             WHERE wechat_callback_seen.expires_at < ?3 RETURNING key"
+             WHERE wechat_callback_seen.expires_at < $3 RETURNING key"
         }
     }
 }
@@ -125,8 +127,33 @@ fn stored_sql(backend: DbBackend) -> &'static str {
              WHERE key IN (SELECT json_array_elements_text($1::json))"
         }
         _ => {
-            "SELECT key, reply FROM wechat_callback_seen WHERE key IN (SELECT value FROM json_each(?1))"
+            "SELECT key, reply FROM wechat_callback_seen WHERE key IN (SELECT value FROM json_each($1))"
         }
+    }
+}
+
+/// Keeps the reply to a claimed callback, so WeChat's retries get it again.
+pub async fn remember_reply<C: ConnectionTrait>(db: &C, key: &str, reply: &str) -> ApiResult<()> {
+    raw::execute(
+        db,
+        "UPDATE wechat_callback_seen SET reply = $2 WHERE key = $1",
+        [key.into(), reply.into()],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Forgets a claim after a failure of ours, so WeChat's next retry may try
+/// again. A failure to forget is only logged: the claim expires anyway.
+pub async fn release<C: ConnectionTrait>(db: &C, key: &str) {
+    let deleted = raw::execute(
+        db,
+        "DELETE FROM wechat_callback_seen WHERE key = $1",
+        [key.into()],
+    )
+    .await;
+    if let Err(e) = deleted {
+        tracing::warn!(error = %e, "releasing a callback key failed");
     }
 }
 
@@ -156,12 +183,7 @@ async fn write(
         expires.into(),
         now.into(),
     ];
-    let won: std::collections::HashSet<String> = db
-        .query_all_raw(Statement::from_sql_and_values(
-            backend,
-            insert_sql(backend),
-            values,
-        ))
+    let won: std::collections::HashSet<String> = raw::query_all(db, insert_sql(backend), values)
         .await?
         .into_iter()
         .map(|row| row.try_get::<String>("", "key"))
@@ -178,10 +200,7 @@ async fn write(
         let keys = serde_json::Value::from(lost.clone()).to_string();
         let sql = stored_sql(backend);
         let values: Vec<Value> = vec![keys.into()];
-        for row in db
-            .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
-            .await?
-        {
+        for row in raw::query_all(db, sql, values).await? {
             stored.insert(row.try_get("", "key")?, row.try_get("", "reply")?);
         }
     }

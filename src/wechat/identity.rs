@@ -10,13 +10,14 @@ use entity::{
 };
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, Set,
 };
 
+use crate::auth::principal::PrincipalCache;
 use crate::kernel::error::{ApiError, ApiResult, ErrorCode};
 use crate::kernel::{clock, db};
-use crate::pii::PhoneNumber;
-use crate::state::AppState;
+use crate::pii::{PhoneNumber, PiiCipher};
 use crate::user as users;
 
 /// What WeChat told us about the person signing in.
@@ -32,25 +33,33 @@ pub struct WechatLogin {
 }
 
 /// Finds or creates the user behind a WeChat sign-in.
-pub async fn sign_in(state: &AppState, login: &WechatLogin) -> ApiResult<user::Model> {
+pub async fn sign_in(
+    db: &DatabaseConnection,
+    pii: &PiiCipher,
+    login: &WechatLogin,
+) -> ApiResult<user::Model> {
     // Two first sign-ins racing: the loser's insert hits the unique index and
     // the second round finds the winner's identity.
     for _ in 0..2 {
-        match try_sign_in(state, login).await {
+        match try_sign_in(db, pii, login).await {
             Err(e) if e.code == ErrorCode::Conflict => continue,
             other => return other,
         }
     }
-    try_sign_in(state, login).await
+    try_sign_in(db, pii, login).await
 }
 
-async fn try_sign_in(state: &AppState, login: &WechatLogin) -> ApiResult<user::Model> {
+async fn try_sign_in(
+    db: &DatabaseConnection,
+    pii: &PiiCipher,
+    login: &WechatLogin,
+) -> ApiResult<user::Model> {
     let now = clock::now();
     let session_key_enc = match &login.session_key {
-        Some(k) => Some(state.pii.encrypt(k)?),
+        Some(k) => Some(pii.encrypt(k)?),
         None => None,
     };
-    let txn = db::begin_write(&state.db).await?;
+    let txn = db::begin_write(db).await?;
     let existing = wechat_identity::Entity::find()
         .filter(wechat_identity::Column::AppId.eq(&login.app_id))
         .filter(wechat_identity::Column::Openid.eq(&login.openid))
@@ -86,7 +95,7 @@ async fn try_sign_in(state: &AppState, login: &WechatLogin) -> ApiResult<user::M
                         .clone()
                         .filter(|n| !n.trim().is_empty())
                         .unwrap_or_else(|| "微信用户".to_owned());
-                    users::service::create(&txn, &state.pii, name, None, None)
+                    users::service::create(&txn, pii, name, None, None)
                         .await?
                         .id
                 }
@@ -144,14 +153,22 @@ pub struct Bound {
 /// is the person: a caller whose account holds nothing but WeChat identities
 /// is merged into it; an account with its own history is refused
 /// (`409 phone_taken`) rather than merged blindly.
-pub async fn bind_phone(state: &AppState, caller: UserId, phone: &PhoneNumber) -> ApiResult<Bound> {
+/// The caller's cached principal is dropped afterwards (their standing may
+/// have changed).
+pub async fn bind_phone(
+    db: &DatabaseConnection,
+    pii: &PiiCipher,
+    principals: &PrincipalCache,
+    caller: UserId,
+    phone: &PhoneNumber,
+) -> ApiResult<Bound> {
     let now = clock::now();
-    let txn = db::begin_write(&state.db).await?;
+    let txn = db::begin_write(db).await?;
     let me = user::Entity::find_by_id(caller)
         .one(&txn)
         .await?
         .ok_or_else(ApiError::not_found)?;
-    let hash = phone.lookup_hash(&state.pii);
+    let hash = phone.lookup_hash(pii);
     let holder = user::Entity::find()
         .filter(user::Column::PhoneHash.eq(&hash))
         .one(&txn)
@@ -197,7 +214,7 @@ pub async fn bind_phone(state: &AppState, caller: UserId, phone: &PhoneNumber) -
         None => {
             let mut active: user::ActiveModel = me.clone().into();
             active.phone_hash = Set(Some(hash));
-            active.phone_enc = Set(Some(state.pii.encrypt(phone.as_str())?));
+            active.phone_enc = Set(Some(pii.encrypt(phone.as_str())?));
             active.phone_masked = Set(Some(phone.masked()));
             active.updated_at = Set(now);
             active.update(&txn).await?;
@@ -209,7 +226,7 @@ pub async fn bind_phone(state: &AppState, caller: UserId, phone: &PhoneNumber) -
         }
     };
     txn.commit().await?;
-    state.principals.invalidate(caller);
+    principals.invalidate(caller);
     Ok(bound)
 }
 

@@ -7,8 +7,6 @@
 //! server, never in logs). Only pages on `wechat.oauth_redirect_allowlist`
 //! are accepted, compared as parsed URLs (no open redirect).
 
-use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
@@ -16,40 +14,41 @@ use entity::TokenFamilyId;
 use hmac::{Hmac, Mac};
 use rand::RngCore;
 use reqwest::Url;
-use secrecy::ExposeSecret;
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
-use super::client::App;
+use super::client::{App, WechatClient};
 use super::error::WechatError;
 use super::identity::{self, WechatLogin};
+use super::views::JssdkConfig;
+use crate::auth::jwt::TokenIssuer;
 use crate::auth::service::issue_pair;
-use crate::kernel::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
-use crate::state::AppState;
+use crate::config::{Settings, WechatSettings};
+use crate::kernel::error::{ApiError, ApiResult, ErrorCode};
+use crate::pii::PiiCipher;
 
-/// How long the browser has to come back from WeChat.
-const STATE_TTL_SECS: i64 = 600;
-/// Binds the sign-in to the browser that started it (no login CSRF): the
-/// state's nonce must come back in this cookie.
-const NONCE_COOKIE: &str = "anjia_oauth_nonce";
+/// How long the browser has to come back from WeChat (and keeps the
+/// nonce cookie that binds the sign-in to it).
+pub const STATE_TTL_SECS: i64 = 600;
 /// Sign-ins (code exchanges) per client IP per minute.
 const SIGN_INS_PER_MINUTE: u32 = 30;
 
-/// Counts a WeChat sign-in attempt from `req`'s client, refusing beyond the
+/// Counts a WeChat sign-in attempt from `client_ip`, refusing beyond the
 /// limit (each one spends WeChat API quota).
-pub async fn throttle(state: &AppState, req: &HttpRequest) -> ApiResult<()> {
-    let ip = crate::kernel::http::client_ip(req, state.settings.server.trust_forwarded_for);
-    let key = format!("wechat-sign-in:ip:{ip}");
+pub async fn throttle<C: ConnectionTrait>(db: &C, client_ip: &str) -> ApiResult<()> {
+    let key = format!("wechat-sign-in:ip:{client_ip}");
     let window = std::time::Duration::from_secs(60);
-    match crate::rate_limit::hit(&state.db, &key, SIGN_INS_PER_MINUTE, window).await? {
+    match crate::rate_limit::hit(db, &key, SIGN_INS_PER_MINUTE, window).await? {
         Some(retry_after) => Err(ApiError::rate_limited(retry_after)),
         None => Ok(()),
     }
 }
 
 /// Parses `target` and checks it against the allowlist.
-pub fn allowed_page(state: &AppState, target: &str) -> ApiResult<Url> {
+pub fn allowed_page(settings: &WechatSettings, target: &str) -> ApiResult<Url> {
     let refuse = || {
         ApiError::new(
             ErrorCode::RedirectNotAllowed,
@@ -57,24 +56,29 @@ pub fn allowed_page(state: &AppState, target: &str) -> ApiResult<Url> {
         )
     };
     let url = Url::parse(target.trim()).map_err(|_| refuse())?;
-    let ok = state
-        .settings
-        .wechat
+    let ok = settings
         .oauth_redirect_allowlist
         .iter()
         .any(|e| e.allows(&url));
     if ok { Ok(url) } else { Err(refuse()) }
 }
 
-fn state_key(state: &AppState) -> Vec<u8> {
+/// The state's MAC key, derived from `auth.jwt_secret`.
+fn state_key(jwt_secret: &SecretString) -> Vec<u8> {
     let mut h = Sha256::new();
     h.update(b"anjia wechat oauth state\0");
-    h.update(state.settings.auth.jwt_secret.expose_secret().as_bytes());
+    h.update(jwt_secret.expose_secret().as_bytes());
     h.finalize().to_vec()
 }
 
-fn state_mac(state: &AppState, exp: i64, scope: char, nonce: &str, redirect: &str) -> String {
-    let mut mac = match Hmac::<Sha256>::new_from_slice(&state_key(state)) {
+fn state_mac(
+    jwt_secret: &SecretString,
+    exp: i64,
+    scope: char,
+    nonce: &str,
+    redirect: &str,
+) -> String {
+    let mut mac = match Hmac::<Sha256>::new_from_slice(&state_key(jwt_secret)) {
         Ok(m) => m,
         Err(_) => return String::new(),
     };
@@ -86,18 +90,18 @@ fn state_mac(state: &AppState, exp: i64, scope: char, nonce: &str, redirect: &st
 /// `state`: expiry, scope letter, nonce and a MAC over them and the redirect
 /// (WeChat allows 128 characters of `[A-Za-z0-9]`, so the redirect itself
 /// travels in the callback URL and is bound by the MAC).
-fn sign_state(state: &AppState, scope: Scope, redirect: &str) -> (String, String) {
+fn sign_state(jwt_secret: &SecretString, scope: Scope, redirect: &str) -> (String, String) {
     let exp = Utc::now().timestamp() + STATE_TTL_SECS;
     let mut raw = [0u8; 6];
     rand::rng().fill_bytes(&mut raw);
     let nonce = hex::encode(raw);
     let letter = scope.letter();
-    let mac = state_mac(state, exp, letter, &nonce, redirect);
+    let mac = state_mac(jwt_secret, exp, letter, &nonce, redirect);
     (format!("{exp}{letter}{nonce}{mac}"), nonce)
 }
 
 fn check_state(
-    state: &AppState,
+    jwt_secret: &SecretString,
     signed: &str,
     redirect: &str,
     cookie: Option<&str>,
@@ -118,7 +122,7 @@ fn check_state(
         return Err(invalid());
     }
     let (nonce, mac) = rest.split_at(12);
-    let expected = state_mac(state, exp, letter, nonce, redirect);
+    let expected = state_mac(jwt_secret, exp, letter, nonce, redirect);
     if !super::crypto::same_signature(&expected, mac) || exp < Utc::now().timestamp() {
         return Err(invalid());
     }
@@ -163,19 +167,10 @@ impl Scope {
     }
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct AuthorizeQuery {
-    /// The H5 page to return to (must be allowlisted).
-    pub redirect: String,
-    pub scope: Option<Scope>,
-}
-
-fn callback_url(state: &AppState, redirect: &str) -> String {
+fn callback_url(public_base_url: &str, redirect: &str) -> String {
     let mut url = format!(
         "{}/wechat/oauth/callback",
-        state.settings.server.public_base_url.trim_end_matches('/')
+        public_base_url.trim_end_matches('/')
     );
     url.push_str("?redirect=");
     url.push_str(&urlencode(redirect));
@@ -194,91 +189,82 @@ fn urlencode(s: &str) -> String {
     out
 }
 
-/// Starts WeChat sign-in for an H5 page: redirects to WeChat's authorize page.
-#[utoipa::path(get, path = "/wechat/oauth/authorize", tag = "wechat",
-    params(AuthorizeQuery),
-    responses((status = 302, description = "To WeChat's authorize page"),
-        (status = 400, description = "`redirect_not_allowed`", body = ErrorBody),
-        (status = 409, description = "`wechat_sandbox`: use the development login", body = ErrorBody)))]
-pub async fn authorize(
-    state: web::Data<AppState>,
-    query: web::Query<AuthorizeQuery>,
-) -> ApiResult<HttpResponse> {
-    let page = allowed_page(&state, &query.redirect)?;
-    if state.wechat.sandbox(App::Service) {
+/// Where a sign-in sends the browser, and the nonce its cookie must carry
+/// back (binding the sign-in to this browser: no login CSRF).
+#[derive(Debug)]
+pub struct Authorization {
+    /// WeChat's authorize page, with the signed `state`.
+    pub location: String,
+    pub nonce: String,
+    /// Whether the browser reaches anjia over HTTPS (the cookie is `Secure`).
+    pub secure: bool,
+}
+
+/// Starts WeChat sign-in for the allowlisted page `redirect`.
+pub fn authorize(
+    settings: &Settings,
+    wechat: &WechatClient,
+    redirect: &str,
+    scope: Option<Scope>,
+) -> ApiResult<Authorization> {
+    let page = allowed_page(&settings.wechat, redirect)?;
+    if wechat.sandbox(App::Service) {
         return Err(WechatError::Sandbox.into());
     }
-    let scope = query.scope.unwrap_or_default();
+    let scope = scope.unwrap_or_default();
     let redirect = page.to_string();
-    let (signed, nonce) = sign_state(&state, scope, &redirect);
-    let secure = state
-        .settings
-        .server
-        .public_base_url
-        .starts_with("https://");
-    let cookie = actix_web::cookie::Cookie::build(NONCE_COOKIE, nonce)
-        .path("/wechat/oauth")
-        .http_only(true)
-        .secure(secure)
-        .same_site(actix_web::cookie::SameSite::Lax)
-        .max_age(actix_web::cookie::time::Duration::seconds(STATE_TTL_SECS))
-        .finish();
+    let (signed, nonce) = sign_state(&settings.auth.jwt_secret, scope, &redirect);
+    let public_base_url = &settings.server.public_base_url;
     let location = format!(
         "{}/connect/oauth2/authorize?appid={}&redirect_uri={}&response_type=code&scope={}&state={signed}#wechat_redirect",
-        state.settings.wechat.open_base.trim_end_matches('/'),
-        urlencode(&state.settings.wechat.app_id),
-        urlencode(&callback_url(&state, &redirect)),
+        settings.wechat.open_base.trim_end_matches('/'),
+        urlencode(&settings.wechat.app_id),
+        urlencode(&callback_url(public_base_url, &redirect)),
         scope.wechat(),
     );
-    Ok(HttpResponse::Found()
-        .insert_header((header::LOCATION, location))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .cookie(cookie)
-        .finish())
+    Ok(Authorization {
+        location,
+        nonce,
+        secure: public_base_url.starts_with("https://"),
+    })
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct OauthCallbackQuery {
-    pub redirect: String,
-    pub state: String,
+/// What WeChat sends the browser back with, and what the browser carries.
+#[derive(Debug, Clone, Copy)]
+pub struct OauthReturn<'a> {
+    pub redirect: &'a str,
+    pub state: &'a str,
     /// Absent when the person declined.
-    pub code: Option<String>,
+    pub code: Option<&'a str>,
+    /// The nonce cookie set when the sign-in started.
+    pub nonce: Option<&'a str>,
+    pub client_ip: &'a str,
 }
 
-/// WeChat's return: exchanges the code and sends the browser back to the
-/// page with `#access_token=…&refresh_token=…&expires_in=…&user_id=…`.
-#[utoipa::path(get, path = "/wechat/oauth/callback", tag = "wechat",
-    params(OauthCallbackQuery),
-    responses((status = 302, description = "Back to the page, tokens in the fragment"),
-        (status = 400, description = "`oauth_state_invalid` or `redirect_not_allowed`", body = ErrorBody),
-        (status = 403, description = "`account_disabled`: the account is disabled", body = ErrorBody),
-        (status = 429, description = "`rate_limited`: too many sign-ins from this address; retry after `Retry-After` seconds", body = ErrorBody),
-        (status = 502, description = "`wechat_unavailable`", body = ErrorBody)))]
-pub async fn callback(
-    state: web::Data<AppState>,
-    query: web::Query<OauthCallbackQuery>,
-    req: HttpRequest,
-) -> ApiResult<HttpResponse> {
-    let page = allowed_page(&state, &query.redirect)?;
-    let cookie = req.cookie(NONCE_COOKIE);
-    let nonce = cookie.as_ref().map(|c| c.value());
-    let scope = check_state(&state, &query.state, page.as_str(), nonce)?;
-    throttle(&state, &req).await?;
-    let back = |fragment: String| {
+/// WeChat's return: checks the page, the state and the browser, exchanges
+/// the code, signs the person in and answers the page to send the browser
+/// back to, with `#access_token=…&refresh_token=…&expires_in=…&user_id=…`
+/// (or `#error=access_denied` when the person declined).
+pub async fn finish(
+    db: &DatabaseConnection,
+    settings: &Settings,
+    wechat: &WechatClient,
+    pii: &PiiCipher,
+    tokens: &TokenIssuer,
+    back: OauthReturn<'_>,
+) -> ApiResult<Url> {
+    let page = allowed_page(&settings.wechat, back.redirect)?;
+    let scope = check_state(&settings.auth.jwt_secret, back.state, page.as_str(), back.nonce)?;
+    throttle(db, back.client_ip).await?;
+    let with_fragment = |fragment: String| {
         let mut url = page.clone();
         url.set_fragment(Some(&fragment));
-        HttpResponse::Found()
-            .insert_header((header::LOCATION, url.to_string()))
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .insert_header(("Referrer-Policy", "no-referrer"))
-            .finish()
+        url
     };
-    let Some(code) = query.code.as_deref().filter(|c| !c.is_empty()) else {
-        return Ok(back("error=access_denied".to_owned()));
+    let Some(code) = back.code.filter(|c| !c.is_empty()) else {
+        return Ok(with_fragment("error=access_denied".to_owned()));
     };
-    let answer = state
-        .wechat
+    let answer = wechat
         .get_with_secret(
             App::Service,
             "/sns/oauth2/access_token",
@@ -293,8 +279,7 @@ pub async fn callback(
     if scope == Scope::Userinfo
         && let Some(user_token) = text(&answer, "access_token")
     {
-        let profile = state
-            .wechat
+        let profile = wechat
             .get(
                 "/sns/userinfo",
                 &[
@@ -308,9 +293,10 @@ pub async fn callback(
         unionid = unionid.or_else(|| text(&profile, "unionid"));
     }
     let user = identity::sign_in(
-        &state,
+        db,
+        pii,
         &WechatLogin {
-            app_id: state.settings.wechat.app_id.clone(),
+            app_id: settings.wechat.app_id.clone(),
             openid,
             unionid,
             session_key: None,
@@ -318,8 +304,8 @@ pub async fn callback(
         },
     )
     .await?;
-    let pair = issue_pair(&state.db, &state, user.id, TokenFamilyId::new()).await?;
-    Ok(back(format!(
+    let pair = issue_pair(db, tokens, user.id, TokenFamilyId::new()).await?;
+    Ok(with_fragment(format!(
         "access_token={}&token_type=Bearer&expires_in={}&refresh_token={}&refresh_expires_in={}&user_id={}",
         pair.access_token,
         pair.expires_in,
@@ -329,48 +315,27 @@ pub async fn callback(
     )))
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct JssdkQuery {
-    /// The page's full URL (anything after `#` is ignored); must be allowlisted.
-    pub url: String,
-}
-
-/// What `wx.config` needs.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct JssdkConfig {
-    pub app_id: String,
-    pub timestamp: i64,
-    pub nonce_str: String,
-    pub signature: String,
-}
-
-/// A JS-SDK signature for an allowlisted page.
-#[utoipa::path(get, path = "/api/v1/wechat/jssdk-config", tag = "wechat",
-    params(JssdkQuery),
-    responses((status = 200, body = JssdkConfig),
-        (status = 400, description = "`redirect_not_allowed`", body = ErrorBody),
-        (status = 409, description = "`wechat_sandbox`", body = ErrorBody),
-        (status = 502, description = "`wechat_unavailable`: WeChat did not give a JS-SDK ticket", body = ErrorBody)))]
+/// A JS-SDK signature for the allowlisted page `url` (its fragment ignored).
 pub async fn jssdk_config(
-    state: web::Data<AppState>,
-    query: web::Query<JssdkQuery>,
-) -> ApiResult<web::Json<JssdkConfig>> {
-    let mut page = allowed_page(&state, &query.url)?;
+    db: &DatabaseConnection,
+    settings: &WechatSettings,
+    wechat: &WechatClient,
+    url: &str,
+) -> ApiResult<JssdkConfig> {
+    let mut page = allowed_page(settings, url)?;
     page.set_fragment(None);
-    let ticket = state.wechat.jsapi_ticket(&state.db).await?;
+    let ticket = wechat.jsapi_ticket(db).await?;
     let timestamp = Utc::now().timestamp();
     let mut raw = [0u8; 12];
     rand::rng().fill_bytes(&mut raw);
     let nonce_str = URL_SAFE_NO_PAD.encode(raw).replace(['-', '_'], "x");
     let signature = jssdk_signature(&ticket, &nonce_str, timestamp, page.as_str());
-    Ok(web::Json(JssdkConfig {
-        app_id: state.settings.wechat.app_id.clone(),
+    Ok(JssdkConfig {
+        app_id: settings.app_id.clone(),
         timestamp,
         nonce_str,
         signature,
-    }))
+    })
 }
 
 /// `sha1("jsapi_ticket=…&noncestr=…&timestamp=…&url=…")`.

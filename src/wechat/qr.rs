@@ -4,68 +4,28 @@
 //! (permanent). Codes are cached: asking again returns the same code while
 //! it is valid, so WeChat's quota of permanent codes is not spent twice.
 
-use actix_web::http::header;
-use actix_web::{HttpResponse, web};
-use chrono::{DateTime, Utc};
 use entity::{CommunityId, PickupPointId, QrCodeId, UserId, pickup_point, wechat_qr_code};
 use rand::RngCore;
 use reqwest::Method;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
-use serde::Serialize;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
+};
 use serde_json::{Value, json};
-use utoipa::ToSchema;
 
-use super::client::App;
+use super::client::{App, WechatClient};
 use super::error::WechatError;
-use crate::auth::{Caller, CommunityScope};
 use crate::kernel::clock;
-use crate::kernel::error::{ApiError, ApiResult, ErrorBody};
-use crate::state::AppState;
+use crate::kernel::error::{ApiError, ApiResult};
 
 /// WeChat's longest temporary code.
 const TEMPORARY_SECS: i64 = 30 * 24 * 3600;
 /// A cached temporary code is handed out only while it has this long left.
 const MIN_REMAINING: chrono::Duration = chrono::Duration::days(1);
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct QrCode {
-    pub id: QrCodeId,
-    pub scene: String,
-    pub permanent: bool,
-    /// What the code encodes (WeChat's `url`).
-    pub content: String,
-    /// WeChat's own image of the code.
-    pub wechat_image_url: String,
-    /// An SVG image of the code served by anjia.
-    pub image_url: String,
-    pub expires_at: Option<DateTime<Utc>>,
-}
-
-fn view(state: &AppState, m: wechat_qr_code::Model) -> QrCode {
-    QrCode {
-        wechat_image_url: format!(
-            "https://mp.weixin.qq.com/cgi-bin/showqrcode?ticket={}",
-            m.ticket
-                .replace('+', "%2B")
-                .replace('/', "%2F")
-                .replace('=', "%3D")
-        ),
-        image_url: format!(
-            "{}/api/v1/wechat/qr-codes/{}/image",
-            state.settings.server.public_base_url.trim_end_matches('/'),
-            m.id
-        ),
-        id: m.id,
-        scene: m.scene,
-        permanent: m.permanent,
-        content: m.url,
-        expires_at: m.expires_at,
-    }
-}
-
 /// Returns the cached code for `scene`, or creates one at WeChat.
 async fn obtain(
-    state: &AppState,
+    db: &DatabaseConnection,
+    wechat: &WechatClient,
     scene: String,
     permanent: bool,
     community_id: Option<CommunityId>,
@@ -76,9 +36,9 @@ async fn obtain(
         .filter(wechat_qr_code::Column::Scene.eq(&scene))
         .filter(wechat_qr_code::Column::Permanent.eq(permanent))
         .order_by_desc(wechat_qr_code::Column::Id)
-        .one(&state.db)
+        .one(db)
         .await?;
-    let sandbox = state.wechat.sandbox(App::Service);
+    let sandbox = wechat.sandbox(App::Service);
     if let Some(code) = cached
         && code.expires_at.is_none_or(|e| e > now + MIN_REMAINING)
         && code.ticket.starts_with("sandbox-") == sandbox
@@ -105,10 +65,9 @@ async fn obtain(
                 "action_info": { "scene": { "scene_str": scene } },
             })
         };
-        let answer = state
-            .wechat
+        let answer = wechat
             .call(
-                &state.db,
+                db,
                 App::Service,
                 Method::POST,
                 "/cgi-bin/qrcode/create",
@@ -137,76 +96,56 @@ async fn obtain(
         expires_at: Set(expires_at),
         created_at: Set(now),
     }
-    .insert(&state.db)
+    .insert(db)
     .await?)
 }
 
-/// The caller's invitation code: neighbours who follow the account through
-/// it are recorded as invited by the caller.
-#[utoipa::path(post, path = "/api/v1/me/invite-qr", tag = "wechat",
-    responses((status = 200, body = QrCode),
-        (status = 502, description = "`wechat_unavailable`", body = ErrorBody)))]
-pub async fn invite_qr(state: web::Data<AppState>, caller: Caller) -> ApiResult<web::Json<QrCode>> {
-    let code = obtain(
-        &state,
-        format!("inv:{}", caller.user.id),
-        false,
-        None,
-        caller.user.id,
-    )
-    .await?;
-    Ok(web::Json(view(&state, code)))
+/// The invitation code of `user`: neighbours who follow the account
+/// through it are recorded as invited by them.
+pub async fn invite_code(
+    db: &DatabaseConnection,
+    wechat: &WechatClient,
+    user: UserId,
+) -> ApiResult<wechat_qr_code::Model> {
+    obtain(db, wechat, format!("inv:{user}"), false, None, user).await
 }
 
-/// A pickup point's permanent code, to print and put up at the point.
-#[utoipa::path(post, path = "/api/v1/communities/{community_id}/pickup-points/{pickup_point_id}/qr", tag = "wechat",
-    params(("community_id" = CommunityId, Path), ("pickup_point_id" = PickupPointId, Path)),
-    responses((status = 200, body = QrCode), (status = 404, body = ErrorBody),
-        (status = 502, description = "`wechat_unavailable`", body = ErrorBody)))]
-pub async fn pickup_point_qr(
-    state: web::Data<AppState>,
-    scope: CommunityScope,
-    caller: Caller,
-    path: web::Path<(CommunityId, PickupPointId)>,
-) -> ApiResult<web::Json<QrCode>> {
-    let (_, point_id) = path.into_inner();
-    let point = pickup_point::Entity::find_by_id(point_id)
-        .filter(pickup_point::Column::CommunityId.eq(scope.id()))
-        .one(&state.db)
+/// A pickup point's permanent code, to print and put up at the point
+/// (`404` for a point not in `community`).
+pub async fn pickup_point_code(
+    db: &DatabaseConnection,
+    wechat: &WechatClient,
+    community: CommunityId,
+    point: PickupPointId,
+    by: UserId,
+) -> ApiResult<wechat_qr_code::Model> {
+    let point = pickup_point::Entity::find_by_id(point)
+        .filter(pickup_point::Column::CommunityId.eq(community))
+        .one(db)
         .await?
         .ok_or_else(ApiError::not_found)?;
-    let code = obtain(
-        &state,
+    obtain(
+        db,
+        wechat,
         format!("pp:{}", point.id),
         true,
-        Some(scope.id()),
-        caller.user.id,
+        Some(community),
+        by,
     )
-    .await?;
-    Ok(web::Json(view(&state, code)))
+    .await
 }
 
-/// The code as an SVG image (public: it is meant to be printed and shared).
-#[utoipa::path(get, path = "/api/v1/wechat/qr-codes/{qr_id}/image", tag = "wechat",
-    params(("qr_id" = QrCodeId, Path)),
-    responses((status = 200, description = "SVG", content_type = "image/svg+xml"), (status = 404, body = ErrorBody)))]
-pub async fn qr_image(
-    state: web::Data<AppState>,
-    path: web::Path<QrCodeId>,
-) -> ApiResult<HttpResponse> {
-    let code = wechat_qr_code::Entity::find_by_id(path.into_inner())
-        .one(&state.db)
+/// The code `id` as an SVG image, while it is valid.
+pub async fn image_svg(db: &DatabaseConnection, id: QrCodeId) -> ApiResult<String> {
+    let code = wechat_qr_code::Entity::find_by_id(id)
+        .one(db)
         .await?
         .filter(|c| c.expires_at.is_none_or(|e| e > clock::now()))
         .ok_or_else(ApiError::not_found)?;
     let qr = qrcode::QrCode::new(code.url.as_bytes())
         .map_err(|e| ApiError::internal(anyhow::anyhow!("{e}")))?;
-    let svg = qr
+    Ok(qr
         .render::<qrcode::render::svg::Color>()
         .min_dimensions(256, 256)
-        .build();
-    Ok(HttpResponse::Ok()
-        .content_type("image/svg+xml")
-        .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
-        .body(svg))
+        .build())
 }

@@ -7,7 +7,9 @@ use chrono::Utc;
 use entity::{
     PickupPointId, UserId, WechatFollowerId, household_member, pickup_point, user, wechat_follower,
 };
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Set,
+};
 
 use super::identity;
 use super::message::{Body, Event, Inbound};
@@ -15,7 +17,6 @@ use super::xml::cdata;
 use crate::config::Settings;
 use crate::kernel::clock;
 use crate::kernel::error::ApiResult;
-use crate::state::AppState;
 
 /// A passive reply.
 #[derive(Debug, Clone, PartialEq)]
@@ -151,22 +152,26 @@ fn link(settings: &Settings, label: &str, page: &str) -> String {
 
 const HELP: &str = "回复以下关键词：\n「团购」看本小区正在进行的团购\n「我的订单」查看订单\n「取货码」查看待取货订单的取货码\n「互助」邻里互助\n「认证」认证您的房屋";
 
-async fn verified_households(state: &AppState, user_id: UserId) -> ApiResult<u64> {
+async fn verified_households<C: ConnectionTrait>(db: &C, user_id: UserId) -> ApiResult<u64> {
     Ok(household_member::Entity::find()
         .filter(household_member::Column::UserId.eq(user_id))
         .filter(household_member::Column::RemovedAt.is_null())
-        .count(&state.db)
+        .count(db)
         .await?)
 }
 
-async fn answer(state: &AppState, inbound: &Inbound, intent: Intent) -> ApiResult<Reply> {
-    let s = &state.settings;
+async fn answer<C: ConnectionTrait>(
+    db: &C,
+    s: &Settings,
+    inbound: &Inbound,
+    intent: Intent,
+) -> ApiResult<Reply> {
     if intent == Intent::Help {
         return Ok(Reply::Text(HELP.to_owned()));
     }
-    let user = identity::user_of(&state.db, &s.wechat.app_id, &inbound.from).await?;
+    let user = identity::user_of(db, &s.wechat.app_id, &inbound.from).await?;
     let verified = match user {
-        Some(id) => verified_households(state, id).await? > 0,
+        Some(id) => verified_households(db, id).await? > 0,
         None => false,
     };
     let verify_first = format!(
@@ -201,43 +206,47 @@ async fn answer(state: &AppState, inbound: &Inbound, intent: Intent) -> ApiResul
 }
 
 /// Handles one callback; `None` means nothing to say (`success`).
-pub async fn handle(state: &AppState, inbound: &Inbound) -> ApiResult<Option<Reply>> {
+pub async fn handle<C: ConnectionTrait>(
+    db: &C,
+    settings: &Settings,
+    inbound: &Inbound,
+) -> ApiResult<Option<Reply>> {
     match &inbound.body {
         Body::Text { content, .. } => Ok(Some(match intent_of_text(content) {
-            Some(intent) => answer(state, inbound, intent).await?,
+            Some(intent) => answer(db, settings, inbound, intent).await?,
             None => Reply::Text("收到！回复「帮助」查看可以为您做什么。".to_owned()),
         })),
         Body::Voice {
             recognition: Some(text),
             ..
         } => match intent_of_text(text) {
-            Some(intent) => Ok(Some(answer(state, inbound, intent).await?)),
+            Some(intent) => Ok(Some(answer(db, settings, inbound, intent).await?)),
             None => Ok(None),
         },
         Body::Event(Event::Click { key }) => match intent_of_key(key) {
-            Some(intent) => Ok(Some(answer(state, inbound, intent).await?)),
+            Some(intent) => Ok(Some(answer(db, settings, inbound, intent).await?)),
             None => {
                 tracing::warn!(key, "a menu CLICK key without an answer");
                 Ok(None)
             }
         },
         Body::Event(Event::Subscribe { scene }) => {
-            subscribed(state, inbound, scene.as_deref()).await?;
+            subscribed(db, &settings.wechat.app_id, inbound, scene.as_deref()).await?;
             let mut text = format!(
                 "欢迎来到安家社区服务！{}后可参加团购、预约取货、邻里互助。\n回复「帮助」查看全部功能。",
-                link(&state.settings, "认证您的房屋", "verify")
+                link(settings, "认证您的房屋", "verify")
             );
-            if let Some(point) = scene_pickup_point(state, scene.as_deref()).await? {
+            if let Some(point) = scene_pickup_point(db, scene.as_deref()).await? {
                 text.push_str("\n\n");
                 text.push_str(&point);
             }
             Ok(Some(Reply::Text(text)))
         }
-        Body::Event(Event::Scan { scene }) => Ok(scene_pickup_point(state, Some(scene))
+        Body::Event(Event::Scan { scene }) => Ok(scene_pickup_point(db, Some(scene))
             .await?
             .map(Reply::Text)),
         Body::Event(Event::Unsubscribe) => {
-            unsubscribed(state, inbound).await?;
+            unsubscribed(db, &settings.wechat.app_id, inbound).await?;
             Ok(None)
         }
         Body::Event(Event::TemplateSendJobFinish { msg_id, status }) => {
@@ -261,7 +270,10 @@ pub async fn handle(state: &AppState, inbound: &Inbound) -> ApiResult<Option<Rep
 }
 
 /// `pp:<pickup point id>`: the pickup point's name, place and hours.
-async fn scene_pickup_point(state: &AppState, scene: Option<&str>) -> ApiResult<Option<String>> {
+async fn scene_pickup_point<C: ConnectionTrait>(
+    db: &C,
+    scene: Option<&str>,
+) -> ApiResult<Option<String>> {
     let Some(id) = scene
         .and_then(|s| s.strip_prefix("pp:"))
         .and_then(|id| id.parse::<uuid::Uuid>().ok())
@@ -269,7 +281,7 @@ async fn scene_pickup_point(state: &AppState, scene: Option<&str>) -> ApiResult<
         return Ok(None);
     };
     let Some(point) = pickup_point::Entity::find_by_id(PickupPointId::from_uuid(id))
-        .one(&state.db)
+        .one(db)
         .await?
         .filter(|p| p.active)
     else {
@@ -292,7 +304,12 @@ async fn scene_pickup_point(state: &AppState, scene: Option<&str>) -> ApiResult<
 }
 
 /// `inv:<user id>`: the person who invited this follower.
-async fn inviter(state: &AppState, scene: Option<&str>, openid: &str) -> ApiResult<Option<UserId>> {
+async fn inviter<C: ConnectionTrait>(
+    db: &C,
+    app_id: &str,
+    scene: Option<&str>,
+    openid: &str,
+) -> ApiResult<Option<UserId>> {
     let Some(id) = scene
         .and_then(|s| s.strip_prefix("inv:"))
         .and_then(|id| id.parse::<uuid::Uuid>().ok())
@@ -300,19 +317,22 @@ async fn inviter(state: &AppState, scene: Option<&str>, openid: &str) -> ApiResu
     else {
         return Ok(None);
     };
-    let exists = user::Entity::find_by_id(id).one(&state.db).await?.is_some();
-    let own =
-        identity::user_of(&state.db, &state.settings.wechat.app_id, openid).await? == Some(id);
+    let exists = user::Entity::find_by_id(id).one(db).await?.is_some();
+    let own = identity::user_of(db, app_id, openid).await? == Some(id);
     Ok((exists && !own).then_some(id))
 }
 
-async fn subscribed(state: &AppState, inbound: &Inbound, scene: Option<&str>) -> ApiResult<()> {
-    let app_id = &state.settings.wechat.app_id;
+async fn subscribed<C: ConnectionTrait>(
+    db: &C,
+    app_id: &str,
+    inbound: &Inbound,
+    scene: Option<&str>,
+) -> ApiResult<()> {
     let now = clock::now();
     let existing = wechat_follower::Entity::find()
         .filter(wechat_follower::Column::AppId.eq(app_id))
         .filter(wechat_follower::Column::Openid.eq(&inbound.from))
-        .one(&state.db)
+        .one(db)
         .await?;
     match existing {
         // A returning follower keeps the scene and inviter of their first visit.
@@ -321,13 +341,13 @@ async fn subscribed(state: &AppState, inbound: &Inbound, scene: Option<&str>) ->
             active.subscribed = Set(true);
             active.unsubscribed_at = Set(None);
             active.updated_at = Set(now);
-            active.update(&state.db).await?;
+            active.update(db).await?;
         }
         None => {
-            let invited_by = inviter(state, scene, &inbound.from).await?;
+            let invited_by = inviter(db, app_id, scene, &inbound.from).await?;
             let inserted = wechat_follower::ActiveModel {
                 id: Set(WechatFollowerId::new()),
-                app_id: Set(app_id.clone()),
+                app_id: Set(app_id.to_owned()),
                 openid: Set(inbound.from.clone()),
                 subscribed: Set(true),
                 scene: Set(scene.map(|s| s.chars().take(64).collect())),
@@ -336,7 +356,7 @@ async fn subscribed(state: &AppState, inbound: &Inbound, scene: Option<&str>) ->
                 unsubscribed_at: Set(None),
                 updated_at: Set(now),
             }
-            .insert(&state.db)
+            .insert(db)
             .await;
             match inserted {
                 Ok(_) => {}
@@ -348,7 +368,11 @@ async fn subscribed(state: &AppState, inbound: &Inbound, scene: Option<&str>) ->
     Ok(())
 }
 
-async fn unsubscribed(state: &AppState, inbound: &Inbound) -> ApiResult<()> {
+async fn unsubscribed<C: ConnectionTrait>(
+    db: &C,
+    app_id: &str,
+    inbound: &Inbound,
+) -> ApiResult<()> {
     let now = clock::now();
     wechat_follower::Entity::update_many()
         .col_expr(
@@ -363,9 +387,9 @@ async fn unsubscribed(state: &AppState, inbound: &Inbound) -> ApiResult<()> {
             wechat_follower::Column::UpdatedAt,
             sea_orm::sea_query::Expr::value(now),
         )
-        .filter(wechat_follower::Column::AppId.eq(&state.settings.wechat.app_id))
+        .filter(wechat_follower::Column::AppId.eq(app_id))
         .filter(wechat_follower::Column::Openid.eq(&inbound.from))
-        .exec(&state.db)
+        .exec(db)
         .await?;
     Ok(())
 }

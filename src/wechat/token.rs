@@ -15,11 +15,10 @@
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+use sea_orm::DatabaseConnection;
 
 use super::error::WechatError;
-use crate::kernel::clock;
-use crate::kernel::db::sql;
+use crate::kernel::{clock, db as raw};
 
 /// How long one holder may take to refresh before another may try.
 const LEASE: chrono::Duration = chrono::Duration::seconds(20);
@@ -61,17 +60,12 @@ impl Row {
 }
 
 async fn read(db: &DatabaseConnection, name: &str) -> Result<Option<Row>, WechatError> {
-    let backend = db.get_database_backend();
-    let row = db
-        .query_one_raw(Statement::from_sql_and_values(
-            backend,
-            sql(
-                backend,
-                "SELECT value, expires_at, refreshed_at FROM wechat_credentials WHERE name = $1",
-            ),
-            [name.into()],
-        ))
-        .await?;
+    let row = raw::query_one(
+        db,
+        "SELECT value, expires_at, refreshed_at FROM wechat_credentials WHERE name = $1",
+        [name.into()],
+    )
+    .await?;
     Ok(match row {
         Some(r) => Some(Row {
             value: r.try_get("", "value")?,
@@ -96,20 +90,16 @@ where
     Fut: std::future::Future<Output = Result<(String, i64), WechatError>>,
 {
     let margin = chrono::Duration::from_std(margin).unwrap_or(chrono::Duration::zero());
-    let backend = db.get_database_backend();
     let deadline = clock::now() + LEASE + LEASE;
     loop {
         let now = clock::now();
         let row = read(db, name).await?;
         if row.is_none() {
-            db.execute_raw(Statement::from_sql_and_values(
-                backend,
-                sql(
-                    backend,
-                    "INSERT INTO wechat_credentials (name) VALUES ($1) ON CONFLICT (name) DO NOTHING",
-                ),
+            raw::execute(
+                db,
+                "INSERT INTO wechat_credentials (name) VALUES ($1) ON CONFLICT (name) DO NOTHING",
                 [name.into()],
-            ))
+            )
             .await?;
         }
         let row = row.unwrap_or_default();
@@ -121,18 +111,14 @@ where
         // Due: only the lease holder refreshes. The lease's end is the
         // holder's fence: its result is written only while it still holds it.
         let mine = now + LEASE;
-        let took = db
-            .execute_raw(Statement::from_sql_and_values(
-                backend,
-                sql(
-                    backend,
-                    "UPDATE wechat_credentials SET lease_until = $2 \
-                     WHERE name = $1 AND (lease_until IS NULL OR lease_until < $3)",
-                ),
-                [name.into(), mine.into(), now.into()],
-            ))
-            .await?
-            .rows_affected()
+        let took = raw::execute(
+            db,
+            "UPDATE wechat_credentials SET lease_until = $2 \
+             WHERE name = $1 AND (lease_until IS NULL OR lease_until < $3)",
+            [name.into(), mine.into(), now.into()],
+        )
+        .await?
+        .rows_affected()
             == 1;
         if took {
             // Someone may have finished a refresh between our read and the lease.
@@ -155,24 +141,20 @@ where
                 Ok((new_value, expires_in)) => {
                     let now = clock::now();
                     let expires_at = now + chrono::Duration::seconds(expires_in.max(0));
-                    let stored = db
-                        .execute_raw(Statement::from_sql_and_values(
-                            backend,
-                            sql(
-                                backend,
-                                "UPDATE wechat_credentials SET value = $2, expires_at = $3, \
-                                 lease_until = NULL, refreshed_at = $4 WHERE name = $1 AND lease_until = $5",
-                            ),
-                            [
-                                name.into(),
-                                new_value.clone().into(),
-                                expires_at.into(),
-                                now.into(),
-                                mine.into(),
-                            ],
-                        ))
-                        .await?
-                        .rows_affected();
+                    let stored = raw::execute(
+                        db,
+                        "UPDATE wechat_credentials SET value = $2, expires_at = $3, \
+                         lease_until = NULL, refreshed_at = $4 WHERE name = $1 AND lease_until = $5",
+                        [
+                            name.into(),
+                            new_value.clone().into(),
+                            expires_at.into(),
+                            now.into(),
+                            mine.into(),
+                        ],
+                    )
+                    .await?
+                    .rows_affected();
                     if stored == 1 {
                         tracing::info!(
                             credential = name,
@@ -211,15 +193,11 @@ async fn release(
     name: &str,
     mine: DateTime<Utc>,
 ) -> Result<(), WechatError> {
-    let backend = db.get_database_backend();
-    db.execute_raw(Statement::from_sql_and_values(
-        backend,
-        sql(
-            backend,
-            "UPDATE wechat_credentials SET lease_until = NULL WHERE name = $1 AND lease_until = $2",
-        ),
+    raw::execute(
+        db,
+        "UPDATE wechat_credentials SET lease_until = NULL WHERE name = $1 AND lease_until = $2",
         [name.into(), mine.into()],
-    ))
+    )
     .await?;
     Ok(())
 }
@@ -234,20 +212,16 @@ pub async fn revoke(
     value: &str,
     invalid: bool,
 ) -> Result<(), WechatError> {
-    let backend = db.get_database_backend();
     let expires_at = if invalid {
         revoked_marker()
     } else {
         clock::now()
     };
-    db.execute_raw(Statement::from_sql_and_values(
-        backend,
-        sql(
-            backend,
-            "UPDATE wechat_credentials SET expires_at = $3 WHERE name = $1 AND value = $2",
-        ),
+    raw::execute(
+        db,
+        "UPDATE wechat_credentials SET expires_at = $3 WHERE name = $1 AND value = $2",
         [name.into(), value.into(), expires_at.into()],
-    ))
+    )
     .await?;
     Ok(())
 }
