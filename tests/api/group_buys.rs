@@ -2,131 +2,15 @@
 //! the test at the time it chooses.
 
 use chrono::{Duration, Utc};
-use entity::{OrderStatus, outbox_message, refund};
+use entity::{OrderStatus, refund};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{Session, TestApp, assert_error, spawn_app, spawn_app_on, status_and_json};
-
-/// A community with households, verified residents (one per household),
-/// a manager and a pickup point open every day.
-pub struct World {
-    pub community: Uuid,
-    pub manager: Session,
-    pub point: String,
-    pub residents: Vec<Session>,
-}
-
-pub async fn created(app: &TestApp, who: &Session, path: &str, body: Value) -> Value {
-    let (status, body) = status_and_json(app.post(path, Some(&who.access), body).await).await;
-    assert_eq!(status, 201, "{path}: {body}");
-    body
-}
-
-pub async fn world(app: &TestApp, households: usize) -> World {
-    let community = app
-        .community(&format!("团购小区{}", Uuid::now_v7().simple()))
-        .await;
-    let manager = app.staff(community, "manager").await;
-    let base = format!("/api/v1/communities/{community}");
-    let building = created(
-        app,
-        &manager,
-        &format!("{base}/buildings"),
-        json!({ "name": "1号楼" }),
-    )
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let point = created(
-        app,
-        &manager,
-        &format!("{base}/pickup-points"),
-        json!({ "name": "东门驿站", "location": "东门", "opening_hours": [
-            { "weekdays": [1, 2, 3, 4, 5, 6, 7], "opens": "08:00", "closes": "20:00" }] }),
-    )
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let mut residents = Vec::new();
-    for n in 0..households {
-        let h = created(
-            app,
-            &manager,
-            &format!("{base}/households"),
-            json!({ "building_id": building, "room": format!("{}", 101 + n) }),
-        )
-        .await["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        residents.push(
-            app.dev_login(json!({
-                "display_name": format!("住户{n}"),
-                "phone": format!("139{:08}", (Uuid::now_v7().as_u128() + n as u128) % 100_000_000),
-                "households": [{ "household_id": h, "role": "owner" }],
-            }))
-            .await,
-        );
-    }
-    World {
-        community,
-        manager,
-        point,
-        residents,
-    }
-}
-
-/// A published group buy of the property's: one item at ¥5.00.
-pub async fn group_buy(app: &TestApp, w: &World, min: i32, stock: i64, extra: Value) -> Value {
-    let mut body = json!({
-        "title": "本地草莓", "min_households": min,
-        "deadline": (Utc::now() + Duration::days(1)).to_rfc3339(),
-        "pickup_point_ids": [w.point], "door_delivery": true, "publish": true,
-        "items": [{ "title": "草莓", "unit": "盒", "price": 500, "original_price": 800, "stock": stock }],
-    });
-    if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
-        for (k, v) in e {
-            b.insert(k.clone(), v.clone());
-        }
-    }
-    created(
-        app,
-        &w.manager,
-        &format!("/api/v1/communities/{}/group-buys", w.community),
-        body,
-    )
-    .await
-}
-
-pub fn join_body(group: &Value, point: &str, quantity: u32) -> Value {
-    json!({
-        "items": [{ "item_id": group["items"][0]["id"], "quantity": quantity }],
-        "receiving": { "fulfilment": "pickup", "pickup_point_id": point },
-    })
-}
-
-pub async fn join(
-    app: &TestApp,
-    w: &World,
-    who: &Session,
-    group: &Value,
-    quantity: u32,
-) -> reqwest::Response {
-    app.post(
-        &format!(
-            "/api/v1/communities/{}/group-buys/{}/orders",
-            w.community,
-            group["id"].as_str().unwrap()
-        ),
-        Some(&who.access),
-        join_body(group, &w.point, quantity),
-    )
-    .await
-}
+use crate::support::api::created;
+use crate::support::fixtures::{World, group_buy, join, join_body, world};
+use crate::support::outbox::messages;
+use crate::support::{Session, TestApp, assert_error, spawn_app, spawn_app_on, status_and_json};
 
 async fn joined(app: &TestApp, w: &World, who: &Session, group: &Value, quantity: u32) -> Value {
     let (status, body) = status_and_json(join(app, w, who, group, quantity).await).await;
@@ -198,19 +82,6 @@ async fn move_group(app: &TestApp, w: &World, group: &Value, body: Value) -> (u1
         .await,
     )
     .await
-}
-
-async fn messages(app: &TestApp, kind: &str) -> Vec<outbox_message::Model> {
-    outbox_message::Entity::find()
-        .filter(outbox_message::Column::Kind.eq(kind))
-        .all(&app.db)
-        .await
-        .unwrap()
-}
-
-/// How many messages of `kind` were queued.
-pub async fn messages_of(app: &TestApp, kind: &str) -> usize {
-    messages(app, kind).await.len()
 }
 
 async fn sweep_at(app: &TestApp, at: chrono::DateTime<Utc>) -> anjia::jobs::SweepReport {
@@ -951,7 +822,7 @@ async fn the_organiser_edits_a_draft_until_it_is_published() {
 async fn a_merchant_edits_its_own_draft_and_the_property_cannot() {
     let app = spawn_app().await;
     let w = world(&app, 1).await;
-    let (owner, shop, product) = crate::orders::shop(&app, &w).await;
+    let (owner, shop, product) = crate::support::fixtures::shop(&app, &w).await;
     let draft = created(
         &app,
         &owner,
@@ -978,7 +849,7 @@ async fn a_merchant_edits_its_own_draft_and_the_property_cannot() {
     assert_eq!(edited["items"][0]["original_price"], 6800);
     assert_eq!(edited["items"][0]["price"], 4500);
     // Another merchant's product is refused.
-    let (_, other_shop, other_product) = crate::orders::shop(&app, &w).await;
+    let (_, other_shop, other_product) = crate::support::fixtures::shop(&app, &w).await;
     assert_ne!(other_shop, shop);
     let (status, err) = patch(
         &app,

@@ -8,23 +8,9 @@ use uuid::Uuid;
 use wiremock::matchers::{body_partial_json, method, path, query_param};
 use wiremock::{Mock, ResponseTemplate};
 
-use crate::helpers::{TestApp, assert_error, spawn_app, spawn_app_with, status_and_json};
-
-// Public test values, not real credentials.
-pub const APP_ID: &str = "wxtest0000000001";
-pub const MP_APP_ID: &str = "wxtestmini000001";
-pub const TOKEN: &str = "test-callback-token";
-pub const AES_KEY: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG";
-
-pub fn configure(s: &mut anjia::config::Settings) {
-    s.wechat.app_id = APP_ID.into();
-    s.wechat.app_secret = "test-app-secret".to_owned().into();
-    s.wechat.token = TOKEN.to_owned().into();
-    s.wechat.oauth_redirect_allowlist =
-        vec![anjia::kernel::redirect::AllowEntry::parse("https://h5.example.com/app/").unwrap()];
-    s.miniprogram.app_id = MP_APP_ID.into();
-    s.miniprogram.app_secret = "test-mini-secret".to_owned().into();
-}
+use crate::support::fakes::wechat::{AES_KEY, APP_ID, MP_APP_ID, TOKEN, configure, wechat_app};
+use crate::support::outbox::wait_for_outbox;
+use crate::support::{TestApp, assert_error, spawn_app, spawn_app_with, status_and_json};
 
 /// Safe mode: the EncodingAESKey is configured.
 async fn safe_app() -> TestApp {
@@ -33,11 +19,6 @@ async fn safe_app() -> TestApp {
         s.wechat.encoding_aes_key = AES_KEY.to_owned().into();
     })
     .await
-}
-
-/// Plaintext mode (no EncodingAESKey).
-pub async fn wechat_app() -> TestApp {
-    spawn_app_with(configure).await
 }
 
 fn now() -> String {
@@ -447,30 +428,6 @@ async fn work_beyond_the_reply_budget_answers_success_and_follows_up_through_the
     let res = post_plain(&app, &text_msg("o_slow", "帮助", 4001)).await;
     assert_eq!(res.text().await.unwrap(), "success");
     wait_for_outbox(&app, "sent", 1).await;
-}
-
-/// Waits (up to 10 s) until `n` outbox messages have `status`.
-pub async fn wait_for_outbox(
-    app: &TestApp,
-    status: &str,
-    n: usize,
-) -> Vec<entity::outbox_message::Model> {
-    use sea_orm::EntityTrait;
-    for _ in 0..400 {
-        let rows = entity::outbox_message::Entity::find()
-            .all(&app.db)
-            .await
-            .unwrap();
-        let matching: Vec<_> = rows
-            .into_iter()
-            .filter(|m| serde_json::to_value(m.status).unwrap() == status)
-            .collect();
-        if matching.len() >= n {
-            return matching;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("the outbox never had {n} {status} messages");
 }
 
 /// A started OAuth sign-in: WeChat's authorize URL, the `state` in it, the
@@ -1050,7 +1007,7 @@ async fn in_sandbox_mode_the_menu_sync_shows_the_menu_without_calling_wechat() {
 #[tokio::test]
 async fn two_instances_with_a_hundred_callers_fetch_the_token_from_wechat_once() {
     let first = wechat_app().await;
-    let second = crate::helpers::spawn_app_on(first.test_db(), configure).await;
+    let second = crate::support::spawn_app_on(first.test_db(), configure).await;
     // Both instances talk to the first one's fake WeChat.
     let mut settings = (*second.state.settings).clone();
     settings.wechat.api_base = first.fake_wechat.uri();
