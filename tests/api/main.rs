@@ -24,7 +24,6 @@ mod migrations;
 mod operations;
 mod orders;
 mod outbox;
-mod pay_bills;
 mod privacy;
 mod residents;
 mod search;
