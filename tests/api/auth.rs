@@ -1,7 +1,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, assert_error, spawn_app, status_and_json};
+use crate::support::{TestApp, assert_error, spawn_app, status_and_json};
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -129,7 +129,7 @@ async fn parallel_guesses_cannot_slip_past_the_throttle() {
 
 #[tokio::test]
 async fn behind_a_proxy_the_client_address_is_the_one_the_proxy_appended() {
-    let app = crate::helpers::spawn_app_with(|s| s.server.trust_forwarded_for = true).await;
+    let app = crate::support::spawn_app_with(|s| s.server.trust_forwarded_for = true).await;
     let phone = staff_with_password(&app, "13900000010").await;
     // A client rotating a spoofed leftmost entry is still one address to us.
     for i in 0..25 {
@@ -359,7 +359,7 @@ async fn changing_the_password_needs_the_current_one_and_signs_out_other_devices
 
 #[tokio::test]
 async fn the_development_login_does_not_exist_when_turned_off() {
-    let app = crate::helpers::spawn_app_with(|s| s.auth.dev_login = false).await;
+    let app = crate::support::spawn_app_with(|s| s.auth.dev_login = false).await;
     let res = app.post("/api/v1/dev/login", None, json!({})).await;
     assert_error(res, 404, "not_found").await;
     let doc: Value = app
@@ -397,7 +397,7 @@ async fn phone_numbers_are_stored_encrypted_and_hashed_never_in_plaintext() {
 
 #[tokio::test]
 async fn role_changes_made_through_this_instance_apply_at_once_despite_the_principal_cache() {
-    let app = crate::helpers::spawn_app_with(|s| s.auth.principal_cache_ttl_ms = 60_000).await;
+    let app = crate::support::spawn_app_with(|s| s.auth.principal_cache_ttl_ms = 60_000).await;
     let c = app.community("缓存小区").await;
     let manager = app.staff(c, "manager").await;
     let res = app
@@ -437,7 +437,7 @@ async fn role_changes_made_through_this_instance_apply_at_once_despite_the_princ
 
 #[tokio::test]
 async fn role_changes_made_elsewhere_apply_within_the_principal_cache_lifetime() {
-    let app = crate::helpers::spawn_app_with(|s| s.auth.principal_cache_ttl_ms = 300).await;
+    let app = crate::support::spawn_app_with(|s| s.auth.principal_cache_ttl_ms = 300).await;
     let c = app.community("别处改动").await;
     let guard = app.staff(c, "gate_guard").await;
     let community_path = format!("/api/v1/communities/{c}");

@@ -2,9 +2,9 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{spawn_app, status_and_json};
+use crate::support::{spawn_app, status_and_json};
 
-async fn csv(app: &crate::helpers::TestApp, path: &str, token: &str) -> (String, String) {
+async fn csv(app: &crate::support::TestApp, path: &str, token: &str) -> (String, String) {
     let res = app.get(path, Some(token)).await;
     assert_eq!(res.status(), 200, "{path}");
     assert!(

@@ -3,7 +3,8 @@
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{Session, TestApp, assert_error, spawn_app, status_and_json};
+use crate::support::fixtures::{food, merchant_named, verify};
+use crate::support::{Session, TestApp, assert_error, spawn_app, status_and_json};
 
 /// A merchant who applied to `communities`; returns (owner, merchant id).
 async fn merchant(app: &TestApp, communities: &[Uuid]) -> (Session, String) {
@@ -13,65 +14,6 @@ async fn merchant(app: &TestApp, communities: &[Uuid]) -> (Session, String) {
         communities,
     )
     .await
-}
-
-/// A merchant with this shop name who applied to `communities`.
-pub async fn merchant_named(app: &TestApp, name: &str, communities: &[Uuid]) -> (Session, String) {
-    let owner = app.resident().await;
-    let (status, body) = status_and_json(
-        app.post(
-            "/api/v1/merchants",
-            Some(&owner.access),
-            json!({
-                "shop_name": name,
-                "business_scope": "水果零售",
-                "categories": ["食"],
-                "location_kind": "shop",
-                "address": "1号楼底商101",
-                "contact_phone": "13812340001",
-                "owner_name": "王五",
-                "owner_id_number": "11010519491231002X",
-                "community_ids": communities,
-            }),
-        )
-        .await,
-    )
-    .await;
-    assert_eq!(status, 201, "{body}");
-    (owner, body["id"].as_str().unwrap().to_owned())
-}
-
-pub async fn verify(app: &TestApp, community: Uuid, shop: &str) {
-    let manager = app.staff(community, "manager").await;
-    let res = app
-        .post(
-            &format!("/api/v1/communities/{community}/merchants/{shop}/visits"),
-            Some(&manager.access),
-            json!({ "notes": "店面整洁" }),
-        )
-        .await;
-    assert_eq!(res.status(), 201);
-    let until = (chrono::Utc::now() + chrono::Duration::days(365)).to_rfc3339();
-    let res = app
-        .post(
-            &format!("/api/v1/communities/{community}/merchants/{shop}/verify"),
-            Some(&manager.access),
-            json!({ "valid_until": until }),
-        )
-        .await;
-    assert_eq!(res.status(), 200);
-}
-
-pub async fn food(app: &TestApp, who: &Session) -> String {
-    let (_, tree) = status_and_json(app.get("/api/v1/categories", Some(&who.access)).await).await;
-    let roots: Vec<&str> = tree
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(roots, ["衣", "食", "住", "行", "生活服务"]);
-    tree[1]["id"].as_str().unwrap().to_owned()
 }
 
 #[tokio::test]
@@ -241,8 +183,13 @@ async fn products_carry_images_their_merchant_uploaded_which_residents_can_downl
     let mut images = Vec::new();
     for size in [(400, 300), (300, 300)] {
         let (status, up) = status_and_json(
-            crate::files::upload(&app, &owner, "image/png", crate::files::png(size.0, size.1))
-                .await,
+            crate::support::fixtures::upload(
+                &app,
+                &owner,
+                "image/png",
+                crate::support::fixtures::png(size.0, size.1),
+            )
+            .await,
         )
         .await;
         assert_eq!(status, 201, "{up}");
@@ -332,7 +279,7 @@ async fn products_carry_images_their_merchant_uploaded_which_residents_can_downl
 
     // Only images, only the uploader's own, at most 9; a change replaces them.
     let (status, pdf) = status_and_json(
-        crate::files::upload(
+        crate::support::fixtures::upload(
             &app,
             &owner,
             "application/pdf",
@@ -354,7 +301,13 @@ async fn products_carry_images_their_merchant_uploaded_which_residents_can_downl
     };
     assert_error(change(json!([pdf["id"]])).await, 422, "validation_failed").await;
     let (_, theirs) = status_and_json(
-        crate::files::upload(&app, &resident, "image/png", crate::files::png(10, 10)).await,
+        crate::support::fixtures::upload(
+            &app,
+            &resident,
+            "image/png",
+            crate::support::fixtures::png(10, 10),
+        )
+        .await,
     )
     .await;
     assert_error(

@@ -1,7 +1,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{assert_error, spawn_app, status_and_json};
+use crate::support::{assert_error, spawn_app, status_and_json};
 
 #[tokio::test]
 async fn an_operator_admin_creates_a_community_with_a_checked_time_zone() {

@@ -9,56 +9,8 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
-use crate::group_buys::{World, world};
-use crate::helpers::{Session, TestApp, assert_error, spawn_app, status_and_json};
-use crate::orders::shop;
-
-/// A shop's order of `quantity` boxes (68.00 each), paid and dispatched to
-/// the door: waiting for the resident's confirmation.
-pub async fn dispatched_order(
-    app: &TestApp,
-    w: &World,
-    owner: &Session,
-    shop: &str,
-    product: &str,
-    quantity: u32,
-) -> String {
-    let r = &w.residents[0];
-    let orders = format!("/api/v1/communities/{}/orders", w.community);
-    let (status, o) = status_and_json(
-        app.post(
-            &orders,
-            Some(&r.access),
-            json!({ "merchant_id": shop, "lines": [{ "product_id": product, "quantity": quantity }],
-                    "receiving": { "fulfilment": "delivery" } }),
-        )
-        .await,
-    )
-    .await;
-    assert_eq!(status, 201, "{o}");
-    let id = o["id"].as_str().unwrap().to_owned();
-    let res = app
-        .post(&format!("{orders}/{id}/pay"), Some(&r.access), json!({}))
-        .await;
-    assert_eq!(res.status(), 200);
-    for step in ["accepted", "preparing", "dispatched"] {
-        move_order(app, owner, shop, &id, step).await;
-    }
-    id
-}
-
-async fn move_order(app: &TestApp, owner: &Session, shop: &str, id: &str, step: &str) {
-    let (status, body) = status_and_json(
-        app.post(
-            &format!("/api/v1/merchants/{shop}/orders/{id}/status"),
-            Some(&owner.access),
-            json!({ "status": step, "reason": "测试" }),
-        )
-        .await,
-    )
-    .await;
-    assert_eq!(status, 200, "{step}: {body}");
-}
+use crate::support::fixtures::{dispatched_order, move_order, shop, world};
+use crate::support::{Session, TestApp, assert_error, spawn_app, status_and_json};
 
 async fn post(app: &TestApp, who: &Session, path: &str, body: Value) -> (u16, Value) {
     status_and_json(app.post(path, Some(&who.access), body).await).await
@@ -110,7 +62,13 @@ async fn a_dispute_customer_service_settle_with_a_partial_refund_refunds_part_an
 
     // The resident asks 68.00 back, with a photo.
     let (_, photo) = status_and_json(
-        crate::files::upload(&app, resident, "image/png", crate::files::png(64, 64)).await,
+        crate::support::fixtures::upload(
+            &app,
+            resident,
+            "image/png",
+            crate::support::fixtures::png(64, 64),
+        )
+        .await,
     )
     .await;
     let photo = photo["id"].as_str().unwrap().to_owned();

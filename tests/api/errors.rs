@@ -3,7 +3,7 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{assert_error, spawn_app, spawn_app_with};
+use crate::support::{assert_error, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn malformed_json_is_400_invalid_json_with_the_position() {
@@ -155,7 +155,7 @@ async fn missing_malformed_forged_and_expired_tokens_are_401_with_distinct_codes
     .await;
 
     // Signed with another key.
-    let mut other = crate::helpers::test_settings();
+    let mut other = crate::support::test_settings();
     other.auth.jwt_secret = "another-secret-another-secret-another-secret"
         .to_owned()
         .into();

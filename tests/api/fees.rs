@@ -8,8 +8,8 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
-use crate::group_buys::world;
-use crate::helpers::{Session, TestApp, assert_error, spawn_app, status_and_json};
+use crate::support::fixtures::world;
+use crate::support::{Session, TestApp, assert_error, spawn_app, status_and_json};
 
 async fn get(app: &TestApp, who: &Session, path: &str) -> Value {
     let (status, body) = status_and_json(app.get(path, Some(&who.access)).await).await;
@@ -453,7 +453,7 @@ async fn finance_void_a_bill_billed_in_error_and_bill_the_period_again_but_not_o
     let report = anjia::ledger::verify(&app.db).await.unwrap();
     assert!(report.ok(), "{:#?}", report.problems);
     // With a voided bill on record the schema cannot go back before voiding.
-    let later = crate::helpers::migrations_after("m20261123_000023_fee_bill_void");
+    let later = crate::support::migrations_after("m20261123_000023_fee_bill_void");
     anjia::kernel::db::migrate_down(&app.db, Some(later))
         .await
         .unwrap();

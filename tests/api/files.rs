@@ -1,37 +1,10 @@
 use serde_json::{Value, json};
 
-use crate::helpers::{Session, TestApp, assert_error, spawn_app, spawn_app_with, status_and_json};
-
-/// The start of a PNG: signature and IHDR with the given size (enough for
-/// type sniffing and the pixel check).
-pub fn png(width: u32, height: u32) -> Vec<u8> {
-    let mut b = vec![0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13];
-    b.extend_from_slice(b"IHDR");
-    b.extend_from_slice(&width.to_be_bytes());
-    b.extend_from_slice(&height.to_be_bytes());
-    b.extend_from_slice(&[8, 6, 0, 0, 0, 0, 0, 0, 0]);
-    b.extend_from_slice(&[0u8; 64]);
-    b
-}
+use crate::support::fixtures::{png, upload};
+use crate::support::{TestApp, assert_error, spawn_app, spawn_app_with, status_and_json};
 
 const PDF: &[u8] =
     b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
-
-pub async fn upload(
-    app: &TestApp,
-    who: &Session,
-    content_type: &str,
-    bytes: Vec<u8>,
-) -> reqwest::Response {
-    app.client
-        .post(app.url("/api/v1/files"))
-        .bearer_auth(&who.access)
-        .header("content-type", content_type)
-        .body(bytes)
-        .send()
-        .await
-        .unwrap()
-}
 
 fn stored_files(app: &TestApp) -> usize {
     fn count(dir: &std::path::Path) -> usize {

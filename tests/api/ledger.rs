@@ -9,9 +9,9 @@ use entity::{CommunityId, Fen, HouseholdId, JournalKind, OrderId};
 use sea_orm::{ConnectionTrait, EntityTrait, Statement, TransactionTrait};
 use serde_json::json;
 
-use crate::group_buys::world;
-use crate::helpers::{spawn_app, status_and_json};
-use crate::orders::shop;
+use crate::support::fixtures::shop;
+use crate::support::fixtures::world;
+use crate::support::{spawn_app, status_and_json};
 
 fn fen(v: i64) -> Fen {
     Fen::new(v).unwrap()
@@ -337,7 +337,7 @@ async fn money_kept_in_the_wallet_pays_the_next_order_and_comes_back_to_it() {
             json!({ "method": "wallet" }),
         )
         .await;
-    let refused = crate::helpers::assert_error(res, 409, "insufficient_balance").await;
+    let refused = crate::support::assert_error(res, 409, "insufficient_balance").await;
     assert_eq!(refused["details"]["available"], 6_800);
     let (_, third) = status_and_json(
         app.get(&format!("{orders}/{third_id}"), Some(&r.access))
@@ -744,11 +744,11 @@ async fn three_thousand_random_operations_keep_every_ledger_invariant() {
     // that none of them holds SQLite's lock while the command migrates.
     let url = app.state.settings.database.url.clone();
     app.db.clone().close().await.unwrap();
-    let out = crate::cli::anjia(
+    let out = crate::support::cli::anjia(
         &["ledger", "verify"],
         &[("ANJIA__DATABASE__URL", url.as_str())],
         None,
     );
-    assert!(out.status.success(), "{}", crate::cli::text(&out));
-    assert!(crate::cli::text(&out).contains("ledger OK"));
+    assert!(out.status.success(), "{}", crate::support::cli::text(&out));
+    assert!(crate::support::cli::text(&out).contains("ledger OK"));
 }

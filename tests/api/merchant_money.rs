@@ -9,9 +9,10 @@ use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::group_buys::{World, created, world};
-use crate::helpers::{Session, TestApp, migrations_after, spawn_app, status_and_json};
-use crate::settlement::{completed_order, get, settle};
+use crate::support::api::{created, get};
+use crate::support::fixtures::{World, completed_order, world};
+use crate::support::jobs::settle;
+use crate::support::{Session, TestApp, migrations_after, spawn_app, status_and_json};
 
 /// The shop (verified in `a`) also verified in `b`.
 async fn also_in(app: &TestApp, owner: &Session, shop: &str, b: &World) {
@@ -116,7 +117,7 @@ async fn a_merchant_selling_in_two_communities_is_paid_from_each_only_what_it_ea
     let app = spawn_app().await;
     let a = world(&app, 1).await;
     let b = world(&app, 1).await;
-    let (owner, shop, _) = crate::orders::shop(&app, &a).await;
+    let (owner, shop, _) = crate::support::fixtures::shop(&app, &a).await;
     also_in(&app, &owner, &shop, &b).await;
     let fish = product(&app, &owner, &shop).await;
     completed_order(&app, &a, &owner, &shop, &fish, 3).await;
@@ -309,7 +310,7 @@ async fn balances_kept_for_all_communities_before_are_split_first_in_first_out_w
     let app = spawn_app().await;
     let a = world(&app, 1).await;
     let b = world(&app, 1).await;
-    let (owner, shop, _) = crate::orders::shop(&app, &a).await;
+    let (owner, shop, _) = crate::support::fixtures::shop(&app, &a).await;
     also_in(&app, &owner, &shop, &b).await;
     let merchant: MerchantId = shop.parse().unwrap();
     let (ca, cb) = (

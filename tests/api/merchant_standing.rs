@@ -9,9 +9,11 @@ use entity::{CourierStatus, courier, merchant_approval, order};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
 use serde_json::{Value, json};
 
-use crate::group_buys::{World, created, join_body, messages_of, world};
-use crate::helpers::{Session, TestApp, assert_error, spawn_app, status_and_json};
-use crate::orders::shop;
+use crate::support::api::created;
+use crate::support::fixtures::shop;
+use crate::support::fixtures::{World, join_body, world};
+use crate::support::outbox::messages_of;
+use crate::support::{Session, TestApp, assert_error, spawn_app, status_and_json};
 
 /// A merchant's published group buy in the world's community (one item at
 /// ¥5.00, stock 20).
@@ -394,7 +396,7 @@ async fn the_property_s_own_group_buys_are_not_paused_by_a_merchant_s_suspension
     let w = world(&app, 1).await;
     let (owner, shop, _) = shop(&app, &w).await;
     let theirs = shop_group(&app, &w, &owner, &shop, 1).await;
-    let ours = crate::group_buys::group_buy(&app, &w, 1, 10, json!({})).await;
+    let ours = crate::support::fixtures::group_buy(&app, &w, 1, 10, json!({})).await;
     let (status, _) = standing(&app, &w, &shop, "suspend", json!({ "reason": "投诉" })).await;
     assert_eq!(status, 200);
     assert_eq!(group_status(&app, &w, &theirs).await, "paused");

@@ -2,7 +2,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{Session, TestApp, assert_error, spawn_app, status_and_json};
+use crate::support::{Session, TestApp, assert_error, spawn_app, status_and_json};
 
 fn application(communities: &[Uuid]) -> Value {
     json!({

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
 
-use crate::helpers::{TestDb, config_dir, spawn_app_on};
+use crate::support::{TestDb, config_dir, spawn_app_on};
 
 async fn schema(db: &DatabaseConnection) -> Vec<String> {
     let sql = match db.get_database_backend() {
@@ -144,7 +144,7 @@ async fn two_server_processes_started_at_the_same_moment_both_migrate_and_serve(
 async fn the_server_s_postgresql_connections_run_without_jit() {
     // JIT compiling a prepared statement's generic plan cost 40–90 ms per
     // search on PostgreSQL; the pool turns it off. (SQLite has no JIT.)
-    let app = crate::helpers::spawn_app().await;
+    let app = crate::support::spawn_app().await;
     let db = &app.state.db;
     if db.get_database_backend() != DbBackend::Postgres {
         return;
@@ -165,14 +165,14 @@ async fn orders_settled_before_the_settlement_queue_keep_their_settlement_and_wa
     use entity::{CommunityId, Fen, JournalKind, MerchantId, OrderId};
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
-    let app = crate::helpers::spawn_app().await;
-    let w = crate::group_buys::world(&app, 1).await;
-    let (owner, shop, _) = crate::orders::shop(&app, &w).await;
+    let app = crate::support::spawn_app().await;
+    let w = crate::support::fixtures::world(&app, 1).await;
+    let (owner, shop, _) = crate::support::fixtures::shop(&app, &w).await;
     let db = &app.db;
     // Back to the schema before migration 22: settled orders marked on
     // `orders.settled_at`, one settlement entry per order, and a merchant's
     // one balance for all its communities.
-    let since = 1 + crate::helpers::migrations_after("m20261123_000022_settlement_queue");
+    let since = 1 + crate::support::migrations_after("m20261123_000022_settlement_queue");
     anjia::kernel::db::migrate_down(db, Some(since))
         .await
         .unwrap();

@@ -2,7 +2,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use crate::helpers::{spawn_app, test_settings};
+use crate::support::{spawn_app, test_settings};
 
 #[tokio::test]
 async fn health_answers_ok() {
@@ -29,7 +29,7 @@ async fn ready_is_unavailable_while_migrations_are_pending() {
         .await
         .unwrap();
     let res = app.get("/ready", None).await;
-    let body = crate::helpers::assert_error(res, 503, "service_unavailable").await;
+    let body = crate::support::assert_error(res, 503, "service_unavailable").await;
     assert!(
         body["details"]["pending"]
             .as_array()
@@ -164,7 +164,7 @@ async fn the_openapi_document_lists_every_error_code() {
 
 #[test]
 fn the_document_gives_every_schema_a_name_of_its_own() {
-    let table = anjia::routes::table(&crate::helpers::test_settings());
+    let table = anjia::routes::table(&crate::support::test_settings());
     if let Err(duplicate) = anjia::openapi::document(&table) {
         panic!("{duplicate}");
     }

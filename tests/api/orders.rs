@@ -3,63 +3,10 @@
 
 use chrono::{Duration, Utc};
 use serde_json::{Value, json};
-use uuid::Uuid;
 
-use crate::group_buys::{World, created, group_buy, join, world};
-use crate::helpers::{Session, TestApp, assert_error, spawn_app, status_and_json};
-
-const FOOD: &str = "01960000-0000-7000-8000-000000000002";
-
-/// A merchant verified in the world's community, with one product (stock 10).
-pub async fn shop(app: &TestApp, w: &World) -> (Session, String, String) {
-    let owner = app.resident().await;
-    let shop = created(
-        app,
-        &owner,
-        "/api/v1/merchants",
-        json!({
-            "shop_name": format!("鲜果铺{}", Uuid::now_v7().simple()), "business_scope": "水果",
-            "categories": ["食"], "location_kind": "shop", "address": "底商", "contact_phone": "13812340001",
-            "owner_name": "王五", "owner_id_number": "11010519491231002X", "community_ids": [w.community],
-        }),
-    )
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    created(
-        app,
-        &w.manager,
-        &format!(
-            "/api/v1/communities/{}/merchants/{shop}/visits",
-            w.community
-        ),
-        json!({ "notes": "ok" }),
-    )
-    .await;
-    let res = app
-        .post(
-            &format!(
-                "/api/v1/communities/{}/merchants/{shop}/verify",
-                w.community
-            ),
-            Some(&w.manager.access),
-            json!({ "valid_until": (Utc::now() + Duration::days(90)).to_rfc3339() }),
-        )
-        .await;
-    assert_eq!(res.status(), 200);
-    let product = created(
-        app,
-        &owner,
-        &format!("/api/v1/merchants/{shop}/products"),
-        json!({ "kind": "goods", "category_id": FOOD, "title": "赣南脐橙", "unit": "箱", "price": 6800, "stock": 10 }),
-    )
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    (owner, shop, product)
-}
+use crate::support::api::created;
+use crate::support::fixtures::{World, group_buy, join, shop, world};
+use crate::support::{Session, TestApp, assert_error, spawn_app, status_and_json};
 
 async fn order(app: &TestApp, w: &World, who: &Session, body: Value) -> (u16, Value) {
     status_and_json(
@@ -201,8 +148,8 @@ async fn a_catalog_order_goes_from_submission_to_confirmation_with_every_move_lo
         "merchants do not see client info"
     );
     assert!(
-        crate::group_buys::messages_of(&app, "order_accepted").await >= 1
-            && crate::group_buys::messages_of(&app, "delivery_update").await >= 1
+        crate::support::outbox::messages_of(&app, "order_accepted").await >= 1
+            && crate::support::outbox::messages_of(&app, "delivery_update").await >= 1
     );
 }
 
@@ -444,7 +391,7 @@ async fn pickup_slots_collectors_reminders_and_the_message_board() {
     assert_eq!(answers[0], (204, json!("")), "{answers:?}");
     assert!(answers.iter().all(|a| *a == answers[0]), "{answers:?}");
     assert_eq!(
-        crate::group_buys::messages_of(&app, "pickup_delegated").await,
+        crate::support::outbox::messages_of(&app, "pickup_delegated").await,
         1,
         "only the resident is told"
     );
@@ -490,7 +437,7 @@ async fn pickup_slots_collectors_reminders_and_the_message_board() {
         .unwrap();
     assert_eq!(report.reminders, 1);
     assert_eq!(
-        crate::group_buys::messages_of(&app, "pickup_reminder").await,
+        crate::support::outbox::messages_of(&app, "pickup_reminder").await,
         1
     );
     let (status, waiting) = status_and_json(

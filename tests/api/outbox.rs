@@ -7,8 +7,9 @@ use serde_json::{Value, json};
 use wiremock::matchers::{body_partial_json, method, path};
 use wiremock::{Mock, ResponseTemplate};
 
-use crate::helpers::{TestApp, assert_error, spawn_app_on, spawn_app_with, status_and_json};
-use crate::wechat::{APP_ID, configure, wait_for_outbox};
+use crate::support::fakes::wechat::{APP_ID, configure};
+use crate::support::outbox::wait_for_outbox;
+use crate::support::{TestApp, assert_error, spawn_app_on, spawn_app_with, status_and_json};
 
 fn with_template(s: &mut anjia::config::Settings) {
     configure(s);

@@ -1,6 +1,6 @@
 use serde_json::{Value, json};
 
-use crate::helpers::{assert_error, spawn_app, status_and_json};
+use crate::support::{assert_error, spawn_app, status_and_json};
 
 #[tokio::test]
 async fn staff_see_full_values_only_for_their_duty_and_every_look_is_logged() {

@@ -2,7 +2,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{Session, TestApp, assert_error, spawn_app, status_and_json};
+use crate::support::{Session, TestApp, assert_error, spawn_app, status_and_json};
 
 /// A community with the property's register: 1号楼 1单元 101 owned by 张伟
 /// (13900000001), 102 owned by 李芳 (13900000002). Returns (community, the

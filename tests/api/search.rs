@@ -4,8 +4,8 @@
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::catalog::{food, merchant_named, verify};
-use crate::helpers::{Session, TestApp, assert_error, spawn_app, spawn_app_with, status_and_json};
+use crate::support::fixtures::{food, merchant_named, verify};
+use crate::support::{Session, TestApp, assert_error, spawn_app, spawn_app_with, status_and_json};
 
 struct Shop {
     owner: Session,

@@ -3,46 +3,14 @@
 //! two settlers at once settle each order once.
 
 use chrono::{Duration, Utc};
-use entity::{OrderId, order};
+use entity::order;
 use sea_orm::{ConnectionTrait, EntityTrait};
 use serde_json::{Value, json};
 
-use crate::group_buys::{World, world};
-use crate::helpers::{Session, TestApp, spawn_app, status_and_json};
-use crate::orders::shop;
-
-/// A delivered, paid and confirmed order of `quantity` boxes (68.00 each).
-pub async fn completed_order(
-    app: &TestApp,
-    w: &World,
-    owner: &Session,
-    shop: &str,
-    product: &str,
-    quantity: u32,
-) -> OrderId {
-    let id = crate::disputes::dispatched_order(app, w, owner, shop, product, quantity).await;
-    let res = app
-        .post(
-            &format!("/api/v1/communities/{}/orders/{id}/confirm", w.community),
-            Some(&w.residents[0].access),
-            json!({}),
-        )
-        .await;
-    assert_eq!(res.status(), 200);
-    id.parse().unwrap()
-}
-
-pub async fn settle(app: &TestApp, at: chrono::DateTime<Utc>) -> usize {
-    anjia::settlement::settle_due(&app.db, &app.state.settings.payment, at, 100)
-        .await
-        .unwrap()
-}
-
-pub async fn get(app: &TestApp, who: &Session, path: &str) -> Value {
-    let (status, body) = status_and_json(app.get(path, Some(&who.access)).await).await;
-    assert_eq!(status, 200, "{path}: {body}");
-    body
-}
+use crate::support::api::get;
+use crate::support::fixtures::{completed_order, shop, world};
+use crate::support::jobs::settle;
+use crate::support::{spawn_app, status_and_json};
 
 #[tokio::test]
 async fn a_confirmed_order_settles_to_its_merchant_at_the_cutoff_less_the_commission() {
@@ -65,7 +33,7 @@ async fn a_confirmed_order_settles_to_its_merchant_at_the_cutoff_less_the_commis
             json!({ "commission_bp": 10_001 }),
         )
         .await;
-    crate::helpers::assert_error(res, 422, "validation_failed").await;
+    crate::support::assert_error(res, 422, "validation_failed").await;
 
     let id = completed_order(&app, &w, &owner, &shop, &product, 2).await;
     let o = order::Entity::find_by_id(id)
@@ -170,9 +138,9 @@ async fn a_confirmed_order_settles_to_its_merchant_at_the_cutoff_less_the_commis
             Some(&owner.access),
         )
         .await;
-    crate::helpers::assert_error(res, 422, "validation_failed").await;
+    crate::support::assert_error(res, 422, "validation_failed").await;
     // Another merchant sees nothing of it (not even that it exists).
-    let (other, _, _) = crate::orders::shop(&app, &w).await;
+    let (other, _, _) = crate::support::fixtures::shop(&app, &w).await;
     let res = app.get(&balance, Some(&other.access)).await;
     assert_eq!(res.status(), 404);
 }
@@ -484,7 +452,7 @@ async fn a_merchant_withdraws_its_balance_and_finance_approves_pays_or_rejects()
     let b = get(&app, &owner, &balance_path).await;
     assert_eq!(b["communities"][0]["available"], 3_600);
     assert_eq!(
-        crate::group_buys::messages_of(&app, "withdrawal_update").await,
+        crate::support::outbox::messages_of(&app, "withdrawal_update").await,
         3
     );
     let report = anjia::ledger::verify(&app.db).await.unwrap();

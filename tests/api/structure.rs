@@ -1,7 +1,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, assert_error, spawn_app, spawn_app_with, status_and_json};
+use crate::support::{TestApp, assert_error, spawn_app, spawn_app_with, status_and_json};
 
 async fn post_csv(
     app: &TestApp,

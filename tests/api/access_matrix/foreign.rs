@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::world::{self, World};
 use super::{EXPECTED, Who};
-use crate::helpers::{Session, TestApp, spawn_app, status_and_json};
+use crate::support::{Session, TestApp, spawn_app, status_and_json};
 
 /// The ids a path names below its scope (the community or the merchant).
 fn resource_ids(pattern: &str) -> Vec<&str> {

@@ -10,7 +10,7 @@ use reqwest::Method;
 use sea_orm::EntityTrait;
 use serde_json::json;
 
-use crate::helpers::{Session, spawn_app, status_and_json, test_settings};
+use crate::support::{Session, spawn_app, status_and_json, test_settings};
 use world::created;
 
 mod foreign;

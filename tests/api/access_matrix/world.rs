@@ -7,7 +7,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::helpers::{Session, TestApp, status_and_json};
+use crate::support::{Session, TestApp, status_and_json};
 
 /// The seeded 食 category.
 pub const FOOD: &str = "01960000-0000-7000-8000-000000000002";

@@ -1,4 +1,5 @@
-//! `spawn_app()` and the helpers tests share.
+//! The real server on a random port with a fresh database, and the requests
+//! and assertions every test makes.
 
 use std::path::PathBuf;
 

@@ -13,10 +13,11 @@ use sha1::Digest;
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, ResponseTemplate};
 
-use crate::helpers::{TestDb, status_and_json};
-use crate::wechat_pay::{
-    API_V3_KEY, APP_ID, Fake, MCH_ID, PUBLIC_KEY_ID, instance, keys, pending_order, transaction,
+use crate::support::fakes::wechat_pay::{
+    API_V3_KEY, APP_ID, Fake, MCH_ID, PUBLIC_KEY_ID, instance, keys, transaction,
 };
+use crate::support::fixtures::pending_order;
+use crate::support::{TestDb, status_and_json};
 
 const DAY: &str = "2026-11-23";
 
@@ -91,7 +92,7 @@ async fn paid_by_wechat(
     assert_eq!(status, 204, "{answer}");
 }
 
-async fn another_order(fake: &Fake, p: &crate::wechat_pay::Pending) -> String {
+async fn another_order(fake: &Fake, p: &crate::support::fixtures::Pending) -> String {
     let app = &fake.app;
     let (status, o) = status_and_json(
         app.post(
@@ -366,7 +367,7 @@ async fn a_day_s_bills_are_fetched_once_they_exist_their_fees_booked_and_every_d
     // reports the same, with its progress; it exits 1 on differences.
     let url = app.state.settings.database.url.clone();
     let base = app.state.settings.wechat_pay.api_base.clone();
-    let out = crate::cli::anjia(
+    let out = crate::support::cli::anjia(
         &["pay", "reconcile", "--date", DAY],
         &[
             ("ANJIA__DATABASE__URL", url.as_str()),
@@ -399,7 +400,7 @@ async fn a_day_s_bills_are_fetched_once_they_exist_their_fees_booked_and_every_d
         ],
         None,
     );
-    let printed = crate::cli::text(&out);
+    let printed = crate::support::cli::text(&out);
     assert_eq!(out.status.code(), Some(1), "{printed}");
     assert!(
         printed.contains("fetching the trade bill of 2026-11-23"),

@@ -1,0 +1,4 @@
+//! Stand-ins for the services anjia calls out to.
+
+pub mod wechat;
+pub mod wechat_pay;
