@@ -191,7 +191,7 @@ pub async fn register<C: ConnectionTrait>(
     let until = pass_until(body.pass_valid_until)?;
     let photo = match body.photo_file_id {
         Some(f) => Some(
-            crate::files::routes::own_image(db, by, f, "photo_file_id")
+            crate::files::service::own_image(db, by, f, "photo_file_id")
                 .await?
                 .id,
         ),

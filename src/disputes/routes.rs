@@ -18,7 +18,7 @@ use crate::state::AppState;
 async fn detail(state: &AppState, d: dispute::Model) -> ApiResult<DisputeDetail> {
     let found = service::detail(&state.db, d).await?;
     Ok(DisputeDetail::new(found, |f| {
-        crate::files::routes::signed_link(state, f)
+        crate::files::service::signed_link(&state.settings, f)
     }))
 }
 

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::service::{self, MerchantMove, Opening, ResidentMove, Said};
-use crate::files::routes::DownloadLink;
+use crate::files::views::DownloadLink;
 use crate::kernel::error::{ApiError, ApiResult};
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -217,7 +217,7 @@ pub async fn record_visit(
     let mut photos = Vec::new();
     for (i, f) in record.photo_file_ids.iter().enumerate() {
         let field = format!("photo_file_ids[{i}]");
-        let f = crate::files::routes::own_image(&txn, caller.user.id, *f, &field).await?;
+        let f = crate::files::service::own_image(&txn, caller.user.id, *f, &field).await?;
         merchant_visit_photo::ActiveModel {
             id: Set(VisitPhotoId::new()),
             visit_id: Set(visit.id),

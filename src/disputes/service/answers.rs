@@ -49,7 +49,7 @@ pub(super) async fn own_photos<C: ConnectionTrait>(
 ) -> ApiResult<()> {
     for (i, id) in photos.iter().enumerate() {
         let field = format!("photo_file_ids[{i}]");
-        crate::files::routes::own_image(db, user, *id, &field).await?;
+        crate::files::service::own_image(db, user, *id, &field).await?;
     }
     Ok(())
 }
