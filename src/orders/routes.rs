@@ -9,7 +9,7 @@ use entity::{
 };
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
-use super::service::{self, Actor, CatalogOrder, ClientInfo, Idempotency, MoveDetails};
+use super::service::{self, Actor, CatalogOrder, ClientInfo, Idempotency, MoveDetails, Whose};
 use super::views::{
     Cancellation, NewCatalogOrder, OrderDetail, OrderFilter, OrderMove, PayRequest, PayWith, Paying,
 };
@@ -110,16 +110,6 @@ async fn detail(
 ) -> ApiResult<OrderDetail> {
     let codes = crate::pickup::service::codes_held(&state.db, state, viewer, Some(o.id)).await?;
     service::detail(&state.db, o, codes, show_client).await
-}
-
-async fn page_of(
-    db: &sea_orm::DatabaseConnection,
-    page: Page<order::Model>,
-) -> ApiResult<Page<Order>> {
-    Ok(Page {
-        items: with_lines(db, page.items).await?,
-        next_cursor: page.next_cursor,
-    })
 }
 
 // ---------------------------------------------------------------- submitting
@@ -376,31 +366,9 @@ pub async fn mine(
     filter: web::Query<OrderFilter>,
     query: web::Query<PageQuery>,
 ) -> ApiResult<web::Json<Page<Order>>> {
-    let select = filtered(
-        order::Entity::find().filter(order::Column::UserId.eq(caller.user.id)),
-        &filter,
-    );
-    let page = query
-        .parse()?
-        .fetch(select, order::Column::Id, |m| m.id.as_uuid(), &state.db)
-        .await?;
-    Ok(web::Json(page_of(&state.db, page).await?))
-}
-
-fn filtered(
-    mut select: sea_orm::Select<order::Entity>,
-    f: &OrderFilter,
-) -> sea_orm::Select<order::Entity> {
-    if let Some(s) = f.status {
-        select = select.filter(order::Column::Status.eq(s));
-    }
-    if let Some(g) = f.group_buy_id {
-        select = select.filter(order::Column::GroupBuyId.eq(g));
-    }
-    if let Some(m) = f.merchant_id {
-        select = select.filter(order::Column::MerchantId.eq(m));
-    }
-    select
+    let page = query.parse()?;
+    let found = service::list(&state.db, Whose::Submitter(caller.user.id), &filter, page).await?;
+    Ok(web::Json(found))
 }
 
 // ---------------------------------------------------------------- sellers
@@ -447,15 +415,9 @@ pub async fn merchant_orders(
     filter: web::Query<OrderFilter>,
     query: web::Query<PageQuery>,
 ) -> ApiResult<web::Json<Page<Order>>> {
-    let select = filtered(
-        order::Entity::find().filter(order::Column::MerchantId.eq(scope.merchant.id)),
-        &filter,
-    );
-    let page = query
-        .parse()?
-        .fetch(select, order::Column::Id, |m| m.id.as_uuid(), &state.db)
-        .await?;
-    Ok(web::Json(page_of(&state.db, page).await?))
+    let page = query.parse()?;
+    let found = service::list(&state.db, Whose::Merchant(scope.merchant.id), &filter, page).await?;
+    Ok(web::Json(found))
 }
 
 /// One of the merchant's orders, with its history.
@@ -505,15 +467,9 @@ pub async fn community_orders(
     filter: web::Query<OrderFilter>,
     query: web::Query<PageQuery>,
 ) -> ApiResult<web::Json<Page<Order>>> {
-    let select = filtered(
-        order::Entity::find().filter(order::Column::CommunityId.eq(scope.id())),
-        &filter,
-    );
-    let page = query
-        .parse()?
-        .fetch(select, order::Column::Id, |m| m.id.as_uuid(), &state.db)
-        .await?;
-    Ok(web::Json(page_of(&state.db, page).await?))
+    let page = query.parse()?;
+    let found = service::list(&state.db, Whose::Community(scope.id()), &filter, page).await?;
+    Ok(web::Json(found))
 }
 
 /// Move an order the property sells (its own group buys), as the merchant

@@ -33,7 +33,8 @@ pub mod receiving;
 pub mod submit;
 
 pub use read::{
-    detail, merchant_order, one_order, own_order, property_order, visible_order, with_lines,
+    Whose, detail, list, merchant_order, one_order, own_order, property_order, visible_order,
+    with_lines,
 };
 pub use receiving::{Reception, ordering_household, require_resident, resolve_receiving};
 pub use submit::{

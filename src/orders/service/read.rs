@@ -3,14 +3,17 @@
 
 use std::collections::HashMap;
 
-use entity::{CommunityId, MerchantId, OrderId, order, order_event, order_line, pickup_code};
+use entity::{
+    CommunityId, MerchantId, OrderId, UserId, order, order_event, order_line, pickup_code,
+};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use super::receiving::require_resident;
 use crate::auth::CommunityScope;
 use crate::auth::access::ORDER_STAFF;
 use crate::kernel::error::{ApiError, ApiResult};
-use crate::orders::views::{ClientView, HeldCode, Order, OrderDetail};
+use crate::kernel::http::{Page, PageRequest};
+use crate::orders::views::{ClientView, HeldCode, Order, OrderDetail, OrderFilter};
 
 /// Orders with their lines (one query for all the lines).
 pub async fn with_lines<C: ConnectionTrait>(
@@ -117,6 +120,47 @@ pub async fn property_order<C: ConnectionTrait>(
         ));
     }
     Ok(o)
+}
+
+/// Whose orders a list shows.
+#[derive(Clone, Copy, Debug)]
+pub enum Whose {
+    /// The orders a user submitted, in every community.
+    Submitter(UserId),
+    /// A merchant's, in every community it sells in.
+    Merchant(MerchantId),
+    /// Every order of a community.
+    Community(CommunityId),
+}
+
+/// One page of `whose` orders matching `filter`, with their lines.
+pub async fn list<C: ConnectionTrait>(
+    db: &C,
+    whose: Whose,
+    filter: &OrderFilter,
+    page: PageRequest,
+) -> ApiResult<Page<Order>> {
+    let mut select = order::Entity::find().filter(match whose {
+        Whose::Submitter(u) => order::Column::UserId.eq(u),
+        Whose::Merchant(m) => order::Column::MerchantId.eq(m),
+        Whose::Community(c) => order::Column::CommunityId.eq(c),
+    });
+    if let Some(s) = filter.status {
+        select = select.filter(order::Column::Status.eq(s));
+    }
+    if let Some(g) = filter.group_buy_id {
+        select = select.filter(order::Column::GroupBuyId.eq(g));
+    }
+    if let Some(m) = filter.merchant_id {
+        select = select.filter(order::Column::MerchantId.eq(m));
+    }
+    let found = page
+        .fetch(select, order::Column::Id, |m| m.id.as_uuid(), db)
+        .await?;
+    Ok(Page {
+        items: with_lines(db, found.items).await?,
+        next_cursor: found.next_cursor,
+    })
 }
 
 /// The order with its history and refunds; `codes` are the pickup codes
