@@ -2,25 +2,19 @@
 //! (and the property, for its own group buys) move them along; staff and
 //! merchants list them.
 
-use std::collections::HashMap;
-
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use entity::{
-    CommunityId, Fulfilment, HouseholdId, MerchantId, OrderId, OrderStatus, PaymentMethod,
-    PickupPointId, ProductId, UserId, category, order, order_event, order_line, pickup_point,
-    product,
+    CommunityId, HouseholdId, MerchantId, OrderId, OrderStatus, PaymentMethod, PickupPointId, order,
 };
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
-use super::service::{self, Actor, ClientInfo, Idempotency, LineSpec, MoveDetails, NewOrder};
+use super::service::{self, Actor, CatalogOrder, ClientInfo, Idempotency, MoveDetails, Whose};
 use super::views::{
-    Cancellation, ClientView, HeldCode, NewCatalogOrder, OrderDetail, OrderEvent, OrderFilter,
-    OrderMove, PayRequest, PayWith, Paying, Refund,
+    Cancellation, NewCatalogOrder, OrderDetail, OrderFilter, OrderMove, PayRequest, PayWith, Paying,
 };
-// moved: re-exported for callers not yet moved
-pub use super::views::{Order, Receiving, check_quantity, parse_intro};
 use crate::auth::{Caller, CommunityScope, MerchantScope};
+use crate::config::Settings;
 use crate::flows::orders::advance;
 use crate::kernel::clock;
 use crate::kernel::db::begin_write;
@@ -28,141 +22,53 @@ use crate::kernel::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::kernel::http::{Json, Page, PageQuery};
 use crate::state::AppState;
 
-/// Orders with their lines (one query for all the lines).
-pub async fn with_lines<C: ConnectionTrait>(
-    db: &C,
-    orders: Vec<order::Model>,
-) -> ApiResult<Vec<Order>> {
-    let ids: Vec<OrderId> = orders.iter().map(|o| o.id).collect();
-    let mut lines: HashMap<OrderId, Vec<order_line::Model>> = HashMap::new();
-    if !ids.is_empty() {
-        for l in order_line::Entity::find()
-            .filter(order_line::Column::OrderId.is_in(ids))
-            .order_by_asc(order_line::Column::Id)
-            .all(db)
-            .await?
-        {
-            lines.entry(l.order_id).or_default().push(l);
-        }
+// moved: re-exported for callers not yet moved
+pub use super::service::{one_order, ordering_household, require_resident, with_lines};
+// moved: re-exported for callers not yet moved
+pub use super::views::{Order, Receiving, check_quantity, parse_intro};
+
+// ---------------------------------------------------------------- the request
+
+impl ClientInfo {
+    /// Reads the client from the request: its address, its `User-Agent`
+    /// and its `X-Client-Kind` (the HTTP side of [`ClientInfo::new`]).
+    pub fn from_request(req: &HttpRequest, settings: &Settings) -> Self {
+        let headers = req.headers();
+        let user_agent = headers
+            .get(actix_web::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok());
+        let declared = headers.get("x-client-kind").and_then(|v| v.to_str().ok());
+        ClientInfo::new(
+            crate::kernel::http::client_ip(req, settings.server.trust_forwarded_for),
+            user_agent.unwrap_or(""),
+            declared,
+        )
     }
-    Ok(orders
-        .into_iter()
-        .map(|o| {
-            let l = lines.remove(&o.id).unwrap_or_default();
-            Order::new(o, l)
-        })
-        .collect())
 }
 
-/// One order with its lines.
-pub async fn one_order<C: ConnectionTrait>(db: &C, o: order::Model) -> ApiResult<Order> {
-    with_lines(db, vec![o])
-        .await?
-        .pop()
-        .ok_or_else(ApiError::not_found)
+impl Idempotency {
+    /// Reads the `Idempotency-Key` header and fingerprints the request (the
+    /// HTTP side of [`Idempotency::parse`]).
+    pub fn from_request(req: &HttpRequest, body: &serde_json::Value) -> ApiResult<Option<Self>> {
+        let key = req
+            .headers()
+            .get("idempotency-key")
+            .map(|v| v.to_str().ok());
+        Idempotency::parse(key, req.path(), body)
+    }
 }
 
-async fn page_of(
-    db: &sea_orm::DatabaseConnection,
-    page: Page<order::Model>,
-) -> ApiResult<Page<Order>> {
-    Ok(Page {
-        items: with_lines(db, page.items).await?,
-        next_cursor: page.next_cursor,
-    })
-}
-
-async fn detail(
+// moved: kept for callers not yet moved (the rule is `service::own_order`)
+/// The order, if it belongs to one of the caller's households here.
+pub async fn own_order(
     state: &AppState,
-    o: order::Model,
-    viewer: UserId,
-    show_client: bool,
-) -> ApiResult<OrderDetail> {
-    let events = order_event::Entity::find()
-        .filter(order_event::Column::OrderId.eq(o.id))
-        .order_by_asc(order_event::Column::Id)
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .map(|e| OrderEvent {
-            actor_id: e.actor_id,
-            actor_role: e.actor_role,
-            from: e.from_status,
-            to: e.to_status,
-            reason: e.reason,
-            at: e.created_at,
-        })
-        .collect();
-    let refunds = crate::payment::refunds_of(&state.db, o.id)
-        .await?
-        .into_iter()
-        .map(|r| Refund {
-            id: r.id,
-            amount: r.amount,
-            reason: r.reason,
-            status: r.status,
-            created_at: r.created_at,
-            completed_at: r.completed_at,
-        })
-        .collect();
-    let pickup_codes = crate::pickup::service::codes_held(&state.db, state, viewer, Some(o.id))
-        .await?
-        .into_iter()
-        .map(|(c, code)| HeldCode {
-            code,
-            delegated: c.delegated,
-        })
-        .collect();
-    let client = show_client.then(|| ClientView {
-        ip: o.client_ip.clone(),
-        user_agent: o.user_agent.clone(),
-        kind: o.client_kind,
-    });
-    let order = one_order(&state.db, o).await?;
-    Ok(OrderDetail {
-        order,
-        events,
-        refunds,
-        pickup_codes,
-        client,
-    })
-}
-
-// ---------------------------------------------------------------- submitting
-
-/// Refuses callers without a household here (staff and operators act
-/// through their own routes).
-pub fn require_resident(scope: &CommunityScope) -> ApiResult<()> {
-    if scope.memberships.is_empty() {
-        return Err(ApiError::new(
-            ErrorCode::NotAResident,
-            "only verified residents of this community can do this",
-        ));
-    }
-    Ok(())
-}
-
-/// The household the caller orders for: the one named, or their only one
-/// here. Staff and operators without a household here are refused.
-pub fn ordering_household(
     scope: &CommunityScope,
-    named: Option<HouseholdId>,
-) -> ApiResult<HouseholdId> {
-    require_resident(scope)?;
-    match named {
-        Some(h) if scope.membership(h).is_some() => Ok(h),
-        Some(_) => Err(ApiError::invalid_field(
-            "household_id",
-            "you are not a verified member of this household",
-        )),
-        None if scope.memberships.len() == 1 => Ok(scope.memberships[0].household_id),
-        None => Err(ApiError::invalid_field(
-            "household_id",
-            "you belong to several households here; say which one this order is for",
-        )),
-    }
+    id: OrderId,
+) -> ApiResult<order::Model> {
+    service::own_order(&state.db, scope, id).await
 }
 
+// moved: kept for callers not yet moved (the rule is `service::resolve_receiving`)
 /// Checks how the order is to be received; returns (point, address,
 /// remark, delivery time).
 pub async fn resolve_receiving(
@@ -178,67 +84,36 @@ pub async fn resolve_receiving(
     Option<String>,
     Option<DateTime<Utc>>,
 )> {
-    let home = crate::structure::service::household_address(&state.db, household)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    match r.fulfilment {
-        Fulfilment::Pickup => {
-            let point = r
-                .pickup_point_id
-                .ok_or_else(|| ApiError::invalid_field("pickup_point_id", "required for pickup"))?;
-            let offered = match points_offered {
-                Some(points) => points.contains(&point),
-                None => pickup_point::Entity::find_by_id(point)
-                    .filter(pickup_point::Column::CommunityId.eq(community))
-                    .one(&state.db)
-                    .await?
-                    .is_some_and(|p| p.active),
-            };
-            if !offered {
-                return Err(ApiError::invalid_field(
-                    "pickup_point_id",
-                    "not a pickup point offered for this order",
-                ));
-            }
-            Ok((Some(point), home, None, None))
-        }
-        Fulfilment::Delivery => {
-            if !door_delivery {
-                return Err(ApiError::invalid_field(
-                    "fulfilment",
-                    "this group buy does not deliver to the door; choose a pickup point",
-                ));
-            }
-            let remark = r
-                .address_remark
-                .as_deref()
-                .map(|v| crate::kernel::text::required("address_remark", v, 200))
-                .transpose()?;
-            let address = match r.address.as_deref().map(str::trim) {
-                None | Some("") => home.clone(),
-                Some(a) => crate::kernel::text::required("address", a, 200)?,
-            };
-            if address != home && remark.is_none() {
-                return Err(ApiError::invalid_field(
-                    "address_remark",
-                    "say why the order goes to an address other than your household's",
-                ));
-            }
-            if let Some(t) = r.delivery_time
-                && t < clock::now()
-            {
-                return Err(ApiError::invalid_field(
-                    "delivery_time",
-                    "must be in the future",
-                ));
-            }
-            Ok((None, address, remark, r.delivery_time))
-        }
-    }
+    let r = service::resolve_receiving(
+        &state.db,
+        community,
+        household,
+        r,
+        points_offered,
+        door_delivery,
+    )
+    .await?;
+    Ok((
+        r.pickup_point_id,
+        r.address,
+        r.address_remark,
+        r.delivery_time,
+    ))
 }
 
-/// The status an order creation answers with: 201 for a new order, 200 for
-/// a replayed `Idempotency-Key`.
+/// The order with its history, and the pickup codes `viewer` holds for it.
+async fn detail(
+    state: &AppState,
+    o: order::Model,
+    viewer: entity::UserId,
+    show_client: bool,
+) -> ApiResult<OrderDetail> {
+    let codes = crate::pickup::service::codes_held(&state.db, state, viewer, Some(o.id)).await?;
+    service::detail(&state.db, o, codes, show_client).await
+}
+
+// ---------------------------------------------------------------- submitting
+
 /// The answer to an order submission, built from what was written (no
 /// re-read): 201, or 200 with `Idempotent-Replayed` for a replayed key.
 pub fn created(submitted: service::Submitted) -> HttpResponse {
@@ -269,73 +144,19 @@ pub async fn create(
     body: Json<NewCatalogOrder>,
 ) -> ApiResult<HttpResponse> {
     let body = body.into_inner();
-    let idem = Idempotency::from_request(&req, &serde_json::to_value(&body).unwrap_or_default())?;
-    let household = ordering_household(&scope, body.household_id)?;
-    crate::merchant::service::ensure_selling(&state.db, body.merchant_id, scope.id()).await?;
-    if body.lines.is_empty() || body.lines.len() > 50 {
-        return Err(ApiError::invalid_field("lines", "1 to 50 lines"));
-    }
-    let ids: Vec<ProductId> = body.lines.iter().map(|l| l.product_id).collect();
-    let products: HashMap<ProductId, product::Model> = product::Entity::find()
-        .filter(product::Column::Id.is_in(ids.clone()))
-        .filter(product::Column::MerchantId.eq(body.merchant_id))
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .map(|p| (p.id, p))
-        .collect();
-    let hidden: Vec<entity::CategoryId> = category::Entity::find()
-        .filter(category::Column::Active.eq(false))
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .map(|c| c.id)
-        .collect();
-    let mut lines = Vec::new();
-    for (i, l) in body.lines.iter().enumerate() {
-        check_quantity(l.quantity)?;
-        if ids[..i].contains(&l.product_id) {
-            return Err(ApiError::invalid_field("lines", "list each product once"));
-        }
-        let p = products
-            .get(&l.product_id)
-            .filter(|p| p.on_shelf && !hidden.contains(&p.category_id))
-            .ok_or_else(|| {
-                ApiError::invalid_field("product_id", "not on this merchant's shelf")
-                    .with_details(serde_json::json!({ "product_id": l.product_id }))
-            })?;
-        lines.push(LineSpec {
-            product_id: Some(p.id),
-            item_id: None,
-            title: p.title.clone(),
-            unit: p.unit.clone(),
-            unit_price: p.price,
-            quantity: l.quantity,
-            product_stock: p.stock.is_some(),
-            per_household_limit: None,
-        });
-    }
-    let (point, address, remark, delivery_time) =
-        resolve_receiving(&state, scope.id(), household, &body.receiving, None, true).await?;
-    let timeout = chrono::Duration::minutes(i64::from(state.settings.payment.unpaid_timeout_mins));
-    let submitted = service::submit(
+    let idempotency =
+        Idempotency::from_request(&req, &serde_json::to_value(&body).unwrap_or_default())?;
+    let household_id = service::ordering_household(&scope, body.household_id)?;
+    let submitted = service::submit_catalog(
         &state.db,
-        NewOrder {
+        &state.settings,
+        CatalogOrder {
             community_id: scope.id(),
-            merchant_id: Some(body.merchant_id),
-            group_buy_id: None,
             user_id: caller.user.id,
-            household_id: household,
-            lines,
-            fulfilment: body.receiving.fulfilment,
-            pickup_point_id: point,
-            address,
-            address_remark: remark,
-            delivery_time,
-            intro: None,
+            household_id,
+            request: body,
             client: ClientInfo::from_request(&req, &state.settings),
-            idempotency: idem,
-            payment_deadline: clock::now() + timeout,
+            idempotency,
         },
     )
     .await?;
@@ -343,46 +164,6 @@ pub async fn create(
 }
 
 // ---------------------------------------------------------------- residents
-
-/// The order, if the caller may see it here: their household's order, or
-/// any order of the community for its staff.
-async fn visible_order(
-    state: &AppState,
-    scope: &CommunityScope,
-    id: OrderId,
-) -> ApiResult<order::Model> {
-    let o = order::Entity::find_by_id(id)
-        .filter(order::Column::CommunityId.eq(scope.id()))
-        .one(&state.db)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    if scope.membership(o.household_id).is_some()
-        || scope.has_any_role(crate::auth::access::ORDER_STAFF)
-    {
-        Ok(o)
-    } else {
-        Err(ApiError::not_found())
-    }
-}
-
-/// The order, if it belongs to one of the caller's households here.
-pub async fn own_order(
-    state: &AppState,
-    scope: &CommunityScope,
-    id: OrderId,
-) -> ApiResult<order::Model> {
-    require_resident(scope)?;
-    let o = order::Entity::find_by_id(id)
-        .filter(order::Column::CommunityId.eq(scope.id()))
-        .one(&state.db)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    if scope.membership(o.household_id).is_some() {
-        Ok(o)
-    } else {
-        Err(ApiError::not_found())
-    }
-}
 
 /// One order with its lines, history, refunds and the caller's pickup codes.
 #[utoipa::path(get, path = "/api/v1/communities/{community_id}/orders/{order_id}", tag = "orders",
@@ -394,7 +175,7 @@ pub async fn get(
     caller: Caller,
     path: web::Path<(CommunityId, OrderId)>,
 ) -> ApiResult<web::Json<OrderDetail>> {
-    let o = visible_order(&state, &scope, path.1).await?;
+    let o = service::visible_order(&state.db, &scope, path.1).await?;
     let staff = scope.has_any_role(crate::auth::access::ORDER_STAFF);
     Ok(web::Json(detail(&state, o, caller.user.id, staff).await?))
 }
@@ -528,32 +309,10 @@ pub async fn cancel(
     path: web::Path<(CommunityId, OrderId)>,
     body: Json<Cancellation>,
 ) -> ApiResult<web::Json<Order>> {
-    let o = own_order(&state, &scope, path.1).await?;
-    let body = body.into_inner();
-    let refund_to = body.refund_to;
-    let reason = body
-        .reason
-        .map(|r| crate::kernel::text::required("reason", &r, 200))
-        .transpose()?;
+    let o = service::own_order(&state.db, &scope, path.1).await?;
+    let cancel = body.into_inner().parse()?;
     let txn = begin_write(&state.db).await?;
-    if o.status == OrderStatus::Paid
-        && let Some(g) = o.group_buy_id
-    {
-        let group = entity::group_buy::Entity::find_by_id(g)
-            .one(&txn)
-            .await?
-            .ok_or_else(ApiError::not_found)?;
-        // Until the group succeeds (also while it is paused, if it had not
-        // succeeded before).
-        let open = group.status == entity::GroupBuyStatus::Open
-            || (group.status == entity::GroupBuyStatus::Paused && group.succeeded_at.is_none());
-        if !open {
-            return Err(ApiError::new(
-                ErrorCode::InvalidTransition,
-                "the group buy has already succeeded; a paid order can no longer be cancelled",
-            ));
-        }
-    }
+    service::ensure_cancellable(&txn, &o).await?;
     let moved = advance(
         &txn,
         &state.settings,
@@ -561,8 +320,8 @@ pub async fn cancel(
         OrderStatus::Cancelled,
         Actor::resident(caller.user.id),
         MoveDetails {
-            reason,
-            refund_to,
+            reason: cancel.reason,
+            refund_to: cancel.refund_to,
             ..Default::default()
         },
     )
@@ -582,16 +341,8 @@ pub async fn confirm(
     caller: Caller,
     path: web::Path<(CommunityId, OrderId)>,
 ) -> ApiResult<web::Json<Order>> {
-    let o = own_order(&state, &scope, path.1).await?;
-    if !matches!(o.status, OrderStatus::Dispatched | OrderStatus::Delivered) {
-        return Err(ApiError::new(
-            ErrorCode::InvalidTransition,
-            format!(
-                "only a dispatched or delivered order can be confirmed (this one is {})",
-                o.status
-            ),
-        ));
-    }
+    let o = service::own_order(&state.db, &scope, path.1).await?;
+    service::ensure_confirmable(&o)?;
     let txn = begin_write(&state.db).await?;
     let moved = advance(
         &txn,
@@ -615,113 +366,39 @@ pub async fn mine(
     filter: web::Query<OrderFilter>,
     query: web::Query<PageQuery>,
 ) -> ApiResult<web::Json<Page<Order>>> {
-    let select = filtered(
-        order::Entity::find().filter(order::Column::UserId.eq(caller.user.id)),
-        &filter,
-    );
-    let page = query
-        .parse()?
-        .fetch(select, order::Column::Id, |m| m.id.as_uuid(), &state.db)
-        .await?;
-    Ok(web::Json(page_of(&state.db, page).await?))
-}
-
-fn filtered(
-    mut select: sea_orm::Select<order::Entity>,
-    f: &OrderFilter,
-) -> sea_orm::Select<order::Entity> {
-    if let Some(s) = f.status {
-        select = select.filter(order::Column::Status.eq(s));
-    }
-    if let Some(g) = f.group_buy_id {
-        select = select.filter(order::Column::GroupBuyId.eq(g));
-    }
-    if let Some(m) = f.merchant_id {
-        select = select.filter(order::Column::MerchantId.eq(m));
-    }
-    select
+    let page = query.parse()?;
+    let found = service::list(&state.db, Whose::Submitter(caller.user.id), &filter, page).await?;
+    Ok(web::Json(found))
 }
 
 // ---------------------------------------------------------------- sellers
 
 /// Applies a seller's move (merchant staff, or property staff for the
-/// property's own group buys).
+/// property's own group buys), through the orders flow; an order now at its
+/// pickup point gets its pickup code.
 async fn seller_move(
     state: &AppState,
     o: order::Model,
     body: OrderMove,
     actor: Actor,
 ) -> ApiResult<order::Model> {
-    use OrderStatus::*;
-    if !matches!(
-        body.status,
-        Accepted
-            | Rejected
-            | Preparing
-            | Dispatched
-            | ReadyForPickup
-            | Delivered
-            | Exception
-            | Refunded
-    ) {
-        return Err(ApiError::invalid_field(
-            "status",
-            "sellers move orders to accepted, rejected, preparing, dispatched, ready_for_pickup, delivered, exception or refunded",
-        ));
-    }
-    let reason = body
-        .reason
-        .as_deref()
-        .map(|r| crate::kernel::text::required("reason", r, 200))
-        .transpose()?;
-    if matches!(body.status, Rejected | Exception | Refunded) && reason.is_none() {
-        return Err(ApiError::invalid_field("reason", "say why"));
-    }
-    match (body.status, o.fulfilment) {
-        (Dispatched | Delivered, Fulfilment::Pickup) => {
-            return Err(ApiError::invalid_field(
-                "status",
-                "this order is collected at a pickup point",
-            ));
-        }
-        (ReadyForPickup, Fulfilment::Delivery) => {
-            return Err(ApiError::invalid_field(
-                "status",
-                "this order is delivered to the door",
-            ));
-        }
-        _ => {}
-    }
-    if body.status == Refunded && o.status != Exception {
-        return Err(ApiError::new(
-            ErrorCode::InvalidTransition,
-            "sellers refund only orders marked as an exception (reject a paid order instead)",
-        ));
-    }
-    if o.group_buy_id.is_some() && body.status == Accepted {
-        return Err(ApiError::new(
-            ErrorCode::InvalidTransition,
-            "group-buy orders are accepted together when the group buy starts fulfilling",
-        ));
-    }
-    if let Some(courier) = body.courier_id {
-        service::ensure_courier_may_carry(&state.db, &o, courier).await?;
-    }
+    let change = body.parse()?;
+    service::check_seller_move(&state.db, &o, &change).await?;
     let txn = begin_write(&state.db).await?;
     let moved = advance(
         &txn,
         &state.settings,
         &o,
-        body.status,
+        change.to,
         actor,
         MoveDetails {
-            reason,
-            courier_id: body.courier_id,
+            reason: change.reason,
+            courier_id: change.courier_id,
             ..Default::default()
         },
     )
     .await?;
-    if moved.status == ReadyForPickup {
+    if moved.status == OrderStatus::ReadyForPickup {
         crate::pickup::service::order_ready(&txn, state, &moved).await?;
     }
     txn.commit().await?;
@@ -738,27 +415,9 @@ pub async fn merchant_orders(
     filter: web::Query<OrderFilter>,
     query: web::Query<PageQuery>,
 ) -> ApiResult<web::Json<Page<Order>>> {
-    let select = filtered(
-        order::Entity::find().filter(order::Column::MerchantId.eq(scope.merchant.id)),
-        &filter,
-    );
-    let page = query
-        .parse()?
-        .fetch(select, order::Column::Id, |m| m.id.as_uuid(), &state.db)
-        .await?;
-    Ok(web::Json(page_of(&state.db, page).await?))
-}
-
-async fn merchant_order(
-    state: &AppState,
-    scope: &MerchantScope,
-    id: OrderId,
-) -> ApiResult<order::Model> {
-    order::Entity::find_by_id(id)
-        .filter(order::Column::MerchantId.eq(scope.merchant.id))
-        .one(&state.db)
-        .await?
-        .ok_or_else(ApiError::not_found)
+    let page = query.parse()?;
+    let found = service::list(&state.db, Whose::Merchant(scope.merchant.id), &filter, page).await?;
+    Ok(web::Json(found))
 }
 
 /// One of the merchant's orders, with its history.
@@ -771,7 +430,7 @@ pub async fn merchant_order_detail(
     caller: Caller,
     path: web::Path<(MerchantId, OrderId)>,
 ) -> ApiResult<web::Json<OrderDetail>> {
-    let o = merchant_order(&state, &scope, path.1).await?;
+    let o = service::merchant_order(&state.db, scope.merchant.id, path.1).await?;
     Ok(web::Json(detail(&state, o, caller.user.id, false).await?))
 }
 
@@ -787,7 +446,7 @@ pub async fn merchant_move(
     path: web::Path<(MerchantId, OrderId)>,
     body: Json<OrderMove>,
 ) -> ApiResult<web::Json<Order>> {
-    let o = merchant_order(&state, &scope, path.1).await?;
+    let o = service::merchant_order(&state.db, scope.merchant.id, path.1).await?;
     let moved = seller_move(
         &state,
         o,
@@ -808,15 +467,9 @@ pub async fn community_orders(
     filter: web::Query<OrderFilter>,
     query: web::Query<PageQuery>,
 ) -> ApiResult<web::Json<Page<Order>>> {
-    let select = filtered(
-        order::Entity::find().filter(order::Column::CommunityId.eq(scope.id())),
-        &filter,
-    );
-    let page = query
-        .parse()?
-        .fetch(select, order::Column::Id, |m| m.id.as_uuid(), &state.db)
-        .await?;
-    Ok(web::Json(page_of(&state.db, page).await?))
+    let page = query.parse()?;
+    let found = service::list(&state.db, Whose::Community(scope.id()), &filter, page).await?;
+    Ok(web::Json(found))
 }
 
 /// Move an order the property sells (its own group buys), as the merchant
@@ -831,17 +484,7 @@ pub async fn property_move(
     path: web::Path<(CommunityId, OrderId)>,
     body: Json<OrderMove>,
 ) -> ApiResult<web::Json<Order>> {
-    let o = order::Entity::find_by_id(path.1)
-        .filter(order::Column::CommunityId.eq(scope.id()))
-        .one(&state.db)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    if o.merchant_id.is_some() {
-        return Err(ApiError::new(
-            ErrorCode::Forbidden,
-            "the merchant handles this order",
-        ));
-    }
+    let o = service::property_order(&state.db, scope.id(), path.1).await?;
     let moved = seller_move(&state, o, body.into_inner(), Actor::staff(caller.user.id)).await?;
     Ok(web::Json(one_order(&state.db, moved).await?))
 }

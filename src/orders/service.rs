@@ -1,34 +1,45 @@
-//! Submitting orders, moving them through their state machine, paying them.
+//! The orders' rules: submitting ([`submit`]), reading ([`read`]), and
+//! moving an order through its state machine.
 //!
-//! - [`submit`] reserves stock with guarded updates (`stock >= n`) in one
-//!   short transaction: the order, its snapshot lines and its first event
-//!   are written first, the per-household quota next, and the hot stock rows
-//!   last, so their row locks are held for as little time as possible.
 //! - [`advance`] is the only way an order changes status: it checks
-//!   [`OrderStatus::may_become`], applies the move with a conditional update
-//!   (`WHERE status = <from>`), logs it, releases stock when the move lets go
-//!   of it, and queues the resident's notification. A move that lets go of
-//!   paid money is the orders flow's (`flows/orders.rs`): it refunds too.
+//!   [`OrderStatus::may_become`], applies the move with `db::transition`
+//!   (only while the order is still in the status it was read in), logs it,
+//!   releases stock when the move lets go of it, and queues the resident's
+//!   notification. A move that lets go of paid money is the orders flow's
+//!   (`flows/orders.rs`): it refunds too.
+//! - The checks a resident's or a seller's move needs before it is made
+//!   (`ensure_cancellable`, `check_seller_move`, …) are here; the handlers
+//!   make the move through the orders flow.
 //! - Payments are applied by the payments flow (`flows/payments.rs`).
 
-use actix_web::HttpRequest;
 use chrono::{DateTime, Utc};
 use entity::{
-    ActorRole, ClientKind, CommunityId, CourierId, Fen, Fulfilment, GroupBuyId, GroupBuyItemId,
-    HouseholdId, MerchantId, OrderEventId, OrderId, OrderLineId, OrderStatus, PaymentMethod,
-    PickupPointId, ProductId, UserId, group_buy, order, order_event, order_line,
+    ActorRole, CourierId, Fulfilment, GroupBuyId, OrderEventId, OrderId, OrderStatus,
+    PaymentMethod, UserId, group_buy, order, order_event, order_line,
 };
-use sea_orm::ActiveModelTrait;
 use sea_orm::{
-    ActiveValue::NotSet, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set, Statement,
+    ActiveModelTrait, ActiveValue::NotSet, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
 };
-use sha2::Digest;
 
 use crate::config::Settings;
 use crate::kernel::clock;
-use crate::kernel::db::{begin_write, is_unique_violation, sql};
+use crate::kernel::db;
 use crate::kernel::error::{ApiError, ApiResult, ErrorCode};
+use crate::orders::views::SellerMove;
+
+pub mod read;
+pub mod receiving;
+pub mod submit;
+
+pub use read::{
+    Whose, detail, list, merchant_order, one_order, own_order, property_order, visible_order,
+    with_lines,
+};
+pub use receiving::{Reception, ordering_household, require_resident, resolve_receiving};
+pub use submit::{
+    CatalogOrder, ClientInfo, Idempotency, LineSpec, NewOrder, Submitted, submit, submit_catalog,
+};
 
 /// Who moves an order, in what capacity.
 #[derive(Clone, Copy, Debug)]
@@ -69,396 +80,6 @@ impl Actor {
     fn is_seller(&self) -> bool {
         matches!(self.role, ActorRole::Merchant | ActorRole::Staff)
     }
-}
-
-/// Where an order came from: the client's address, agent and kind.
-#[derive(Clone, Debug)]
-pub struct ClientInfo {
-    pub ip: String,
-    pub user_agent: String,
-    pub kind: ClientKind,
-}
-
-impl ClientInfo {
-    /// Reads the client from the request: `X-Client-Kind` (`mini_program`,
-    /// `h5`, `backoffice`) when the client says, else guessed from the user
-    /// agent (WeChat's mini-program and in-app browser mark theirs).
-    pub fn from_request(req: &HttpRequest, settings: &Settings) -> Self {
-        let user_agent: String = req
-            .headers()
-            .get(actix_web::http::header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .chars()
-            .take(256)
-            .collect();
-        let declared = req
-            .headers()
-            .get("x-client-kind")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| serde_json::from_value::<ClientKind>(v.trim().into()).ok());
-        let kind = declared.unwrap_or(if user_agent.contains("miniProgram") {
-            ClientKind::MiniProgram
-        } else if user_agent.contains("MicroMessenger") {
-            ClientKind::H5
-        } else {
-            ClientKind::Other
-        });
-        Self {
-            ip: crate::kernel::http::client_ip(req, settings.server.trust_forwarded_for),
-            user_agent,
-            kind,
-        }
-    }
-}
-
-/// An `Idempotency-Key` and the fingerprint of the request that carried it.
-#[derive(Clone, Debug)]
-pub struct Idempotency {
-    pub key: String,
-    pub hash: String,
-}
-
-impl Idempotency {
-    /// Reads the header (1–64 visible ASCII characters) and fingerprints the
-    /// request: the path and the parsed body.
-    pub fn from_request(req: &HttpRequest, body: &serde_json::Value) -> ApiResult<Option<Self>> {
-        let Some(value) = req.headers().get("idempotency-key") else {
-            return Ok(None);
-        };
-        let key = value
-            .to_str()
-            .ok()
-            .map(str::trim)
-            .filter(|k| !k.is_empty() && k.len() <= 64 && k.bytes().all(|b| b.is_ascii_graphic()))
-            .ok_or_else(|| {
-                ApiError::invalid_field(
-                    "Idempotency-Key",
-                    "1 to 64 visible ASCII characters (a UUID is ideal)",
-                )
-            })?;
-        let mut hasher = sha2::Sha256::new();
-        hasher.update(req.path().as_bytes());
-        hasher.update([0]);
-        hasher.update(body.to_string().as_bytes());
-        Ok(Some(Self {
-            key: key.to_owned(),
-            hash: hex::encode(hasher.finalize()),
-        }))
-    }
-}
-
-/// One line to order, priced by the server.
-#[derive(Clone, Debug)]
-pub struct LineSpec {
-    pub product_id: Option<ProductId>,
-    pub item_id: Option<GroupBuyItemId>,
-    pub title: String,
-    pub unit: String,
-    pub unit_price: Fen,
-    pub quantity: u32,
-    /// Lower the product's stock (goods), not for services.
-    pub product_stock: bool,
-    /// The group buy's per-household limit for this item.
-    pub per_household_limit: Option<i32>,
-}
-
-/// Everything an order is made of; the routes build it from the request
-/// and the server's own prices.
-#[derive(Clone, Debug)]
-pub struct NewOrder {
-    pub community_id: CommunityId,
-    pub merchant_id: Option<MerchantId>,
-    pub group_buy_id: Option<GroupBuyId>,
-    pub user_id: UserId,
-    pub household_id: HouseholdId,
-    pub lines: Vec<LineSpec>,
-    pub fulfilment: Fulfilment,
-    pub pickup_point_id: Option<PickupPointId>,
-    pub address: String,
-    pub address_remark: Option<String>,
-    pub delivery_time: Option<DateTime<Utc>>,
-    pub intro: Option<String>,
-    pub client: ClientInfo,
-    pub idempotency: Option<Idempotency>,
-    pub payment_deadline: DateTime<Utc>,
-}
-
-/// The outcome of a submission.
-pub struct Submitted {
-    pub order: order::Model,
-    /// The order's lines, in the order they were written.
-    pub lines: Vec<order_line::Model>,
-    /// `true` when the `Idempotency-Key` named an order made earlier.
-    pub replayed: bool,
-}
-
-/// A fresh order number: the UTC date and 12 random digits (20 characters,
-/// fit for WeChat Pay's `out_trade_no`).
-fn order_no(now: DateTime<Utc>) -> String {
-    format!(
-        "{}{:012}",
-        now.format("%Y%m%d"),
-        rand::random_range(0..1_000_000_000_000u64)
-    )
-}
-
-/// A replayed submission: the order made earlier, with its lines.
-async fn replayed(db: &DatabaseConnection, order: order::Model) -> ApiResult<Submitted> {
-    let lines = order_line::Entity::find()
-        .filter(order_line::Column::OrderId.eq(order.id))
-        .order_by_asc(order_line::Column::Id)
-        .all(db)
-        .await?;
-    Ok(Submitted {
-        order,
-        lines,
-        replayed: true,
-    })
-}
-
-async fn replay(
-    db: &DatabaseConnection,
-    user: UserId,
-    idem: &Idempotency,
-) -> ApiResult<Option<order::Model>> {
-    let Some(existing) = order::Entity::find()
-        .filter(order::Column::UserId.eq(user))
-        .filter(order::Column::IdempotencyKey.eq(idem.key.as_str()))
-        .one(db)
-        .await?
-    else {
-        return Ok(None);
-    };
-    if existing.request_hash.as_deref() != Some(idem.hash.as_str()) {
-        return Err(ApiError::new(
-            ErrorCode::IdempotencyKeyReused,
-            "this Idempotency-Key was used for a different request; use a new key for a new order",
-        ));
-    }
-    Ok(Some(existing))
-}
-
-/// Submits an order: reserves stock and quota, writes the order, its lines
-/// and its first event, all or nothing. A replayed `Idempotency-Key`
-/// returns the order it made.
-pub async fn submit(db: &DatabaseConnection, new: NewOrder) -> ApiResult<Submitted> {
-    if let Some(idem) = &new.idempotency
-        && let Some(order) = replay(db, new.user_id, idem).await?
-    {
-        return replayed(db, order).await;
-    }
-    let mut amount = Fen::ZERO;
-    for line in &new.lines {
-        amount = line
-            .unit_price
-            .times(line.quantity)
-            .and_then(|a| amount.checked_add(a))
-            .ok_or_else(|| ApiError::invalid_field("quantity", "the amount is too large"))?;
-    }
-    let now = clock::now();
-    let id = OrderId::new();
-    let model = order::Model {
-        id,
-        order_no: order_no(now),
-        community_id: new.community_id,
-        merchant_id: new.merchant_id,
-        group_buy_id: new.group_buy_id,
-        user_id: new.user_id,
-        household_id: new.household_id,
-        status: OrderStatus::PendingPayment,
-        amount,
-        payment_method: None,
-        paid_at: None,
-        payment_deadline: new.payment_deadline,
-        fulfilment: new.fulfilment,
-        pickup_point_id: new.pickup_point_id,
-        pickup_slot_id: None,
-        pickup_reminded_at: None,
-        slot_reminded_at: None,
-        address: new.address.clone(),
-        address_remark: new.address_remark.clone(),
-        delivery_time: new.delivery_time,
-        courier_id: None,
-        processed_at: None,
-        processed_by: None,
-        status_reason: None,
-        intro: new.intro.clone(),
-        client_ip: new.client.ip.clone(),
-        user_agent: new.client.user_agent.clone(),
-        client_kind: new.client.kind,
-        idempotency_key: new.idempotency.as_ref().map(|i| i.key.clone()),
-        request_hash: new.idempotency.as_ref().map(|i| i.hash.clone()),
-        fulfilled_at: None,
-        confirmed_at: None,
-        prepaid_at: None,
-        pay_checked_at: None,
-        pay_closed_at: None,
-        created_at: now,
-        updated_at: now,
-    };
-    let lines: Vec<order_line::Model> = new
-        .lines
-        .iter()
-        .map(|l| order_line::Model {
-            id: OrderLineId::new(),
-            order_id: id,
-            product_id: l.product_id,
-            group_buy_item_id: l.item_id,
-            title: l.title.clone(),
-            unit: l.unit.clone(),
-            unit_price: l.unit_price,
-            quantity: i32::try_from(l.quantity).unwrap_or(i32::MAX),
-            amount: l.unit_price.times(l.quantity).unwrap_or(Fen::ZERO),
-        })
-        .collect();
-    let txn = begin_write(db).await?;
-    match write_submission(&txn, &model, &lines, &new).await {
-        Ok(()) => {
-            txn.commit().await?;
-            Ok(Submitted {
-                order: model,
-                lines,
-                replayed: false,
-            })
-        }
-        Err(Refusal::Api(e)) => {
-            txn.rollback().await?;
-            Err(e)
-        }
-        Err(Refusal::Db(e)) if is_unique_violation(&e) && new.idempotency.is_some() => {
-            // The same key, submitted at the same moment: the other request
-            // made the order.
-            txn.rollback().await?;
-            let found = match &new.idempotency {
-                Some(idem) => replay(db, new.user_id, idem).await?,
-                None => None,
-            };
-            match found {
-                Some(order) => replayed(db, order).await,
-                None => Err(e.into()),
-            }
-        }
-        Err(Refusal::Db(e)) => {
-            txn.rollback().await?;
-            Err(e.into())
-        }
-    }
-}
-
-enum Refusal {
-    Api(ApiError),
-    Db(sea_orm::DbErr),
-}
-
-impl From<sea_orm::DbErr> for Refusal {
-    fn from(e: sea_orm::DbErr) -> Self {
-        Refusal::Db(e)
-    }
-}
-
-impl From<ApiError> for Refusal {
-    fn from(e: ApiError) -> Self {
-        Refusal::Api(e)
-    }
-}
-
-async fn write_submission<C: ConnectionTrait>(
-    txn: &C,
-    model: &order::Model,
-    lines: &[order_line::Model],
-    new: &NewOrder,
-) -> Result<(), Refusal> {
-    let backend = txn.get_database_backend();
-    order::Entity::insert(order::ActiveModel::from(model.clone()))
-        .exec_without_returning(txn)
-        .await?;
-    order_line::Entity::insert_many(lines.iter().cloned().map(order_line::ActiveModel::from))
-        .exec_without_returning(txn)
-        .await?;
-    log_event(
-        txn,
-        model.id,
-        Actor::resident(model.user_id),
-        None,
-        OrderStatus::PendingPayment,
-        None,
-        model.created_at,
-    )
-    .await?;
-    for line in &new.lines {
-        let quantity = i64::from(line.quantity);
-        if let (Some(item), Some(limit)) = (line.item_id, line.per_household_limit) {
-            let limit = i64::from(limit);
-            let within = quantity <= limit
-                && txn
-                    .execute_raw(Statement::from_sql_and_values(
-                        backend,
-                        sql(
-                            backend,
-                            "INSERT INTO group_buy_quotas (item_id, household_id, quantity) VALUES ($1, $2, $3) \
-                             ON CONFLICT (item_id, household_id) DO UPDATE \
-                             SET quantity = group_buy_quotas.quantity + excluded.quantity \
-                             WHERE group_buy_quotas.quantity + excluded.quantity <= $4",
-                        ),
-                        [
-                            item.as_uuid().into(),
-                            new.household_id.as_uuid().into(),
-                            quantity.into(),
-                            limit.into(),
-                        ],
-                    ))
-                    .await?
-                    .rows_affected()
-                    == 1;
-            if !within {
-                return Err(ApiError::new(
-                    ErrorCode::HouseholdLimitExceeded,
-                    format!("「{}」 is limited to {limit} per household", line.title),
-                )
-                .with_details(serde_json::json!({ "item_id": item, "limit": limit }))
-                .into());
-            }
-        }
-    }
-    // The hot rows last: their locks are held only until the commit.
-    for line in &new.lines {
-        let quantity = i64::from(line.quantity);
-        let taken = if let Some(item) = line.item_id {
-            Some((
-                "UPDATE group_buy_items SET stock = stock - $1 WHERE id = $2 AND stock >= $1",
-                item.as_uuid(),
-                serde_json::json!({ "item_id": item }),
-            ))
-        } else if let (Some(product), true) = (line.product_id, line.product_stock) {
-            Some((
-                "UPDATE products SET stock = stock - $1 WHERE id = $2 AND stock >= $1",
-                product.as_uuid(),
-                serde_json::json!({ "product_id": product }),
-            ))
-        } else {
-            None
-        };
-        if let Some((statement, id, details)) = taken {
-            let done = txn
-                .execute_raw(Statement::from_sql_and_values(
-                    backend,
-                    sql(backend, statement),
-                    [quantity.into(), id.into()],
-                ))
-                .await?
-                .rows_affected();
-            if done != 1 {
-                return Err(ApiError::new(
-                    ErrorCode::SoldOut,
-                    format!("「{}」 has fewer than {quantity} left", line.title),
-                )
-                .with_details(details)
-                .into());
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Appends one entry to an order's event log.
@@ -536,6 +157,8 @@ pub async fn move_order<C: ConnectionTrait>(
     details: &MoveDetails,
 ) -> ApiResult<order::Model> {
     let from = order.status;
+    // `db::transition` refuses this too; asked first so the answer says
+    // "an order".
     if !from.may_become(to) {
         return Err(ApiError::new(
             ErrorCode::InvalidTransition,
@@ -582,19 +205,18 @@ pub async fn move_order<C: ConnectionTrait>(
         changes.paid_at = NotSet;
         changes.payment_method = NotSet;
     }
-    let moved = order::Entity::update_many()
-        .set(changes)
-        .filter(order::Column::Id.eq(order.id))
-        .filter(order::Column::Status.eq(from))
-        .exec(db)
-        .await?
-        .rows_affected;
-    if moved != 1 {
-        return Err(ApiError::new(
-            ErrorCode::InvalidTransition,
-            "the order changed meanwhile; reload it and try again",
-        ));
-    }
+    // The status is the transition's to set, only while it is `from`.
+    changes.status = NotSet;
+    db::transition(
+        db,
+        order::Entity::update_many()
+            .set(changes)
+            .filter(order::Column::Id.eq(order.id)),
+        order::Column::Status,
+        from,
+        to,
+    )
+    .await?;
     log_event(
         db,
         order.id,
@@ -643,7 +265,6 @@ pub async fn announce<C: ConnectionTrait>(
 /// Gives back what a live order held: group-buy stock and quota, or the
 /// product's stock.
 async fn release_stock<C: ConnectionTrait>(db: &C, order: &order::Model) -> ApiResult<()> {
-    let backend = db.get_database_backend();
     let lines = order_line::Entity::find()
         .filter(order_line::Column::OrderId.eq(order.id))
         .all(db)
@@ -651,38 +272,29 @@ async fn release_stock<C: ConnectionTrait>(db: &C, order: &order::Model) -> ApiR
     for line in lines {
         let quantity = i64::from(line.quantity);
         if let Some(item) = line.group_buy_item_id {
-            db.execute_raw(Statement::from_sql_and_values(
-                backend,
-                sql(
-                    backend,
-                    "UPDATE group_buy_items SET stock = stock + $1 WHERE id = $2",
-                ),
+            db::execute(
+                db,
+                "UPDATE group_buy_items SET stock = stock + $1 WHERE id = $2",
                 [quantity.into(), item.as_uuid().into()],
-            ))
+            )
             .await?;
-            db.execute_raw(Statement::from_sql_and_values(
-                backend,
-                sql(
-                    backend,
-                    "UPDATE group_buy_quotas SET quantity = quantity - $1 \
-                     WHERE item_id = $2 AND household_id = $3 AND quantity >= $1",
-                ),
+            db::execute(
+                db,
+                "UPDATE group_buy_quotas SET quantity = quantity - $1 \
+                 WHERE item_id = $2 AND household_id = $3 AND quantity >= $1",
                 [
                     quantity.into(),
                     item.as_uuid().into(),
                     order.household_id.as_uuid().into(),
                 ],
-            ))
+            )
             .await?;
         } else if let Some(product) = line.product_id {
-            db.execute_raw(Statement::from_sql_and_values(
-                backend,
-                sql(
-                    backend,
-                    "UPDATE products SET stock = stock + $1 WHERE id = $2 AND stock IS NOT NULL",
-                ),
+            db::execute(
+                db,
+                "UPDATE products SET stock = stock + $1 WHERE id = $2 AND stock IS NOT NULL",
                 [quantity.into(), product.as_uuid().into()],
-            ))
+            )
             .await?;
         }
     }
@@ -696,26 +308,21 @@ pub fn paid_statuses() -> Vec<&'static str> {
 
 /// Distinct households holding a paid order in the group buy (成团人数).
 pub async fn paying_households<C: ConnectionTrait>(db: &C, group: GroupBuyId) -> ApiResult<i64> {
-    let backend = db.get_database_backend();
     let placeholders: Vec<String> = (0..OrderStatus::PAID.len())
         .map(|i| format!("${}", i + 2))
         .collect();
     let mut values: Vec<sea_orm::Value> = vec![group.as_uuid().into()];
     values.extend(paid_statuses().into_iter().map(Into::into));
-    let row = db
-        .query_one_raw(Statement::from_sql_and_values(
-            backend,
-            sql(
-                backend,
-                &format!(
-                    "SELECT COUNT(DISTINCT household_id) AS n FROM orders \
-                     WHERE group_buy_id = $1 AND status IN ({})",
-                    placeholders.join(", ")
-                ),
-            ),
-            values,
-        ))
-        .await?;
+    let row = db::query_one(
+        db,
+        &format!(
+            "SELECT COUNT(DISTINCT household_id) AS n FROM orders \
+             WHERE group_buy_id = $1 AND status IN ({})",
+            placeholders.join(", ")
+        ),
+        values,
+    )
+    .await?;
     Ok(row
         .map(|r| r.try_get::<i64>("", "n"))
         .transpose()?
@@ -811,4 +418,88 @@ pub async fn orders_of_group<C: ConnectionTrait>(
         select = select.limit(n);
     }
     Ok(select.all(db).await?)
+}
+
+/// Refuses a resident's cancellation of a paid group-buy order once the
+/// group has succeeded (it may be cancelled until then, also while the
+/// group is paused if it had not succeeded before). Read in the move's
+/// transaction.
+pub async fn ensure_cancellable<C: ConnectionTrait>(db: &C, order: &order::Model) -> ApiResult<()> {
+    if order.status == OrderStatus::Paid
+        && let Some(g) = order.group_buy_id
+    {
+        let group = group_buy::Entity::find_by_id(g)
+            .one(db)
+            .await?
+            .ok_or_else(ApiError::not_found)?;
+        let open = group.status == entity::GroupBuyStatus::Open
+            || (group.status == entity::GroupBuyStatus::Paused && group.succeeded_at.is_none());
+        if !open {
+            return Err(ApiError::new(
+                ErrorCode::InvalidTransition,
+                "the group buy has already succeeded; a paid order can no longer be cancelled",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Only an order on its way or delivered can be confirmed received.
+pub fn ensure_confirmable(order: &order::Model) -> ApiResult<()> {
+    if !matches!(
+        order.status,
+        OrderStatus::Dispatched | OrderStatus::Delivered
+    ) {
+        return Err(ApiError::new(
+            ErrorCode::InvalidTransition,
+            format!(
+                "only a dispatched or delivered order can be confirmed (this one is {})",
+                order.status
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses a seller's move this order does not allow: a move that does not
+/// fit how it is received, a refund of an order not marked an exception,
+/// accepting a group-buy order on its own (they are accepted together when
+/// the group buy starts fulfilling), or a courier who may not carry it.
+pub async fn check_seller_move<C: ConnectionTrait>(
+    db: &C,
+    order: &order::Model,
+    change: &SellerMove,
+) -> ApiResult<()> {
+    use OrderStatus::*;
+    match (change.to, order.fulfilment) {
+        (Dispatched | Delivered, Fulfilment::Pickup) => {
+            return Err(ApiError::invalid_field(
+                "status",
+                "this order is collected at a pickup point",
+            ));
+        }
+        (ReadyForPickup, Fulfilment::Delivery) => {
+            return Err(ApiError::invalid_field(
+                "status",
+                "this order is delivered to the door",
+            ));
+        }
+        _ => {}
+    }
+    if change.to == Refunded && order.status != Exception {
+        return Err(ApiError::new(
+            ErrorCode::InvalidTransition,
+            "sellers refund only orders marked as an exception (reject a paid order instead)",
+        ));
+    }
+    if order.group_buy_id.is_some() && change.to == Accepted {
+        return Err(ApiError::new(
+            ErrorCode::InvalidTransition,
+            "group-buy orders are accepted together when the group buy starts fulfilling",
+        ));
+    }
+    if let Some(courier) = change.courier_id {
+        ensure_courier_may_carry(db, order, courier).await?;
+    }
+    Ok(())
 }
