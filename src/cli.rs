@@ -456,10 +456,16 @@ async fn import_owners(
             last_shown = std::time::Instant::now();
         }
     };
-    let report =
-        crate::structure::import::import_owners(&txn, &pii, found.id, &csv, dry_run, &mut progress)
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let report = crate::structure::service::import::import_owners(
+        &txn,
+        &pii,
+        found.id,
+        &csv,
+        dry_run,
+        &mut progress,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     for e in &report.errors {
         eprintln!("line {}: {}", e.line, e.reason);
     }

@@ -79,7 +79,7 @@ pub async fn seed(conn: &DatabaseConnection, pii: &PiiCipher) -> anyhow::Result<
         println!("  {:<17} {} {}", role.as_str(), name, phone.as_str());
     }
     // The structure and the owner register go through the real import.
-    let report = crate::structure::import::import_owners(
+    let report = crate::structure::service::import::import_owners(
         &txn,
         pii,
         community.id,

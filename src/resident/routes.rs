@@ -1,88 +1,23 @@
-use std::collections::HashMap;
-use std::time::Duration;
+//! The resident endpoints: the community directory, claims and their
+//! decisions, households and their members, family invitations, and the
+//! back office's lists. Each checks its request, calls one service function
+//! and shapes the answer.
 
 use actix_web::{HttpResponse, web};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, Utc};
-use entity::{
-    BuildingId, ClaimId, ClaimStatus, CommunityId, HouseholdId, HouseholdMemberId, MemberRole,
-    UnitId, UserId, VerifiedVia, building, community, household, household_claim, household_member,
-    unit, user,
-};
-use rand::RngCore;
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
-use utoipa::{IntoParams, ToSchema};
+use entity::{ClaimId, CommunityId, HouseholdId, HouseholdMemberId};
 
-use super::service::{self, NewClaim, NewMembership};
-use crate::auth::access::BUILDING_STAFF;
+use super::service::{self, claims, directory, invites};
+use super::views::{
+    AcceptInvite, CLAIM_COLUMNS, Claim, ClaimApproval, ClaimFilter, DirectoryEntry, DirectoryQuery,
+    Invite, Member, Membership, MyHousehold, MyHouseholds, NewClaimBody, RESIDENT_COLUMNS,
+    Rejection, Resident, ResidentFilter, claim_rows, resident_rows,
+};
 use crate::auth::{Caller, CommunityScope};
-use crate::kernel::error::{ApiError, ApiResult, ErrorBody};
-use crate::kernel::http::{Json, Page, PageQuery};
-use crate::kernel::{clock, db, text};
-use crate::rate_limit;
+use crate::kernel::error::{ApiResult, ErrorBody};
+use crate::kernel::http::{Json, Page, PageQuery, csv_response};
 use crate::state::AppState;
 
-/// Building and unit names of a community, to write addresses.
-struct Addresses {
-    buildings: HashMap<BuildingId, String>,
-    units: HashMap<UnitId, String>,
-}
-
-impl Addresses {
-    async fn load<C: ConnectionTrait>(db: &C, community: CommunityId) -> ApiResult<Self> {
-        Ok(Self {
-            buildings: building::Entity::find()
-                .filter(building::Column::CommunityId.eq(community))
-                .all(db)
-                .await?
-                .into_iter()
-                .map(|b| (b.id, b.name))
-                .collect(),
-            units: unit::Entity::find()
-                .filter(unit::Column::CommunityId.eq(community))
-                .all(db)
-                .await?
-                .into_iter()
-                .map(|u| (u.id, u.name))
-                .collect(),
-        })
-    }
-
-    /// `1号楼 1单元 101`
-    fn label(&self, h: &household::Model) -> String {
-        let mut parts = vec![
-            self.buildings
-                .get(&h.building_id)
-                .cloned()
-                .unwrap_or_default(),
-        ];
-        if let Some(u) = h.unit_id.and_then(|u| self.units.get(&u)) {
-            parts.push(u.clone());
-        }
-        parts.push(h.room.clone());
-        parts.join(" ")
-    }
-}
-
 // ---------------------------------------------------------------- directory
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DirectoryEntry {
-    pub id: CommunityId,
-    pub name: String,
-    pub address: String,
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct DirectoryQuery {
-    /// Part of the community's name.
-    pub q: Option<String>,
-}
 
 /// Find your community (小区) by name, to claim your household in it.
 #[utoipa::path(get, path = "/api/v1/community-directory", tag = "residents",
@@ -93,91 +28,12 @@ pub async fn directory(
     search: web::Query<DirectoryQuery>,
     query: web::Query<PageQuery>,
 ) -> ApiResult<web::Json<Page<DirectoryEntry>>> {
-    let mut select = community::Entity::find();
-    if let Some(q) = search.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        // Escaped (so % and _ are letters) and case-insensitive on both
-        // engines (SQLite's LIKE ignores ASCII case, PostgreSQL's does not).
-        let escaped = q
-            .to_lowercase()
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        select = select.filter(
-            Expr::expr(Func::lower(Expr::col((
-                community::Entity,
-                community::Column::Name,
-            ))))
-            .like(LikeExpr::new(format!("%{escaped}%")).escape('\\')),
-        );
-    }
-    let page = query
-        .parse()?
-        .fetch(select, community::Column::Id, |m| m.id.as_uuid(), &state.db)
-        .await?;
-    Ok(web::Json(page.map(|c| DirectoryEntry {
-        id: c.id,
-        name: c.name,
-        address: c.address,
-    })))
+    let page = query.parse()?;
+    let found = directory::communities(&state.db, search.q.as_deref(), page).await?;
+    Ok(web::Json(found.map(DirectoryEntry::from)))
 }
 
 // ---------------------------------------------------------------- claims
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Claim {
-    pub id: ClaimId,
-    pub household_id: HouseholdId,
-    /// `1号楼 1单元 101`
-    pub address: String,
-    pub claimant_id: UserId,
-    pub claimant_name: String,
-    /// The claimant's phone, masked.
-    pub claimant_phone: Option<String>,
-    pub role: MemberRole,
-    pub tenant_until: Option<DateTime<Utc>>,
-    pub note: Option<String>,
-    pub status: ClaimStatus,
-    /// Why it was rejected.
-    pub reason: Option<String>,
-    pub decided_at: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-}
-
-fn claim_view(c: household_claim::Model, address: String, phone: Option<String>) -> Claim {
-    Claim {
-        id: c.id,
-        household_id: c.household_id,
-        address,
-        claimant_id: c.user_id,
-        claimant_name: c.claimant_name,
-        claimant_phone: phone,
-        role: c.role,
-        tenant_until: c.tenant_until,
-        note: c.note,
-        status: c.status,
-        reason: c.reason,
-        decided_at: c.decided_at,
-        created_at: c.created_at,
-    }
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewClaimBody {
-    /// The building's name as the property writes it, e.g. `1号楼`.
-    pub building: String,
-    /// The unit, e.g. `1单元` (omit for buildings without units).
-    pub unit: Option<String>,
-    /// The room, e.g. `1202`.
-    pub room: String,
-    /// Your name: an owner's must match the property's register.
-    pub name: String,
-    pub role: MemberRole,
-    /// For tenants: when the tenancy ends.
-    pub tenant_until: Option<DateTime<Utc>>,
-    /// For the building manager (at most 200 characters).
-    pub note: Option<String>,
-}
 
 /// Claim a household (认证住户).
 ///
@@ -199,63 +55,18 @@ pub async fn file_claim(
     scope: CommunityScope,
     body: Json<NewClaimBody>,
 ) -> ApiResult<HttpResponse> {
-    let body = body.into_inner();
-    let key = format!("claims:user:{}", caller.user.id);
-    let day = Duration::from_secs(24 * 3600);
-    let limit = state.settings.residents.claims_per_day;
-    if let Some(retry) = rate_limit::blocked_for(&state.db, &key, limit, day).await? {
-        return Err(ApiError::rate_limited(retry));
-    }
-    rate_limit::record(&state.db, &key, day).await?;
-
-    let name = text::required("name", &body.name, 64)?;
-    let note = body
-        .note
-        .as_deref()
-        .map(|n| text::required("note", n, 200))
-        .transpose()?;
-    let tenant_until = service::parse_tenant_until(body.role, body.tenant_until)?;
-    let txn = db::begin_write(&state.db).await?;
-    let household = service::find_by_address(
-        &txn,
+    let (filed, verified) = claims::file_claim(
+        &state.db,
+        &state.settings.residents,
         scope.id(),
-        &body.building,
-        body.unit.as_deref(),
-        &body.room,
-    )
-    .await?
-    .ok_or_else(|| {
-        ApiError::invalid_field("room", "no household at this address in this community")
-    })?;
-    let (claim, membership) = service::file_claim(
-        &txn,
-        NewClaim {
-            household: household.clone(),
-            claimant: caller.user.clone(),
-            name,
-            role: body.role,
-            tenant_until,
-            note,
-        },
+        &caller.user,
+        body.into_inner().parse(),
     )
     .await?;
-    txn.commit().await?;
-    if membership.is_some() {
+    if verified {
         state.principals.invalidate(caller.user.id);
     }
-    let addresses = Addresses::load(&state.db, scope.id()).await?;
-    Ok(HttpResponse::Created().json(claim_view(
-        claim,
-        addresses.label(&household),
-        caller.user.phone_masked.clone(),
-    )))
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ClaimFilter {
-    /// Default: `pending`.
-    pub status: Option<ClaimStatus>,
+    Ok(HttpResponse::Created().json(Claim::from(filed)))
 }
 
 /// Claims for building managers to decide (pending by default).
@@ -268,50 +79,9 @@ pub async fn list_claims(
     filter: web::Query<ClaimFilter>,
     query: web::Query<PageQuery>,
 ) -> ApiResult<web::Json<Page<Claim>>> {
-    let select = household_claim::Entity::find()
-        .filter(household_claim::Column::CommunityId.eq(scope.id()))
-        .filter(household_claim::Column::Status.eq(filter.status.unwrap_or(ClaimStatus::Pending)));
-    let page = query
-        .parse()?
-        .fetch(
-            select,
-            household_claim::Column::Id,
-            |m| m.id.as_uuid(),
-            &state.db,
-        )
-        .await?;
-    let addresses = Addresses::load(&state.db, scope.id()).await?;
-    let households: HashMap<HouseholdId, household::Model> = household::Entity::find()
-        .filter(household::Column::Id.is_in(page.items.iter().map(|c| c.household_id)))
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .map(|h| (h.id, h))
-        .collect();
-    let phones: HashMap<UserId, Option<String>> = user::Entity::find()
-        .filter(user::Column::Id.is_in(page.items.iter().map(|c| c.user_id)))
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .map(|u| (u.id, u.phone_masked))
-        .collect();
-    Ok(web::Json(page.map(|c| {
-        let address = households
-            .get(&c.household_id)
-            .map(|h| addresses.label(h))
-            .unwrap_or_default();
-        let phone = phones.get(&c.user_id).cloned().flatten();
-        claim_view(c, address, phone)
-    })))
-}
-
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ClaimApproval {
-    /// The role to grant, if not the one claimed.
-    pub role: Option<MemberRole>,
-    /// For tenants: when the tenancy ends (default: the one claimed).
-    pub tenant_until: Option<DateTime<Utc>>,
+    let page = query.parse()?;
+    let found = claims::claims(&state.db, scope.id(), filter.status(), page).await?;
+    Ok(web::Json(found.map(Claim::from)))
 }
 
 /// Approve a pending claim: the claimant becomes a member of the household.
@@ -329,41 +99,18 @@ pub async fn approve_claim(
     path: web::Path<(CommunityId, ClaimId)>,
     body: Json<ClaimApproval>,
 ) -> ApiResult<web::Json<Membership>> {
-    let body = body.into_inner();
-    let txn = db::begin_write(&state.db).await?;
-    let claim = service::find_claim(&txn, scope.id(), path.1).await?;
-    let role = body.role.unwrap_or(claim.role);
-    let until = service::parse_tenant_until(
-        role,
-        body.tenant_until
-            .or(claim.tenant_until)
-            .filter(|_| role == MemberRole::Tenant),
-    )?;
-    service::decide_claim(&txn, &claim, ClaimStatus::Approved, caller.user.id, None).await?;
-    let member = service::add_member(
-        &txn,
-        NewMembership {
-            community: claim.community_id,
-            household: claim.household_id,
-            user: claim.user_id,
-            role,
-            tenant_until: until,
-            via: VerifiedVia::Staff,
-            verified_by: Some(caller.user.id),
-        },
+    let terms = body.into_inner().into();
+    let member = claims::approve(
+        &state.db,
+        &state.settings,
+        scope.id(),
+        path.1,
+        caller.user.id,
+        terms,
     )
     .await?;
-    notify_result(&txn, &state, &claim, "已通过").await?;
-    txn.commit().await?;
-    state.principals.invalidate(claim.user_id);
+    state.principals.invalidate(member.user_id);
     Ok(web::Json(member.into()))
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Rejection {
-    /// Shown to the claimant (at most 200 characters).
-    pub reason: String,
 }
 
 /// Reject a pending claim, with a reason for the claimant.
@@ -377,91 +124,20 @@ pub async fn reject_claim(
     path: web::Path<(CommunityId, ClaimId)>,
     body: Json<Rejection>,
 ) -> ApiResult<HttpResponse> {
-    let reason = text::required("reason", &body.0.reason, 200)?;
-    let txn = db::begin_write(&state.db).await?;
-    let claim = service::find_claim(&txn, scope.id(), path.1).await?;
-    service::decide_claim(
-        &txn,
-        &claim,
-        ClaimStatus::Rejected,
+    let reason = body.into_inner().parse()?;
+    claims::reject(
+        &state.db,
+        &state.settings,
+        scope.id(),
+        path.1,
         caller.user.id,
-        Some(reason),
+        reason,
     )
     .await?;
-    notify_result(&txn, &state, &claim, "未通过").await?;
-    txn.commit().await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Tells the claimant how their claim was decided (through the outbox, in
-/// the decision's transaction).
-async fn notify_result<C: ConnectionTrait>(
-    db: &C,
-    state: &AppState,
-    claim: &household_claim::Model,
-    result: &str,
-) -> ApiResult<()> {
-    let household = household::Entity::find_by_id(claim.household_id)
-        .one(db)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    let address = Addresses::load(db, claim.community_id)
-        .await?
-        .label(&household);
-    crate::outbox::notify(
-        db,
-        &state.settings,
-        claim.user_id,
-        "verification_result",
-        &[("result", result.to_owned()), ("household", address)],
-    )
-    .await
-}
-
 // ---------------------------------------------------------------- memberships
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Membership {
-    pub id: HouseholdMemberId,
-    pub community_id: CommunityId,
-    pub household_id: HouseholdId,
-    pub role: MemberRole,
-    pub tenant_until: Option<DateTime<Utc>>,
-    pub verified_via: VerifiedVia,
-    pub since: DateTime<Utc>,
-    /// False once a tenancy has ended.
-    pub active: bool,
-}
-
-impl From<household_member::Model> for Membership {
-    fn from(m: household_member::Model) -> Self {
-        Self {
-            active: m.is_active(clock::now()),
-            id: m.id,
-            community_id: m.community_id,
-            household_id: m.household_id,
-            role: m.role,
-            tenant_until: m.tenant_until,
-            verified_via: m.verified_via,
-            since: m.created_at,
-        }
-    }
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct MyHousehold {
-    #[serde(flatten)]
-    pub membership: Membership,
-    pub community_name: String,
-    pub address: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct MyHouseholds {
-    pub households: Vec<MyHousehold>,
-    /// My claims, newest first.
-    pub claims: Vec<Claim>,
-}
 
 /// My households, and where my claims stand.
 #[utoipa::path(get, path = "/api/v1/me/households", tag = "residents",
@@ -470,78 +146,11 @@ pub async fn my_households(
     state: web::Data<AppState>,
     caller: Caller,
 ) -> ApiResult<web::Json<MyHouseholds>> {
-    let members = household_member::Entity::find()
-        .filter(household_member::Column::UserId.eq(caller.user.id))
-        .filter(household_member::Column::RemovedAt.is_null())
-        .all(&state.db)
-        .await?;
-    let claims = household_claim::Entity::find()
-        .filter(household_claim::Column::UserId.eq(caller.user.id))
-        .order_by_desc(household_claim::Column::Id)
-        .all(&state.db)
-        .await?;
-    let household_ids: Vec<HouseholdId> = members
-        .iter()
-        .map(|m| m.household_id)
-        .chain(claims.iter().map(|c| c.household_id))
-        .collect();
-    let households: HashMap<HouseholdId, household::Model> = household::Entity::find()
-        .filter(household::Column::Id.is_in(household_ids))
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .map(|h| (h.id, h))
-        .collect();
-    let mut addresses: HashMap<CommunityId, Addresses> = HashMap::new();
-    let mut names: HashMap<CommunityId, String> = HashMap::new();
-    for h in households.values() {
-        if let std::collections::hash_map::Entry::Vacant(slot) = addresses.entry(h.community_id) {
-            slot.insert(Addresses::load(&state.db, h.community_id).await?);
-            if let Some(c) = community::Entity::find_by_id(h.community_id)
-                .one(&state.db)
-                .await?
-            {
-                names.insert(c.id, c.name);
-            }
-        }
-    }
-    let address_of = |id: HouseholdId| {
-        households
-            .get(&id)
-            .and_then(|h| addresses.get(&h.community_id).map(|a| a.label(h)))
-            .unwrap_or_default()
-    };
+    let (households, claims) = service::my_households(&state.db, &caller.user).await?;
     Ok(web::Json(MyHouseholds {
-        households: members
-            .into_iter()
-            .map(|m| MyHousehold {
-                community_name: names.get(&m.community_id).cloned().unwrap_or_default(),
-                address: address_of(m.household_id),
-                membership: m.into(),
-            })
-            .collect(),
-        claims: claims
-            .into_iter()
-            .map(|c| {
-                let address = address_of(c.household_id);
-                claim_view(c, address, caller.user.phone_masked.clone())
-            })
-            .collect(),
+        households: households.into_iter().map(MyHousehold::from).collect(),
+        claims: claims.into_iter().map(Claim::from).collect(),
     }))
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Member {
-    pub id: HouseholdMemberId,
-    pub user_id: UserId,
-    pub display_name: String,
-    /// Masked.
-    pub phone: Option<String>,
-    pub role: MemberRole,
-    pub tenant_until: Option<DateTime<Utc>>,
-    pub verified_via: VerifiedVia,
-    pub since: DateTime<Utc>,
-    pub active: bool,
 }
 
 /// A household's members: for its own members and building staff.
@@ -553,54 +162,8 @@ pub async fn list_members(
     scope: CommunityScope,
     path: web::Path<(CommunityId, HouseholdId)>,
 ) -> ApiResult<web::Json<Vec<Member>>> {
-    let household = household_visible(&state, &scope, path.1).await?;
-    let rows = household_member::Entity::find()
-        .filter(household_member::Column::HouseholdId.eq(household.id))
-        .filter(household_member::Column::RemovedAt.is_null())
-        .find_also_related(user::Entity)
-        .all(&state.db)
-        .await?;
-    let now = clock::now();
-    Ok(web::Json(
-        rows.into_iter()
-            .filter_map(|(m, u)| {
-                let u = u?;
-                Some(Member {
-                    active: m.is_active(now),
-                    id: m.id,
-                    user_id: u.id,
-                    display_name: u.display_name,
-                    phone: u.phone_masked,
-                    role: m.role,
-                    tenant_until: m.tenant_until,
-                    verified_via: m.verified_via,
-                    since: m.created_at,
-                })
-            })
-            .collect(),
-    ))
-}
-
-/// A household the caller may see: one they belong to, or any for building
-/// staff. Others answer 404 (a neighbour's household is not theirs to see).
-async fn household_visible(
-    state: &AppState,
-    scope: &CommunityScope,
-    id: HouseholdId,
-) -> ApiResult<household::Model> {
-    let household = crate::structure::service::find_household(&state.db, scope.id(), id).await?;
-    if scope.has_any_role(BUILDING_STAFF) || scope.membership(id).is_some() {
-        Ok(household)
-    } else {
-        Err(ApiError::not_found())
-    }
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Invite {
-    /// Give it to the family member (as a link or QR code); shown only once.
-    pub code: String,
-    pub expires_at: DateTime<Utc>,
+    let rows = service::members(&state.db, &scope, path.1).await?;
+    Ok(web::Json(Member::list(rows)))
 }
 
 /// Invite a family member (家庭成员): for the household's owners and building
@@ -614,37 +177,15 @@ pub async fn create_invite(
     scope: CommunityScope,
     path: web::Path<(CommunityId, HouseholdId)>,
 ) -> ApiResult<HttpResponse> {
-    let household = household_visible(&state, &scope, path.1).await?;
-    let is_owner = scope
-        .membership(household.id)
-        .is_some_and(|m| m.role == MemberRole::Owner);
-    if !is_owner && !scope.has_any_role(BUILDING_STAFF) {
-        return Err(ApiError::forbidden());
-    }
-    let mut raw = [0u8; 18];
-    rand::rng().fill_bytes(&mut raw);
-    let code = URL_SAFE_NO_PAD.encode(raw);
-    let ttl = i64::try_from(state.settings.residents.invite_ttl_hours).unwrap_or(72);
-    let expires_at = clock::now() + chrono::Duration::hours(ttl);
-    service::create_invite(
+    let (code, expires_at) = invites::create(
         &state.db,
-        &household,
+        &state.settings.residents,
+        &scope,
         caller.user.id,
-        hash_code(&code),
-        expires_at,
+        path.1,
     )
     .await?;
     Ok(HttpResponse::Created().json(Invite { code, expires_at }))
-}
-
-fn hash_code(code: &str) -> String {
-    hex::encode(Sha256::digest(code.trim().as_bytes()))
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AcceptInvite {
-    pub code: String,
 }
 
 /// Accept a family invitation: you join the household as a family member.
@@ -660,9 +201,7 @@ pub async fn accept_invite(
     caller: Caller,
     body: Json<AcceptInvite>,
 ) -> ApiResult<web::Json<Membership>> {
-    let txn = db::begin_write(&state.db).await?;
-    let member = service::accept_invite(&txn, &hash_code(&body.0.code), caller.user.id).await?;
-    txn.commit().await?;
+    let member = invites::accept(&state.db, &body.0.code, caller.user.id).await?;
     state.principals.invalidate(caller.user.id);
     Ok(web::Json(member.into()))
 }
@@ -679,133 +218,13 @@ pub async fn remove_member(
     path: web::Path<(CommunityId, HouseholdId, HouseholdMemberId)>,
 ) -> ApiResult<HttpResponse> {
     let (_, household_id, member_id) = path.into_inner();
-    let household = household_visible(&state, &scope, household_id).await?;
-    let member = household_member::Entity::find_by_id(member_id)
-        .filter(household_member::Column::HouseholdId.eq(household.id))
-        .filter(household_member::Column::RemovedAt.is_null())
-        .one(&state.db)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    let own_role = scope.membership(household.id).map(|m| m.role);
-    let allowed = scope.has_any_role(BUILDING_STAFF)
-        || member.user_id == caller.user.id
-        || (own_role == Some(MemberRole::Owner) && member.role != MemberRole::Owner);
-    if !allowed {
-        return Err(ApiError::forbidden());
-    }
-    let user_id = member.user_id;
-    service::remove_member(&state.db, member, caller.user.id).await?;
-    state.principals.invalidate(user_id);
+    let removed =
+        service::remove_member(&state.db, &scope, caller.user.id, household_id, member_id).await?;
+    state.principals.invalidate(removed);
     Ok(HttpResponse::NoContent().finish())
 }
 
 // ---------------------------------------------------------------- back office
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ResidentFilter {
-    pub building_id: Option<BuildingId>,
-    pub role: Option<MemberRole>,
-}
-
-/// A verified resident, as the back office lists them.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Resident {
-    pub member_id: HouseholdMemberId,
-    pub user_id: UserId,
-    pub display_name: String,
-    /// Masked.
-    pub phone: Option<String>,
-    pub household_id: HouseholdId,
-    pub address: String,
-    pub role: MemberRole,
-    pub tenant_until: Option<DateTime<Utc>>,
-    pub verified_via: VerifiedVia,
-    pub since: DateTime<Utc>,
-    /// False once a tenancy has ended.
-    pub active: bool,
-}
-
-fn residents_select(
-    community: CommunityId,
-    households_in_building: Option<Vec<HouseholdId>>,
-    role: Option<MemberRole>,
-) -> sea_orm::Select<household_member::Entity> {
-    let mut select = household_member::Entity::find()
-        .filter(household_member::Column::CommunityId.eq(community))
-        .filter(household_member::Column::RemovedAt.is_null());
-    if let Some(ids) = households_in_building {
-        select = select.filter(household_member::Column::HouseholdId.is_in(ids));
-    }
-    if let Some(r) = role {
-        select = select.filter(household_member::Column::Role.eq(r));
-    }
-    select
-}
-
-async fn building_households(
-    state: &AppState,
-    community: CommunityId,
-    building: Option<BuildingId>,
-) -> ApiResult<Option<Vec<HouseholdId>>> {
-    let Some(b) = building else { return Ok(None) };
-    Ok(Some(
-        household::Entity::find()
-            .filter(household::Column::CommunityId.eq(community))
-            .filter(household::Column::BuildingId.eq(b))
-            .all(&state.db)
-            .await?
-            .into_iter()
-            .map(|h| h.id)
-            .collect(),
-    ))
-}
-
-async fn resident_views(
-    state: &AppState,
-    community: CommunityId,
-    members: Vec<household_member::Model>,
-) -> ApiResult<Vec<Resident>> {
-    let addresses = Addresses::load(&state.db, community).await?;
-    let households: HashMap<HouseholdId, household::Model> = household::Entity::find()
-        .filter(household::Column::Id.is_in(members.iter().map(|m| m.household_id)))
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .map(|h| (h.id, h))
-        .collect();
-    let users: HashMap<UserId, user::Model> = user::Entity::find()
-        .filter(user::Column::Id.is_in(members.iter().map(|m| m.user_id)))
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .map(|u| (u.id, u))
-        .collect();
-    let now = clock::now();
-    Ok(members
-        .into_iter()
-        .filter_map(|m| {
-            let u = users.get(&m.user_id)?;
-            let address = households
-                .get(&m.household_id)
-                .map(|h| addresses.label(h))
-                .unwrap_or_default();
-            Some(Resident {
-                active: m.is_active(now),
-                member_id: m.id,
-                user_id: u.id,
-                display_name: u.display_name.clone(),
-                phone: u.phone_masked.clone(),
-                household_id: m.household_id,
-                address,
-                role: m.role,
-                tenant_until: m.tenant_until,
-                verified_via: m.verified_via,
-                since: m.created_at,
-            })
-        })
-        .collect())
-}
 
 /// The community's verified residents, by building or role.
 #[utoipa::path(get, path = "/api/v1/communities/{community_id}/residents", tag = "residents",
@@ -817,21 +236,11 @@ pub async fn list_residents(
     filter: web::Query<ResidentFilter>,
     query: web::Query<PageQuery>,
 ) -> ApiResult<web::Json<Page<Resident>>> {
-    let in_building = building_households(&state, scope.id(), filter.building_id).await?;
-    let select = residents_select(scope.id(), in_building, filter.role);
-    let page = query
-        .parse()?
-        .fetch(
-            select,
-            household_member::Column::Id,
-            |m| m.id.as_uuid(),
-            &state.db,
-        )
-        .await?;
-    let items = resident_views(&state, scope.id(), page.items).await?;
+    let page = query.parse()?;
+    let found = directory::residents(&state.db, scope.id(), filter.search(), page).await?;
     Ok(web::Json(Page {
-        items,
-        next_cursor: page.next_cursor,
+        items: Resident::list(found.items),
+        next_cursor: found.next_cursor,
     }))
 }
 
@@ -844,39 +253,11 @@ pub async fn export_residents(
     scope: CommunityScope,
     filter: web::Query<ResidentFilter>,
 ) -> ApiResult<HttpResponse> {
-    let in_building = building_households(&state, scope.id(), filter.building_id).await?;
-    let members = residents_select(scope.id(), in_building, filter.role)
-        .order_by_asc(household_member::Column::Id)
-        .limit(crate::kernel::http::EXPORT_LIMIT)
-        .all(&state.db)
-        .await?;
-    let rows = resident_views(&state, scope.id(), members)
-        .await?
-        .into_iter()
-        .map(|r| {
-            vec![
-                r.address,
-                r.display_name,
-                r.phone.unwrap_or_default(),
-                crate::kernel::http::wire_name(&r.role),
-                r.tenant_until.map(|t| t.to_rfc3339()).unwrap_or_default(),
-                r.since.to_rfc3339(),
-                r.active.to_string(),
-            ]
-        })
-        .collect();
-    crate::kernel::http::csv_response(
+    let found = directory::residents_for_export(&state.db, scope.id(), filter.search()).await?;
+    csv_response(
         "residents.csv",
-        &[
-            "address",
-            "name",
-            "phone",
-            "role",
-            "tenant_until",
-            "since",
-            "active",
-        ],
-        rows,
+        RESIDENT_COLUMNS,
+        resident_rows(Resident::list(found)),
     )
 }
 
@@ -889,45 +270,8 @@ pub async fn export_claims(
     scope: CommunityScope,
     filter: web::Query<ClaimFilter>,
 ) -> ApiResult<HttpResponse> {
-    let claims = household_claim::Entity::find()
-        .filter(household_claim::Column::CommunityId.eq(scope.id()))
-        .filter(household_claim::Column::Status.eq(filter.status.unwrap_or(ClaimStatus::Pending)))
-        .order_by_asc(household_claim::Column::Id)
-        .limit(crate::kernel::http::EXPORT_LIMIT)
-        .all(&state.db)
-        .await?;
-    let addresses = Addresses::load(&state.db, scope.id()).await?;
-    let households: HashMap<HouseholdId, household::Model> = household::Entity::find()
-        .filter(household::Column::Id.is_in(claims.iter().map(|c| c.household_id)))
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .map(|h| (h.id, h))
-        .collect();
-    let rows = claims
-        .into_iter()
-        .map(|c| {
-            vec![
-                c.created_at.to_rfc3339(),
-                households
-                    .get(&c.household_id)
-                    .map(|h| addresses.label(h))
-                    .unwrap_or_default(),
-                c.claimant_name,
-                crate::kernel::http::wire_name(&c.role),
-                crate::kernel::http::wire_name(&c.status),
-                c.note.unwrap_or_default(),
-                c.reason.unwrap_or_default(),
-            ]
-        })
-        .collect();
-    crate::kernel::http::csv_response(
-        "claims.csv",
-        &[
-            "filed_at", "address", "claimant", "role", "status", "note", "reason",
-        ],
-        rows,
-    )
+    let found = claims::claims_for_export(&state.db, scope.id(), filter.status()).await?;
+    csv_response("claims.csv", CLAIM_COLUMNS, claim_rows(found))
 }
 
 /// These routes, each with its access rule (`crate::routes` merges every

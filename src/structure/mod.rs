@@ -2,6 +2,6 @@
 //! gates (门岗), pickup points (自提点), and the property's register of owners
 //! (业主登记) with its CSV import.
 
-pub mod import;
 pub mod routes;
 pub mod service;
+pub mod views;

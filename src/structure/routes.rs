@@ -1,46 +1,21 @@
-use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::{DateTime, Utc};
-use entity::pickup_point::{OpeningHours, OpeningPeriod};
-use entity::{
-    BuildingId, CommunityId, GateId, HouseholdId, OwnerRecordId, PickupPointId, UnitId, building,
-    gate, household, owner_record, pickup_point, unit,
-};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+//! The structure endpoints: buildings, units, households, gates, pickup
+//! points and the owner register. Each checks its request, calls one
+//! service function and shapes the answer.
 
-use super::import::{self, ImportReport};
-use super::service::{self, Area};
+use actix_web::{HttpRequest, HttpResponse, web};
+use entity::{BuildingId, CommunityId, HouseholdId, PickupPointId};
+
+use super::service::{self, import::ImportReport};
+use super::views::{
+    Building, Gate, Household, HouseholdFilter, ImportOptions, NewHousehold, NewName,
+    NewPickupPoint, OwnerFilter, OwnerRecord, PickupPoint, PickupPointChanges, Unit,
+};
 use crate::auth::CommunityScope;
-use crate::kernel::error::{ApiError, ApiResult, ErrorBody};
+use crate::kernel::error::{ApiResult, ErrorBody};
 use crate::kernel::http::{Json, Page, PageQuery};
-use crate::kernel::{clock, db, text};
 use crate::state::AppState;
 
 // ---------------------------------------------------------------- buildings
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Building {
-    pub id: BuildingId,
-    pub name: String,
-    pub created_at: DateTime<Utc>,
-}
-
-impl From<building::Model> for Building {
-    fn from(m: building::Model) -> Self {
-        Self {
-            id: m.id,
-            name: m.name,
-            created_at: m.created_at,
-        }
-    }
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewName {
-    pub name: String,
-}
 
 /// Add a building (楼栋).
 #[utoipa::path(post, path = "/api/v1/communities/{community_id}/buildings", tag = "structure",
@@ -51,7 +26,7 @@ pub async fn create_building(
     scope: CommunityScope,
     body: Json<NewName>,
 ) -> ApiResult<HttpResponse> {
-    let name = text::required("name", &body.0.name, 50)?;
+    let name = body.into_inner().parse()?;
     let created = service::create_building(&state.db, scope.id(), name).await?;
     Ok(HttpResponse::Created().json(Building::from(created)))
 }
@@ -65,31 +40,8 @@ pub async fn list_buildings(
     scope: CommunityScope,
     query: web::Query<PageQuery>,
 ) -> ApiResult<web::Json<Page<Building>>> {
-    let select = building::Entity::find().filter(building::Column::CommunityId.eq(scope.id()));
-    let page = query
-        .parse()?
-        .fetch(select, building::Column::Id, |m| m.id.as_uuid(), &state.db)
-        .await?;
+    let page = service::buildings(&state.db, scope.id(), query.parse()?).await?;
     Ok(web::Json(page.map(Building::from)))
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Unit {
-    pub id: UnitId,
-    pub building_id: BuildingId,
-    pub name: String,
-    pub created_at: DateTime<Utc>,
-}
-
-impl From<unit::Model> for Unit {
-    fn from(m: unit::Model) -> Self {
-        Self {
-            id: m.id,
-            building_id: m.building_id,
-            name: m.name,
-            created_at: m.created_at,
-        }
-    }
 }
 
 /// Add a unit (单元) to a building.
@@ -102,9 +54,8 @@ pub async fn create_unit(
     path: web::Path<(CommunityId, BuildingId)>,
     body: Json<NewName>,
 ) -> ApiResult<HttpResponse> {
-    let building = service::find_building(&state.db, scope.id(), path.1).await?;
-    let name = text::required("name", &body.0.name, 50)?;
-    let created = service::create_unit(&state.db, &building, name).await?;
+    let name = body.into_inner().parse()?;
+    let created = service::create_unit(&state.db, scope.id(), path.1, name).await?;
     Ok(HttpResponse::Created().json(Unit::from(created)))
 }
 
@@ -118,50 +69,12 @@ pub async fn list_units(
     path: web::Path<(CommunityId, BuildingId)>,
     query: web::Query<PageQuery>,
 ) -> ApiResult<web::Json<Page<Unit>>> {
-    let building = service::find_building(&state.db, scope.id(), path.1).await?;
-    let select = unit::Entity::find().filter(unit::Column::BuildingId.eq(building.id));
-    let page = query
-        .parse()?
-        .fetch(select, unit::Column::Id, |m| m.id.as_uuid(), &state.db)
-        .await?;
+    let page = query.parse()?;
+    let page = service::units(&state.db, scope.id(), path.1, page).await?;
     Ok(web::Json(page.map(Unit::from)))
 }
 
 // ---------------------------------------------------------------- households
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Household {
-    pub id: HouseholdId,
-    pub building_id: BuildingId,
-    pub unit_id: Option<UnitId>,
-    pub room: String,
-    /// Square metres with two decimals, e.g. `"89.50"`.
-    pub area_m2: Option<String>,
-    pub created_at: DateTime<Utc>,
-}
-
-impl From<household::Model> for Household {
-    fn from(m: household::Model) -> Self {
-        Self {
-            id: m.id,
-            building_id: m.building_id,
-            unit_id: m.unit_id,
-            room: m.room,
-            area_m2: m.area_centi_m2.map(|a| Area::from_centi(a).display()),
-            created_at: m.created_at,
-        }
-    }
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewHousehold {
-    pub building_id: BuildingId,
-    pub unit_id: Option<UnitId>,
-    pub room: String,
-    /// Square metres, at most two decimals, as a string: `"89.50"`.
-    pub area_m2: Option<String>,
-}
 
 /// Add a household (户).
 #[utoipa::path(post, path = "/api/v1/communities/{community_id}/households", tag = "structure",
@@ -172,40 +85,9 @@ pub async fn create_household(
     scope: CommunityScope,
     body: Json<NewHousehold>,
 ) -> ApiResult<HttpResponse> {
-    let body = body.into_inner();
-    let building = building::Entity::find_by_id(body.building_id)
-        .filter(building::Column::CommunityId.eq(scope.id()))
-        .one(&state.db)
-        .await?
-        .ok_or_else(|| {
-            ApiError::invalid_field("building_id", "no such building in this community")
-        })?;
-    if let Some(unit_id) = body.unit_id {
-        unit::Entity::find_by_id(unit_id)
-            .filter(unit::Column::BuildingId.eq(building.id))
-            .one(&state.db)
-            .await?
-            .ok_or_else(|| ApiError::invalid_field("unit_id", "no such unit in this building"))?;
-    }
-    let room = service::parse_room(&body.room)?;
-    let area = body
-        .area_m2
-        .as_deref()
-        .map(|a| Area::parse(a).map_err(|e| ApiError::invalid_field("area_m2", e)))
-        .transpose()?;
-    let created =
-        service::create_household(&state.db, scope.id(), building.id, body.unit_id, room, area)
-            .await?;
+    let fields = body.into_inner().parse()?;
+    let created = service::create_household(&state.db, scope.id(), fields).await?;
     Ok(HttpResponse::Created().json(Household::from(created)))
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct HouseholdFilter {
-    pub building_id: Option<BuildingId>,
-    pub unit_id: Option<UnitId>,
-    /// Exact room number.
-    pub room: Option<String>,
 }
 
 /// The community's households, optionally by building, unit or room.
@@ -218,21 +100,8 @@ pub async fn list_households(
     filter: web::Query<HouseholdFilter>,
     query: web::Query<PageQuery>,
 ) -> ApiResult<web::Json<Page<Household>>> {
-    let mut select =
-        household::Entity::find().filter(household::Column::CommunityId.eq(scope.id()));
-    if let Some(b) = filter.building_id {
-        select = select.filter(household::Column::BuildingId.eq(b));
-    }
-    if let Some(u) = filter.unit_id {
-        select = select.filter(household::Column::UnitId.eq(u));
-    }
-    if let Some(r) = &filter.room {
-        select = select.filter(household::Column::Room.eq(r.trim()));
-    }
-    let page = query
-        .parse()?
-        .fetch(select, household::Column::Id, |m| m.id.as_uuid(), &state.db)
-        .await?;
+    let page = query.parse()?;
+    let page = service::households(&state.db, scope.id(), filter.search(), page).await?;
     Ok(web::Json(page.map(Household::from)))
 }
 
@@ -245,31 +114,11 @@ pub async fn get_household(
     scope: CommunityScope,
     path: web::Path<(CommunityId, HouseholdId)>,
 ) -> ApiResult<web::Json<Household>> {
-    Ok(web::Json(
-        service::find_household(&state.db, scope.id(), path.1)
-            .await?
-            .into(),
-    ))
+    let found = service::find_household(&state.db, scope.id(), path.1).await?;
+    Ok(web::Json(found.into()))
 }
 
 // ---------------------------------------------------------------- gates
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Gate {
-    pub id: GateId,
-    pub name: String,
-    pub created_at: DateTime<Utc>,
-}
-
-impl From<gate::Model> for Gate {
-    fn from(m: gate::Model) -> Self {
-        Self {
-            id: m.id,
-            name: m.name,
-            created_at: m.created_at,
-        }
-    }
-}
 
 /// Add a gate (门岗).
 #[utoipa::path(post, path = "/api/v1/communities/{community_id}/gates", tag = "structure",
@@ -280,10 +129,9 @@ pub async fn create_gate(
     scope: CommunityScope,
     body: Json<NewName>,
 ) -> ApiResult<HttpResponse> {
-    let name = text::required("name", &body.0.name, 50)?;
-    Ok(HttpResponse::Created().json(Gate::from(
-        service::create_gate(&state.db, scope.id(), name).await?,
-    )))
+    let name = body.into_inner().parse()?;
+    let created = service::create_gate(&state.db, scope.id(), name).await?;
+    Ok(HttpResponse::Created().json(Gate::from(created)))
 }
 
 /// The community's gates.
@@ -295,50 +143,11 @@ pub async fn list_gates(
     scope: CommunityScope,
     query: web::Query<PageQuery>,
 ) -> ApiResult<web::Json<Page<Gate>>> {
-    let select = gate::Entity::find().filter(gate::Column::CommunityId.eq(scope.id()));
-    let page = query
-        .parse()?
-        .fetch(select, gate::Column::Id, |m| m.id.as_uuid(), &state.db)
-        .await?;
+    let page = service::gates(&state.db, scope.id(), query.parse()?).await?;
     Ok(web::Json(page.map(Gate::from)))
 }
 
 // ---------------------------------------------------------------- pickup points
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct PickupPoint {
-    pub id: PickupPointId,
-    pub name: String,
-    pub location: String,
-    /// In the community's time zone.
-    pub opening_hours: OpeningHours,
-    pub active: bool,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl From<pickup_point::Model> for PickupPoint {
-    fn from(m: pickup_point::Model) -> Self {
-        Self {
-            id: m.id,
-            name: m.name,
-            location: m.location,
-            opening_hours: m.opening_hours,
-            active: m.active,
-            created_at: m.created_at,
-            updated_at: m.updated_at,
-        }
-    }
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewPickupPoint {
-    pub name: String,
-    /// Where to find it, e.g. `3号楼大堂`.
-    pub location: String,
-    pub opening_hours: Vec<OpeningPeriod>,
-}
 
 /// Add a pickup point (自提点).
 #[utoipa::path(post, path = "/api/v1/communities/{community_id}/pickup-points", tag = "structure",
@@ -349,12 +158,9 @@ pub async fn create_pickup_point(
     scope: CommunityScope,
     body: Json<NewPickupPoint>,
 ) -> ApiResult<HttpResponse> {
-    let body = body.into_inner();
-    let name = text::required("name", &body.name, 50)?;
-    let location = text::required("location", &body.location, 200)?;
-    let hours = service::parse_opening_hours(body.opening_hours)?;
+    let f = body.into_inner().parse()?;
     let created =
-        service::create_pickup_point(&state.db, scope.id(), name, location, hours).await?;
+        service::create_pickup_point(&state.db, scope.id(), f.name, f.location, f.hours).await?;
     Ok(HttpResponse::Created().json(PickupPoint::from(created)))
 }
 
@@ -367,28 +173,8 @@ pub async fn list_pickup_points(
     scope: CommunityScope,
     query: web::Query<PageQuery>,
 ) -> ApiResult<web::Json<Page<PickupPoint>>> {
-    let select =
-        pickup_point::Entity::find().filter(pickup_point::Column::CommunityId.eq(scope.id()));
-    let page = query
-        .parse()?
-        .fetch(
-            select,
-            pickup_point::Column::Id,
-            |m| m.id.as_uuid(),
-            &state.db,
-        )
-        .await?;
+    let page = service::pickup_points(&state.db, scope.id(), query.parse()?).await?;
     Ok(web::Json(page.map(PickupPoint::from)))
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PickupPointChanges {
-    pub name: Option<String>,
-    pub location: Option<String>,
-    pub opening_hours: Option<Vec<OpeningPeriod>>,
-    /// A closed point takes no new orders or bookings.
-    pub active: Option<bool>,
 }
 
 /// Change a pickup point.
@@ -401,58 +187,12 @@ pub async fn update_pickup_point(
     path: web::Path<(CommunityId, PickupPointId)>,
     body: Json<PickupPointChanges>,
 ) -> ApiResult<web::Json<PickupPoint>> {
-    let body = body.into_inner();
-    let current = service::find_pickup_point(&state.db, scope.id(), path.1).await?;
-    let mut model = current.into_active_model();
-    if let Some(v) = body.name {
-        model.name = Set(text::required("name", &v, 50)?);
-    }
-    if let Some(v) = body.location {
-        model.location = Set(text::required("location", &v, 200)?);
-    }
-    if let Some(v) = body.opening_hours {
-        model.opening_hours = Set(service::parse_opening_hours(v)?);
-    }
-    if let Some(v) = body.active {
-        model.active = Set(v);
-    }
-    model.updated_at = Set(clock::now());
-    Ok(web::Json(model.update(&state.db).await?.into()))
+    let changes = body.into_inner().parse()?;
+    let updated = service::update_pickup_point(&state.db, scope.id(), path.1, changes).await?;
+    Ok(web::Json(updated.into()))
 }
 
 // ---------------------------------------------------------------- owner records
-
-/// An owner in the property's register, personal data masked.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct OwnerRecord {
-    pub id: OwnerRecordId,
-    pub household_id: HouseholdId,
-    pub owner_name: String,
-    /// `138****1234`
-    pub phone: String,
-    /// `350***********123X`
-    pub id_number: Option<String>,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl From<owner_record::Model> for OwnerRecord {
-    fn from(m: owner_record::Model) -> Self {
-        Self {
-            id: m.id,
-            household_id: m.household_id,
-            owner_name: m.owner_name,
-            phone: m.phone_masked,
-            id_number: m.id_number_masked,
-            updated_at: m.updated_at,
-        }
-    }
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct OwnerFilter {
-    pub household_id: Option<HouseholdId>,
-}
 
 /// The property's register of owners (业主登记), masked.
 #[utoipa::path(get, path = "/api/v1/communities/{community_id}/owner-records", tag = "structure",
@@ -464,29 +204,9 @@ pub async fn list_owner_records(
     filter: web::Query<OwnerFilter>,
     query: web::Query<PageQuery>,
 ) -> ApiResult<web::Json<Page<OwnerRecord>>> {
-    let mut select =
-        owner_record::Entity::find().filter(owner_record::Column::CommunityId.eq(scope.id()));
-    if let Some(h) = filter.household_id {
-        select = select.filter(owner_record::Column::HouseholdId.eq(h));
-    }
-    let page = query
-        .parse()?
-        .fetch(
-            select,
-            owner_record::Column::Id,
-            |m| m.id.as_uuid(),
-            &state.db,
-        )
-        .await?;
+    let page = query.parse()?;
+    let page = service::owner_records(&state.db, scope.id(), filter.household_id, page).await?;
     Ok(web::Json(page.map(OwnerRecord::from)))
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ImportOptions {
-    /// Check every row and report, writing nothing.
-    #[serde(default)]
-    pub dry_run: bool,
 }
 
 /// Import households and owner records from CSV (`text/csv`, UTF-8, header
@@ -511,20 +231,8 @@ pub async fn import_owner_records(
     payload: web::Payload,
 ) -> ApiResult<web::Json<ImportReport>> {
     let body = crate::kernel::http::read_csv(&req, payload).await?;
-    let txn = db::begin_write(&state.db).await?;
-    let report = import::import_owners(
-        &txn,
-        &state.pii,
-        scope.id(),
-        &body,
-        options.dry_run,
-        &mut |_, _| {},
-    )
-    .await?;
-    if !options.dry_run && !report.errors.is_empty() {
-        return Err(import::rejected(report));
-    }
-    txn.commit().await?;
+    let report =
+        service::import_register(&state.db, &state.pii, scope.id(), &body, options.dry_run).await?;
     Ok(web::Json(report))
 }
 

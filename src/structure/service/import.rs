@@ -30,7 +30,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Query
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::service::{self, Area, address_key};
+use super::{Area, address_key, create_building};
 use crate::kernel::clock;
 use crate::kernel::error::{ApiError, ApiResult};
 use crate::pii::{IdNumber, PhoneNumber, PiiCipher};
@@ -38,6 +38,7 @@ use crate::pii::{IdNumber, PhoneNumber, PiiCipher};
 /// Rows are written in chunks of this many (and progress reported after each).
 const CHUNK: usize = 500;
 
+/// One bad row of an import, and why.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RowError {
     /// Line in the file (the header is line 1).
@@ -45,6 +46,8 @@ pub struct RowError {
     pub reason: String,
 }
 
+/// What an import found and (unless a dry run) wrote; the API answers it
+/// as is and the command line prints it.
 #[derive(Debug, Default, Serialize, ToSchema)]
 pub struct ImportReport {
     pub dry_run: bool,
@@ -334,7 +337,7 @@ pub async fn import_owners<C: ConnectionTrait>(
                 let id = if dry_run {
                     BuildingId::new()
                 } else {
-                    service::create_building(db, community, row.building.clone())
+                    create_building(db, community, row.building.clone())
                         .await?
                         .id
                 };

@@ -1,15 +1,56 @@
+//! The rules of a community's structure: checked areas, rooms and opening
+//! hours, the address key that makes an address unique, and the buildings,
+//! units, households, gates, pickup points and owner records of one
+//! community (every query filtered by it).
+
+pub mod import;
+
 use entity::pickup_point::{OpeningHours, OpeningPeriod};
 use entity::{
     BuildingId, CommunityId, GateId, HouseholdId, PickupPointId, UnitId, building, gate, household,
-    pickup_point, unit,
+    owner_record, pickup_point, unit,
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter,
-    QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
+    IntoActiveModel, JoinType, QueryFilter, QuerySelect, Set, TransactionTrait,
 };
 
-use crate::kernel::clock;
 use crate::kernel::error::{ApiError, ApiResult};
+use crate::kernel::http::{Page, PageRequest};
+use crate::kernel::{clock, db};
+use crate::pii::PiiCipher;
+use import::ImportReport;
+
+/// A checked new household: its room and area are valid (the building and
+/// unit are checked against the community when it is created).
+pub struct HouseholdFields {
+    pub building: BuildingId,
+    pub unit: Option<UnitId>,
+    pub room: String,
+    pub area: Option<Area>,
+}
+
+/// Which households to list: by building, unit or exact room.
+pub struct HouseholdSearch {
+    pub building: Option<BuildingId>,
+    pub unit: Option<UnitId>,
+    pub room: Option<String>,
+}
+
+/// A checked new pickup point.
+pub struct PickupPointFields {
+    pub name: String,
+    pub location: String,
+    pub hours: OpeningHours,
+}
+
+/// Checked changes to a pickup point: each field present is replaced.
+pub struct PickupPointChangeSet {
+    pub name: Option<String>,
+    pub location: Option<String>,
+    pub hours: Option<OpeningHours>,
+    pub active: Option<bool>,
+}
 
 /// A floor area, exact to 0.01 m² (no floats): `"89.5"` → 8950.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -100,6 +141,8 @@ pub fn address_key(building: BuildingId, unit: Option<UnitId>, room: &str) -> St
     }
 }
 
+/// A checked room number: at most 20 characters, no '/' (it separates the
+/// parts of an address key).
 pub fn parse_room(value: &str) -> ApiResult<String> {
     let room = crate::kernel::text::required("room", value, 20)?;
     if room.contains('/') {
@@ -108,6 +151,7 @@ pub fn parse_room(value: &str) -> ApiResult<String> {
     Ok(room)
 }
 
+/// Adds a building (409 if the name is taken).
 pub async fn create_building<C: ConnectionTrait>(
     db: &C,
     community: CommunityId,
@@ -123,7 +167,7 @@ pub async fn create_building<C: ConnectionTrait>(
     .await?)
 }
 
-pub async fn find_building<C: ConnectionTrait>(
+async fn find_building<C: ConnectionTrait>(
     db: &C,
     community: CommunityId,
     id: BuildingId,
@@ -135,11 +179,27 @@ pub async fn find_building<C: ConnectionTrait>(
         .ok_or_else(ApiError::not_found)
 }
 
+/// One page of the community's buildings.
+pub async fn buildings<C: ConnectionTrait>(
+    db: &C,
+    community: CommunityId,
+    page: PageRequest,
+) -> ApiResult<Page<building::Model>> {
+    let select = building::Entity::find().filter(building::Column::CommunityId.eq(community));
+    Ok(page
+        .fetch(select, building::Column::Id, |m| m.id.as_uuid(), db)
+        .await?)
+}
+
+/// Adds a unit to a building of `community` (404 if there is no such
+/// building, 409 if the name is taken).
 pub async fn create_unit<C: ConnectionTrait>(
     db: &C,
-    building: &building::Model,
+    community: CommunityId,
+    building: BuildingId,
     name: String,
 ) -> ApiResult<unit::Model> {
+    let building = find_building(db, community, building).await?;
     Ok(unit::ActiveModel {
         id: Set(UnitId::new()),
         community_id: Set(building.community_id),
@@ -151,23 +211,52 @@ pub async fn create_unit<C: ConnectionTrait>(
     .await?)
 }
 
-pub async fn create_household<C: ConnectionTrait>(
+/// One page of the units of a building of `community` (404 if there is no
+/// such building).
+pub async fn units<C: ConnectionTrait>(
     db: &C,
     community: CommunityId,
     building: BuildingId,
-    unit: Option<UnitId>,
-    room: String,
-    area: Option<Area>,
+    page: PageRequest,
+) -> ApiResult<Page<unit::Model>> {
+    let building = find_building(db, community, building).await?;
+    let select = unit::Entity::find().filter(unit::Column::BuildingId.eq(building.id));
+    Ok(page
+        .fetch(select, unit::Column::Id, |m| m.id.as_uuid(), db)
+        .await?)
+}
+
+/// Adds a household to `community`: its building must be one of the
+/// community's and its unit one of that building's (422 otherwise); its
+/// address must be free (409).
+pub async fn create_household<C: ConnectionTrait>(
+    db: &C,
+    community: CommunityId,
+    fields: HouseholdFields,
 ) -> ApiResult<household::Model> {
+    let building = building::Entity::find_by_id(fields.building)
+        .filter(building::Column::CommunityId.eq(community))
+        .one(db)
+        .await?
+        .ok_or_else(|| {
+            ApiError::invalid_field("building_id", "no such building in this community")
+        })?;
+    if let Some(unit_id) = fields.unit {
+        unit::Entity::find_by_id(unit_id)
+            .filter(unit::Column::BuildingId.eq(building.id))
+            .one(db)
+            .await?
+            .ok_or_else(|| ApiError::invalid_field("unit_id", "no such unit in this building"))?;
+    }
     let now = clock::now();
     Ok(household::ActiveModel {
         id: Set(HouseholdId::new()),
         community_id: Set(community),
-        building_id: Set(building),
-        unit_id: Set(unit),
-        address_key: Set(address_key(building, unit, &room)),
-        room: Set(room),
-        area_centi_m2: Set(area.map(Area::centi)),
+        building_id: Set(building.id),
+        unit_id: Set(fields.unit),
+        address_key: Set(address_key(building.id, fields.unit, &fields.room)),
+        room: Set(fields.room),
+        area_centi_m2: Set(fields.area.map(Area::centi)),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -175,6 +264,29 @@ pub async fn create_household<C: ConnectionTrait>(
     .await?)
 }
 
+/// One page of the community's households that match `search`.
+pub async fn households<C: ConnectionTrait>(
+    db: &C,
+    community: CommunityId,
+    search: HouseholdSearch,
+    page: PageRequest,
+) -> ApiResult<Page<household::Model>> {
+    let mut select = household::Entity::find().filter(household::Column::CommunityId.eq(community));
+    if let Some(b) = search.building {
+        select = select.filter(household::Column::BuildingId.eq(b));
+    }
+    if let Some(u) = search.unit {
+        select = select.filter(household::Column::UnitId.eq(u));
+    }
+    if let Some(r) = search.room {
+        select = select.filter(household::Column::Room.eq(r));
+    }
+    Ok(page
+        .fetch(select, household::Column::Id, |m| m.id.as_uuid(), db)
+        .await?)
+}
+
+/// A household of `community` (404 otherwise).
 pub async fn find_household<C: ConnectionTrait>(
     db: &C,
     community: CommunityId,
@@ -187,6 +299,7 @@ pub async fn find_household<C: ConnectionTrait>(
         .ok_or_else(ApiError::not_found)
 }
 
+/// Adds a gate (409 if the name is taken).
 pub async fn create_gate<C: ConnectionTrait>(
     db: &C,
     community: CommunityId,
@@ -202,6 +315,19 @@ pub async fn create_gate<C: ConnectionTrait>(
     .await?)
 }
 
+/// One page of the community's gates.
+pub async fn gates<C: ConnectionTrait>(
+    db: &C,
+    community: CommunityId,
+    page: PageRequest,
+) -> ApiResult<Page<gate::Model>> {
+    let select = gate::Entity::find().filter(gate::Column::CommunityId.eq(community));
+    Ok(page
+        .fetch(select, gate::Column::Id, |m| m.id.as_uuid(), db)
+        .await?)
+}
+
+/// Adds an open pickup point (409 if the name is taken).
 pub async fn create_pickup_point<C: ConnectionTrait>(
     db: &C,
     community: CommunityId,
@@ -224,7 +350,85 @@ pub async fn create_pickup_point<C: ConnectionTrait>(
     .await?)
 }
 
-pub async fn find_pickup_point<C: ConnectionTrait>(
+/// One page of the community's pickup points.
+pub async fn pickup_points<C: ConnectionTrait>(
+    db: &C,
+    community: CommunityId,
+    page: PageRequest,
+) -> ApiResult<Page<pickup_point::Model>> {
+    let select =
+        pickup_point::Entity::find().filter(pickup_point::Column::CommunityId.eq(community));
+    Ok(page
+        .fetch(select, pickup_point::Column::Id, |m| m.id.as_uuid(), db)
+        .await?)
+}
+
+/// Changes a pickup point of `community` (404 if there is no such point,
+/// 409 if the new name is taken).
+pub async fn update_pickup_point<C: ConnectionTrait>(
+    db: &C,
+    community: CommunityId,
+    id: PickupPointId,
+    changes: PickupPointChangeSet,
+) -> ApiResult<pickup_point::Model> {
+    let current = find_pickup_point(db, community, id).await?;
+    let mut model = current.into_active_model();
+    if let Some(v) = changes.name {
+        model.name = Set(v);
+    }
+    if let Some(v) = changes.location {
+        model.location = Set(v);
+    }
+    if let Some(v) = changes.hours {
+        model.opening_hours = Set(v);
+    }
+    if let Some(v) = changes.active {
+        model.active = Set(v);
+    }
+    model.updated_at = Set(clock::now());
+    Ok(model.update(db).await?)
+}
+
+/// One page of the community's owner register, optionally for one household.
+pub async fn owner_records<C: ConnectionTrait>(
+    db: &C,
+    community: CommunityId,
+    household: Option<HouseholdId>,
+    page: PageRequest,
+) -> ApiResult<Page<owner_record::Model>> {
+    let mut select =
+        owner_record::Entity::find().filter(owner_record::Column::CommunityId.eq(community));
+    if let Some(h) = household {
+        select = select.filter(owner_record::Column::HouseholdId.eq(h));
+    }
+    Ok(page
+        .fetch(select, owner_record::Column::Id, |m| m.id.as_uuid(), db)
+        .await?)
+}
+
+/// Imports a CSV of households and owners into `community` in one write
+/// transaction: a dry run reports and writes nothing; a real run with any
+/// bad row is refused (`422 import_rejected`) and writes nothing either.
+pub async fn import_register<C>(
+    db: &C,
+    pii: &PiiCipher,
+    community: CommunityId,
+    csv: &[u8],
+    dry_run: bool,
+) -> ApiResult<ImportReport>
+where
+    C: ConnectionTrait + TransactionTrait<Transaction = DatabaseTransaction>,
+{
+    let txn = db::begin_write(db).await?;
+    let report = import::import_owners(&txn, pii, community, csv, dry_run, &mut |_, _| {}).await?;
+    if !dry_run && !report.errors.is_empty() {
+        return Err(import::rejected(report));
+    }
+    txn.commit().await?;
+    Ok(report)
+}
+
+async fn find_pickup_point<C: ConnectionTrait>(
     db: &C,
     community: CommunityId,
     id: PickupPointId,
