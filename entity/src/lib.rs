@@ -73,6 +73,6 @@ pub mod withdrawal_allocation;
 
 pub use ids::*;
 pub use ledger_kinds::{JournalKind, LedgerAccountKind};
-pub use money::{Fen, FenOutOfRange, MAX_FEN};
+pub use money::{Balance, Fen, FenOutOfRange, MAX_FEN};
 pub use roles::*;
 pub use states::*;

@@ -106,6 +106,92 @@ impl fmt::Display for Fen {
     }
 }
 
+/// A signed amount of fen: an account's balance, or a change of one (a
+/// ledger line's debit is positive, its credit negative). Any `i64` is a
+/// balance; arithmetic is checked, and turning one into an amount
+/// ([`Balance::to_fen`]) fails below zero or beyond [`MAX_FEN`]. Serialises
+/// as its integer fen, and compares with a plain count of fen.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    DeriveValueType,
+    utoipa::ToSchema,
+)]
+#[serde(transparent)]
+#[schema(value_type = i64, format = Int64, example = -1280)]
+pub struct Balance(i64);
+
+impl Balance {
+    pub const ZERO: Balance = Balance(0);
+
+    pub const fn new(fen: i64) -> Self {
+        Self(fen)
+    }
+
+    pub fn as_i64(self) -> i64 {
+        self.0
+    }
+
+    pub fn checked_add(self, other: Balance) -> Option<Balance> {
+        self.0.checked_add(other.0).map(Balance)
+    }
+
+    pub fn checked_sub(self, other: Balance) -> Option<Balance> {
+        self.0.checked_sub(other.0).map(Balance)
+    }
+
+    /// The same balance seen from the other side (a credit as a debit).
+    pub fn checked_neg(self) -> Option<Balance> {
+        self.0.checked_neg().map(Balance)
+    }
+
+    /// This balance as an amount: refused below zero or beyond [`MAX_FEN`].
+    pub fn to_fen(self) -> Result<Fen, FenOutOfRange> {
+        Fen::new(self.0)
+    }
+}
+
+impl From<Fen> for Balance {
+    fn from(fen: Fen) -> Self {
+        Self(fen.0)
+    }
+}
+
+impl From<Balance> for i64 {
+    fn from(b: Balance) -> i64 {
+        b.0
+    }
+}
+
+impl PartialEq<i64> for Balance {
+    fn eq(&self, fen: &i64) -> bool {
+        self.0 == *fen
+    }
+}
+
+impl PartialOrd<i64> for Balance {
+    fn partial_cmp(&self, fen: &i64) -> Option<std::cmp::Ordering> {
+        self.0.partial_cmp(fen)
+    }
+}
+
+/// Its integer fen (`-1280`), as it serialises: what logs and the ledger's
+/// messages print.
+impl fmt::Display for Balance {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,5 +216,24 @@ mod tests {
             "no fractions of a fen"
         );
         assert_eq!(serde_json::to_string(&price).unwrap(), "999");
+    }
+
+    #[test]
+    fn balances_are_signed_checked_and_become_amounts_only_within_range() {
+        let owed = Balance::new(-250);
+        assert_eq!(owed.checked_neg(), Some(Balance::new(250)));
+        assert_eq!(
+            owed.checked_add(Balance::from(Fen::new(300).unwrap())),
+            Some(Balance::new(50))
+        );
+        assert_eq!(Balance::new(i64::MAX).checked_add(Balance::new(1)), None);
+        assert_eq!(Balance::new(i64::MIN).checked_neg(), None);
+        assert!(owed.to_fen().is_err());
+        assert_eq!(Balance::new(50).to_fen(), Ok(Fen::new(50).unwrap()));
+        assert!(Balance::new(MAX_FEN + 1).to_fen().is_err());
+        assert!(owed < 0 && owed == -250);
+        assert_eq!(serde_json::to_string(&owed).unwrap(), "-250");
+        assert_eq!(serde_json::from_str::<Balance>("-250").unwrap(), owed);
+        assert_eq!(owed.to_string(), "-250");
     }
 }

@@ -36,7 +36,7 @@ pub async fn advance<C: ConnectionTrait>(
     // What escrow still holds for it: all of it, less what a dispute
     // already refunded.
     let held = ledger::escrow_of(db, order.community_id, order.id).await?;
-    let rest = Fen::new(held.clamp(0, order.amount.as_i64())).map_err(|e| {
+    let rest = Fen::new(held.as_i64().clamp(0, order.amount.as_i64())).map_err(|e| {
         ApiError::internal(anyhow::anyhow!(
             "order {} holds {held} fen in escrow: {e}",
             order.id

@@ -7,8 +7,10 @@ use entity::Fen;
 
 use crate::kernel::error::{ApiError, ApiResult};
 
-/// `value` (fen) as [`Fen`]; `what` names it in the log.
-pub fn fen(value: i64, what: &str) -> ApiResult<Fen> {
+/// `value` (fen: a plain count or a ledger balance) as [`Fen`]; `what`
+/// names it in the log.
+pub fn fen(value: impl Into<i64>, what: &str) -> ApiResult<Fen> {
+    let value = value.into();
     Fen::new(value).map_err(|e| {
         tracing::error!(value, what, "an amount out of range");
         ApiError::internal(anyhow::anyhow!("{what} is {value} fen: not {e}"))

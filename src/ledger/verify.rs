@@ -2,7 +2,7 @@
 //! (`anjia ledger verify`; the tests run it after every money flow).
 
 use entity::{JournalKind, LedgerAccountKind, OrderStatus, RefundStatus};
-use sea_orm::{ConnectionTrait, Statement};
+use sea_orm::ConnectionTrait;
 
 use crate::kernel::error::ApiResult;
 
@@ -316,10 +316,7 @@ fn quoted<'a>(values: impl Iterator<Item = &'a str>) -> String {
 }
 
 async fn count<C: ConnectionTrait>(db: &C, statement: &str) -> ApiResult<i64> {
-    let backend = db.get_database_backend();
-    let row = db
-        .query_one_raw(Statement::from_string(backend, statement.to_owned()))
-        .await?;
+    let row = crate::kernel::db::query_one(db, statement, []).await?;
     Ok(match row {
         Some(r) => r.try_get("", "n")?,
         None => 0,

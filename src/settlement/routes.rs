@@ -52,7 +52,7 @@ pub struct BalanceQuery {
     pub community_id: Option<CommunityId>,
 }
 
-fn fen(v: i64) -> ApiResult<Fen> {
+fn fen(v: impl Into<i64>) -> ApiResult<Fen> {
     crate::kernel::money::fen(v, "a merchant's figure")
 }
 
@@ -251,7 +251,8 @@ pub async fn statement(
         communities_of(&state.db, scope.merchant.id, query.community_id).await?
     {
         let lines = by_community.remove(&community_id).unwrap_or_default();
-        let total = |f: fn(&StatementLine) -> Fen| fen(lines.iter().map(|l| f(l).as_i64()).sum());
+        let total =
+            |f: fn(&StatementLine) -> Fen| fen(lines.iter().map(|l| f(l).as_i64()).sum::<i64>());
         communities.push(CommunityStatement {
             community_id,
             community_name,

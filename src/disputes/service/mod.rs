@@ -51,7 +51,7 @@ fn disputable(status: OrderStatus) -> bool {
 /// What escrow holds for the order now.
 pub(crate) async fn held<C: ConnectionTrait>(db: &C, o: &order::Model) -> ApiResult<Fen> {
     let raw = crate::ledger::escrow_of(db, o.community_id, o.id).await?;
-    crate::kernel::money::fen(raw.max(0), "an order's escrow")
+    crate::kernel::money::fen(raw.max(entity::Balance::ZERO), "an order's escrow")
 }
 
 /// One step of a dispute, as the history records it.

@@ -5,11 +5,11 @@
 //! whose allocation of older payouts it proves.
 
 use entity::{JournalKind, LedgerAccountKind, WithdrawalStatus};
-use sea_orm::{ConnectionTrait, Statement};
+use sea_orm::ConnectionTrait;
 use uuid::Uuid;
 
 use super::report::{Report, rows};
-use crate::kernel::db::sql;
+use crate::kernel::db;
 use crate::kernel::error::ApiResult;
 
 pub(super) async fn check<C: ConnectionTrait>(db: &C, report: &mut Report) -> ApiResult<()> {
@@ -53,13 +53,9 @@ pub(super) async fn check<C: ConnectionTrait>(db: &C, report: &mut Report) -> Ap
     // Per merchant and community: earned (settlements, wherever they were
     // posted) = still available + on its way out + paid out; and what is on
     // its way out is exactly the open withdrawals' parts there.
-    let backend = db.get_database_backend();
-    let found = db
-        .query_all_raw(Statement::from_sql_and_values(
-            backend,
-            sql(
-                backend,
-                "SELECT m, c, CAST(SUM(earned) AS BIGINT) AS earned, CAST(SUM(kept) AS BIGINT) AS kept, \
+    let found = db::query_all(
+        db,
+        "SELECT m, c, CAST(SUM(earned) AS BIGINT) AS earned, CAST(SUM(kept) AS BIGINT) AS kept, \
                  CAST(SUM(flying) AS BIGINT) AS flying, CAST(SUM(open_parts) AS BIGINT) AS open_parts FROM ( \
                    SELECT a.owner_id AS m, COALESCE(a.community_id, e.community_id) AS c, \
                      -l.amount AS earned, 0 AS kept, 0 AS flying, 0 AS open_parts \
@@ -77,7 +73,6 @@ pub(super) async fn check<C: ConnectionTrait>(db: &C, report: &mut Report) -> Ap
                    FROM withdrawal_allocations x JOIN withdrawals w ON w.id = x.withdrawal_id \
                  ) t GROUP BY m, c \
                  HAVING SUM(earned) <> SUM(kept) OR SUM(flying) <> SUM(open_parts) OR c IS NULL",
-            ),
             [
                 payable.into(),
                 in_flight.into(),
@@ -86,7 +81,7 @@ pub(super) async fn check<C: ConnectionTrait>(db: &C, report: &mut Report) -> Ap
                 WithdrawalStatus::Requested.as_str().into(),
                 WithdrawalStatus::Approved.as_str().into(),
             ],
-        ))
+        )
         .await?;
     let mut wrong = Vec::with_capacity(found.len());
     for r in found {

@@ -1,8 +1,8 @@
 //! What `verify` reports, and how its checks read the database.
 
-use sea_orm::{ConnectionTrait, Statement, Value};
+use sea_orm::{ConnectionTrait, Value};
 
-use crate::kernel::db::sql;
+use crate::kernel::db;
 use crate::kernel::error::ApiResult;
 
 /// What [`verify`] found. `problems` is empty when every invariant holds.
@@ -41,14 +41,7 @@ pub(super) async fn rows<C: ConnectionTrait>(
     postgres: &str,
     values: Vec<Value>,
 ) -> ApiResult<Vec<(String, i64, i64)>> {
-    let backend = db.get_database_backend();
-    let found = db
-        .query_all_raw(Statement::from_sql_and_values(
-            backend,
-            sql(backend, postgres),
-            values,
-        ))
-        .await?;
+    let found = db::query_all(db, postgres, values).await?;
     let mut out = Vec::with_capacity(found.len());
     for r in found {
         // Ids come back as UUIDs (a blob on SQLite), names as text.
