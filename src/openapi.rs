@@ -27,7 +27,7 @@ Community-scoped routes live under `/api/v1/communities/{community_id}/…`; \
 a community you have no role in answers 404.",
     ),
     // Types only query parameters name (their routes do not list them).
-    components(schemas(ErrorBody, ErrorCode, crate::wechat::oauth::Scope)),
+    components(schemas(ErrorBody, ErrorCode, crate::wechat::views::Scope)),
     modifiers(&BearerAuth),
     tags(
         (name = "auth", description = "Sign-in and tokens"),

@@ -414,8 +414,8 @@ mod tests {
             auto_confirm_days: 7,
             dispute_window_days: 7,
             dispute_escalation_days: 3,
-            settlement_cutoff: cutoff.into(),
-            settlement_timezone: "Asia/Shanghai".into(),
+            settlement_cutoff: cutoff.parse().unwrap(),
+            settlement_timezone: "Asia/Shanghai".parse().unwrap(),
             settlement_batch: 5000,
         }
     }

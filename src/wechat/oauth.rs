@@ -16,14 +16,12 @@ use rand::RngCore;
 use reqwest::Url;
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use utoipa::ToSchema;
 
 use super::client::{App, WechatClient};
 use super::error::WechatError;
 use super::identity::{self, WechatLogin};
-use super::views::JssdkConfig;
+use super::views::{JssdkConfig, Scope};
 use crate::auth::jwt::TokenIssuer;
 use crate::auth::service::issue_pair;
 use crate::config::{Settings, WechatSettings};
@@ -135,16 +133,7 @@ fn check_state(
     Scope::from_letter(letter).ok_or_else(invalid)
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, ToSchema, PartialEq, Eq, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum Scope {
-    /// `snsapi_base`: silent, the openid only (default).
-    #[default]
-    Base,
-    /// `snsapi_userinfo`: asks the person, gives their nickname.
-    Userinfo,
-}
-
+/// The scope's letter in the signed state, and its name at WeChat.
 impl Scope {
     fn letter(self) -> char {
         match self {

@@ -8,7 +8,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
-use super::oauth::Scope;
 use crate::auth::views::TokenPair;
 use crate::kernel::error::{ApiError, ApiResult};
 
@@ -26,6 +25,16 @@ pub struct CallbackQuery {
     pub msg_signature: Option<String>,
     /// The sender (WeChat adds it; the body is authoritative).
     pub openid: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, ToSchema, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    /// `snsapi_base`: silent, the openid only (default).
+    #[default]
+    Base,
+    /// `snsapi_userinfo`: asks the person, gives their nickname.
+    Userinfo,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
