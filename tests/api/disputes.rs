@@ -9,7 +9,9 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
-use crate::support::fixtures::{dispatched_order, move_order, shop, world};
+use crate::support::api::OrderMove;
+use crate::support::fixtures::{dispatched_order, shop, world};
+use crate::support::jobs::sweep;
 use crate::support::{Session, TestApp, assert_error, spawn_app, status_and_json};
 
 async fn post(app: &TestApp, who: &Session, path: &str, body: Value) -> (u16, Value) {
@@ -430,13 +432,9 @@ async fn a_dispute_nobody_settles_goes_to_customer_service_who_alone_decide() {
     .await;
 
     // Three days on, the sweep hands it to customer service, once.
-    let report = anjia::jobs::sweep(&app.state, Utc::now() + Duration::days(4))
-        .await
-        .unwrap();
+    let report = sweep(&app, Utc::now() + Duration::days(4)).await;
     assert_eq!(report.escalated, 1);
-    let report = anjia::jobs::sweep(&app.state, Utc::now() + Duration::days(4))
-        .await
-        .unwrap();
+    let report = sweep(&app, Utc::now() + Duration::days(4)).await;
     assert_eq!(report.escalated, 0);
     let seen = get(&app, &service, &format!("{base}/disputes/{dispute}")).await;
     assert_eq!(seen["dispute"]["status"], "escalated");
@@ -518,8 +516,16 @@ async fn a_withdrawn_dispute_lets_the_order_settle_and_a_merchant_refund_ends_on
     )
     .await;
     let dispute = opened["dispute"]["id"].as_str().unwrap().to_owned();
-    move_order(&app, &owner, &shop, &other, "exception").await;
-    move_order(&app, &owner, &shop, &other, "refunded").await;
+    let step = OrderMove {
+        status: "exception",
+        reason: "测试",
+    };
+    app.move_order(&owner, &shop, &other, &step).await;
+    let step = OrderMove {
+        status: "refunded",
+        reason: "测试",
+    };
+    app.move_order(&owner, &shop, &other, &step).await;
     let seen = get(&app, resident, &format!("{base}/disputes/{dispute}")).await;
     assert_eq!(seen["dispute"]["status"], "resolved");
     assert_eq!(seen["dispute"]["refund_amount"], 6800);

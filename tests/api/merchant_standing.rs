@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use crate::support::api::created;
 use crate::support::fixtures::shop;
 use crate::support::fixtures::{World, join_body, world};
+use crate::support::jobs::sweep;
 use crate::support::outbox::messages_of;
 use crate::support::{Session, TestApp, assert_error, spawn_app, status_and_json};
 
@@ -322,9 +323,7 @@ async fn a_paused_group_buy_is_cancelled_by_the_property_or_fails_at_its_deadlin
     assert_eq!(order_status(&app, &a).await, entity::OrderStatus::Refunded);
 
     // The deadline passes while paused: the sweeper fails it and refunds.
-    let report = anjia::jobs::sweep(&app.state, Utc::now() + Duration::days(2))
-        .await
-        .unwrap_or_else(|e| panic!("sweep: {}", e.message));
+    let report = sweep(&app, Utc::now() + Duration::days(2)).await;
     assert!(report.deadlines >= 1, "{report:?}");
     assert_eq!(group_status(&app, &w, &lapsing).await, "failed");
     assert_eq!(order_status(&app, &b).await, entity::OrderStatus::Refunded);

@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 
 use crate::support::api::created;
 use crate::support::fixtures::{World, group_buy, join, shop, world};
+use crate::support::jobs::sweep;
 use crate::support::{Session, TestApp, assert_error, spawn_app, status_and_json};
 
 async fn order(app: &TestApp, w: &World, who: &Session, body: Value) -> (u16, Value) {
@@ -289,13 +290,9 @@ async fn delivered_orders_confirm_themselves_after_the_configured_days() {
         let (status, body) = seller(&app, &owner, &shop, &id, json!({ "status": s })).await;
         assert_eq!(status, 200, "{s}: {body}");
     }
-    let report = anjia::jobs::sweep(&app.state, Utc::now() + Duration::days(6))
-        .await
-        .unwrap();
+    let report = sweep(&app, Utc::now() + Duration::days(6)).await;
     assert_eq!(report.confirmed, 0);
-    let report = anjia::jobs::sweep(&app.state, Utc::now() + Duration::days(8))
-        .await
-        .unwrap();
+    let report = sweep(&app, Utc::now() + Duration::days(8)).await;
     assert_eq!(report.confirmed, 1);
     let (_, detail) = status_and_json(
         app.get(
@@ -432,9 +429,7 @@ async fn pickup_slots_collectors_reminders_and_the_message_board() {
     assert_eq!(mine, json!([]));
 
     // The neighbour's own order waits: reminded after 24 h, reported to staff.
-    let report = anjia::jobs::sweep(&app.state, Utc::now() + Duration::hours(25))
-        .await
-        .unwrap();
+    let report = sweep(&app, Utc::now() + Duration::hours(25)).await;
     assert_eq!(report.reminders, 1);
     assert_eq!(
         crate::support::outbox::messages_of(&app, "pickup_reminder").await,

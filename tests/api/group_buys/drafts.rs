@@ -24,8 +24,7 @@ async fn the_organiser_edits_a_draft_until_it_is_published() {
     assert_eq!(draft["status"], "draft");
     let path = format!(
         "/api/v1/communities/{}/group-buys/{}",
-        w.community,
-        draft["id"].as_str().unwrap()
+        w.community, draft.id
     );
     let window = (
         (Utc::now() + Duration::days(2)).to_rfc3339(),

@@ -8,7 +8,6 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{group_now, joined};
-use crate::support::api::created;
 use crate::support::fixtures::{group_buy, join, join_body, world};
 use crate::support::{assert_error, spawn_app, status_and_json};
 
@@ -18,13 +17,13 @@ async fn joins_are_refused_when_sold_out_over_the_household_limit_past_the_deadl
     let app = spawn_app().await;
     let w = world(&app, 2).await;
     let group = group_buy(&app, &w, 1, 3, json!({})).await;
-    let group_id = group["id"].as_str().unwrap();
+    let group_id = &group.id;
     // Per-household limit 2 on a second group buy.
-    let limited = created(
-        &app,
-        &w.manager,
-        &format!("/api/v1/communities/{}/group-buys", w.community),
-        json!({
+    let limited = app
+        .create_group_buy(
+            &w.manager,
+            w.community,
+            json!({
             "title": "限购鸡蛋", "min_households": 1,
             "deadline": (Utc::now() + Duration::days(1)).to_rfc3339(),
             "pickup_point_ids": [w.point], "publish": true,
@@ -70,8 +69,7 @@ async fn joins_are_refused_when_sold_out_over_the_household_limit_past_the_deadl
         .post(
             &format!(
                 "/api/v1/communities/{}/group-buys/{}/orders",
-                w.community,
-                theirs["id"].as_str().unwrap()
+                w.community, theirs.id
             ),
             Some(&w.residents[0].access),
             join_body(&theirs, &w.point, 1),
@@ -101,9 +99,7 @@ async fn joins_are_refused_when_sold_out_over_the_household_limit_past_the_deadl
             deadline: sea_orm::Set(Utc::now() - Duration::minutes(1)),
             ..Default::default()
         })
-        .filter(
-            entity::group_buy::Column::Id.eq(late["id"].as_str().unwrap().parse::<Uuid>().unwrap()),
-        )
+        .filter(entity::group_buy::Column::Id.eq(late.id.parse::<Uuid>().unwrap()))
         .exec(&app.db)
         .await
         .unwrap();
@@ -121,8 +117,7 @@ async fn joins_are_refused_when_sold_out_over_the_household_limit_past_the_deadl
         .post(
             &format!(
                 "/api/v1/communities/{}/group-buys/{}/orders",
-                w.community,
-                limited["id"].as_str().unwrap()
+                w.community, limited.id
             ),
             Some(&w.residents[1].access),
             json!({ "items": [{ "item_id": limited["items"][0]["id"], "quantity": 1 }],
@@ -139,8 +134,7 @@ async fn a_replayed_idempotency_key_returns_the_first_order_and_takes_stock_once
     let group = group_buy(&app, &w, 1, 10, json!({})).await;
     let path = format!(
         "/api/v1/communities/{}/group-buys/{}/orders",
-        w.community,
-        group["id"].as_str().unwrap()
+        w.community, group.id
     );
     let send = |body: Value, key: &'static str| {
         app.client

@@ -9,9 +9,10 @@ use sea_orm::EntityTrait;
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{group_now, joined, move_group, order_now, pay, sweep_at};
-use crate::support::api::created;
+use super::{group_now, joined, move_group, order_now, pay};
+use crate::support::api::{GroupBuy, GroupBuyMove, JoinRequest, MerchantApplication, created};
 use crate::support::fixtures::{group_buy, join, world};
+use crate::support::jobs::sweep;
 use crate::support::outbox::messages;
 use crate::support::{assert_error, spawn_app, spawn_app_on, status_and_json};
 
@@ -37,23 +38,13 @@ async fn a_group_buy_succeeds_when_enough_households_pay_and_ends_at_the_pickup_
     assert_eq!(g["group_buy"]["households_joined"], 1);
 
     // A second household's payment reaches the minimum: everyone is told.
+    let with_intro = JoinRequest {
+        intro: Some("3号楼的王阿姨，草莓爱好者"),
+        ..JoinRequest::pickup(&group, 1, &w.point)
+    };
     let b = app
-        .post(
-            &format!(
-                "/api/v1/communities/{}/group-buys/{}/orders",
-                w.community,
-                group["id"].as_str().unwrap()
-            ),
-            Some(&w.residents[1].access),
-            json!({
-                "items": [{ "item_id": group["items"][0]["id"], "quantity": 1 }],
-                "receiving": { "fulfilment": "pickup", "pickup_point_id": w.point },
-                "intro": "3号楼的王阿姨，草莓爱好者",
-            }),
-        )
+        .join_group_buy(&w.residents[1], w.community, &group.id, &with_intro)
         .await;
-    let (status, b) = status_and_json(b).await;
-    assert_eq!(status, 201, "{b}");
     let (status, paid) = pay(&app, &w, &w.residents[1], &b).await;
     assert_eq!((status, &paid["status"]), (200, &json!("paid")), "{paid}");
     assert_eq!(paid["payment_method"], "sandbox");
@@ -78,26 +69,26 @@ async fn a_group_buy_succeeds_when_enough_households_pay_and_ends_at_the_pickup_
     assert_eq!(messages(&app, "order_paid").await.len(), 3);
 
     // The deadline closes it; the organiser fulfils and delivers to the point.
-    let deadline: chrono::DateTime<Utc> = group["deadline"].as_str().unwrap().parse().unwrap();
-    let report = sweep_at(&app, deadline + Duration::seconds(1)).await;
+    let deadline = group.deadline();
+    let report = sweep(&app, deadline + Duration::seconds(1)).await;
     assert_eq!(report.deadlines, 1);
     assert_eq!(
         group_now(&app, &w, &w.manager, &group).await["group_buy"]["status"],
         "closed"
     );
-    let (status, body) = move_group(&app, &w, &group, json!({ "status": "ready" })).await;
+    let (status, body) = move_group(&app, &w, &group, GroupBuyMove::to("ready")).await;
     assert_eq!(
         (status, &body["code"]),
         (409, &json!("invalid_transition")),
         "{body}"
     );
-    let (status, body) = move_group(&app, &w, &group, json!({ "status": "fulfilling" })).await;
+    let (status, body) = move_group(&app, &w, &group, GroupBuyMove::to("fulfilling")).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         order_now(&app, &w, &w.residents[1], &b).await["order"]["status"],
         "preparing"
     );
-    let (status, body) = move_group(&app, &w, &group, json!({ "status": "ready" })).await;
+    let (status, body) = move_group(&app, &w, &group, GroupBuyMove::to("ready")).await;
     assert_eq!(status, 200, "{body}");
 
     let detail = order_now(&app, &w, &w.residents[1], &b).await;
@@ -157,7 +148,7 @@ async fn a_group_buy_succeeds_when_enough_households_pay_and_ends_at_the_pickup_
         .post(&verify, Some(&guard.access), json!({ "code": "12345678" }))
         .await;
     assert_error(wrong, 404, "not_found").await;
-    let (status, body) = move_group(&app, &w, &group, json!({ "status": "completed" })).await;
+    let (status, body) = move_group(&app, &w, &group, GroupBuyMove::to("completed")).await;
     assert_eq!(status, 200, "{body}");
 }
 
@@ -171,8 +162,8 @@ async fn unpaid_orders_let_go_of_their_stock_at_the_payment_deadline() {
         order["payment_deadline"].as_str().unwrap().parse().unwrap();
     let created_at: chrono::DateTime<Utc> = order["created_at"].as_str().unwrap().parse().unwrap();
     assert!((890..=900).contains(&(deadline - created_at).num_seconds()));
-    assert_eq!(sweep_at(&app, Utc::now()).await.expired, 0);
-    let report = sweep_at(&app, deadline + Duration::seconds(1)).await;
+    assert_eq!(sweep(&app, Utc::now()).await.expired, 0);
+    let report = sweep(&app, deadline + Duration::seconds(1)).await;
     assert_eq!(report.expired, 1);
     let after = order_now(&app, &w, &w.residents[0], &order).await;
     assert_eq!(after["order"]["status"], "expired");
@@ -183,9 +174,7 @@ async fn unpaid_orders_let_go_of_their_stock_at_the_payment_deadline() {
     assert_eq!((status, &body["code"]), (409, &json!("invalid_transition")));
     // A second sweep finds nothing more to do.
     assert_eq!(
-        sweep_at(&app, deadline + Duration::seconds(2))
-            .await
-            .expired,
+        sweep(&app, deadline + Duration::seconds(2)).await.expired,
         0
     );
 }
@@ -200,8 +189,8 @@ async fn a_failed_group_buy_refunds_every_paid_order_with_no_one_in_the_loop() {
     let c = joined(&app, &w, &w.residents[2], &group, 1).await;
     pay(&app, &w, &w.residents[0], &a).await;
     pay(&app, &w, &w.residents[1], &b).await;
-    let deadline: chrono::DateTime<Utc> = group["deadline"].as_str().unwrap().parse().unwrap();
-    let report = sweep_at(&app, deadline + Duration::seconds(1)).await;
+    let deadline = group.deadline();
+    let report = sweep(&app, deadline + Duration::seconds(1)).await;
     // The unpaid order's own deadline (never later than the group's) has
     // passed too: it expires; the two paid ones are refunded.
     assert_eq!(
@@ -224,7 +213,7 @@ async fn a_failed_group_buy_refunds_every_paid_order_with_no_one_in_the_loop() {
     assert_eq!(messages(&app, "group_failed").await.len(), 2);
     assert_eq!(messages(&app, "refund_done").await.len(), 2);
     // Nothing is done twice.
-    let again = sweep_at(&app, deadline + Duration::seconds(5)).await;
+    let again = sweep(&app, deadline + Duration::seconds(5)).await;
     assert_eq!((again.deadlines, again.settled), (0, 0));
     let res = join(&app, &w, &w.residents[2], &group, 1).await;
     assert_error(res, 409, "group_buy_not_open").await;
@@ -240,7 +229,7 @@ async fn two_sweepers_at_once_fail_a_group_and_refund_each_paid_order_exactly_on
         let o = joined(&first, &w, r, &group, 1).await;
         assert_eq!(pay(&first, &w, r, &o).await.0, 200);
     }
-    let deadline: chrono::DateTime<Utc> = group["deadline"].as_str().unwrap().parse().unwrap();
+    let deadline = group.deadline();
     let at = deadline + Duration::seconds(1);
     // Small batches, so the two really interleave.
     let mut state_a = first.state.clone();
@@ -293,7 +282,7 @@ async fn the_organiser_cancelling_refunds_at_once_and_merchants_run_their_own_gr
     let group = group_buy(&app, &w, 5, 10, json!({})).await;
     let a = joined(&app, &w, &w.residents[0], &group, 1).await;
     pay(&app, &w, &w.residents[0], &a).await;
-    let (status, body) = move_group(&app, &w, &group, json!({ "status": "cancelled" })).await;
+    let (status, body) = move_group(&app, &w, &group, GroupBuyMove::to("cancelled")).await;
     assert_eq!(
         (status, &body["code"]),
         (422, &json!("validation_failed")),
@@ -303,7 +292,7 @@ async fn the_organiser_cancelling_refunds_at_once_and_merchants_run_their_own_gr
         &app,
         &w,
         &group,
-        json!({ "status": "cancelled", "reason": "果园遭遇冰雹" }),
+        GroupBuyMove::to("cancelled").because("果园遭遇冰雹"),
     )
     .await;
     assert_eq!(status, 200, "{body}");
@@ -312,7 +301,7 @@ async fn the_organiser_cancelling_refunds_at_once_and_merchants_run_their_own_gr
     assert_eq!(now["order"]["status"], "refunded");
     assert_eq!(now["order"]["status_reason"], "团购已取消");
     assert_eq!(messages(&app, "group_cancelled").await.len(), 1);
-    let (status, _) = move_group(&app, &w, &group, json!({ "status": "open" })).await;
+    let (status, _) = move_group(&app, &w, &group, GroupBuyMove::to("open")).await;
     assert_eq!(status, 409);
 
     // A resident may cancel a paid order while the group is still open.
@@ -321,11 +310,7 @@ async fn the_organiser_cancelling_refunds_at_once_and_merchants_run_their_own_gr
     pay(&app, &w, &w.residents[1], &b).await;
     let (status, cancelled) = status_and_json(
         app.post(
-            &format!(
-                "/api/v1/communities/{}/orders/{}/cancel",
-                w.community,
-                b["id"].as_str().unwrap()
-            ),
+            &format!("/api/v1/communities/{}/orders/{}/cancel", w.community, b.id),
             Some(&w.residents[1].access),
             json!({ "reason": "买多了" }),
         )
@@ -339,20 +324,19 @@ async fn the_organiser_cancelling_refunds_at_once_and_merchants_run_their_own_gr
     // A merchant not verified here cannot open one; once verified it can,
     // and the property may only cancel it.
     let owner = app.resident().await;
-    let shop = created(
-        &app,
-        &owner,
-        "/api/v1/merchants",
-        json!({
-            "shop_name": format!("果园{}", Uuid::now_v7().simple()), "business_scope": "水果",
-            "categories": ["食"], "location_kind": "shop", "address": "底商", "contact_phone": "13812340001",
-            "owner_name": "王五", "owner_id_number": "11010519491231002X", "community_ids": [w.community],
-        }),
-    )
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let name = format!("果园{}", Uuid::now_v7().simple());
+    let orchard = MerchantApplication {
+        shop_name: &name,
+        business_scope: "水果",
+        categories: &["食"],
+        location_kind: "shop",
+        address: "底商",
+        contact_phone: "13812340001",
+        owner_name: "王五",
+        owner_id_number: "11010519491231002X",
+        community_ids: &[w.community],
+    };
+    let shop = app.apply_as_merchant(&owner, &orchard).await;
     let body = json!({
         "community_id": w.community, "title": "果园直供", "min_households": 1,
         "deadline": (Utc::now() + Duration::days(1)).to_rfc3339(), "door_delivery": true,
@@ -366,34 +350,24 @@ async fn the_organiser_cancelling_refunds_at_once_and_merchants_run_their_own_gr
         )
         .await;
     assert_error(res, 409, "merchant_not_selling").await;
-    created(
-        &app,
-        &w.manager,
-        &format!(
-            "/api/v1/communities/{}/merchants/{shop}/visits",
-            w.community
-        ),
-        json!({ "notes": "ok" }),
-    )
-    .await;
-    let res = app
-        .post(
-            &format!(
-                "/api/v1/communities/{}/merchants/{shop}/verify",
-                w.community
-            ),
-            Some(&w.manager.access),
-            json!({ "valid_until": (Utc::now() + Duration::days(90)).to_rfc3339() }),
-        )
+    app.visit_merchant(&w.manager, w.community, &shop, "ok")
         .await;
-    assert_eq!(res.status(), 200);
-    let theirs = created(
-        &app,
-        &owner,
-        &format!("/api/v1/merchants/{shop}/group-buys"),
-        body,
+    app.verify_merchant(
+        &w.manager,
+        w.community,
+        &shop,
+        Utc::now() + Duration::days(90),
     )
     .await;
+    let theirs = GroupBuy::from(
+        created(
+            &app,
+            &owner,
+            &format!("/api/v1/merchants/{shop}/group-buys"),
+            body,
+        )
+        .await,
+    );
     assert_eq!(theirs["status"], "draft");
     assert_eq!(theirs["organiser_kind"], "merchant");
     let listed = status_and_json(
@@ -415,23 +389,19 @@ async fn the_organiser_cancelling_refunds_at_once_and_merchants_run_their_own_gr
     );
     let publish = app
         .post(
-            &format!(
-                "/api/v1/merchants/{shop}/group-buys/{}/status",
-                theirs["id"].as_str().unwrap()
-            ),
+            &format!("/api/v1/merchants/{shop}/group-buys/{}/status", theirs.id),
             Some(&owner.access),
             json!({ "status": "open" }),
         )
         .await;
     assert_eq!(publish.status(), 200);
-    let (status, body) = move_group(&app, &w, &theirs, json!({ "status": "closed" })).await;
+    let (status, body) = move_group(&app, &w, &theirs, GroupBuyMove::to("closed")).await;
     assert_eq!((status, &body["code"]), (403, &json!("forbidden")));
     let delivery = app
         .post(
             &format!(
                 "/api/v1/communities/{}/group-buys/{}/orders",
-                w.community,
-                theirs["id"].as_str().unwrap()
+                w.community, theirs.id
             ),
             Some(&w.residents[0].access),
             json!({ "items": [{ "item_id": theirs["items"][0]["id"], "quantity": 1 }],
@@ -444,7 +414,7 @@ async fn the_organiser_cancelling_refunds_at_once_and_merchants_run_their_own_gr
             &format!(
                 "/api/v1/communities/{}/group-buys/{}/orders",
                 w.community,
-                theirs["id"].as_str().unwrap()
+                theirs.id
             ),
             Some(&w.residents[0].access),
             json!({ "items": [{ "item_id": theirs["items"][0]["id"], "quantity": 1 }],

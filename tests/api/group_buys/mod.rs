@@ -5,86 +5,44 @@ mod drafts;
 mod joining;
 mod lifecycle;
 
-use chrono::Utc;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use crate::support::fixtures::{World, join};
+use crate::support::api::{GroupBuy, GroupBuyMove, JoinRequest, Order};
+use crate::support::fixtures::World;
 use crate::support::{Session, TestApp, status_and_json};
 
-async fn joined(app: &TestApp, w: &World, who: &Session, group: &Value, quantity: u32) -> Value {
-    let (status, body) = status_and_json(join(app, w, who, group, quantity).await).await;
-    assert_eq!(status, 201, "{body}");
-    body
-}
-
-async fn pay(app: &TestApp, w: &World, who: &Session, order: &Value) -> (u16, Value) {
-    status_and_json(
-        app.post(
-            &format!(
-                "/api/v1/communities/{}/orders/{}/pay",
-                w.community,
-                order["id"].as_str().unwrap()
-            ),
-            Some(&who.access),
-            json!({}),
-        )
-        .await,
-    )
-    .await
-}
-
-async fn group_now(app: &TestApp, w: &World, who: &Session, group: &Value) -> Value {
-    let (status, body) = status_and_json(
-        app.get(
-            &format!(
-                "/api/v1/communities/{}/group-buys/{}",
-                w.community,
-                group["id"].as_str().unwrap()
-            ),
-            Some(&who.access),
-        )
-        .await,
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    body
-}
-
-async fn order_now(app: &TestApp, w: &World, who: &Session, order: &Value) -> Value {
-    let (status, body) = status_and_json(
-        app.get(
-            &format!(
-                "/api/v1/communities/{}/orders/{}",
-                w.community,
-                order["id"].as_str().unwrap()
-            ),
-            Some(&who.access),
-        )
-        .await,
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    body
-}
-
-async fn move_group(app: &TestApp, w: &World, group: &Value, body: Value) -> (u16, Value) {
-    status_and_json(
-        app.post(
-            &format!(
-                "/api/v1/communities/{}/group-buys/{}/status",
-                w.community,
-                group["id"].as_str().unwrap()
-            ),
-            Some(&w.manager.access),
-            body,
-        )
-        .await,
-    )
-    .await
-}
-
-async fn sweep_at(app: &TestApp, at: chrono::DateTime<Utc>) -> anjia::jobs::SweepReport {
-    anjia::jobs::sweep(&app.state, at)
+/// `who` joins `group` with `quantity` of its first item, collected at the
+/// world's pickup point; the order made.
+async fn joined(app: &TestApp, w: &World, who: &Session, group: &GroupBuy, quantity: u32) -> Order {
+    let request = JoinRequest::pickup(group, quantity, &w.point);
+    app.join_group_buy(who, w.community, &group.id, &request)
         .await
-        .unwrap_or_else(|e| panic!("sweep: {}", e.message))
+}
+
+/// `who` pays `order`; the status and the answer.
+async fn pay(app: &TestApp, w: &World, who: &Session, order: &Order) -> (u16, Value) {
+    status_and_json(app.try_pay(who, w.community, &order.id).await).await
+}
+
+/// `group` as `who` sees it now.
+async fn group_now(app: &TestApp, w: &World, who: &Session, group: &GroupBuy) -> Value {
+    app.group_buy_detail(who, w.community, &group.id).await
+}
+
+/// `order` as `who` sees it now.
+async fn order_now(app: &TestApp, w: &World, who: &Session, order: &Order) -> Value {
+    app.order_detail(who, w.community, &order.id).await
+}
+
+/// The world's manager moves `group`; the status and the answer.
+async fn move_group(
+    app: &TestApp,
+    w: &World,
+    group: &GroupBuy,
+    to: GroupBuyMove<'_>,
+) -> (u16, Value) {
+    let res = app
+        .try_move_group_buy(&w.manager, w.community, &group.id, &to)
+        .await;
+    status_and_json(res).await
 }

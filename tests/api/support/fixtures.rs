@@ -8,7 +8,9 @@ use sea_orm::{ActiveModelTrait, EntityTrait, Set};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::api::created;
+use super::api::{
+    GroupBuy, JoinRequest, MerchantApplication, NewProduct, OrderMove, OrderRequest, Receiving,
+};
 use super::fakes::wechat_pay::{APP_ID, Fake};
 use super::{Session, TestApp, status_and_json};
 
@@ -26,40 +28,16 @@ pub async fn world(app: &TestApp, households: usize) -> World {
         .community(&format!("团购小区{}", Uuid::now_v7().simple()))
         .await;
     let manager = app.staff(community, "manager").await;
-    let base = format!("/api/v1/communities/{community}");
-    let building = created(
-        app,
-        &manager,
-        &format!("{base}/buildings"),
-        json!({ "name": "1号楼" }),
-    )
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let point = created(
-        app,
-        &manager,
-        &format!("{base}/pickup-points"),
-        json!({ "name": "东门驿站", "location": "东门", "opening_hours": [
-            { "weekdays": [1, 2, 3, 4, 5, 6, 7], "opens": "08:00", "closes": "20:00" }] }),
-    )
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let building = app.add_building(&manager, community, "1号楼").await;
+    let point = app
+        .add_pickup_point(&manager, community, "东门驿站", "东门")
+        .await;
     let mut residents = Vec::new();
     for n in 0..households {
-        let h = created(
-            app,
-            &manager,
-            &format!("{base}/households"),
-            json!({ "building_id": building, "room": format!("{}", 101 + n) }),
-        )
-        .await["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let room = format!("{}", 101 + n);
+        let h = app
+            .add_household(&manager, community, &building, &room)
+            .await;
         residents.push(
             app.dev_login(json!({
                 "display_name": format!("住户{n}"),
@@ -78,7 +56,7 @@ pub async fn world(app: &TestApp, households: usize) -> World {
 }
 
 /// A published group buy of the property's: one item at ¥5.00.
-pub async fn group_buy(app: &TestApp, w: &World, min: i32, stock: i64, extra: Value) -> Value {
+pub async fn group_buy(app: &TestApp, w: &World, min: i32, stock: i64, extra: Value) -> GroupBuy {
     let mut body = json!({
         "title": "本地草莓", "min_households": min,
         "deadline": (Utc::now() + Duration::days(1)).to_rfc3339(),
@@ -90,15 +68,11 @@ pub async fn group_buy(app: &TestApp, w: &World, min: i32, stock: i64, extra: Va
             b.insert(k.clone(), v.clone());
         }
     }
-    created(
-        app,
-        &w.manager,
-        &format!("/api/v1/communities/{}/group-buys", w.community),
-        body,
-    )
-    .await
+    app.create_group_buy(&w.manager, w.community, body).await
 }
 
+/// The body joining `group` with `quantity` of its first item, collected
+/// at `point`, for the tests that change it before sending it.
 pub fn join_body(group: &Value, point: &str, quantity: u32) -> Value {
     json!({
         "items": [{ "item_id": group["items"][0]["id"], "quantity": quantity }],
@@ -106,23 +80,18 @@ pub fn join_body(group: &Value, point: &str, quantity: u32) -> Value {
     })
 }
 
+/// `who` joins `group` with `quantity` of its first item, collected at the
+/// world's pickup point; the raw answer.
 pub async fn join(
     app: &TestApp,
     w: &World,
     who: &Session,
-    group: &Value,
+    group: &GroupBuy,
     quantity: u32,
 ) -> reqwest::Response {
-    app.post(
-        &format!(
-            "/api/v1/communities/{}/group-buys/{}/orders",
-            w.community,
-            group["id"].as_str().unwrap()
-        ),
-        Some(&who.access),
-        join_body(group, &w.point, quantity),
-    )
-    .await
+    let request = JoinRequest::pickup(group, quantity, &w.point);
+    app.try_join_group_buy(who, w.community, &group.id, &request)
+        .await
 }
 
 const FOOD: &str = "01960000-0000-7000-8000-000000000002";
@@ -130,51 +99,37 @@ const FOOD: &str = "01960000-0000-7000-8000-000000000002";
 /// A merchant verified in the world's community, with one product (stock 10).
 pub async fn shop(app: &TestApp, w: &World) -> (Session, String, String) {
     let owner = app.resident().await;
-    let shop = created(
-        app,
-        &owner,
-        "/api/v1/merchants",
-        json!({
-            "shop_name": format!("鲜果铺{}", Uuid::now_v7().simple()), "business_scope": "水果",
-            "categories": ["食"], "location_kind": "shop", "address": "底商", "contact_phone": "13812340001",
-            "owner_name": "王五", "owner_id_number": "11010519491231002X", "community_ids": [w.community],
-        }),
-    )
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    created(
-        app,
+    let name = format!("鲜果铺{}", Uuid::now_v7().simple());
+    let application = MerchantApplication {
+        shop_name: &name,
+        business_scope: "水果",
+        categories: &["食"],
+        location_kind: "shop",
+        address: "底商",
+        contact_phone: "13812340001",
+        owner_name: "王五",
+        owner_id_number: "11010519491231002X",
+        community_ids: &[w.community],
+    };
+    let shop = app.apply_as_merchant(&owner, &application).await;
+    app.visit_merchant(&w.manager, w.community, &shop, "ok")
+        .await;
+    app.verify_merchant(
         &w.manager,
-        &format!(
-            "/api/v1/communities/{}/merchants/{shop}/visits",
-            w.community
-        ),
-        json!({ "notes": "ok" }),
+        w.community,
+        &shop,
+        Utc::now() + Duration::days(90),
     )
     .await;
-    let res = app
-        .post(
-            &format!(
-                "/api/v1/communities/{}/merchants/{shop}/verify",
-                w.community
-            ),
-            Some(&w.manager.access),
-            json!({ "valid_until": (Utc::now() + Duration::days(90)).to_rfc3339() }),
-        )
-        .await;
-    assert_eq!(res.status(), 200);
-    let product = created(
-        app,
-        &owner,
-        &format!("/api/v1/merchants/{shop}/products"),
-        json!({ "kind": "goods", "category_id": FOOD, "title": "赣南脐橙", "unit": "箱", "price": 6800, "stock": 10 }),
-    )
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let oranges = NewProduct {
+        kind: "goods",
+        category_id: FOOD,
+        title: "赣南脐橙",
+        unit: "箱",
+        price: 6800,
+        stock: 10,
+    };
+    let product = app.add_product(&owner, &shop, &oranges).await;
     (owner, shop, product)
 }
 
@@ -189,40 +144,17 @@ pub async fn dispatched_order(
     quantity: u32,
 ) -> String {
     let r = &w.residents[0];
-    let orders = format!("/api/v1/communities/{}/orders", w.community);
-    let (status, o) = status_and_json(
-        app.post(
-            &orders,
-            Some(&r.access),
-            json!({ "merchant_id": shop, "lines": [{ "product_id": product, "quantity": quantity }],
-                    "receiving": { "fulfilment": "delivery" } }),
-        )
-        .await,
-    )
-    .await;
-    assert_eq!(status, 201, "{o}");
-    let id = o["id"].as_str().unwrap().to_owned();
-    let res = app
-        .post(&format!("{orders}/{id}/pay"), Some(&r.access), json!({}))
-        .await;
-    assert_eq!(res.status(), 200);
-    for step in ["accepted", "preparing", "dispatched"] {
-        move_order(app, owner, shop, &id, step).await;
+    let request = OrderRequest::of(shop, product, quantity, Receiving::Delivery);
+    let id = app.place_order(r, w.community, &request).await.id;
+    app.pay(r, w.community, &id).await;
+    for status in ["accepted", "preparing", "dispatched"] {
+        let step = OrderMove {
+            status,
+            reason: "测试",
+        };
+        app.move_order(owner, shop, &id, &step).await;
     }
     id
-}
-
-pub async fn move_order(app: &TestApp, owner: &Session, shop: &str, id: &str, step: &str) {
-    let (status, body) = status_and_json(
-        app.post(
-            &format!("/api/v1/merchants/{shop}/orders/{id}/status"),
-            Some(&owner.access),
-            json!({ "status": step, "reason": "测试" }),
-        )
-        .await,
-    )
-    .await;
-    assert_eq!(status, 200, "{step}: {body}");
 }
 
 /// A delivered, paid and confirmed order of `quantity` boxes (68.00 each).
@@ -235,14 +167,7 @@ pub async fn completed_order(
     quantity: u32,
 ) -> OrderId {
     let id = dispatched_order(app, w, owner, shop, product, quantity).await;
-    let res = app
-        .post(
-            &format!("/api/v1/communities/{}/orders/{id}/confirm", w.community),
-            Some(&w.residents[0].access),
-            json!({}),
-        )
-        .await;
-    assert_eq!(res.status(), 200);
+    app.confirm_receipt(&w.residents[0], w.community, &id).await;
     id.parse().unwrap()
 }
 
@@ -276,18 +201,11 @@ pub async fn pending_order(fake: &Fake) -> Pending {
     .insert(&app.db)
     .await
     .unwrap();
-    let (status, o) = status_and_json(
-        app.post(
-            &format!("/api/v1/communities/{}/orders", w.community),
-            Some(&r.access),
-            json!({ "merchant_id": shop, "lines": [{ "product_id": product, "quantity": 2 }],
-                    "receiving": { "fulfilment": "pickup", "pickup_point_id": w.point } }),
-        )
-        .await,
-    )
-    .await;
-    assert_eq!(status, 201, "{o}");
-    let id = o["id"].as_str().unwrap().to_owned();
+    let pickup = Receiving::Pickup {
+        pickup_point_id: &w.point,
+    };
+    let request = OrderRequest::of(&shop, &product, 2, pickup);
+    let id = app.place_order(&r, w.community, &request).await.id;
     let model = order::Entity::find_by_id(id.parse::<entity::OrderId>().unwrap())
         .one(&app.db)
         .await
@@ -307,50 +225,31 @@ pub async fn pending_order(fake: &Fake) -> Pending {
 /// A merchant with this shop name who applied to `communities`.
 pub async fn merchant_named(app: &TestApp, name: &str, communities: &[Uuid]) -> (Session, String) {
     let owner = app.resident().await;
-    let (status, body) = status_and_json(
-        app.post(
-            "/api/v1/merchants",
-            Some(&owner.access),
-            json!({
-                "shop_name": name,
-                "business_scope": "水果零售",
-                "categories": ["食"],
-                "location_kind": "shop",
-                "address": "1号楼底商101",
-                "contact_phone": "13812340001",
-                "owner_name": "王五",
-                "owner_id_number": "11010519491231002X",
-                "community_ids": communities,
-            }),
-        )
-        .await,
-    )
-    .await;
-    assert_eq!(status, 201, "{body}");
-    (owner, body["id"].as_str().unwrap().to_owned())
+    let application = MerchantApplication {
+        shop_name: name,
+        business_scope: "水果零售",
+        categories: &["食"],
+        location_kind: "shop",
+        address: "1号楼底商101",
+        contact_phone: "13812340001",
+        owner_name: "王五",
+        owner_id_number: "11010519491231002X",
+        community_ids: communities,
+    };
+    let shop = app.apply_as_merchant(&owner, &application).await;
+    (owner, shop)
 }
 
+/// `shop` visited and verified for a year by a manager of `community`.
 pub async fn verify(app: &TestApp, community: Uuid, shop: &str) {
     let manager = app.staff(community, "manager").await;
-    let res = app
-        .post(
-            &format!("/api/v1/communities/{community}/merchants/{shop}/visits"),
-            Some(&manager.access),
-            json!({ "notes": "店面整洁" }),
-        )
+    app.visit_merchant(&manager, community, shop, "店面整洁")
         .await;
-    assert_eq!(res.status(), 201);
-    let until = (chrono::Utc::now() + chrono::Duration::days(365)).to_rfc3339();
-    let res = app
-        .post(
-            &format!("/api/v1/communities/{community}/merchants/{shop}/verify"),
-            Some(&manager.access),
-            json!({ "valid_until": until }),
-        )
-        .await;
-    assert_eq!(res.status(), 200);
+    let until = Utc::now() + Duration::days(365);
+    app.verify_merchant(&manager, community, shop, until).await;
 }
 
+/// The category 食 (food), after checking the five roots.
 pub async fn food(app: &TestApp, who: &Session) -> String {
     let (_, tree) = status_and_json(app.get("/api/v1/categories", Some(&who.access)).await).await;
     let roots: Vec<&str> = tree
@@ -375,6 +274,7 @@ pub fn png(width: u32, height: u32) -> Vec<u8> {
     b
 }
 
+/// `who` uploads `bytes` as `content_type`; the raw answer.
 pub async fn upload(
     app: &TestApp,
     who: &Session,
