@@ -167,7 +167,7 @@ async fn sealed_value(
         }
         PiiSubject::Courier => {
             match crate::courier::routes::visible_courier(
-                state,
+                db,
                 community,
                 entity::CourierId::from_uuid(id),
             )
