@@ -197,22 +197,24 @@ async fn seed_merchant(
         .await
         .map_err(fail)?;
     }
-    let courier = crate::courier::routes::register(
+    let courier = crate::courier::service::register(
         txn,
         pii,
-        crate::courier::routes::Employer {
+        crate::courier::service::Employer {
             kind: EmployerKind::Merchant,
             merchant: Some(shop.id),
             company: None,
             community: None,
         },
-        crate::courier::routes::NewCourier {
+        crate::courier::views::NewCourier {
             name: "小郑".to_owned(),
             phone: "13800000012".to_owned(),
             id_number: "11010519491231002X".to_owned(),
             pass_valid_until: crate::kernel::clock::now() + chrono::Duration::days(180),
             photo_file_id: None,
-        },
+        }
+        .parse()
+        .map_err(fail)?,
         owner.id,
     )
     .await

@@ -4,3 +4,5 @@
 //! delivery tracking build on these records.
 
 pub mod routes;
+pub mod service;
+pub mod views;
