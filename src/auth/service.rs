@@ -1,4 +1,4 @@
-//! Login, rotating refresh tokens and logout.
+//! Login, rotating refresh tokens, logout, and the development login.
 //!
 //! A login starts a token *family*. Each refresh marks the presented token
 //! rotated and issues a new one in the same family. A rotated token presented

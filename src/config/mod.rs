@@ -25,8 +25,8 @@ mod validate;
 pub mod wechat;
 
 pub use environment::Environment;
-pub use payment::{PaymentProvider, PaymentSettings, WechatPaySettings};
 pub use outbox::{MessageKind, OutboxSettings};
+pub use payment::{PaymentProvider, PaymentSettings, WechatPaySettings};
 pub use server::{
     AuthSettings, JobSettings, LogFormat, LogSettings, PiiSettings, ResidentSettings,
     SearchSettings, ServerSettings, StorageBackend, StorageSettings,

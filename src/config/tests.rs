@@ -61,7 +61,11 @@ fn database_urls_lose_their_password_when_shown() {
 #[test]
 fn a_cutoff_that_is_not_a_time_refuses_the_settings_naming_the_key() {
     let layers = tempfile::tempdir().unwrap();
-    std::fs::copy(dir().join("default.toml"), layers.path().join("default.toml")).unwrap();
+    std::fs::copy(
+        dir().join("default.toml"),
+        layers.path().join("default.toml"),
+    )
+    .unwrap();
     std::fs::copy(
         dir().join("development.toml"),
         layers.path().join("development.toml"),

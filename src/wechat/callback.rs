@@ -147,7 +147,8 @@ pub async fn receive(
 
 /// Claims `key` for this delivery (see [`super::dedupe`]).
 async fn claim(callbacks: &Callbacks, key: &str, reply: Option<&str>) -> ApiResult<Claim> {
-    callbacks.seen
+    callbacks
+        .seen
         .claim(key.to_owned(), reply.map(str::to_owned))
         .await
 }
@@ -175,7 +176,9 @@ async fn dispatch(callbacks: &Callbacks, inbound: Inbound) -> ApiResult<Option<S
     let work = {
         let callbacks = callbacks.clone();
         let inbound = inbound.clone();
-        tokio::spawn(async move { replies::handle(&callbacks.db, &callbacks.settings, &inbound).await })
+        tokio::spawn(
+            async move { replies::handle(&callbacks.db, &callbacks.settings, &inbound).await },
+        )
     };
     let mut work = work;
     // A budget of 0 always answers at once and replies afterwards.
@@ -222,8 +225,8 @@ async fn dispatch(callbacks: &Callbacks, inbound: Inbound) -> ApiResult<Option<S
             tokio::spawn(async move {
                 match work.await {
                     Ok(Ok(Some(reply))) => {
-                        let first =
-                            effects || matches!(claim(&callbacks, &key, None).await, Ok(Claim::New));
+                        let first = effects
+                            || matches!(claim(&callbacks, &key, None).await, Ok(Claim::New));
                         if first && let Err(e) = follow_up(&callbacks, &inbound, &reply).await {
                             tracing::error!(error = ?e, "queueing a late reply failed");
                         }
@@ -246,7 +249,12 @@ async fn dispatch(callbacks: &Callbacks, inbound: Inbound) -> ApiResult<Option<S
 }
 
 async fn follow_up(callbacks: &Callbacks, inbound: &Inbound, reply: &Reply) -> ApiResult<()> {
-    let user = identity::user_of(&callbacks.db, &callbacks.settings.wechat.app_id, &inbound.from).await?;
+    let user = identity::user_of(
+        &callbacks.db,
+        &callbacks.settings.wechat.app_id,
+        &inbound.from,
+    )
+    .await?;
     outbox::custom_text(
         &callbacks.db,
         &callbacks.settings,

@@ -243,7 +243,12 @@ pub async fn finish(
     back: OauthReturn<'_>,
 ) -> ApiResult<Url> {
     let page = allowed_page(&settings.wechat, back.redirect)?;
-    let scope = check_state(&settings.auth.jwt_secret, back.state, page.as_str(), back.nonce)?;
+    let scope = check_state(
+        &settings.auth.jwt_secret,
+        back.state,
+        page.as_str(),
+        back.nonce,
+    )?;
     throttle(db, back.client_ip).await?;
     let with_fragment = |fragment: String| {
         let mut url = page.clone();

@@ -242,9 +242,9 @@ pub async fn handle<C: ConnectionTrait>(
             }
             Ok(Some(Reply::Text(text)))
         }
-        Body::Event(Event::Scan { scene }) => Ok(scene_pickup_point(db, Some(scene))
-            .await?
-            .map(Reply::Text)),
+        Body::Event(Event::Scan { scene }) => {
+            Ok(scene_pickup_point(db, Some(scene)).await?.map(Reply::Text))
+        }
         Body::Event(Event::Unsubscribe) => {
             unsubscribed(db, &settings.wechat.app_id, inbound).await?;
             Ok(None)

@@ -93,8 +93,15 @@ pub async fn login(
 ) -> ApiResult<web::Json<TokenPair>> {
     let code = body.0.parse()?;
     let ip = client_ip(&req, state.settings.server.trust_forwarded_for);
-    let pair =
-        miniprogram::login(&state.db, &state.wechat, &state.pii, &state.tokens, code, &ip).await?;
+    let pair = miniprogram::login(
+        &state.db,
+        &state.wechat,
+        &state.pii,
+        &state.tokens,
+        code,
+        &ip,
+    )
+    .await?;
     Ok(web::Json(pair))
 }
 
