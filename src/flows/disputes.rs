@@ -90,6 +90,8 @@ pub async fn decide(
     make(db, settings, d, made).await
 }
 
+/// Applies a move worked out outside the transaction (its reads made on
+/// the pool, as before any write) in one write transaction.
 async fn make(
     db: &DatabaseConnection,
     settings: &Settings,
