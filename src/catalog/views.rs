@@ -81,6 +81,7 @@ pub struct CategoryFields {
 }
 
 impl NewCategory {
+    /// Checks the name (1 to 16 characters); a root when no parent is given.
     pub fn parse(self) -> ApiResult<CategoryFields> {
         Ok(CategoryFields {
             name: category_name(&self.name)?,
@@ -111,6 +112,7 @@ pub struct CategoryEdit {
 }
 
 impl CategoryChanges {
+    /// Checks a new name; the other changes need no checking.
     pub fn parse(self) -> ApiResult<CategoryEdit> {
         Ok(CategoryEdit {
             name: self.name.as_deref().map(category_name).transpose()?,
@@ -214,6 +216,8 @@ pub struct ProductFields {
 }
 
 impl NewProduct {
+    /// Checks the title, unit, description, prices and stock, in that order
+    /// (the first wrong field is the one named).
     pub fn parse(self) -> ApiResult<ProductFields> {
         let title = title(&self.title)?;
         let unit = unit(&self.unit)?;
@@ -399,6 +403,7 @@ pub struct Search {
 }
 
 impl SearchParams {
+    /// Checks the words, then the page size, then the cursor.
     pub fn parse(&self) -> ApiResult<Search> {
         let query = SearchQuery::parse(&self.q)?;
         let limit = PageQuery {

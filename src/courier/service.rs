@@ -134,6 +134,8 @@ pub async fn company_staff<C: ConnectionTrait>(
 
 // ---------------------------------------------------------------- registering
 
+/// A phone number checked with the request, sealed for storing: its lookup
+/// hash, its ciphertext and its masked form.
 fn seal_phone(pii: &PiiCipher, phone: &PhoneNumber) -> ApiResult<Sealed> {
     Ok(Sealed {
         hash: phone.lookup_hash(pii),
@@ -142,6 +144,7 @@ fn seal_phone(pii: &PiiCipher, phone: &PhoneNumber) -> ApiResult<Sealed> {
     })
 }
 
+/// An identity number checked with the request, sealed like a phone number.
 fn seal_id_number(pii: &PiiCipher, id: &IdNumber) -> ApiResult<Sealed> {
     Ok(Sealed {
         hash: id.lookup_hash(pii),

@@ -51,6 +51,7 @@ pub struct CompanyFields {
 }
 
 impl NewCompany {
+    /// Checks the name, then the contact phone.
     pub fn parse(self) -> ApiResult<CompanyFields> {
         Ok(CompanyFields {
             name: text::required("name", &self.name, 100)?,
@@ -85,6 +86,7 @@ pub struct CompanyStaffFields {
 }
 
 impl NewCompanyStaff {
+    /// Checks the phone number, then the name.
     pub fn parse(self) -> ApiResult<CompanyStaffFields> {
         Ok(CompanyStaffFields {
             phone: phone("phone", &self.phone)?,
@@ -200,6 +202,8 @@ pub struct CourierFields {
 }
 
 impl NewCourier {
+    /// Checks the name, phone, identity number and pass expiry, in that
+    /// order (the first wrong field is the one named).
     pub fn parse(self) -> ApiResult<CourierFields> {
         Ok(CourierFields {
             name: text::required("name", &self.name, 64)?,
@@ -217,6 +221,7 @@ impl NewCourier {
 pub struct PassExpiry(DateTime<Utc>);
 
 impl PassExpiry {
+    /// Refuses a past end and one more than a year (366 days) ahead.
     pub fn parse(value: DateTime<Utc>) -> ApiResult<Self> {
         let now = clock::now();
         if value <= now || value > now + chrono::Duration::days(366) {
@@ -228,6 +233,7 @@ impl PassExpiry {
         Ok(Self(value))
     }
 
+    /// The checked end of the pass.
     pub fn get(self) -> DateTime<Utc> {
         self.0
     }
@@ -257,6 +263,8 @@ pub struct StatusChange {
 }
 
 impl CourierStatusChange {
+    /// A suspension needs a reason (at most 200 characters); becoming
+    /// active again drops any.
     pub fn parse(self) -> ApiResult<StatusChange> {
         let reason = match (self.status, self.reason.as_deref()) {
             (CourierStatus::Suspended, Some(r)) => Some(text::required("reason", r, 200)?),
@@ -282,6 +290,7 @@ pub struct PassRenewal {
 }
 
 impl PassRenewal {
+    /// Checks the new end of the pass.
     pub fn parse(self) -> ApiResult<PassExpiry> {
         PassExpiry::parse(self.pass_valid_until)
     }

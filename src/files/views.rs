@@ -69,10 +69,12 @@ impl ClaimedType {
             })
     }
 
+    /// The MIME type, such as `image/png`.
     pub fn as_str(&self) -> &str {
         &self.0
     }
 
+    /// The MIME type, to store with the file.
     pub fn into_string(self) -> String {
         self.0
     }
