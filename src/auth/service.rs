@@ -1,4 +1,5 @@
-//! Login, rotating refresh tokens, logout, and the development login.
+//! Login, rotating refresh tokens and logout (the development login is a
+//! flow: `flows::dev_login`).
 //!
 //! A login starts a token *family*. Each refresh marks the presented token
 //! rotated and issues a new one in the same family. A rotated token presented
@@ -9,21 +10,18 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use entity::{
-    RefreshTokenId, StaffRoleId, TokenFamilyId, UserId, UserStatus, VerifiedVia, community,
-    household, operator_admin, refresh_token, staff_role, user,
-};
+use entity::{RefreshTokenId, TokenFamilyId, UserId, UserStatus, refresh_token, user};
 use rand::RngCore;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    Set,
 };
 use sha2::{Digest, Sha256};
 
 use super::jwt::TokenIssuer;
 use super::password;
-use super::views::{DevLogin, TokenPair};
+use super::views::TokenPair;
 use crate::config::AuthSettings;
 use crate::kernel::error::{ApiError, ApiResult, ErrorCode};
 use crate::kernel::{clock, db};
@@ -219,105 +217,4 @@ pub async fn revoke_all_for_user<C: ConnectionTrait>(db: &C, user_id: UserId) ->
         .exec(db)
         .await?;
     Ok(())
-}
-
-/// Development only: signs in as the person with `login.phone` (made when
-/// new, or a new person every time without a phone), with the operator
-/// admin standing, staff roles and household memberships asked for, in one
-/// transaction. Grants already held are kept as they are.
-pub async fn dev_login(
-    db: &DatabaseConnection,
-    tokens: &TokenIssuer,
-    pii: &PiiCipher,
-    login: DevLogin,
-) -> ApiResult<TokenPair> {
-    let txn = db::begin_write(db).await?;
-    let existing = match &login.phone {
-        Some(p) => crate::user::service::find_by_phone(&txn, pii, p).await?,
-        None => None,
-    };
-    let user = match existing {
-        Some(u) => u,
-        None => {
-            crate::user::service::create(&txn, pii, login.display_name, login.phone.as_ref(), None)
-                .await?
-        }
-    };
-    let now = clock::now();
-    if login.operator_admin
-        && operator_admin::Entity::find_by_id(user.id)
-            .one(&txn)
-            .await?
-            .is_none()
-    {
-        operator_admin::ActiveModel {
-            user_id: Set(user.id),
-            granted_by: Set(None),
-            created_at: Set(now),
-        }
-        .insert(&txn)
-        .await?;
-    }
-    for (i, grant) in login.staff_roles.iter().enumerate() {
-        if community::Entity::find_by_id(grant.community_id)
-            .one(&txn)
-            .await?
-            .is_none()
-        {
-            return Err(ApiError::invalid_field(
-                &format!("staff_roles[{i}].community_id"),
-                "no such community",
-            ));
-        }
-        let held = staff_role::Entity::find()
-            .filter(staff_role::Column::CommunityId.eq(grant.community_id))
-            .filter(staff_role::Column::UserId.eq(user.id))
-            .filter(staff_role::Column::Role.eq(grant.role))
-            .count(&txn)
-            .await?;
-        if held == 0 {
-            staff_role::ActiveModel {
-                id: Set(StaffRoleId::new()),
-                community_id: Set(grant.community_id),
-                user_id: Set(user.id),
-                role: Set(grant.role),
-                granted_by: Set(None),
-                created_at: Set(now),
-            }
-            .insert(&txn)
-            .await?;
-        }
-    }
-    for (i, grant) in login.households.iter().enumerate() {
-        let Some(h) = household::Entity::find_by_id(grant.household_id)
-            .one(&txn)
-            .await?
-        else {
-            return Err(ApiError::invalid_field(
-                &format!("households[{i}].household_id"),
-                "no such household",
-            ));
-        };
-        let member = crate::resident::service::add_member(
-            &txn,
-            crate::resident::service::NewMembership {
-                community: h.community_id,
-                household: h.id,
-                user: user.id,
-                role: grant.role,
-                tenant_until: grant.tenant_until,
-                via: VerifiedVia::Staff,
-                verified_by: None,
-            },
-        )
-        .await;
-        match member {
-            Ok(_) => {}
-            Err(e) if e.code == ErrorCode::AlreadyMember => {}
-            Err(e) => return Err(e),
-        }
-    }
-    let pair = issue_pair(&txn, tokens, user.id, TokenFamilyId::new()).await?;
-    txn.commit().await?;
-    Ok(pair)
 }

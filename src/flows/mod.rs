@@ -9,9 +9,12 @@
 //! - [`disputes`]: a resolution refunds and moves the order.
 //! - [`group_buys`]: an organiser's move carries the group buy's orders
 //!   along; a called-off group buy's orders are cancelled or refunded.
+//! - [`dev_login`]: development only: a person with the roles asked for,
+//!   signed in.
 //! - [`merchants`]: a merchant that may no longer sell in a community has
 //!   its group buys there paused.
 
+pub mod dev_login;
 pub mod disputes;
 pub mod group_buys;
 pub mod merchants;
