@@ -321,6 +321,7 @@ pub struct NewMerchantStaff {
 }
 
 /// A staff account to add, checked.
+#[derive(Debug)]
 pub struct StaffInvite {
     pub phone: PhoneNumber,
     pub display_name: String,
@@ -354,6 +355,7 @@ pub struct NewVisit {
 
 /// A visit to record, checked: notes, a time within the past year, at
 /// most 9 photos (not yet known to be the visitor's images).
+#[derive(Debug)]
 pub struct VisitRecord {
     pub notes: String,
     pub visited_at: DateTime<Utc>,
@@ -399,6 +401,7 @@ pub struct MerchantVerification {
 }
 
 /// A verification, checked: until a date in the next three years.
+#[derive(Debug)]
 pub struct Verification {
     pub until: DateTime<Utc>,
     pub reviewed_updated_at: Option<DateTime<Utc>>,
@@ -431,5 +434,84 @@ impl Reason {
     /// The reason, trimmed and at most 200 characters.
     pub fn parse(&self) -> ApiResult<String> {
         text::required("reason", &self.reason, 200)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Duration, Utc};
+
+    use super::{MerchantVerification, NewVisit, parse_categories};
+    use crate::kernel::error::ApiError;
+
+    fn field(e: ApiError) -> String {
+        e.details.unwrap()["field"].as_str().unwrap().to_owned()
+    }
+
+    #[test]
+    fn categories_are_one_to_ten_each_kept_once() {
+        let cats = |v: &[&str]| parse_categories(v.iter().map(|s| s.to_string()).collect());
+        assert_eq!(
+            cats(&["食", " 食 ", "生活服务"]).unwrap().0,
+            ["食", "生活服务"]
+        );
+        for bad in [
+            vec![],
+            vec!["x"; 11],
+            vec![" "],
+            vec!["长长长长长长长长长长长长长长长长长长长长长"],
+        ] {
+            assert_eq!(cats(&bad).map_err(field).unwrap_err(), "categories");
+        }
+    }
+
+    #[test]
+    fn a_visit_is_within_the_past_year_with_at_most_nine_photos() {
+        let now = Utc::now();
+        let visit = |notes: &str, at: Option<Duration>, photos: usize| {
+            NewVisit {
+                notes: notes.into(),
+                visited_at: at.map(|d| now + d),
+                photo_file_ids: (0..photos).map(|_| entity::FileId::new()).collect(),
+            }
+            .parse(now)
+            .map_err(field)
+        };
+        let ok = visit(" shop is clean ", None, 9).unwrap();
+        assert_eq!((ok.notes.as_str(), ok.visited_at), ("shop is clean", now));
+        assert!(visit("n", Some(Duration::minutes(4)), 0).is_ok());
+        assert_eq!(visit(" ", None, 0).unwrap_err(), "notes");
+        assert_eq!(
+            visit("n", Some(Duration::minutes(6)), 0).unwrap_err(),
+            "visited_at"
+        );
+        assert_eq!(
+            visit("n", Some(-Duration::days(367)), 0).unwrap_err(),
+            "visited_at"
+        );
+        assert_eq!(visit("n", None, 10).unwrap_err(), "photo_file_ids");
+    }
+
+    #[test]
+    fn a_verification_runs_to_a_date_in_the_next_three_years() {
+        let now = Utc::now();
+        let until = |d: Duration| {
+            MerchantVerification {
+                valid_until: now + d,
+                reviewed_updated_at: None,
+            }
+            .parse(now)
+            .map(|v| v.until)
+            .map_err(field)
+        };
+        assert!(until(Duration::days(365)).is_ok());
+        assert!(until(Duration::days(3 * 366)).is_ok());
+        for bad in [
+            Duration::zero(),
+            -Duration::days(1),
+            Duration::days(3 * 366 + 1),
+        ] {
+            assert_eq!(until(bad).unwrap_err(), "valid_until");
+        }
     }
 }

@@ -158,7 +158,7 @@ pub struct NewGroupBuyItem {
 }
 
 impl From<group_buy_item::Model> for NewGroupBuyItem {
-    /// An item as written, to be planned again (a draft edited elsewhere).
+    /// An item as written, planned again when an edit leaves the items as they are.
     fn from(i: group_buy_item::Model) -> Self {
         Self {
             product_id: i.product_id,

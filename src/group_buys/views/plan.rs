@@ -321,6 +321,10 @@ mod tests {
         }
     }
 
+    /// A change that breaks a plan, with the field it must be refused on.
+    type Case<T> = (&'static str, Box<dyn FnOnce(&mut T)>);
+    type PlanCase = (&'static str, Box<dyn FnOnce(&mut NewGroupBuy, &mut Known)>);
+
     fn known(point: PickupPointId) -> Known {
         Known {
             active_points: [point].into(),
@@ -368,7 +372,7 @@ mod tests {
     #[test]
     fn the_group_buy_itself_must_hold_its_rules() {
         let now = chrono::Utc::now();
-        let cases: Vec<(&str, Box<dyn FnOnce(&mut NewGroupBuy, &mut Known)>)> = vec![
+        let cases: Vec<PlanCase> = vec![
             ("title", Box::new(|b, _| b.title = "  ".into())),
             ("title", Box::new(|b, _| b.title = "长".repeat(61))),
             (
@@ -422,7 +426,7 @@ mod tests {
 
     #[test]
     fn every_item_must_hold_its_rules() {
-        let cases: Vec<(&str, Box<dyn FnOnce(&mut NewGroupBuyItem)>)> = vec![
+        let cases: Vec<Case<NewGroupBuyItem>> = vec![
             (
                 "product_id",
                 Box::new(|i| i.product_id = Some(ProductId::new())),
