@@ -106,7 +106,8 @@ pub async fn dev_login(
     body: Json<DevLoginRequest>,
 ) -> ApiResult<web::Json<TokenPair>> {
     let login = body.into_inner().parse()?;
-    let pair = crate::flows::dev_login::sign_in(&state.db, &state.tokens, &state.pii, login).await?;
+    let pair =
+        crate::flows::dev_login::sign_in(&state.db, &state.tokens, &state.pii, login).await?;
     state.principals.invalidate(pair.user_id);
     Ok(web::Json(pair))
 }

@@ -3,9 +3,7 @@
 //! rejection and suspension).
 
 use actix_web::{HttpResponse, web};
-use entity::{CommunityId, MerchantId, MerchantStaffId, MerchantVisitId, VisitPhotoId};
-use entity::{merchant_visit, merchant_visit_photo};
-use sea_orm::{ActiveModelTrait, Set};
+use entity::{CommunityId, MerchantId, MerchantStaffId};
 
 use super::service::{self, Action};
 use super::views::{
@@ -15,9 +13,9 @@ use super::views::{
 };
 use crate::auth::{Caller, CommunityScope, MerchantScope};
 use crate::flows::merchants;
+use crate::kernel::clock;
 use crate::kernel::error::{ApiResult, ErrorBody};
 use crate::kernel::http::{Json, Page, PageQuery};
-use crate::kernel::{clock, db};
 use crate::state::AppState;
 
 /// Apply as a merchant (商家入驻). The caller becomes the merchant's owner;
@@ -199,37 +197,10 @@ pub async fn record_visit(
     path: web::Path<(CommunityId, MerchantId)>,
     body: Json<NewVisit>,
 ) -> ApiResult<HttpResponse> {
-    let (m, _) = service::community::community_merchant(&state.db, scope.id(), path.1).await?;
-    let now = clock::now();
-    let record = body.into_inner().parse(now)?;
-    let txn = db::begin_write(&state.db).await?;
-    let visit = merchant_visit::ActiveModel {
-        id: Set(MerchantVisitId::new()),
-        merchant_id: Set(m.id),
-        community_id: Set(scope.id()),
-        visited_by: Set(caller.user.id),
-        visited_at: Set(record.visited_at),
-        notes: Set(record.notes),
-        created_at: Set(now),
-    }
-    .insert(&txn)
-    .await?;
-    let mut photos = Vec::new();
-    for (i, f) in record.photo_file_ids.iter().enumerate() {
-        let field = format!("photo_file_ids[{i}]");
-        let f = crate::files::service::own_image(&txn, caller.user.id, *f, &field).await?;
-        merchant_visit_photo::ActiveModel {
-            id: Set(VisitPhotoId::new()),
-            visit_id: Set(visit.id),
-            file_id: Set(f.id),
-            community_id: Set(scope.id()),
-            created_at: Set(now),
-        }
-        .insert(&txn)
-        .await?;
-        photos.push(f.id);
-    }
-    txn.commit().await?;
+    let record = body.into_inner().parse(clock::now())?;
+    let (visit, photos) =
+        service::community::record_visit(&state.db, caller.user.id, scope.id(), path.1, record)
+            .await?;
     Ok(HttpResponse::Created().json(Visit::new(visit, photos)))
 }
 

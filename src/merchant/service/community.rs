@@ -5,13 +5,13 @@
 use std::collections::HashMap;
 
 use entity::{
-    CommunityId, MerchantId, MerchantStatus, UserId, merchant, merchant_approval, merchant_visit,
-    merchant_visit_photo,
+    CommunityId, FileId, MerchantId, MerchantStatus, MerchantVisitId, UserId, VisitPhotoId,
+    merchant, merchant_approval, merchant_visit, merchant_visit_photo,
 };
 use sea_orm::sea_query::Condition;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
 };
 
 use super::{Action, find_approval, transition};
@@ -21,7 +21,7 @@ use crate::kernel::error::{ApiError, ApiResult, ErrorCode};
 use crate::kernel::http::{Page, PageRequest};
 use crate::merchant::views::{
     Approval, CommunityMerchant, CommunityMerchantDetail, Merchant, MerchantFilter, Verification,
-    Visit,
+    Visit, VisitRecord,
 };
 
 /// The approvals of `community` matching `filter`, as of now.
@@ -135,6 +135,49 @@ pub async fn community_merchant(
         .await?
         .ok_or_else(ApiError::not_found)?;
     Ok((m, approval))
+}
+
+/// Records a staff member's visit to a merchant of `community`, with the
+/// photos they uploaded, in one transaction: the visit and its photos'
+/// file ids.
+pub async fn record_visit(
+    db: &DatabaseConnection,
+    by: UserId,
+    community: CommunityId,
+    merchant_id: MerchantId,
+    record: VisitRecord,
+) -> ApiResult<(merchant_visit::Model, Vec<FileId>)> {
+    let (m, _) = community_merchant(db, community, merchant_id).await?;
+    let now = clock::now();
+    let txn = begin_write(db).await?;
+    let visit = merchant_visit::ActiveModel {
+        id: Set(MerchantVisitId::new()),
+        merchant_id: Set(m.id),
+        community_id: Set(community),
+        visited_by: Set(by),
+        visited_at: Set(record.visited_at),
+        notes: Set(record.notes),
+        created_at: Set(now),
+    }
+    .insert(&txn)
+    .await?;
+    let mut photos = Vec::new();
+    for (i, f) in record.photo_file_ids.iter().enumerate() {
+        let field = format!("photo_file_ids[{i}]");
+        let f = crate::files::service::own_image(&txn, by, *f, &field).await?;
+        merchant_visit_photo::ActiveModel {
+            id: Set(VisitPhotoId::new()),
+            visit_id: Set(visit.id),
+            file_id: Set(f.id),
+            community_id: Set(community),
+            created_at: Set(now),
+        }
+        .insert(&txn)
+        .await?;
+        photos.push(f.id);
+    }
+    txn.commit().await?;
+    Ok((visit, photos))
 }
 
 /// One merchant of the community, with the visits recorded there (newest
