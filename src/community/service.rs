@@ -159,13 +159,16 @@ pub async fn staff<C: ConnectionTrait>(
 /// Grants a staff role in `community` to the person with the grant's phone
 /// number, creating their account (with the initial password) if the number
 /// is new. Returns the role and its holder.
-pub async fn add_staff<C: ConnectionTrait + TransactionTrait<Transaction = DatabaseTransaction>>(
+pub async fn add_staff<C>(
     db: &C,
     pii: &PiiCipher,
     community: CommunityId,
     grant: StaffGrant,
     granted_by: UserId,
-) -> ApiResult<(staff_role::Model, user::Model)> {
+) -> ApiResult<(staff_role::Model, user::Model)>
+where
+    C: ConnectionTrait + TransactionTrait<Transaction = DatabaseTransaction>,
+{
     let existing = users::find_by_phone(db, pii, &grant.phone).await?;
     // Hash before the transaction: argon2 takes a while, and a write
     // transaction should not wait on it.

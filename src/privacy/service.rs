@@ -52,13 +52,16 @@ pub fn may_reveal(scope: &CommunityScope, kind: PiiSubject) -> ApiResult<()> {
 /// Decrypts one full value of a subject of `community` for `by` and logs
 /// the access (404 when the subject is not of this community or does not
 /// hold the value). Returns the value and the log entry's id.
-pub async fn reveal<C: ConnectionTrait + TransactionTrait<Transaction = DatabaseTransaction>>(
+pub async fn reveal<C>(
     db: &C,
     pii: &PiiCipher,
     community: CommunityId,
     by: UserId,
     request: Reveal,
-) -> ApiResult<(String, PiiAccessId)> {
+) -> ApiResult<(String, PiiAccessId)>
+where
+    C: ConnectionTrait + TransactionTrait<Transaction = DatabaseTransaction>,
+{
     let sealed = sealed_value(db, community, request.kind, request.id, request.field)
         .await?
         .ok_or_else(ApiError::not_found)?;

@@ -6,7 +6,7 @@
 use actix_web::{HttpResponse, web};
 use entity::{ClaimId, CommunityId, HouseholdId, HouseholdMemberId};
 
-use super::service::{self, claims, directory, invites};
+use super::service::{self, claims, invites, lists};
 use super::views::{
     AcceptInvite, CLAIM_COLUMNS, Claim, ClaimApproval, ClaimFilter, DirectoryEntry, DirectoryQuery,
     Invite, Member, Membership, MyHousehold, MyHouseholds, NewClaimBody, RESIDENT_COLUMNS,
@@ -29,7 +29,7 @@ pub async fn directory(
     query: web::Query<PageQuery>,
 ) -> ApiResult<web::Json<Page<DirectoryEntry>>> {
     let page = query.parse()?;
-    let found = directory::communities(&state.db, search.q.as_deref(), page).await?;
+    let found = lists::communities(&state.db, search.q.as_deref(), page).await?;
     Ok(web::Json(found.map(DirectoryEntry::from)))
 }
 
@@ -55,12 +55,15 @@ pub async fn file_claim(
     scope: CommunityScope,
     body: Json<NewClaimBody>,
 ) -> ApiResult<HttpResponse> {
+    // Handed over unchecked: an ill-formed attempt counts against the daily
+    // limit too.
+    let attempt = body.into_inner().parse();
     let (filed, verified) = claims::file_claim(
         &state.db,
         &state.settings.residents,
         scope.id(),
         &caller.user,
-        body.into_inner().parse(),
+        attempt,
     )
     .await?;
     if verified {
@@ -237,7 +240,7 @@ pub async fn list_residents(
     query: web::Query<PageQuery>,
 ) -> ApiResult<web::Json<Page<Resident>>> {
     let page = query.parse()?;
-    let found = directory::residents(&state.db, scope.id(), filter.search(), page).await?;
+    let found = lists::residents(&state.db, scope.id(), filter.search(), page).await?;
     Ok(web::Json(Page {
         items: Resident::list(found.items),
         next_cursor: found.next_cursor,
@@ -253,7 +256,7 @@ pub async fn export_residents(
     scope: CommunityScope,
     filter: web::Query<ResidentFilter>,
 ) -> ApiResult<HttpResponse> {
-    let found = directory::residents_for_export(&state.db, scope.id(), filter.search()).await?;
+    let found = lists::residents_for_export(&state.db, scope.id(), filter.search()).await?;
     csv_response(
         "residents.csv",
         RESIDENT_COLUMNS,

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::service::claims::{ApprovalTerms, ClaimDetails, ClaimRequest};
-use super::service::directory::{ResidentDetails, ResidentSearch};
+use super::service::lists::{ResidentDetails, ResidentSearch};
 use super::service::{HouseholdOfMine, parse_tenant_until};
 use crate::kernel::clock;
 use crate::kernel::error::ApiResult;

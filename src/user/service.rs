@@ -72,14 +72,15 @@ pub async fn find_by_phone<C: ConnectionTrait>(
 /// Attempts are throttled like sign-in (`auth.login_attempts_per_window`):
 /// a stolen access token must not become an unlimited oracle for the
 /// current password.
-pub async fn change_password<
-    C: ConnectionTrait + TransactionTrait<Transaction = DatabaseTransaction>,
->(
+pub async fn change_password<C>(
     db: &C,
     auth: &AuthSettings,
     user: UserId,
     change: PasswordChange,
-) -> ApiResult<()> {
+) -> ApiResult<()>
+where
+    C: ConnectionTrait + TransactionTrait<Transaction = DatabaseTransaction>,
+{
     let key = format!("password-change:{user}");
     let window = Duration::from_secs(auth.login_window_secs);
     if let Some(retry) = rate_limit::hit(db, &key, auth.login_attempts_per_window, window).await? {

@@ -11,8 +11,8 @@
 //!   anyone else it does not exist.
 
 pub mod claims;
-pub mod directory;
 pub mod invites;
+pub mod lists;
 
 use std::collections::HashMap;
 

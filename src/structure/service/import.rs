@@ -38,7 +38,6 @@ use crate::pii::{IdNumber, PhoneNumber, PiiCipher};
 /// Rows are written in chunks of this many (and progress reported after each).
 const CHUNK: usize = 500;
 
-/// One bad row of an import, and why.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RowError {
     /// Line in the file (the header is line 1).
@@ -46,8 +45,6 @@ pub struct RowError {
     pub reason: String,
 }
 
-/// What an import found and (unless a dry run) wrote; the API answers it
-/// as is and the command line prints it.
 #[derive(Debug, Default, Serialize, ToSchema)]
 pub struct ImportReport {
     pub dry_run: bool,

@@ -1,6 +1,5 @@
-//! Finding people and places: the directory of communities residents
-//! search to claim a household, and the back office's list of verified
-//! residents.
+//! The lists: the directory of communities that residents search to claim
+//! a household, and the back office's list of verified residents.
 
 use std::collections::HashMap;
 
