@@ -3,18 +3,17 @@
 //! records every look.
 
 use entity::{
-    CommunityId, CourierId, EmployerKind, MerchantId, MerchantStatus, PiiAccessId, PiiField,
-    PiiSubject, StaffRole, UserId, courier, household_member, merchant, merchant_approval,
-    owner_record, pii_access, user,
+    CommunityId, CourierId, MerchantId, PiiAccessId, PiiField, PiiSubject, StaffRole, UserId,
+    household_member, merchant, merchant_approval, owner_record, pii_access, user,
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait,
-    QueryFilter, QuerySelect, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+    Set, TransactionTrait,
 };
 use uuid::Uuid;
 
 use crate::auth::CommunityScope;
-use crate::kernel::error::{ApiError, ApiResult};
+use crate::kernel::error::{ApiError, ApiResult, ErrorCode};
 use crate::kernel::http::{Page, PageRequest};
 use crate::kernel::{clock, db};
 use crate::pii::PiiCipher;
@@ -149,41 +148,18 @@ async fn sealed_value<C: ConnectionTrait>(
                 None
             }
         }
-        PiiSubject::Courier => visible_courier(db, community, CourierId::from_uuid(id))
-            .await?
-            .map(|c| match field {
-                PiiField::Phone => c.phone_enc,
-                PiiField::IdNumber => c.id_number_enc,
-            }),
+        PiiSubject::Courier => {
+            let id = CourierId::from_uuid(id);
+            match crate::courier::service::visible_courier(db, community, id).await {
+                Ok(c) => Some(match field {
+                    PiiField::Phone => c.phone_enc,
+                    PiiField::IdNumber => c.id_number_enc,
+                }),
+                Err(e) if e.code == ErrorCode::NotFound => None,
+                Err(e) => return Err(e),
+            }
+        }
     })
-}
-
-/// The courier, if they work in `community`: the property's own, those of
-/// merchants verified here now, and those of delivery companies (who serve
-/// every community). The same rule as the community's courier list.
-async fn visible_courier<C: ConnectionTrait>(
-    db: &C,
-    community: CommunityId,
-    id: CourierId,
-) -> ApiResult<Option<courier::Model>> {
-    let merchants: Vec<MerchantId> = merchant_approval::Entity::find()
-        .select_only()
-        .column(merchant_approval::Column::MerchantId)
-        .filter(merchant_approval::Column::CommunityId.eq(community))
-        .filter(merchant_approval::Column::Status.eq(MerchantStatus::Verified))
-        .filter(merchant_approval::Column::VerifiedUntil.gt(clock::now()))
-        .into_tuple()
-        .all(db)
-        .await?;
-    Ok(courier::Entity::find_by_id(id)
-        .filter(
-            Condition::any()
-                .add(courier::Column::CommunityId.eq(community))
-                .add(courier::Column::MerchantId.is_in(merchants))
-                .add(courier::Column::EmployerKind.eq(EmployerKind::Company)),
-        )
-        .one(db)
-        .await?)
 }
 
 /// One page of the community's access log: who saw which personal data,
