@@ -157,7 +157,7 @@ pub async fn move_group<C: ConnectionTrait>(
                 };
                 let moved = advance(db, settings, &o, to, actor, MoveDetails::default()).await?;
                 if to == OrderStatus::ReadyForPickup {
-                    crate::pickup::service::order_ready(db, state, &moved).await?;
+                    crate::pickup::service::order_ready(db, settings, &state.pii, &moved).await?;
                 }
             }
         }

@@ -108,7 +108,8 @@ async fn detail(
     viewer: entity::UserId,
     show_client: bool,
 ) -> ApiResult<OrderDetail> {
-    let codes = crate::pickup::service::codes_held(&state.db, state, viewer, Some(o.id)).await?;
+    let codes =
+        crate::pickup::service::codes_held(&state.db, &state.pii, viewer, Some(o.id)).await?;
     service::detail(&state.db, o, codes, show_client).await
 }
 
@@ -399,7 +400,7 @@ async fn seller_move(
     )
     .await?;
     if moved.status == OrderStatus::ReadyForPickup {
-        crate::pickup::service::order_ready(&txn, state, &moved).await?;
+        crate::pickup::service::order_ready(&txn, &state.settings, &state.pii, &moved).await?;
     }
     txn.commit().await?;
     Ok(moved)
