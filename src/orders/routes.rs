@@ -9,7 +9,9 @@ use entity::{
 };
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
-use super::service::{self, Actor, CatalogOrder, ClientInfo, Idempotency, MoveDetails, Whose};
+use super::service::{
+    self, Actor, CatalogOrder, ClientInfo, Idempotency, MoveDetails, Whose, one_order,
+};
 use super::views::{
     Cancellation, NewCatalogOrder, OrderDetail, OrderFilter, OrderMove, PayRequest, PayWith, Paying,
 };
@@ -23,7 +25,7 @@ use crate::kernel::http::{Json, Page, PageQuery};
 use crate::state::AppState;
 
 // moved: re-exported for callers not yet moved
-pub use super::service::{one_order, ordering_household, require_resident, with_lines};
+pub use super::service::{ordering_household, require_resident};
 // moved: re-exported for callers not yet moved
 pub use super::views::{Order, Receiving, check_quantity, parse_intro};
 

@@ -34,7 +34,7 @@ pub mod reminders;
 pub mod slots;
 
 pub use reminders::send_reminders;
-pub use slots::{book_slot, community_tz, local_time, plan_slots};
+pub use slots::plan_slots;
 
 /// Digits in a pickup code.
 const CODE_DIGITS: u32 = 8;
