@@ -109,7 +109,8 @@ pub async fn sweep(state: &AppState, now: DateTime<Utc>) -> ApiResult<SweepRepor
         "confirmed automatically",
     )
     .await?;
-    report.reminders = crate::pickup::service::send_reminders(state, now).await?;
+    report.reminders =
+        crate::pickup::service::send_reminders(&state.db, &state.settings, &state.pii, now).await?;
     // Before settlement, so a dispute escalated now is never settled past.
     report.escalated =
         crate::disputes::escalate_due(&state.db, &state.settings, now, batch).await?;

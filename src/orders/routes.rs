@@ -9,7 +9,9 @@ use entity::{
 };
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
-use super::service::{self, Actor, CatalogOrder, ClientInfo, Idempotency, MoveDetails, Whose};
+use super::service::{
+    self, Actor, CatalogOrder, ClientInfo, Idempotency, MoveDetails, Whose, one_order,
+};
 use super::views::{
     Cancellation, NewCatalogOrder, OrderDetail, OrderFilter, OrderMove, PayRequest, PayWith, Paying,
 };
@@ -23,7 +25,7 @@ use crate::kernel::http::{Json, Page, PageQuery};
 use crate::state::AppState;
 
 // moved: re-exported for callers not yet moved
-pub use super::service::{one_order, ordering_household, require_resident, with_lines};
+pub use super::service::{ordering_household, require_resident};
 // moved: re-exported for callers not yet moved
 pub use super::views::{Order, Receiving, check_quantity, parse_intro};
 
@@ -108,7 +110,8 @@ async fn detail(
     viewer: entity::UserId,
     show_client: bool,
 ) -> ApiResult<OrderDetail> {
-    let codes = crate::pickup::service::codes_held(&state.db, state, viewer, Some(o.id)).await?;
+    let codes =
+        crate::pickup::service::codes_held(&state.db, &state.pii, viewer, Some(o.id)).await?;
     service::detail(&state.db, o, codes, show_client).await
 }
 
@@ -399,7 +402,7 @@ async fn seller_move(
     )
     .await?;
     if moved.status == OrderStatus::ReadyForPickup {
-        crate::pickup::service::order_ready(&txn, state, &moved).await?;
+        crate::pickup::service::order_ready(&txn, &state.settings, &state.pii, &moved).await?;
     }
     txn.commit().await?;
     Ok(moved)

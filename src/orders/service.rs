@@ -1,5 +1,6 @@
-//! The orders' rules: submitting ([`submit`]), reading ([`read`]), and
-//! moving an order through its state machine.
+//! The orders' rules: submitting ([`mod@submit`], with the resident's side
+//! in [`receiving`]), reading ([`read`]), and moving an order through its
+//! state machine (here).
 //!
 //! - [`advance`] is the only way an order changes status: it checks
 //!   [`OrderStatus::may_become`], applies the move with `db::transition`
