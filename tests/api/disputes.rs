@@ -516,16 +516,20 @@ async fn a_withdrawn_dispute_lets_the_order_settle_and_a_merchant_refund_ends_on
     )
     .await;
     let dispute = opened["dispute"]["id"].as_str().unwrap().to_owned();
-    let step = OrderMove {
-        status: "exception",
-        reason: "测试",
-    };
-    app.move_order(&owner, &shop, &other, &step).await;
-    let step = OrderMove {
-        status: "refunded",
-        reason: "测试",
-    };
-    app.move_order(&owner, &shop, &other, &step).await;
+    app.move_order(
+        &owner,
+        &shop,
+        &other,
+        &OrderMove::to("exception").because("测试"),
+    )
+    .await;
+    app.move_order(
+        &owner,
+        &shop,
+        &other,
+        &OrderMove::to("refunded").because("测试"),
+    )
+    .await;
     let seen = get(&app, resident, &format!("{base}/disputes/{dispute}")).await;
     assert_eq!(seen["dispute"]["status"], "resolved");
     assert_eq!(seen["dispute"]["refund_amount"], 6800);
