@@ -33,7 +33,7 @@ async fn a_payment_is_held_in_the_community_s_escrow_and_a_rejection_refunds_it_
     let community = CommunityId::from_uuid(w.community);
     let order = app
         .place_order(
-            &r,
+            r,
             w.community,
             &OrderRequest::of(&shop, &product, 2, Receiving::at(&w.point)),
         )
