@@ -9,8 +9,9 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
-use crate::support::api::OrderMove;
+use crate::support::api::{OrderMove, OrderRequest, Receiving, get};
 use crate::support::fixtures::{dispatched_order, shop, world};
+use crate::support::jobs::settle;
 use crate::support::jobs::sweep;
 use crate::support::{Session, TestApp, assert_error, spawn_app, status_and_json};
 
@@ -18,23 +19,11 @@ async fn post(app: &TestApp, who: &Session, path: &str, body: Value) -> (u16, Va
     status_and_json(app.post(path, Some(&who.access), body).await).await
 }
 
-async fn get(app: &TestApp, who: &Session, path: &str) -> Value {
-    let (status, body) = status_and_json(app.get(path, Some(&who.access)).await).await;
-    assert_eq!(status, 200, "{path}: {body}");
-    body
-}
-
 async fn the_order(app: &TestApp, id: &str) -> order::Model {
     order::Entity::find_by_id(id.parse::<OrderId>().unwrap())
         .one(&app.db)
         .await
         .unwrap()
-        .unwrap()
-}
-
-async fn settle(app: &TestApp, at: chrono::DateTime<Utc>) -> usize {
-    anjia::settlement::settle_due(&app.db, &app.state.settings.payment, at, 100)
-        .await
         .unwrap()
 }
 
@@ -94,14 +83,7 @@ async fn a_dispute_customer_service_settle_with_a_partial_refund_refunds_part_an
     );
 
     // Confirming receipt does not let the money go while the dispute is live.
-    let (status, _) = post(
-        &app,
-        resident,
-        &format!("{base}/orders/{id}/confirm"),
-        json!({}),
-    )
-    .await;
-    assert_eq!(status, 200);
+    app.confirm_receipt(resident, w.community, &id).await;
     let confirmed = the_order(&app, &id).await.confirmed_at.unwrap();
     assert_eq!(settle(&app, confirmed + Duration::days(1)).await, 0);
 
@@ -293,23 +275,9 @@ async fn only_a_taken_unsettled_order_within_the_window_can_be_disputed_and_only
     let reason = json!({ "reason": "不满意" });
 
     // Paid but not taken: cancel instead.
-    let (status, o) = post(
-        &app,
-        resident,
-        &format!("{base}/orders"),
-        json!({ "merchant_id": shop, "lines": [{ "product_id": product, "quantity": 1 }],
-                "receiving": { "fulfilment": "delivery" } }),
-    )
-    .await;
-    assert_eq!(status, 201);
-    let paid = o["id"].as_str().unwrap().to_owned();
-    post(
-        &app,
-        resident,
-        &format!("{base}/orders/{paid}/pay"),
-        json!({}),
-    )
-    .await;
+    let delivered = OrderRequest::of(&shop, &product, 1, Receiving::Delivery);
+    let paid = app.place_order(resident, w.community, &delivered).await.id;
+    app.try_pay(resident, w.community, &paid).await;
     let res = app
         .post(&open(&paid), Some(&resident.access), reason.clone())
         .await;
@@ -516,16 +484,20 @@ async fn a_withdrawn_dispute_lets_the_order_settle_and_a_merchant_refund_ends_on
     )
     .await;
     let dispute = opened["dispute"]["id"].as_str().unwrap().to_owned();
-    let step = OrderMove {
-        status: "exception",
-        reason: "测试",
-    };
-    app.move_order(&owner, &shop, &other, &step).await;
-    let step = OrderMove {
-        status: "refunded",
-        reason: "测试",
-    };
-    app.move_order(&owner, &shop, &other, &step).await;
+    app.move_order(
+        &owner,
+        &shop,
+        &other,
+        &OrderMove::to("exception").because("测试"),
+    )
+    .await;
+    app.move_order(
+        &owner,
+        &shop,
+        &other,
+        &OrderMove::to("refunded").because("测试"),
+    )
+    .await;
     let seen = get(&app, resident, &format!("{base}/disputes/{dispute}")).await;
     assert_eq!(seen["dispute"]["status"], "resolved");
     assert_eq!(seen["dispute"]["refund_amount"], 6800);

@@ -9,6 +9,7 @@ use entity::{CommunityId, Fen, HouseholdId, JournalKind, OrderId};
 use sea_orm::{ConnectionTrait, EntityTrait, Statement, TransactionTrait};
 use serde_json::json;
 
+use crate::support::api::{OrderRequest, Receiving};
 use crate::support::fixtures::shop;
 use crate::support::fixtures::world;
 use crate::support::{spawn_app, status_and_json};
@@ -30,23 +31,18 @@ async fn a_payment_is_held_in_the_community_s_escrow_and_a_rejection_refunds_it_
     let (owner, shop, product) = shop(&app, &w).await;
     let r = &w.residents[0];
     let community = CommunityId::from_uuid(w.community);
-    let (status, order) = status_and_json(
-        app.post(
-            &format!("/api/v1/communities/{}/orders", w.community),
-            Some(&r.access),
-            json!({ "merchant_id": shop, "lines": [{ "product_id": product, "quantity": 2 }],
-                    "receiving": { "fulfilment": "pickup", "pickup_point_id": w.point } }),
+    let order = app
+        .place_order(
+            r,
+            w.community,
+            &OrderRequest::of(&shop, &product, 2, Receiving::at(&w.point)),
         )
-        .await,
-    )
-    .await;
-    assert_eq!(status, 201, "{order}");
-    let id: OrderId = order["id"].as_str().unwrap().parse().unwrap();
+        .await;
+    let id: OrderId = order.id.parse().unwrap();
     assert_eq!(ledger::escrow_of(&app.db, community, id).await.unwrap(), 0);
 
     let pay = format!("/api/v1/communities/{}/orders/{id}/pay", w.community);
-    let res = app.post(&pay, Some(&r.access), json!({})).await;
-    assert_eq!(res.status(), 200);
+    app.pay(r, w.community, &order.id).await;
     assert_eq!(
         ledger::escrow_of(&app.db, community, id).await.unwrap(),
         13_600,
@@ -276,13 +272,10 @@ async fn money_kept_in_the_wallet_pays_the_next_order_and_comes_back_to_it() {
     let r = &w.residents[0];
     let orders = format!("/api/v1/communities/{}/orders", w.community);
     let order = |quantity: u32| {
-        let (app, orders, r) = (&app, orders.clone(), r.clone());
-        let body = json!({ "merchant_id": shop, "lines": [{ "product_id": product, "quantity": quantity }],
-                           "receiving": { "fulfilment": "pickup", "pickup_point_id": w.point } });
+        let (app, shop, product, w, r) = (&app, &shop, &product, &w, r.clone());
         async move {
-            let (status, o) = status_and_json(app.post(&orders, Some(&r.access), body).await).await;
-            assert_eq!(status, 201, "{o}");
-            o
+            let request = OrderRequest::of(shop, product, quantity, Receiving::at(&w.point));
+            app.place_order(&r, w.community, &request).await
         }
     };
     let first = order(2).await;

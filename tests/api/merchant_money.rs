@@ -9,7 +9,7 @@ use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::support::api::{created, get};
+use crate::support::api::{NewProduct, get};
 use crate::support::fixtures::{World, completed_order, world};
 use crate::support::jobs::settle;
 use crate::support::{Session, TestApp, migrations_after, spawn_app, status_and_json};
@@ -24,42 +24,24 @@ async fn also_in(app: &TestApp, owner: &Session, shop: &str, b: &World) {
         )
         .await;
     assert_eq!(res.status(), 201);
-    created(
-        app,
-        &b.manager,
-        &format!(
-            "/api/v1/communities/{}/merchants/{shop}/visits",
-            b.community
-        ),
-        json!({ "notes": "ok" }),
-    )
-    .await;
-    let res = app
-        .post(
-            &format!(
-                "/api/v1/communities/{}/merchants/{shop}/verify",
-                b.community
-            ),
-            Some(&b.manager.access),
-            json!({ "valid_until": (Utc::now() + Duration::days(90)).to_rfc3339() }),
-        )
+    app.visit_merchant(&b.manager, b.community, shop, "ok")
         .await;
-    assert_eq!(res.status(), 200);
+    let until = Utc::now() + Duration::days(90);
+    app.verify_merchant(&b.manager, b.community, shop, until)
+        .await;
 }
 
 /// A product of the shop's with plenty of stock.
 async fn product(app: &TestApp, owner: &Session, shop: &str) -> String {
-    created(
-        app,
-        owner,
-        &format!("/api/v1/merchants/{shop}/products"),
-        json!({ "kind": "goods", "category_id": "01960000-0000-7000-8000-000000000002",
-                "title": "福州鱼丸", "unit": "袋", "price": 1000, "stock": 100 }),
-    )
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    let fish_balls = NewProduct {
+        kind: "goods",
+        category_id: "01960000-0000-7000-8000-000000000002",
+        title: "福州鱼丸",
+        unit: "袋",
+        price: 1000,
+        stock: 100,
+    };
+    app.add_product(owner, shop, &fish_balls).await
 }
 
 fn figures(balance: &Value, community: Uuid) -> (i64, i64, i64) {

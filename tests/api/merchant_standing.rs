@@ -9,7 +9,7 @@ use entity::{CourierStatus, courier, merchant_approval, order};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
 use serde_json::{Value, json};
 
-use crate::support::api::created;
+use crate::support::api::{OrderRequest, Receiving, created};
 use crate::support::fixtures::shop;
 use crate::support::fixtures::{World, join_body, world};
 use crate::support::jobs::sweep;
@@ -53,12 +53,7 @@ async fn joined(app: &TestApp, w: &World, who: &Session, group: &Value) -> Strin
 }
 
 async fn pay(app: &TestApp, w: &World, who: &Session, order: &str) -> reqwest::Response {
-    app.post(
-        &format!("/api/v1/communities/{}/orders/{order}/pay", w.community),
-        Some(&who.access),
-        json!({}),
-    )
-    .await
+    app.try_pay(who, w.community, order).await
 }
 
 async fn catalog_order(
@@ -68,13 +63,8 @@ async fn catalog_order(
     shop: &str,
     product: &str,
 ) -> reqwest::Response {
-    app.post(
-        &format!("/api/v1/communities/{}/orders", w.community),
-        Some(&who.access),
-        json!({ "merchant_id": shop, "lines": [{ "product_id": product, "quantity": 1 }],
-                "receiving": { "fulfilment": "pickup", "pickup_point_id": w.point } }),
-    )
-    .await
+    let request = OrderRequest::of(shop, product, 1, Receiving::at(&w.point));
+    app.try_place_order(who, w.community, &request).await
 }
 
 async fn group_status(app: &TestApp, w: &World, group: &Value) -> Value {
@@ -452,17 +442,13 @@ async fn an_order_is_dispatched_only_with_the_merchant_s_own_courier_active_and_
     })
     .await;
 
-    let (status, o) = status_and_json(
-        app.post(
-            &format!("/api/v1/communities/{}/orders", w.community),
-            Some(&w.residents[0].access),
-            json!({ "merchant_id": shop, "lines": [{ "product_id": product, "quantity": 1 }],
-                    "receiving": { "fulfilment": "delivery" } }),
+    let o = app
+        .place_order(
+            &w.residents[0],
+            w.community,
+            &OrderRequest::of(&shop, &product, 1, Receiving::Delivery),
         )
-        .await,
-    )
-    .await;
-    assert_eq!(status, 201, "{o}");
+        .await;
     let id = o["id"].as_str().unwrap().to_owned();
     assert_eq!(pay(&app, &w, &w.residents[0], &id).await.status(), 200);
     let seller = |body: Value| {

@@ -4,21 +4,19 @@
 use chrono::{Duration, Utc};
 use serde_json::{Value, json};
 
-use crate::support::api::created;
+use crate::support::api::{OrderMove, OrderRequest, Receiving, created};
 use crate::support::fixtures::{World, group_buy, join, shop, world};
 use crate::support::jobs::sweep;
 use crate::support::{Session, TestApp, assert_error, spawn_app, status_and_json};
 
-async fn order(app: &TestApp, w: &World, who: &Session, body: Value) -> (u16, Value) {
-    status_and_json(
-        app.post(
-            &format!("/api/v1/communities/{}/orders", w.community),
-            Some(&who.access),
-            body,
-        )
-        .await,
-    )
-    .await
+/// `who` places an order; the status and the answer.
+async fn order(
+    app: &TestApp,
+    w: &World,
+    who: &Session,
+    request: &OrderRequest<'_>,
+) -> (u16, Value) {
+    status_and_json(app.try_place_order(who, w.community, request).await).await
 }
 
 async fn act(app: &TestApp, w: &World, who: &Session, order: &str, action: &str) -> (u16, Value) {
@@ -36,22 +34,15 @@ async fn act(app: &TestApp, w: &World, who: &Session, order: &str, action: &str)
     .await
 }
 
+/// The shop moves `order`; the status and the answer.
 async fn seller(
     app: &TestApp,
     owner: &Session,
     shop: &str,
     order: &str,
-    body: Value,
+    to: OrderMove<'_>,
 ) -> (u16, Value) {
-    status_and_json(
-        app.post(
-            &format!("/api/v1/merchants/{shop}/orders/{order}/status"),
-            Some(&owner.access),
-            body,
-        )
-        .await,
-    )
-    .await
+    status_and_json(app.try_move_order(owner, shop, order, &to).await).await
 }
 
 async fn stock(app: &TestApp, owner: &Session, shop: &str) -> i64 {
@@ -72,9 +63,8 @@ async fn a_catalog_order_goes_from_submission_to_confirmation_with_every_move_lo
     let w = world(&app, 1).await;
     let (owner, shop, product) = shop(&app, &w).await;
     let r = &w.residents[0];
-    let body = json!({ "merchant_id": shop, "lines": [{ "product_id": product, "quantity": 2 }],
-                       "receiving": { "fulfilment": "delivery" } });
-    let (status, o) = order(&app, &w, r, body).await;
+    let body = OrderRequest::of(&shop, &product, 2, Receiving::Delivery);
+    let (status, o) = order(&app, &w, r, &body).await;
     assert_eq!(status, 201, "{o}");
     assert_eq!(o["amount"], 13600, "the server's price, times two");
     assert_eq!(
@@ -85,10 +75,10 @@ async fn a_catalog_order_goes_from_submission_to_confirmation_with_every_move_lo
     let id = o["id"].as_str().unwrap().to_owned();
 
     // The merchant cannot take an unpaid order.
-    let (status, _) = seller(&app, &owner, &shop, &id, json!({ "status": "accepted" })).await;
+    let (status, _) = seller(&app, &owner, &shop, &id, OrderMove::to("accepted")).await;
     assert_eq!(status, 409);
     assert_eq!(act(&app, &w, r, &id, "pay").await.0, 200);
-    let (status, body) = seller(&app, &owner, &shop, &id, json!({ "status": "accepted" })).await;
+    let (status, body) = seller(&app, &owner, &shop, &id, OrderMove::to("accepted")).await;
     assert_eq!(
         (status, &body["status"]),
         (200, &json!("accepted")),
@@ -99,18 +89,11 @@ async fn a_catalog_order_goes_from_submission_to_confirmation_with_every_move_lo
     let (status, body) = act(&app, &w, r, &id, "cancel").await;
     assert_eq!((status, &body["code"]), (409, &json!("invalid_transition")));
     // A pickup step makes no sense for a delivery.
-    let (status, _) = seller(&app, &owner, &shop, &id, json!({ "status": "preparing" })).await;
+    let (status, _) = seller(&app, &owner, &shop, &id, OrderMove::to("preparing")).await;
     assert_eq!(status, 200);
-    let (status, body) = seller(
-        &app,
-        &owner,
-        &shop,
-        &id,
-        json!({ "status": "ready_for_pickup" }),
-    )
-    .await;
+    let (status, body) = seller(&app, &owner, &shop, &id, OrderMove::to("ready_for_pickup")).await;
     assert_eq!((status, &body["code"]), (422, &json!("validation_failed")));
-    let (status, body) = seller(&app, &owner, &shop, &id, json!({ "status": "dispatched" })).await;
+    let (status, body) = seller(&app, &owner, &shop, &id, OrderMove::to("dispatched")).await;
     assert_eq!(status, 200, "{body}");
     let (status, body) = act(&app, &w, r, &id, "confirm").await;
     assert_eq!(
@@ -160,22 +143,19 @@ async fn rejections_cancellations_and_exceptions_give_the_money_and_stock_back()
     let w = world(&app, 1).await;
     let (owner, shop, product) = shop(&app, &w).await;
     let r = &w.residents[0];
-    let body = |q: u32| {
-        json!({ "merchant_id": shop, "lines": [{ "product_id": product, "quantity": q }],
-                "receiving": { "fulfilment": "pickup", "pickup_point_id": w.point } })
-    };
+    let body = |q: u32| OrderRequest::of(&shop, &product, q, Receiving::at(&w.point));
     // Rejected with a reason: refunded, stock back.
-    let (_, a) = order(&app, &w, r, body(3)).await;
+    let (_, a) = order(&app, &w, r, &body(3)).await;
     let a = a["id"].as_str().unwrap().to_owned();
     act(&app, &w, r, &a, "pay").await;
-    let (status, _) = seller(&app, &owner, &shop, &a, json!({ "status": "rejected" })).await;
+    let (status, _) = seller(&app, &owner, &shop, &a, OrderMove::to("rejected")).await;
     assert_eq!(status, 422, "a reason is required");
     let (status, body_a) = seller(
         &app,
         &owner,
         &shop,
         &a,
-        json!({ "status": "rejected", "reason": "今日缺货" }),
+        OrderMove::to("rejected").because("今日缺货"),
     )
     .await;
     assert_eq!(
@@ -185,22 +165,22 @@ async fn rejections_cancellations_and_exceptions_give_the_money_and_stock_back()
     );
     assert_eq!(stock(&app, &owner, &shop).await, 10);
     // Cancelled by the resident before acceptance: refunded.
-    let (_, b) = order(&app, &w, r, body(1)).await;
+    let (_, b) = order(&app, &w, r, &body(1)).await;
     let b = b["id"].as_str().unwrap().to_owned();
     act(&app, &w, r, &b, "pay").await;
     let (status, _) = act(&app, &w, r, &b, "cancel").await;
     assert_eq!(status, 200);
     // An exception, resolved by a refund.
-    let (_, c) = order(&app, &w, r, body(1)).await;
+    let (_, c) = order(&app, &w, r, &body(1)).await;
     let c = c["id"].as_str().unwrap().to_owned();
     act(&app, &w, r, &c, "pay").await;
-    seller(&app, &owner, &shop, &c, json!({ "status": "accepted" })).await;
+    seller(&app, &owner, &shop, &c, OrderMove::to("accepted")).await;
     let (status, _) = seller(
         &app,
         &owner,
         &shop,
         &c,
-        json!({ "status": "refunded", "reason": "x" }),
+        OrderMove::to("refunded").because("x"),
     )
     .await;
     assert_eq!(status, 409, "only exceptions are refunded by the seller");
@@ -209,7 +189,7 @@ async fn rejections_cancellations_and_exceptions_give_the_money_and_stock_back()
         &owner,
         &shop,
         &c,
-        json!({ "status": "exception", "reason": "运输途中损坏" }),
+        OrderMove::to("exception").because("运输途中损坏"),
     )
     .await;
     assert_eq!(status, 200);
@@ -218,7 +198,7 @@ async fn rejections_cancellations_and_exceptions_give_the_money_and_stock_back()
         &owner,
         &shop,
         &c,
-        json!({ "status": "refunded", "reason": "损坏退款" }),
+        OrderMove::to("refunded").because("损坏退款"),
     )
     .await;
     assert_eq!(
@@ -237,15 +217,15 @@ async fn rejections_cancellations_and_exceptions_give_the_money_and_stock_back()
         &owner,
         &shop,
         &a,
-        json!({ "status": "rejected", "reason": "again" }),
+        OrderMove::to("rejected").because("again"),
     )
     .await;
     assert_eq!(status, 409);
     // Orders need stock, a selling merchant, and a verified resident.
-    let (status, refused) = order(&app, &w, r, body(11)).await;
+    let (status, refused) = order(&app, &w, r, &body(11)).await;
     assert_eq!((status, &refused["code"]), (409, &json!("sold_out")));
     let stranger = app.resident().await;
-    let (status, _) = order(&app, &w, &stranger, body(1)).await;
+    let (status, _) = order(&app, &w, &stranger, &body(1)).await;
     assert_eq!(status, 404);
 }
 
@@ -280,14 +260,13 @@ async fn delivered_orders_confirm_themselves_after_the_configured_days() {
         &app,
         &w,
         r,
-        json!({ "merchant_id": shop, "lines": [{ "product_id": product, "quantity": 1 }],
-                "receiving": { "fulfilment": "delivery" } }),
+        &OrderRequest::of(&shop, &product, 1, Receiving::Delivery),
     )
     .await;
     let id = o["id"].as_str().unwrap().to_owned();
     act(&app, &w, r, &id, "pay").await;
     for s in ["accepted", "preparing", "dispatched", "delivered"] {
-        let (status, body) = seller(&app, &owner, &shop, &id, json!({ "status": s })).await;
+        let (status, body) = seller(&app, &owner, &shop, &id, OrderMove::to(s)).await;
         assert_eq!(status, 200, "{s}: {body}");
     }
     let report = sweep(&app, Utc::now() + Duration::days(6)).await;
@@ -334,15 +313,14 @@ async fn pickup_slots_collectors_reminders_and_the_message_board() {
     assert_eq!(slots.as_array().unwrap().len(), 12);
     let slot = slots[0]["id"].as_str().unwrap().to_owned();
 
-    let body = json!({ "merchant_id": shop, "lines": [{ "product_id": product, "quantity": 1 }],
-                       "receiving": { "fulfilment": "pickup", "pickup_point_id": w.point } });
+    let body = OrderRequest::of(&shop, &product, 1, Receiving::at(&w.point));
     let mut ids = Vec::new();
     for who in [r, neighbour] {
-        let (_, o) = order(&app, &w, who, body.clone()).await;
+        let (_, o) = order(&app, &w, who, &body).await;
         let id = o["id"].as_str().unwrap().to_owned();
         act(&app, &w, who, &id, "pay").await;
         for s in ["accepted", "preparing", "ready_for_pickup"] {
-            let (status, b) = seller(&app, &owner, &shop, &id, json!({ "status": s })).await;
+            let (status, b) = seller(&app, &owner, &shop, &id, OrderMove::to(s)).await;
             assert_eq!(status, 200, "{b}");
         }
         ids.push(id);

@@ -107,6 +107,15 @@ pub enum Receiving<'a> {
     Delivery,
 }
 
+impl<'a> Receiving<'a> {
+    /// Collected at `point`.
+    pub fn at(point: &'a str) -> Self {
+        Self::Pickup {
+            pickup_point_id: point,
+        }
+    }
+}
+
 /// So many of one product.
 #[derive(Clone, Copy, Debug, Serialize)]
 pub struct Line<'a> {
@@ -161,9 +170,7 @@ impl<'a> JoinRequest<'a> {
                 item_id: group.first_item(),
                 quantity,
             }],
-            receiving: Receiving::Pickup {
-                pickup_point_id: point,
-            },
+            receiving: Receiving::at(point),
             intro: None,
         }
     }
@@ -198,7 +205,26 @@ pub struct NewProduct<'a> {
 #[derive(Clone, Copy, Debug, Serialize)]
 pub struct OrderMove<'a> {
     pub status: &'a str,
-    pub reason: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'a str>,
+}
+
+impl<'a> OrderMove<'a> {
+    /// To `status`, with no reason given.
+    pub fn to(status: &'a str) -> Self {
+        Self {
+            status,
+            reason: None,
+        }
+    }
+
+    /// The same move, with `reason` given.
+    pub fn because(self, reason: &'a str) -> Self {
+        Self {
+            reason: Some(reason),
+            ..self
+        }
+    }
 }
 
 /// `POST /communities/{id}/group-buys/{id}/status`: the organiser moves a

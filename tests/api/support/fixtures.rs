@@ -148,11 +148,8 @@ pub async fn dispatched_order(
     let id = app.place_order(r, w.community, &request).await.id;
     app.pay(r, w.community, &id).await;
     for status in ["accepted", "preparing", "dispatched"] {
-        let step = OrderMove {
-            status,
-            reason: "测试",
-        };
-        app.move_order(owner, shop, &id, &step).await;
+        app.move_order(owner, shop, &id, &OrderMove::to(status).because("测试"))
+            .await;
     }
     id
 }
@@ -201,10 +198,7 @@ pub async fn pending_order(fake: &Fake) -> Pending {
     .insert(&app.db)
     .await
     .unwrap();
-    let pickup = Receiving::Pickup {
-        pickup_point_id: &w.point,
-    };
-    let request = OrderRequest::of(&shop, &product, 2, pickup);
+    let request = OrderRequest::of(&shop, &product, 2, Receiving::at(&w.point));
     let id = app.place_order(&r, w.community, &request).await.id;
     let model = order::Entity::find_by_id(id.parse::<entity::OrderId>().unwrap())
         .one(&app.db)

@@ -13,6 +13,7 @@ use sha1::Digest;
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, ResponseTemplate};
 
+use crate::support::api::{OrderRequest, Receiving};
 use crate::support::fakes::wechat_pay::{
     API_V3_KEY, APP_ID, Fake, MCH_ID, PUBLIC_KEY_ID, instance, keys, transaction,
 };
@@ -94,17 +95,13 @@ async fn paid_by_wechat(
 
 async fn another_order(fake: &Fake, p: &crate::support::fixtures::Pending) -> String {
     let app = &fake.app;
-    let (status, o) = status_and_json(
-        app.post(
-            &format!("/api/v1/communities/{}/orders", p.w.community),
-            Some(&p.resident.access),
-            json!({ "merchant_id": p.shop, "lines": [{ "product_id": p.product, "quantity": 2 }],
-                    "receiving": { "fulfilment": "pickup", "pickup_point_id": p.w.point } }),
+    let o = app
+        .place_order(
+            &p.resident,
+            p.w.community,
+            &OrderRequest::of(&p.shop, &p.product, 2, Receiving::at(&p.w.point)),
         )
-        .await,
-    )
-    .await;
-    assert_eq!(status, 201, "{o}");
+        .await;
     o["order_no"].as_str().unwrap().to_owned()
 }
 

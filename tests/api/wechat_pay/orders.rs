@@ -13,6 +13,7 @@ use wiremock::Mock;
 use wiremock::matchers::{method, path};
 
 use super::{entries, status_of};
+use crate::support::api::{OrderRequest, Receiving};
 use crate::support::fakes::wechat_pay::{APP_ID, Headers, fake_pay, transaction};
 use crate::support::fixtures::{Pending, pending_order, shop, world};
 use crate::support::status_and_json;
@@ -38,16 +39,7 @@ async fn a_resident_pays_through_wechat_pay_and_only_a_genuine_notification_pays
         .expect(1)
         .mount(&app.fake_wechat)
         .await;
-    let (status, paying) = status_and_json(
-        app.post(
-            &format!("/api/v1/communities/{}/orders/{id}/pay", w.community),
-            Some(&r.access),
-            json!({}),
-        )
-        .await,
-    )
-    .await;
-    assert_eq!(status, 200, "{paying}");
+    let paying = app.pay(&r, w.community, &id).await;
     assert_eq!(
         paying["status"], "pending_payment",
         "paid only by the notification"
@@ -311,27 +303,9 @@ async fn a_resident_without_a_mini_program_sign_in_is_told_how_to_pay() {
     let w = world(app, 1).await;
     let (_, shop, product) = shop(app, &w).await;
     let r = &w.residents[0];
-    let (_, o) = status_and_json(
-        app.post(
-            &format!("/api/v1/communities/{}/orders", w.community),
-            Some(&r.access),
-            json!({ "merchant_id": shop, "lines": [{ "product_id": product, "quantity": 1 }],
-                    "receiving": { "fulfilment": "pickup", "pickup_point_id": w.point } }),
-        )
-        .await,
-    )
-    .await;
-    let res = app
-        .post(
-            &format!(
-                "/api/v1/communities/{}/orders/{}/pay",
-                w.community,
-                o["id"].as_str().unwrap()
-            ),
-            Some(&r.access),
-            json!({}),
-        )
-        .await;
+    let request = OrderRequest::of(&shop, &product, 1, Receiving::at(&w.point));
+    let (_, o) = status_and_json(app.try_place_order(r, w.community, &request).await).await;
+    let res = app.try_pay(r, w.community, o["id"].as_str().unwrap()).await;
     crate::support::assert_error(res, 409, "payment_unavailable").await;
     assert!(
         app.fake_wechat
@@ -355,14 +329,7 @@ async fn reconciliation_finds_a_lost_notification_and_closes_an_expired_order_at
     let mut prepaid = Vec::new();
     for _ in 0..2 {
         let p = pending_order(&fake).await;
-        let res = app
-            .post(
-                &format!("/api/v1/communities/{}/orders/{}/pay", p.w.community, p.id),
-                Some(&p.resident.access),
-                json!({}),
-            )
-            .await;
-        assert_eq!(res.status(), 200);
+        app.pay(&p.resident, p.w.community, &p.id).await;
         prepaid.push(p.order);
     }
     let (lost, abandoned) = (&prepaid[0], &prepaid[1]);

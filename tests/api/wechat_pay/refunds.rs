@@ -12,6 +12,7 @@ use wiremock::Mock;
 use wiremock::matchers::{method, path};
 
 use super::entries;
+use crate::support::api::OrderMove;
 use crate::support::fakes::wechat_pay::{API_V3_KEY, MCH_ID, instance, keys, transaction};
 use crate::support::fixtures::pending_order;
 use crate::support::{TestDb, status_and_json};
@@ -30,18 +31,11 @@ async fn a_refund_decided_before_a_crash_is_sent_after_restart_and_completes_on_
         .send(&paid, &first.signed(&paid, chrono::Utc::now().timestamp()))
         .await;
     assert_eq!(status, 204);
-    let (status, body) = status_and_json(
-        first
-            .app
-            .post(
-                &format!("/api/v1/merchants/{}/orders/{}/status", p.shop, p.id),
-                Some(&p.seller.access),
-                json!({ "status": "rejected", "reason": "今日缺货" }),
-            )
-            .await,
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
+    let out_of_stock = OrderMove::to("rejected").because("今日缺货");
+    first
+        .app
+        .move_order(&p.seller, &p.shop, &p.id, &out_of_stock)
+        .await;
     let decided = refund::Entity::find().all(&first.app.db).await.unwrap();
     assert_eq!(decided.len(), 1);
     assert_eq!(decided[0].status, RefundStatus::Pending);
@@ -176,14 +170,8 @@ async fn a_dispute_settled_with_a_partial_refund_is_refunded_through_wechat_pay_
         .await;
     assert_eq!(status, 204);
     for step in ["accepted", "preparing", "ready_for_pickup"] {
-        let res = app
-            .post(
-                &format!("/api/v1/merchants/{}/orders/{}/status", p.shop, p.id),
-                Some(&p.seller.access),
-                json!({ "status": step }),
-            )
+        app.move_order(&p.seller, &p.shop, &p.id, &OrderMove::to(step))
             .await;
-        assert_eq!(res.status(), 200, "{step}");
     }
 
     // The resident asks for everything back; the merchant offers 50.00;
@@ -295,14 +283,8 @@ async fn money_of_a_dispute_refund_wechat_pay_could_not_make_is_held_until_finan
         .await;
     assert_eq!(status, 204);
     for step in ["accepted", "preparing", "ready_for_pickup"] {
-        let res = app
-            .post(
-                &format!("/api/v1/merchants/{}/orders/{}/status", p.shop, p.id),
-                Some(&p.seller.access),
-                json!({ "status": step }),
-            )
+        app.move_order(&p.seller, &p.shop, &p.id, &OrderMove::to(step))
             .await;
-        assert_eq!(res.status(), 200, "{step}");
     }
     let (status, opened) = status_and_json(
         app.post(
