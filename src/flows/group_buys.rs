@@ -19,62 +19,67 @@ use crate::group_buys::views::{GroupBuy, GroupBuyMove};
 use crate::kernel::db::{begin_write, claim_ids};
 use crate::kernel::error::ApiResult;
 use crate::orders::service::{Actor, MoveDetails, orders_of_group};
-use crate::state::AppState;
+use crate::pii::PiiCipher;
 
 use super::orders::advance;
 
 /// A merchant moves one of its group buys.
 pub async fn merchant_move(
-    state: &AppState,
+    db: &DatabaseConnection,
+    settings: &Settings,
+    pii: &PiiCipher,
     merchant: MerchantId,
     id: GroupBuyId,
     body: GroupBuyMove,
     actor: Actor,
 ) -> ApiResult<GroupBuy> {
-    let g = group_buys::merchant_group(&state.db, merchant, id).await?;
-    group_buys::check_merchant_move(&state.db, &g, body.status).await?;
-    organiser_move(state, g, body, actor).await
+    let g = group_buys::merchant_group(db, merchant, id).await?;
+    group_buys::check_merchant_move(db, &g, body.status).await?;
+    organiser_move(db, settings, pii, g, body, actor).await
 }
 
 /// The property moves a group buy of its community: its own, or a
 /// merchant's it cancels or resumes.
 pub async fn property_move(
-    state: &AppState,
+    db: &DatabaseConnection,
+    settings: &Settings,
+    pii: &PiiCipher,
     viewer: Viewer,
     id: GroupBuyId,
     body: GroupBuyMove,
     actor: Actor,
 ) -> ApiResult<GroupBuy> {
-    let g = group_buys::group_here(&state.db, viewer, id).await?;
+    let g = group_buys::group_here(db, viewer, id).await?;
     group_buys::check_property_move(&g, body.status)?;
-    organiser_move(state, g, body, actor).await
+    organiser_move(db, settings, pii, g, body, actor).await
 }
 
 /// Moves `g` as its organiser asks, with its orders, in one transaction; a
 /// group buy called off has its orders refunded at once (the sweeper
 /// finishes whatever this leaves).
 async fn organiser_move(
-    state: &AppState,
+    db: &DatabaseConnection,
+    settings: &Settings,
+    pii: &PiiCipher,
     g: group_buy::Model,
     body: GroupBuyMove,
     actor: Actor,
 ) -> ApiResult<GroupBuy> {
     let asked = body.parse()?;
     group_buys::refuse_late_opening(&g, &asked)?;
-    let settings = &state.settings;
-    let txn = begin_write(&state.db).await?;
+    let txn = begin_write(db).await?;
     let moved = if g.status == GroupBuyStatus::Paused && asked.to() == GroupBuyStatus::Open {
         group_buys::resume(&txn, settings, &g).await?
     } else {
         let moved = group_buys::move_group(&txn, settings, &g, &asked).await?;
-        move_orders(&txn, state, &moved, actor).await?;
+        move_orders(&txn, settings, pii, &moved, actor).await?;
         moved
     };
     txn.commit().await?;
     if moved.status.refunds_orders() {
-        while settle_called_off(&state.db, settings, settings.jobs.batch_size).await? > 0 {}
+        while settle_called_off(db, settings, settings.jobs.batch_size).await? > 0 {}
     }
-    group_buys::view(&state.db, moved).await
+    group_buys::view(db, moved).await
 }
 
 /// The orders' moves that follow the group buy's: fulfilling accepts the
@@ -82,11 +87,11 @@ async fn organiser_move(
 /// the pickup point or on the road. None of these lets go of paid money.
 async fn move_orders<C: ConnectionTrait>(
     txn: &C,
-    state: &AppState,
+    settings: &Settings,
+    pii: &PiiCipher,
     group: &group_buy::Model,
     actor: Actor,
 ) -> ApiResult<()> {
-    let settings = &state.settings;
     match group.status {
         GroupBuyStatus::Fulfilling => {
             for o in orders_of_group(txn, group.id, &[OrderStatus::Paid], None).await? {
@@ -118,7 +123,7 @@ async fn move_orders<C: ConnectionTrait>(
                 };
                 let moved = advance(txn, settings, &o, to, actor, MoveDetails::default()).await?;
                 if to == OrderStatus::ReadyForPickup {
-                    crate::pickup::service::order_ready(txn, state, &moved).await?;
+                    crate::pickup::service::order_ready(txn, settings, pii, &moved).await?;
                 }
             }
         }

@@ -150,8 +150,16 @@ pub async fn merchant_move(
     body: Json<GroupBuyMove>,
 ) -> ApiResult<web::Json<GroupBuy>> {
     let actor = Actor::merchant(caller.user.id);
-    let moved =
-        flows::merchant_move(&state, scope.merchant.id, path.1, body.into_inner(), actor).await?;
+    let moved = flows::merchant_move(
+        &state.db,
+        &state.settings,
+        &state.pii,
+        scope.merchant.id,
+        path.1,
+        body.into_inner(),
+        actor,
+    )
+    .await?;
     Ok(web::Json(moved))
 }
 
@@ -168,8 +176,16 @@ pub async fn property_move(
     body: Json<GroupBuyMove>,
 ) -> ApiResult<web::Json<GroupBuy>> {
     let actor = Actor::staff(caller.user.id);
-    let moved =
-        flows::property_move(&state, viewer(&scope), path.1, body.into_inner(), actor).await?;
+    let moved = flows::property_move(
+        &state.db,
+        &state.settings,
+        &state.pii,
+        viewer(&scope),
+        path.1,
+        body.into_inner(),
+        actor,
+    )
+    .await?;
     Ok(web::Json(moved))
 }
 
