@@ -46,7 +46,7 @@ pub async fn open(
     path: web::Path<(CommunityId, OrderId)>,
     body: Json<NewDispute>,
 ) -> ApiResult<HttpResponse> {
-    let o = crate::orders::routes::own_order(&state, &scope, path.1).await?;
+    let o = crate::orders::service::own_order(&state.db, &scope, path.1).await?;
     let opening = body.into_inner().parse()?;
     let d = service::open(&state.db, &state.settings, o.id, caller.user.id, opening).await?;
     Ok(HttpResponse::Created().json(detail(&state, d).await?))
@@ -102,7 +102,7 @@ pub async fn reply(
     path: web::Path<(CommunityId, DisputeId)>,
     body: Json<ResidentReply>,
 ) -> ApiResult<web::Json<DisputeDetail>> {
-    crate::orders::routes::require_resident(&scope)?;
+    crate::orders::service::require_resident(&scope)?;
     let d = service::visible(&state.db, scope.id(), path.1, |d| {
         scope.membership(d.household_id).is_some()
     })

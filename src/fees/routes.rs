@@ -192,7 +192,7 @@ pub async fn pay(
     path: web::Path<(CommunityId, FeeBillId)>,
     body: Json<FeePay>,
 ) -> ApiResult<web::Json<FeePaying>> {
-    crate::orders::routes::require_resident(&scope)?;
+    crate::orders::service::require_resident(&scope)?;
     let bill = fee_bill::Entity::find_by_id(path.1)
         .filter(fee_bill::Column::CommunityId.eq(scope.id()))
         .one(&state.db)

@@ -12,9 +12,11 @@ use super::views::{
 use crate::auth::{Caller, CommunityScope, MerchantScope};
 use crate::flows::group_buys as flows;
 use crate::kernel::error::{ApiResult, ErrorBody};
+use crate::kernel::http::created_or_replayed;
 use crate::kernel::http::{Json, Page, PageQuery};
-use crate::orders::routes::{Order, created, ordering_household, parse_intro, resolve_receiving};
 use crate::orders::service::{Actor, ClientInfo, Idempotency};
+use crate::orders::service::{ordering_household, resolve_receiving};
+use crate::orders::views::{Order, parse_intro};
 use crate::state::AppState;
 
 /// Who is looking: staff (and operator admins) see drafts too.
@@ -211,8 +213,8 @@ pub async fn join(
     let idem = Idempotency::from_request(&req, &serde_json::to_value(&body).unwrap_or_default())?;
     let household = ordering_household(&scope, body.household_id)?;
     let joining = service::joining(&state.db, viewer(&scope), path.1, &body).await?;
-    let (point, address, remark, delivery_time) = resolve_receiving(
-        &state,
+    let reception = resolve_receiving(
+        &state.db,
         scope.id(),
         household,
         &body.receiving,
@@ -224,17 +226,17 @@ pub async fn join(
         user: caller.user.id,
         household,
         fulfilment: body.receiving.fulfilment,
-        pickup_point: point,
-        address,
-        address_remark: remark,
-        delivery_time,
+        pickup_point: reception.pickup_point_id,
+        address: reception.address,
+        address_remark: reception.address_remark,
+        delivery_time: reception.delivery_time,
         intro: parse_intro(body.intro.as_deref())?,
         client: ClientInfo::from_request(&req, &state.settings),
         idempotency: idem,
     };
-    Ok(created(
-        service::join(&state.db, &state.settings, joining, order).await?,
-    ))
+    let submitted = service::join(&state.db, &state.settings, joining, order).await?;
+    let answer = Order::new(submitted.order, submitted.lines);
+    Ok(created_or_replayed(answer, submitted.replayed))
 }
 
 /// These routes, each with its access rule (`crate::routes` merges every

@@ -3,17 +3,15 @@
 //! merchants list them.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::{DateTime, Utc};
-use entity::{
-    CommunityId, HouseholdId, MerchantId, OrderId, OrderStatus, PaymentMethod, PickupPointId, order,
-};
+use entity::{CommunityId, MerchantId, OrderId, OrderStatus, PaymentMethod, order};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::service::{
     self, Actor, CatalogOrder, ClientInfo, Idempotency, MoveDetails, Whose, one_order,
 };
 use super::views::{
-    Cancellation, NewCatalogOrder, OrderDetail, OrderFilter, OrderMove, PayRequest, PayWith, Paying,
+    Cancellation, NewCatalogOrder, Order, OrderDetail, OrderFilter, OrderMove, PayRequest, PayWith,
+    Paying,
 };
 use crate::auth::{Caller, CommunityScope, MerchantScope};
 use crate::config::Settings;
@@ -23,11 +21,6 @@ use crate::kernel::db::begin_write;
 use crate::kernel::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
 use crate::kernel::http::{Json, Page, PageQuery};
 use crate::state::AppState;
-
-// moved: re-exported for callers not yet moved
-pub use super::service::{ordering_household, require_resident};
-// moved: re-exported for callers not yet moved
-pub use super::views::{Order, Receiving, check_quantity, parse_intro};
 
 // ---------------------------------------------------------------- the request
 
@@ -70,39 +63,6 @@ pub async fn own_order(
     service::own_order(&state.db, scope, id).await
 }
 
-// moved: kept for callers not yet moved (the rule is `service::resolve_receiving`)
-/// Checks how the order is to be received; returns (point, address,
-/// remark, delivery time).
-pub async fn resolve_receiving(
-    state: &AppState,
-    community: CommunityId,
-    household: HouseholdId,
-    r: &Receiving,
-    points_offered: Option<&[PickupPointId]>,
-    door_delivery: bool,
-) -> ApiResult<(
-    Option<PickupPointId>,
-    String,
-    Option<String>,
-    Option<DateTime<Utc>>,
-)> {
-    let r = service::resolve_receiving(
-        &state.db,
-        community,
-        household,
-        r,
-        points_offered,
-        door_delivery,
-    )
-    .await?;
-    Ok((
-        r.pickup_point_id,
-        r.address,
-        r.address_remark,
-        r.delivery_time,
-    ))
-}
-
 /// The order with its history, and the pickup codes `viewer` holds for it.
 async fn detail(
     state: &AppState,
@@ -121,13 +81,7 @@ async fn detail(
 /// re-read): 201, or 200 with `Idempotent-Replayed` for a replayed key.
 pub fn created(submitted: service::Submitted) -> HttpResponse {
     let order = Order::new(submitted.order, submitted.lines);
-    if submitted.replayed {
-        HttpResponse::Ok()
-            .insert_header(("Idempotent-Replayed", "true"))
-            .json(order)
-    } else {
-        HttpResponse::Created().json(order)
-    }
+    crate::kernel::http::created_or_replayed(order, submitted.replayed)
 }
 
 /// Order from a merchant's catalog (prices are the server's). Send an

@@ -16,8 +16,8 @@ use crate::config::Settings;
 use crate::group_buys::views::JoinGroupBuy;
 use crate::kernel::clock;
 use crate::kernel::error::{ApiError, ApiResult, ErrorCode};
-use crate::orders::routes::check_quantity;
 use crate::orders::service::{self, ClientInfo, Idempotency, LineSpec, NewOrder, Submitted};
+use crate::orders::views::check_quantity;
 
 /// A join checked against its group buy: the lines to order, and where
 /// the group buy may be received.

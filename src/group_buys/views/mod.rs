@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::kernel::error::{ApiError, ApiResult};
-use crate::orders::routes::Receiving;
+use crate::orders::views::Receiving;
 
 mod plan;
 

@@ -14,9 +14,21 @@ pub use json::{BodyLimit, Json, declared_length, read_limited};
 pub struct UploadLimit(pub usize);
 pub use pagination::{Page, PageQuery, PageRequest};
 
-use actix_web::{HttpRequest, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::kernel::error::{ApiError, ErrorCode};
+
+/// `201 Created` with `body`, or `200 OK` marked `Idempotent-Replayed` when
+/// the request repeated an `Idempotency-Key` already answered.
+pub fn created_or_replayed<T: serde::Serialize>(body: T, replayed: bool) -> HttpResponse {
+    if replayed {
+        HttpResponse::Ok()
+            .insert_header(("Idempotent-Replayed", "true"))
+            .json(body)
+    } else {
+        HttpResponse::Created().json(body)
+    }
+}
 
 /// Reads a `text/csv` request body (at most the upload limit); other
 /// content types are refused with `415`.
