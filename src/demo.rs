@@ -170,7 +170,7 @@ async fn seed_merchant(
     let (shop, approvals) = merchants::create(
         txn,
         pii,
-        merchants::NewMerchant {
+        crate::merchant::views::NewMerchant {
             shop_name: "郑记鲜果".to_owned(),
             business_scope: "水果、蔬菜零售，本地农产品团购".to_owned(),
             categories: vec!["食".to_owned()],

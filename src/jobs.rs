@@ -113,7 +113,7 @@ pub async fn sweep(state: &AppState, now: DateTime<Utc>) -> ApiResult<SweepRepor
         crate::pickup::service::send_reminders(&state.db, &state.settings, &state.pii, now).await?;
     // Before settlement, so a dispute escalated now is never settled past.
     report.escalated =
-        crate::disputes::escalate_due(&state.db, &state.settings, now, batch).await?;
+        crate::disputes::service::escalate_due(&state.db, &state.settings, now, batch).await?;
     report.settled_to_merchants = crate::settlement::settle_due(
         &state.db,
         &state.settings.payment,

@@ -15,9 +15,6 @@ use crate::kernel::error::{ApiResult, ErrorBody};
 use crate::kernel::http::{Json, Page, PageQuery, csv_response};
 use crate::state::AppState;
 
-// moved: re-exported for callers not yet moved
-pub use super::service::visible_courier;
-
 // ---------------------------------------------------------------- companies
 
 /// Register a third-party delivery company.

@@ -25,6 +25,3 @@
 pub mod routes;
 pub mod service;
 pub mod views;
-
-// moved: re-exported for callers not yet moved
-pub use service::{escalate_due, order_refunded};

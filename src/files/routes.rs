@@ -6,16 +6,13 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use entity::{CommunityId, FileId, MerchantId};
 
 use super::service;
-use super::views::{AttachDocument, ClaimedType, MerchantDocument, SignedQuery, StoredFile};
+use super::views::{
+    AttachDocument, ClaimedType, DownloadLink, MerchantDocument, SignedQuery, StoredFile,
+};
 use crate::auth::{Caller, CommunityScope, MerchantScope};
 use crate::kernel::error::{ApiResult, ErrorBody};
 use crate::kernel::http::{Json, UploadLimit, declared_length, read_limited};
 use crate::state::AppState;
-
-// moved: re-exported for callers not yet moved
-pub use super::service::{own_image, signed_link};
-// moved: re-exported for callers not yet moved
-pub use super::views::DownloadLink;
 
 /// Upload a file: the raw bytes as the body, with its `Content-Type`
 /// (`image/jpeg`, `image/png`, `image/webp` or `application/pdf`). The type

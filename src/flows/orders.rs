@@ -53,7 +53,7 @@ pub async fn advance<C: ConnectionTrait>(
     )
     .await?;
     // A dispute of it has nothing left to decide.
-    disputes::order_refunded(db, &next, actor, rest).await?;
+    disputes::service::order_refunded(db, &next, actor, rest).await?;
     orders::announce(db, settings, order, to, &details).await?;
     Ok(next)
 }

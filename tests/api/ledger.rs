@@ -650,7 +650,7 @@ async fn three_thousand_random_operations_keep_every_ledger_invariant() {
             // Every fifth day, disputes left alone (opened in real time, so
             // judged from now) go to customer service.
             if (clock - started).num_days() % 5 == 0 {
-                anjia::disputes::escalate_due(
+                anjia::disputes::service::escalate_due(
                     &app.db,
                     &app.state.settings,
                     Utc::now() + chrono::Duration::days(4),

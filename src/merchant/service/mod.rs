@@ -29,8 +29,6 @@ pub mod profile;
 pub mod staff;
 
 pub use profile::{add_staff_row, create};
-// moved: re-exported for callers not yet moved
-pub use super::views::NewMerchant;
 
 /// What can happen to a merchant's standing in a community.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, ToSchema)]
