@@ -280,3 +280,97 @@ fn only_the_flows_make_the_bare_moves() {
         }
     }
 }
+
+/// The top-level folders (and files) of `src/` whose handlers sit in their
+/// own `routes.rs`: `src/<capability>/…`.
+fn folder(file: &str) -> &str {
+    let rest = file.trim_start_matches("src/");
+    rest.split_once('/').map_or(rest, |(f, _)| f)
+}
+
+fn source(file: &str) -> String {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(root.join(file)).unwrap();
+    text.split("#[cfg(test)]").next().unwrap_or_default().to_owned()
+}
+
+fn is_routes(file: &str) -> bool {
+    file.ends_with("/routes.rs") || file.contains("/routes/")
+}
+
+/// The files above the capabilities, or the web's own plumbing, which may
+/// name actix and the application state.
+const WEB: &[&str] = &[
+    "src/routes.rs",
+    "src/startup.rs",
+    "src/jobs.rs",
+    "src/cli.rs",
+    "src/demo.rs",
+    "src/main.rs",
+    "src/state.rs",
+    "src/health.rs",
+    "src/openapi.rs",
+    "src/telemetry.rs",
+    "src/rate_limit.rs",
+];
+
+#[test]
+fn every_handler_lives_in_a_routes_file() {
+    for (file, _) in imports() {
+        if WEB.contains(&file.as_str()) || is_routes(&file) {
+            continue;
+        }
+        assert!(
+            !source(&file).contains("#[utoipa::path"),
+            "{file} holds a handler: handlers live in routes.rs"
+        );
+    }
+}
+
+#[test]
+fn no_handler_imports_another_capabilitys_routes() {
+    for (file, named) in imports() {
+        if !is_routes(&file) || file == "src/routes.rs" {
+            continue;
+        }
+        for n in named {
+            assert!(
+                !is_routes(&n) || folder(&n) == folder(&file),
+                "{file} imports the handlers of {n}"
+            );
+        }
+    }
+}
+
+/// Services hold the rules: they take settings, clients and connections,
+/// never the web's types or the whole application state.
+#[test]
+fn services_know_nothing_of_the_web() {
+    for (file, _) in imports() {
+        if WEB.contains(&file.as_str())
+            || is_routes(&file)
+            || file.starts_with("src/kernel/http/")
+            || file == "src/kernel/error.rs"
+            || file == "src/auth/access.rs"
+            || file == "src/auth/table.rs"
+        {
+            continue;
+        }
+        let code = source(&file);
+        for web in ["actix_web", "AppState", "HttpRequest", "HttpResponse"] {
+            assert!(!code.contains(web), "{file} names {web}");
+        }
+    }
+}
+
+#[test]
+fn no_file_of_the_source_is_over_600_lines() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    for (file, _) in imports() {
+        let lines = std::fs::read_to_string(root.join(&file))
+            .unwrap()
+            .lines()
+            .count();
+        assert!(lines <= 600, "{file} has {lines} lines");
+    }
+}
