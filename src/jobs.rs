@@ -120,7 +120,14 @@ pub async fn sweep(state: &AppState, now: DateTime<Utc>) -> ApiResult<SweepRepor
         state.settings.payment.settlement_batch,
     )
     .await?;
-    report.reconciled = crate::payment::wechat_pay::reconcile::reconcile(state, now, batch).await?;
+    report.reconciled = crate::payment::wechat_pay::reconcile::reconcile(
+        &state.db,
+        &state.settings,
+        state.wechat_pay.as_deref(),
+        now,
+        batch,
+    )
+    .await?;
     if let Some(pay) = state.wechat_pay.as_deref() {
         report.bills = crate::payment::wechat_pay::bills::sweep(pay, &state.db, now).await?;
     }

@@ -412,7 +412,7 @@ pub async fn decide(
     }
     // Approved: paid by WeChat transfer when configured and possible.
     if to == WithdrawalStatus::Approved {
-        super::transfer::queue(&txn, &state, &w).await?;
+        super::transfer::queue(&txn, state.wechat_pay.as_deref(), &w).await?;
     }
     let after = withdrawal::Entity::find_by_id(w.id)
         .one(&txn)

@@ -513,9 +513,15 @@ async fn money_notified_for_an_order_that_has_closed_goes_straight_back() {
         .mount(&app.fake_wechat)
         .await;
     let later = chrono::Utc::now() + chrono::Duration::minutes(11);
-    anjia::payment::wechat_pay::reconcile::reconcile(&app.state, later, 100)
-        .await
-        .unwrap();
+    anjia::payment::wechat_pay::reconcile::reconcile(
+        &app.state.db,
+        &app.state.settings,
+        app.state.wechat_pay.as_deref(),
+        later,
+        100,
+    )
+    .await
+    .unwrap();
     let refunds = refund::Entity::find().all(&app.db).await.unwrap();
     assert_eq!(refunds[0].status, RefundStatus::Succeeded);
     let report = anjia::ledger::verify(&app.db).await.unwrap();
@@ -810,17 +816,29 @@ async fn reconciliation_finds_a_lost_notification_and_closes_an_expired_order_at
     let now = chrono::Utc::now();
     let state = &app.state;
     assert_eq!(
-        anjia::payment::wechat_pay::reconcile::reconcile(state, now, 100)
-            .await
-            .unwrap(),
+        anjia::payment::wechat_pay::reconcile::reconcile(
+            &state.db,
+            &state.settings,
+            state.wechat_pay.as_deref(),
+            now,
+            100
+        )
+        .await
+        .unwrap(),
         0
     );
     // Two minutes on: the lost payment is applied; the other is still open.
     let later = now + chrono::Duration::minutes(2);
     assert_eq!(
-        anjia::payment::wechat_pay::reconcile::reconcile(state, later, 100)
-            .await
-            .unwrap(),
+        anjia::payment::wechat_pay::reconcile::reconcile(
+            &state.db,
+            &state.settings,
+            state.wechat_pay.as_deref(),
+            later,
+            100
+        )
+        .await
+        .unwrap(),
         2
     );
     assert_eq!(status_of(app, lost).await, OrderStatus::Paid);
@@ -1247,7 +1265,15 @@ async fn reconciliation_applies_a_lost_fee_payment_and_closes_an_abandoned_one()
         .await;
 
     let now = chrono::Utc::now();
-    let reconcile = |at| anjia::payment::wechat_pay::reconcile::reconcile(&app.state, at, 100);
+    let reconcile = |at| {
+        anjia::payment::wechat_pay::reconcile::reconcile(
+            &app.state.db,
+            &app.state.settings,
+            app.state.wechat_pay.as_deref(),
+            at,
+            100,
+        )
+    };
     assert_eq!(
         reconcile(now + chrono::Duration::minutes(2)).await.unwrap(),
         2
@@ -1642,9 +1668,15 @@ async fn a_payout_by_wechat_transfer_is_paid_when_it_succeeds_and_returned_when_
         .await;
     let later = chrono::Utc::now() + chrono::Duration::minutes(11);
     assert!(
-        anjia::payment::wechat_pay::reconcile::reconcile(&app.state, later, 100)
-            .await
-            .unwrap()
+        anjia::payment::wechat_pay::reconcile::reconcile(
+            &app.state.db,
+            &app.state.settings,
+            app.state.wechat_pay.as_deref(),
+            later,
+            100
+        )
+        .await
+        .unwrap()
             >= 1
     );
     let failed =

@@ -3,10 +3,12 @@
 //! response's signature is verified with WeChat's keys before it is used.
 //! The base URL comes from `wechat_pay.api_base` (tests fake it on loopback).
 
+pub mod answers;
 pub mod bills;
 pub mod crypto;
 pub mod notify;
 pub mod reconcile;
+pub mod routes;
 
 use std::sync::Arc;
 
@@ -147,9 +149,9 @@ impl WechatPay {
                 Some(body),
             )
             .await?;
-        let prepay_id = answer
-            .get("prepay_id")
-            .and_then(|v| v.as_str())
+        let prepay_id = serde_json::from_value::<answers::Prepay>(answer.clone())
+            .ok()
+            .and_then(|a| a.prepay_id)
             .ok_or_else(|| {
                 ApiError::new(
                     ErrorCode::WechatUnavailable,
@@ -177,13 +179,31 @@ impl WechatPay {
     /// `out_refund_no` sent again names the same refund, so retries are safe.
     /// Returns WeChat's answer (its `status`: `SUCCESS`, `PROCESSING`,
     /// `CLOSED` or `ABNORMAL`).
-    pub async fn refund(&self, request: &serde_json::Value) -> ApiResult<serde_json::Value> {
-        self.call(
+    pub async fn refund(&self, request: &serde_json::Value) -> ApiResult<answers::Refund> {
+        self.call_as(
             reqwest::Method::POST,
             "/v3/refund/domestic/refunds",
             Some(request.clone()),
         )
         .await
+    }
+
+    /// [`call`](Self::call), its answer read as `T`; an answer that does
+    /// not read is `wechat_unavailable` with the answer logged.
+    pub(crate) async fn call_as<T: serde::de::DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> ApiResult<T> {
+        let value = self.call(method, path, body).await?;
+        serde_json::from_value(value.clone()).map_err(|e| {
+            ApiError::new(
+                ErrorCode::WechatUnavailable,
+                "WeChat Pay's answer cannot be read; try again later",
+            )
+            .with_cause(anyhow::anyhow!("{path} answered {value}: {e}"))
+        })
     }
 
     /// One signed call; the answer's signature is verified before its body
@@ -338,7 +358,6 @@ impl WechatPay {
     }
 }
 
-/// `time_expire` as WeChat Pay wants it (RFC 3339, seconds).
 /// The payer's openid in the paying app (the mini-program sign-in), or
 /// how to get one.
 pub async fn payer_openid<C: sea_orm::ConnectionTrait>(
@@ -361,6 +380,7 @@ pub async fn payer_openid<C: sea_orm::ConnectionTrait>(
         })
 }
 
+/// `time_expire` as WeChat Pay wants it (RFC 3339, seconds).
 fn time_expire(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Secs, false)
 }

@@ -28,6 +28,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, Que
 use sha1::{Digest, Sha1};
 
 use super::WechatPay;
+use super::answers::BillLink;
 use crate::kernel::clock;
 use crate::kernel::error::{ApiError, ApiResult, ErrorCode};
 use crate::ledger::{self, Account, Entry};
@@ -94,8 +95,10 @@ async fn bill_text(
     progress: &mut (dyn FnMut(&str) + Send),
 ) -> Result<Option<String>, NotFetched> {
     let (status, answer) = pay.call_verified(reqwest::Method::GET, path, None).await?;
+    let link = serde_json::from_value::<BillLink>(answer.clone());
     if !status.is_success() {
-        return match answer["code"].as_str() {
+        let code = link.ok().and_then(|l| l.code);
+        return match code.as_deref() {
             Some("NO_STATEMENT_EXIST") => Ok(None),
             Some("STATEMENT_CREATING") => Err(NotFetched::NotYet),
             _ => Err(ApiError::new(
@@ -106,21 +109,21 @@ async fn bill_text(
             .into()),
         };
     }
-    let (Some(url), Some(hash)) = (
-        answer["download_url"].as_str(),
-        answer["hash_value"].as_str(),
-    ) else {
+    let link = link.map_err(|e| {
+        ApiError::internal(anyhow::anyhow!(
+            "{path} answered something unreadable ({e}): {answer}"
+        ))
+    })?;
+    let (Some(url), Some(hash)) = (link.download_url.as_deref(), link.hash_value.as_deref()) else {
         return Err(ApiError::internal(anyhow::anyhow!(
             "{path} answered without a download_url or hash_value: {answer}"
         ))
         .into());
     };
-    if answer["hash_type"].as_str().is_some_and(|t| t != "SHA1") {
-        return Err(ApiError::internal(anyhow::anyhow!(
-            "{path}: unknown hash_type {}",
-            answer["hash_type"]
-        ))
-        .into());
+    if let Some(kind) = link.hash_type.as_deref().filter(|t| *t != "SHA1") {
+        return Err(
+            ApiError::internal(anyhow::anyhow!("{path}: unknown hash_type {kind:?}")).into(),
+        );
     }
     let bytes = pay.download(url).await?;
     let digest = hex::encode(Sha1::digest(&bytes));
