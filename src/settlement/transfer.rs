@@ -17,11 +17,12 @@ use serde_json::{Value, json};
 
 use crate::config::Settings;
 use crate::kernel::clock;
-use crate::kernel::db::begin_write;
+use crate::kernel::db::{self, begin_write};
 use crate::kernel::error::{ApiError, ApiResult, ErrorCode};
 use crate::ledger;
 use crate::payment::wechat_pay::WechatPay;
 use crate::payment::wechat_pay::answers::TransferReport;
+use crate::settlement::payouts;
 use futures_util::future::BoxFuture;
 use std::sync::Arc;
 
@@ -190,11 +191,11 @@ async fn finish(
     let Some(w) = withdrawal::Entity::find_by_id(id).one(&txn).await? else {
         return Err(ApiError::not_found());
     };
-    let allocations = super::payouts::allocations_of(&txn, w.id).await?;
+    let allocations = payouts::allocations_of(&txn, w.id).await?;
     let (to, entry, status_word) = match &outcome {
         Ok(bill) => (
             WithdrawalStatus::Paid,
-            super::payouts::ending(
+            payouts::ending(
                 &w,
                 &allocations,
                 true,
@@ -204,12 +205,11 @@ async fn finish(
         ),
         Err(why) => (
             WithdrawalStatus::Rejected,
-            super::payouts::ending(&w, &allocations, false, why)?,
+            payouts::ending(&w, &allocations, false, why)?,
             "rejected",
         ),
     };
     let mut update = withdrawal::Entity::update_many()
-        .col_expr(withdrawal::Column::Status, Expr::value(to))
         .col_expr(withdrawal::Column::TransferState, Expr::value(state))
         .col_expr(
             withdrawal::Column::TransferPackage,
@@ -232,17 +232,23 @@ async fn finish(
             Expr::value(why.chars().take(200).collect::<String>()),
         ),
     };
-    let moved = update
-        .filter(withdrawal::Column::Id.eq(id))
-        .filter(withdrawal::Column::Status.eq(WithdrawalStatus::Approved))
-        .exec(&txn)
-        .await?
-        .rows_affected;
-    if moved != 1 {
+    let moved = db::transition(
+        &txn,
+        update.filter(withdrawal::Column::Id.eq(id)),
+        withdrawal::Column::Status,
+        WithdrawalStatus::Approved,
+        to,
+    )
+    .await;
+    match moved {
+        Ok(()) => {}
         // Told before (a copy of the notification, or the answer and the
-        // notification both).
-        txn.rollback().await?;
-        return Ok(());
+        // notification both): the withdrawal is no longer approved.
+        Err(e) if e.code == ErrorCode::InvalidTransition => {
+            txn.rollback().await?;
+            return Ok(());
+        }
+        Err(e) => return Err(e),
     }
     ledger::post(&txn, entry).await?;
     crate::outbox::notify(

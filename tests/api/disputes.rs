@@ -79,7 +79,7 @@ async fn the_order(app: &TestApp, id: &str) -> order::Model {
 }
 
 async fn settle(app: &TestApp, at: chrono::DateTime<Utc>) -> usize {
-    anjia::settlement::settle_due(&app.db, &app.state.settings.payment, at, 100)
+    anjia::settlement::service::settle_due(&app.db, &app.state.settings.payment, at, 100)
         .await
         .unwrap()
 }

@@ -33,7 +33,7 @@ pub async fn completed_order(
 }
 
 pub async fn settle(app: &TestApp, at: chrono::DateTime<Utc>) -> usize {
-    anjia::settlement::settle_due(&app.db, &app.state.settings.payment, at, 100)
+    anjia::settlement::service::settle_due(&app.db, &app.state.settings.payment, at, 100)
         .await
         .unwrap()
 }
@@ -327,7 +327,7 @@ async fn two_settlers_at_once_settle_each_order_exactly_once() {
         async move {
             let mut total = 0;
             loop {
-                let n = anjia::settlement::settle_due(&db, &payment, at, batch)
+                let n = anjia::settlement::service::settle_due(&db, &payment, at, batch)
                     .await
                     .unwrap();
                 if n == 0 {
