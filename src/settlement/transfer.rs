@@ -72,7 +72,7 @@ pub async fn queue<C: ConnectionTrait>(
             .map(|(t, c)| json!({ "info_type": t, "info_content": c }))
             .collect::<Vec<_>>(),
     });
-    crate::outbox::pay_transfer(
+    crate::outbox::service::pay_transfer(
         db,
         w.requested_by,
         &s.app_id,
@@ -251,7 +251,7 @@ async fn finish(
         Err(e) => return Err(e),
     }
     ledger::post(&txn, entry).await?;
-    crate::outbox::notify(
+    crate::outbox::service::notify(
         &txn,
         settings,
         w.requested_by,

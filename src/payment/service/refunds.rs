@@ -25,7 +25,7 @@ use sea_orm::{
 
 use crate::config::{PaymentProvider, Settings};
 use crate::kernel::clock;
-use crate::kernel::db::begin_write;
+use crate::kernel::db::{self, begin_write};
 use crate::kernel::error::{ApiError, ApiResult, ErrorCode};
 use crate::ledger::{self, Account, Entry};
 use crate::payment::views::CommunityRefund;
@@ -158,7 +158,7 @@ pub async fn refund_to<C: ConnectionTrait>(
         }
         PaymentProvider::WechatPay => {
             // Sent by the outbox worker, retried until WeChat Pay takes it.
-            crate::outbox::pay_refund(
+            crate::outbox::service::pay_refund(
                 db,
                 order.user_id,
                 &settings.wechat_pay.app_id,
@@ -178,7 +178,7 @@ pub async fn refund_to<C: ConnectionTrait>(
             .await?;
         }
     }
-    crate::outbox::notify(
+    crate::outbox::service::notify(
         db,
         settings,
         order.user_id,
@@ -192,7 +192,7 @@ pub async fn refund_to<C: ConnectionTrait>(
     Ok(true)
 }
 
-/// Sends the WeChat Pay refunds the outbox queued ([`pay_refund`](crate::outbox::pay_refund))
+/// Sends the WeChat Pay refunds the outbox queued ([`pay_refund`](crate::outbox::service::pay_refund))
 /// and records the provider's answer: `SUCCESS`, `CLOSED` or `ABNORMAL`
 /// settles the refund at once; `PROCESSING` waits for the refund
 /// notification. Registered with the outbox worker at startup.
@@ -400,22 +400,21 @@ pub async fn retry(
         .one(&txn)
         .await?
         .ok_or_else(ApiError::not_found)?;
-    let marked = refund::Entity::update_many()
-        .col_expr(refund::Column::Status, Expr::value(RefundStatus::Retried))
-        .filter(refund::Column::Id.eq(failed.id))
-        .filter(refund::Column::Status.eq(RefundStatus::Failed))
-        .exec(&txn)
-        .await?
-        .rows_affected;
-    if marked != 1 {
-        return Err(ApiError::new(
+    db::guarded(
+        &txn,
+        refund::Entity::update_many()
+            .col_expr(refund::Column::Status, Expr::value(RefundStatus::Retried))
+            .filter(refund::Column::Id.eq(failed.id))
+            .filter(refund::Column::Status.eq(RefundStatus::Failed)),
+        ApiError::new(
             ErrorCode::InvalidTransition,
             format!(
                 "only a failed refund can be retried; this one is {}",
                 failed.status
             ),
-        ));
-    }
+        ),
+    )
+    .await?;
     let key = format!("retry:{}", failed.id);
     refund_to(
         &txn,

@@ -302,7 +302,7 @@ pub async fn decide<F: Fn(CommunityId) -> bool>(
         .one(&txn)
         .await?
         .ok_or_else(ApiError::not_found)?;
-    crate::outbox::notify(
+    crate::outbox::service::notify(
         &txn,
         settings,
         w.requested_by,
