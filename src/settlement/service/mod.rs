@@ -227,7 +227,12 @@ pub async fn settle_due(
             .debit(Account::escrow(community), gross)
             .credit(Account::property_revenue(community), commission);
         if let Some(m) = merchant {
-            let net = gross.checked_sub(commission).unwrap_or(Fen::ZERO);
+            // The commission is a share of each order's gross, never more.
+            let net = gross.checked_sub(commission).ok_or_else(|| {
+                ApiError::internal(anyhow::anyhow!(
+                    "a settlement's commission {commission} exceeds its gross {gross}"
+                ))
+            })?;
             entry = entry.credit(Account::merchant_payable(m, community), net);
         }
         // An entry of only zero amounts is not recorded: its orders settle
