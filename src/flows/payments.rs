@@ -450,15 +450,16 @@ async fn wechat_paid_order(
     }
     let paid_at = notify::paid_time(tx.success_time.as_deref());
     match wechat_paid(db, settings, order.id, paid_at).await {
-        Ok(late) => {
-            if late {
-                tracing::warn!(order = %order.order_no, transaction = %tx.transaction_id,
-                    "WeChat Pay payment for a closed order: refunded");
-            } else {
-                tracing::info!(order = %order.order_no, transaction = %tx.transaction_id, "WeChat Pay payment applied");
-            }
+        Ok(WechatPaid::Applied) => {
+            tracing::info!(order = %order.order_no, transaction = %tx.transaction_id, "WeChat Pay payment applied");
             Ok(())
         }
+        Ok(WechatPaid::SentBack) => {
+            tracing::warn!(order = %order.order_no, transaction = %tx.transaction_id,
+                "WeChat Pay payment for a closed order: refunded");
+            Ok(())
+        }
+        Ok(WechatPaid::Before) => Ok(()),
         Err(e) => {
             tracing::error!(order = %order.order_no, error = %e, "applying a WeChat Pay payment");
             Err(Refusal::NotApplied)
@@ -466,20 +467,30 @@ async fn wechat_paid_order(
     }
 }
 
+/// What became of a payment WeChat Pay reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WechatPaid {
+    /// The order is paid (now, or it was already).
+    Applied,
+    /// The order could no longer take the money: it is sent straight back.
+    SentBack,
+    /// Another copy of the report applied it just now.
+    Before,
+}
+
 /// Applies WeChat Pay's payment of an order (its notification, or
 /// reconciliation's query): paid, or, when another copy applied it just now
-/// or the order can no longer take the money, sent straight back. Returns
-/// whether it was sent back now.
+/// or the order can no longer take the money, sent straight back.
 pub async fn wechat_paid(
     db: &DatabaseConnection,
     settings: &Settings,
     order_id: OrderId,
     paid_at: DateTime<Utc>,
-) -> ApiResult<bool> {
+) -> ApiResult<WechatPaid> {
     match record_paid(db, settings, order_id, PaymentMethod::WechatPay, paid_at).await {
-        Ok(_) => Ok(false),
+        Ok(_) => Ok(WechatPaid::Applied),
         Err(e) if let Some(why) = crate::orders::service::refused_payment(e.code) => {
-            late_payment(
+            let late = late_payment(
                 db,
                 settings,
                 order_id,
@@ -487,7 +498,12 @@ pub async fn wechat_paid(
                 why,
                 paid_at,
             )
-            .await
+            .await?;
+            Ok(if late {
+                WechatPaid::SentBack
+            } else {
+                WechatPaid::Before
+            })
         }
         Err(e) => Err(e),
     }
