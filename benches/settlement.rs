@@ -7,7 +7,7 @@
 //! (default 100,000) completed orders, each paid into escrow in the ledger,
 //! then per round: a baseline (one set-based `UPDATE` of the same orders,
 //! the least work any settlement must do) and the settlement job itself
-//! (`anjia::settlement::settle_due` in batches of BENCH_BATCH, default
+//! (`anjia::settlement::service::settle_due` in batches of BENCH_BATCH, default
 //! `payment.settlement_batch`, 5,000, until nothing is due), checked by `ledger::verify`; the round is then
 //! undone for the next. Medians of BENCH_ROUNDS (default 3).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -117,7 +117,7 @@ fn main() {
             let t = Instant::now();
             let mut settled = 0;
             loop {
-                let n = anjia::settlement::settle_due(&db, &settings.payment, at, batch)
+                let n = anjia::settlement::service::settle_due(&db, &settings.payment, at, batch)
                     .await
                     .unwrap();
                 if n == 0 {

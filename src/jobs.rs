@@ -114,14 +114,21 @@ pub async fn sweep(state: &AppState, now: DateTime<Utc>) -> ApiResult<SweepRepor
     // Before settlement, so a dispute escalated now is never settled past.
     report.escalated =
         crate::disputes::service::escalate_due(&state.db, &state.settings, now, batch).await?;
-    report.settled_to_merchants = crate::settlement::settle_due(
+    report.settled_to_merchants = crate::settlement::service::settle_due(
         &state.db,
         &state.settings.payment,
         now,
         state.settings.payment.settlement_batch,
     )
     .await?;
-    report.reconciled = crate::payment::wechat_pay::reconcile::reconcile(state, now, batch).await?;
+    report.reconciled = crate::payment::wechat_pay::reconcile::reconcile(
+        &state.db,
+        &state.settings,
+        state.wechat_pay.as_deref(),
+        now,
+        batch,
+    )
+    .await?;
     if let Some(pay) = state.wechat_pay.as_deref() {
         report.bills = crate::payment::wechat_pay::bills::sweep(pay, &state.db, now).await?;
     }

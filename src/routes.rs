@@ -24,7 +24,7 @@ pub fn table(settings: &Settings) -> Vec<ApiRoute> {
     [
         health::table(),
         wechat::routes::table(),
-        payment::table(),
+        payment::routes::table(),
         auth::routes::table(settings),
         user::routes::table(),
         community::routes::table(),

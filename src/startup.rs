@@ -150,7 +150,7 @@ pub fn outbox_worker(state: &AppState) -> crate::outbox::Worker {
     )
     .with_sender(
         OutboxChannel::PayRefund,
-        Arc::new(crate::payment::RefundSender {
+        Arc::new(crate::payment::service::refunds::RefundSender {
             pay: state.wechat_pay.clone(),
         }),
     )

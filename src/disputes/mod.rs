@@ -6,7 +6,7 @@
 //!   `payment.dispute_window_days` of its fulfilment and before it settles,
 //!   asking for some or all of the money back, with a reason and photos.
 //!   While it is live the order's money stays in escrow: settlement skips
-//!   the order ([`crate::settlement::settle_due`]).
+//!   the order ([`crate::settlement::service::settle_due`]).
 //! - The merchant accepts (the refund asked for), proposes a smaller one, or
 //!   rejects. The resident takes a proposal, escalates, or withdraws.
 //! - Customer service decide an escalated dispute: full, partial or no
@@ -14,7 +14,7 @@
 //!   `payment.dispute_escalation_days` ([`service::escalate_due`], in the sweep).
 //! - Resolution executes at once, in the same transaction
 //!   (`crate::flows::disputes`): the refund through
-//!   [`crate::payment::refund_to`] keyed `dispute:<id>` (so it can never be
+//!   [`crate::payment::service::refunds::refund_to`] keyed `dispute:<id>` (so it can never be
 //!   paid twice), then the order moves on: refunded in full, or completed so
 //!   the rest settles to the merchant at the next cutoff.
 //!

@@ -21,8 +21,3 @@
 pub mod routes;
 pub mod service;
 pub mod views;
-
-// moved: re-exported for callers not yet moved
-pub use service::{
-    NewBill, Rest, TRADE_PREFIX, issue, new_trade_no, outstanding, pay, wechat_paid,
-};

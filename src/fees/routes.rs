@@ -2,19 +2,17 @@
 //! residents see and pay them (wallet, WeChat Pay, or both).
 
 use actix_web::{HttpRequest, web};
-use entity::{CommunityId, FeeBillId, FeeBillStatus, Fen, HouseholdId, fee_bill};
+use entity::{CommunityId, FeeBillId, HouseholdId, fee_bill};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
-use super::service::{self, Rest};
+use super::service;
 use super::views::{
     Arrear, BillFilter, FeeBill, FeeBillDetail, FeePay, FeePaying, Generated, Generation,
     ImportTarget, Imported, Reminded, VoidBill,
 };
 use crate::auth::access::FINANCE;
 use crate::auth::{Caller, CommunityScope};
-use crate::config::PaymentProvider;
-use crate::kernel::clock;
-use crate::kernel::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
+use crate::kernel::error::{ApiError, ApiResult, ErrorBody};
 use crate::kernel::http::{Json, Page, PageQuery};
 use crate::state::AppState;
 
@@ -199,82 +197,13 @@ pub async fn pay(
         .await?
         .filter(|b| scope.membership(b.household_id).is_some())
         .ok_or_else(ApiError::not_found)?;
-    let owed = super::outstanding(&bill);
-    if owed == Fen::ZERO {
-        return Err(ApiError::new(
-            ErrorCode::InvalidTransition,
-            if bill.status == FeeBillStatus::Void {
-                "this bill was voided: nothing is owed"
-            } else {
-                "this bill is paid"
-            },
-        ));
-    }
-    let wallet = body.into_inner().wallet;
-    let Some(rest) = owed.checked_sub(wallet) else {
-        return Err(ApiError::invalid_field(
-            "wallet",
-            format!("at most the {} yuan still owed", owed.yuan()),
-        ));
-    };
-    if wallet > Fen::ZERO {
-        let held = crate::ledger::balance(
-            &state.db,
-            crate::ledger::Account::household_wallet(bill.household_id),
-        )
-        .await?;
-        if held < wallet.as_i64() {
-            return Err(ApiError::new(
-                ErrorCode::InsufficientBalance,
-                format!(
-                    "the wallet holds {} yuan",
-                    crate::kernel::money::fen(held, "a household's wallet balance")?.yuan()
-                ),
-            )
-            .with_details(serde_json::json!({ "available": held, "needed": wallet })));
-        }
-    }
-    let mut request_payment = None;
-    let how = if rest == Fen::ZERO {
-        Rest::Nothing
-    } else {
-        crate::payment::check_available(&state.settings)?;
-        match (state.settings.payment.provider, state.wechat_pay.as_ref()) {
-            (PaymentProvider::WechatPay, Some(pay)) => {
-                let openid = crate::payment::wechat_pay::payer_openid(
-                    &state.db,
-                    caller.user.id,
-                    &pay.settings.app_id,
-                )
-                .await?;
-                let trade_no = super::new_trade_no();
-                let expires = clock::now()
-                    + chrono::Duration::minutes(i64::from(
-                        state.settings.payment.unpaid_timeout_mins,
-                    ));
-                request_payment = Some(
-                    pay.prepay(
-                        &trade_no,
-                        rest,
-                        expires,
-                        &openid,
-                        &format!("物业费 {}", bill.period),
-                    )
-                    .await?,
-                );
-                Rest::WechatPay { trade_no }
-            }
-            _ => Rest::Sandbox,
-        }
-    };
-    let bill = super::pay(
+    let (bill, request_payment) = crate::flows::payments::pay_fee_bill(
         &state.db,
         &state.settings,
-        bill.id,
+        state.wechat_pay.as_deref(),
+        bill,
         caller.user.id,
-        wallet,
-        rest,
-        how,
+        body.into_inner().wallet,
     )
     .await?;
     Ok(web::Json(FeePaying {

@@ -129,7 +129,7 @@ async fn execute<C: ConnectionTrait>(
         ));
     }
     let why = format!("dispute: {}", d.reason);
-    payment::refund_to(
+    payment::service::refunds::refund_to(
         db,
         settings,
         o,

@@ -42,7 +42,7 @@ pub async fn advance<C: ConnectionTrait>(
             order.id
         ))
     })?;
-    payment::refund_to(
+    payment::service::refunds::refund_to(
         db,
         settings,
         order,

@@ -3,8 +3,7 @@
 //! merchants list them.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use entity::{CommunityId, MerchantId, OrderId, OrderStatus, PaymentMethod, order};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use entity::{CommunityId, MerchantId, OrderId, OrderStatus, order};
 
 use super::service::{
     self, Actor, CatalogOrder, ClientInfo, Idempotency, MoveDetails, Whose, one_order,
@@ -16,9 +15,8 @@ use super::views::{
 use crate::auth::{Caller, CommunityScope, MerchantScope};
 use crate::config::Settings;
 use crate::flows::orders::advance;
-use crate::kernel::clock;
 use crate::kernel::db::begin_write;
-use crate::kernel::error::{ApiError, ApiResult, ErrorBody, ErrorCode};
+use crate::kernel::error::{ApiResult, ErrorBody};
 use crate::kernel::http::{Json, Page, PageQuery};
 use crate::state::AppState;
 
@@ -51,16 +49,6 @@ impl Idempotency {
             .map(|v| v.to_str().ok());
         Idempotency::parse(key, req.path(), body)
     }
-}
-
-// moved: kept for callers not yet moved (the rule is `service::own_order`)
-/// The order, if it belongs to one of the caller's households here.
-pub async fn own_order(
-    state: &AppState,
-    scope: &CommunityScope,
-    id: OrderId,
-) -> ApiResult<order::Model> {
-    service::own_order(&state.db, scope, id).await
 }
 
 /// The order with its history, and the pickup codes `viewer` holds for it.
@@ -155,101 +143,20 @@ pub async fn pay(
     path: web::Path<(CommunityId, OrderId)>,
     body: Json<PayRequest>,
 ) -> ApiResult<web::Json<Paying>> {
-    let o = own_order(&state, &scope, path.1).await?;
-    if o.status == OrderStatus::PendingPayment {
-        service::ensure_payable(&state.db, &o).await?;
-    }
-    if body.into_inner().method == Some(PayWith::Wallet) {
-        // A WeChat Pay prepay may still be completed by the resident: close
-        // it at WeChat Pay first (refused there if it was paid meanwhile).
-        if o.prepaid_at.is_some()
-            && o.pay_closed_at.is_none()
-            && let Some(wechat_pay) = state.wechat_pay.as_ref()
-        {
-            wechat_pay.close(&o.order_no).await.map_err(|e| {
-                ApiError::new(
-                    ErrorCode::PaymentUnavailable,
-                    "a WeChat Pay payment for this order may be under way; try again in a minute",
-                )
-                .with_cause(anyhow::anyhow!(
-                    "closing the prepay before a wallet payment: {e}"
-                ))
-            })?;
-            order::Entity::update_many()
-                .col_expr(
-                    order::Column::PayClosedAt,
-                    sea_orm::sea_query::Expr::value(clock::now()),
-                )
-                .filter(order::Column::Id.eq(o.id))
-                .exec(&state.db)
-                .await?;
-        }
-        let paid = crate::flows::payments::record_paid(
-            &state.db,
-            &state.settings,
-            o.id,
-            PaymentMethod::Wallet,
-            clock::now(),
-        )
-        .await?;
-        return Ok(web::Json(Paying {
-            order: one_order(&state.db, paid).await?,
-            payment: crate::payment::PaymentStart::Wallet,
-        }));
-    }
-    crate::payment::check_available(&state.settings)?;
-    let Some(wechat_pay) = state.wechat_pay.as_ref() else {
-        let paid = crate::flows::payments::record_paid(
-            &state.db,
-            &state.settings,
-            o.id,
-            PaymentMethod::Sandbox,
-            clock::now(),
-        )
-        .await?;
-        return Ok(web::Json(Paying {
-            order: one_order(&state.db, paid).await?,
-            payment: crate::payment::PaymentStart::Sandbox,
-        }));
-    };
-    if o.status != OrderStatus::PendingPayment {
-        return Err(ApiError::new(
-            ErrorCode::InvalidTransition,
-            format!("an order that is {} cannot be paid", o.status),
-        ));
-    }
-    if clock::now() > o.payment_deadline {
-        return Err(ApiError::new(
-            ErrorCode::PaymentDeadlinePassed,
-            "the payment deadline has passed; the order no longer holds its goods",
-        ));
-    }
-    let openid = crate::payment::wechat_pay::payer_openid(
+    let o = service::own_order(&state.db, &scope, path.1).await?;
+    let from_wallet = body.into_inner().method == Some(PayWith::Wallet);
+    let (o, payment) = crate::flows::payments::pay_order(
         &state.db,
+        &state.settings,
+        state.wechat_pay.as_deref(),
+        o,
         caller.user.id,
-        &wechat_pay.settings.app_id,
+        from_wallet,
     )
     .await?;
-    let view = one_order(&state.db, o.clone()).await?;
-    let description = match view.lines.as_slice() {
-        [] => format!("安家订单 {}", o.order_no),
-        [one] => one.title.clone(),
-        [first, ..] => format!("{} 等{}件", first.title, view.lines.len()),
-    };
-    let request_payment = wechat_pay.prepay_jsapi(&o, &openid, &description).await?;
-    // From now on WeChat Pay may take the money: reconciliation watches it.
-    order::Entity::update_many()
-        .col_expr(
-            order::Column::PrepaidAt,
-            sea_orm::sea_query::Expr::value(clock::now()),
-        )
-        .filter(order::Column::Id.eq(o.id))
-        .filter(order::Column::PrepaidAt.is_null())
-        .exec(&state.db)
-        .await?;
     Ok(web::Json(Paying {
-        order: view,
-        payment: crate::payment::PaymentStart::WechatPay { request_payment },
+        order: one_order(&state.db, o).await?,
+        payment,
     }))
 }
 

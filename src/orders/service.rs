@@ -228,7 +228,7 @@ pub async fn move_order<C: ConnectionTrait>(
         now,
     )
     .await?;
-    crate::settlement::order_moved(db, &next, from).await?;
+    crate::settlement::service::order_moved(db, &next, from).await?;
     // Goods that left the seller (a dispute refunding a delivered order)
     // do not go back on the shelf.
     if from.holds_stock() && !to.holds_stock() && order.fulfilled_at.is_none() {
@@ -258,7 +258,7 @@ pub async fn announce<C: ConnectionTrait>(
     };
     if let Some((kind, mut params)) = message {
         params.push(("order_no", order.order_no.clone()));
-        crate::outbox::notify(db, settings, order.user_id, kind, &params).await?;
+        crate::outbox::service::notify(db, settings, order.user_id, kind, &params).await?;
     }
     Ok(())
 }

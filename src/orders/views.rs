@@ -265,7 +265,7 @@ pub fn check_quantity(quantity: u32) -> ApiResult<()> {
 pub struct Paying {
     #[serde(flatten)]
     pub order: Order,
-    pub payment: crate::payment::PaymentStart,
+    pub payment: crate::payment::views::PaymentStart,
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -293,7 +293,7 @@ pub struct Cancellation {
     /// Cancelling a paid order: `original` (default) refunds the way it was
     /// paid, `wallet` keeps the money in the household's wallet.
     #[serde(default)]
-    pub refund_to: crate::payment::RefundTo,
+    pub refund_to: entity::RefundTo,
 }
 
 /// A resident's cancellation, checked.

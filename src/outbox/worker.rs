@@ -17,12 +17,11 @@ use reqwest::Method;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
-    QueryFilter, Set, Statement,
+    QueryFilter, Set,
 };
 use serde_json::{Value, json};
 
 use crate::config::Settings;
-use crate::kernel::db::sql;
 use crate::kernel::error::ApiResult;
 use crate::kernel::{clock, db};
 use crate::wechat::client::{App, WechatClient};
@@ -86,25 +85,18 @@ async fn claim(
     };
 
     // The shared rate window (one row, locked for the claim's duration).
-    txn.execute_raw(Statement::from_sql_and_values(
-        backend,
-        sql(
-            backend,
-            "INSERT INTO rate_limits (key, window_start, count) VALUES ($1, $2, 0) ON CONFLICT (key) DO NOTHING",
-        ),
+    db::execute(
+        &txn,
+        "INSERT INTO rate_limits (key, window_start, count) VALUES ($1, $2, 0) ON CONFLICT (key) DO NOTHING",
         [RATE_KEY.into(), now.into()],
-    ))
+    )
     .await?;
-    let row = txn
-        .query_one_raw(Statement::from_sql_and_values(
-            backend,
-            sql(
-                backend,
-                &format!("SELECT window_start, count FROM rate_limits WHERE key = $1{lock}"),
-            ),
-            [RATE_KEY.into()],
-        ))
-        .await?;
+    let row = db::query_one(
+        &txn,
+        &format!("SELECT window_start, count FROM rate_limits WHERE key = $1{lock}"),
+        [RATE_KEY.into()],
+    )
+    .await?;
     let (mut window_start, mut used) = match row {
         Some(r) => (
             r.try_get::<DateTime<Utc>>("", "window_start")?,
@@ -127,23 +119,19 @@ async fn claim(
     } else {
         ""
     };
-    let ids = txn
-        .query_all_raw(Statement::from_sql_and_values(
-            backend,
-            sql(
-                backend,
-                &format!(
-                    "SELECT id FROM outbox_messages WHERE status = 'pending' AND next_attempt_at <= $1 \
-                     AND (locked_until IS NULL OR locked_until < $1) \
-                     ORDER BY next_attempt_at LIMIT $2{skip}"
-                ),
-            ),
-            [now.into(), take.into()],
-        ))
-        .await?
-        .into_iter()
-        .map(|r| r.try_get::<OutboxMessageId>("", "id"))
-        .collect::<Result<Vec<_>, _>>()?;
+    let ids = db::query_all(
+        &txn,
+        &format!(
+            "SELECT id FROM outbox_messages WHERE status = 'pending' AND next_attempt_at <= $1 \
+             AND (locked_until IS NULL OR locked_until < $1) \
+             ORDER BY next_attempt_at LIMIT $2{skip}"
+        ),
+        [now.into(), take.into()],
+    )
+    .await?
+    .into_iter()
+    .map(|r| r.try_get::<OutboxMessageId>("", "id"))
+    .collect::<Result<Vec<_>, _>>()?;
     if ids.is_empty() {
         txn.commit().await?;
         return Ok((Vec::new(), until));
@@ -159,18 +147,15 @@ async fn claim(
         .exec(&txn)
         .await?;
     let claimed = i64::try_from(ids.len()).unwrap_or(0);
-    txn.execute_raw(Statement::from_sql_and_values(
-        backend,
-        sql(
-            backend,
-            "UPDATE rate_limits SET window_start = $2, count = $3 WHERE key = $1",
-        ),
+    db::execute(
+        &txn,
+        "UPDATE rate_limits SET window_start = $2, count = $3 WHERE key = $1",
         [
             RATE_KEY.into(),
             window_start.into(),
             (used + claimed).into(),
         ],
-    ))
+    )
     .await?;
     let rows = outbox_message::Entity::find()
         .filter(outbox_message::Column::Id.is_in(ids))
@@ -325,17 +310,12 @@ impl Worker {
     /// Removes expired callback de-duplication keys (idempotent, so every
     /// instance may run it).
     async fn sweep_expired(&self) -> Result<(), sea_orm::DbErr> {
-        let backend = self.db.get_database_backend();
-        self.db
-            .execute_raw(Statement::from_sql_and_values(
-                backend,
-                sql(
-                    backend,
-                    "DELETE FROM wechat_callback_seen WHERE expires_at < $1",
-                ),
-                [clock::now().into()],
-            ))
-            .await?;
+        db::execute(
+            &self.db,
+            "DELETE FROM wechat_callback_seen WHERE expires_at < $1",
+            [clock::now().into()],
+        )
+        .await?;
         Ok(())
     }
 

@@ -133,7 +133,7 @@ pub async fn order_ready<C: ConnectionTrait>(
     order: &order::Model,
 ) -> ApiResult<()> {
     let code = issue_code(db, pii, order, order.user_id, false).await?;
-    crate::outbox::notify(
+    crate::outbox::service::notify(
         db,
         settings,
         order.user_id,
@@ -250,7 +250,7 @@ pub async fn delegate<C: ConnectionTrait>(
         return Ok(());
     };
     let code = issue_code(db, pii, order, neighbour, true).await?;
-    crate::outbox::notify(
+    crate::outbox::service::notify(
         db,
         settings,
         neighbour,

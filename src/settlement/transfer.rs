@@ -17,23 +17,22 @@ use serde_json::{Value, json};
 
 use crate::config::Settings;
 use crate::kernel::clock;
-use crate::kernel::db::begin_write;
+use crate::kernel::db::{self, begin_write};
 use crate::kernel::error::{ApiError, ApiResult, ErrorCode};
 use crate::ledger;
 use crate::payment::wechat_pay::WechatPay;
-use crate::state::AppState;
+use crate::payment::wechat_pay::answers::TransferReport;
+use crate::settlement::payouts;
 use futures_util::future::BoxFuture;
 use std::sync::Arc;
 
 /// Transfers from this amount (fen) need the payee's name: bank transfer.
 pub const NAMED_FROM: i64 = 200_000;
 
-/// The transfer client, when merchant transfers are configured.
-pub fn configured(state: &AppState) -> Option<&crate::payment::wechat_pay::WechatPay> {
-    state
-        .wechat_pay
-        .as_deref()
-        .filter(|p| !p.settings.transfer_scene_id.trim().is_empty())
+/// The transfer client, when merchant transfers are configured (`pay` is
+/// WeChat Pay when it is the configured provider).
+pub fn configured(pay: Option<&WechatPay>) -> Option<&WechatPay> {
+    pay.filter(|p| !p.settings.transfer_scene_id.trim().is_empty())
 }
 
 /// WeChat Pay's `out_bill_no` of a withdrawal (32 hex digits).
@@ -46,10 +45,10 @@ pub fn bill_no(id: WithdrawalId) -> String {
 /// whether it was queued.
 pub async fn queue<C: ConnectionTrait>(
     db: &C,
-    state: &AppState,
+    pay: Option<&WechatPay>,
     w: &withdrawal::Model,
 ) -> ApiResult<bool> {
-    let Some(pay) = configured(state) else {
+    let Some(pay) = configured(pay) else {
         return Ok(false);
     };
     if w.amount.as_i64() >= NAMED_FROM {
@@ -73,7 +72,7 @@ pub async fn queue<C: ConnectionTrait>(
             .map(|(t, c)| json!({ "info_type": t, "info_content": c }))
             .collect::<Vec<_>>(),
     });
-    crate::outbox::pay_transfer(
+    crate::outbox::service::pay_transfer(
         db,
         w.requested_by,
         &s.app_id,
@@ -109,8 +108,8 @@ impl crate::outbox::ChannelSender for TransferSender {
                     "a WeChat transfer is queued but WeChat Pay is not configured",
                 ));
             };
-            let answer = pay
-                .call(
+            let answer: TransferReport = pay
+                .call_as(
                     reqwest::Method::POST,
                     "/v3/fund-app/mch-transfer/transfer-bills",
                     Some(request.clone()),
@@ -140,14 +139,14 @@ pub async fn record(
     db: &DatabaseConnection,
     settings: &Settings,
     id: WithdrawalId,
-    report: &Value,
+    report: &TransferReport,
 ) -> ApiResult<()> {
-    let state = report["state"].as_str().unwrap_or_default();
-    let bill = report["transfer_bill_no"].as_str().map(str::to_owned);
+    let state = report.state.as_str();
+    let bill = report.transfer_bill_no.clone();
     match state {
         "SUCCESS" => finish(db, settings, id, state, Ok(bill.unwrap_or_default())).await,
         "FAIL" | "CANCELLED" => {
-            let why = report["fail_reason"].as_str().unwrap_or(state);
+            let why = report.fail_reason.as_deref().unwrap_or(state);
             finish(
                 db,
                 settings,
@@ -165,7 +164,7 @@ pub async fn record(
             if let Some(bill) = bill {
                 update = update.col_expr(withdrawal::Column::TransferBillNo, Expr::value(bill));
             }
-            if let Some(package) = report["package_info"].as_str() {
+            if let Some(package) = report.package_info.as_deref() {
                 update = update.col_expr(withdrawal::Column::TransferPackage, Expr::value(package));
             }
             update
@@ -192,11 +191,11 @@ async fn finish(
     let Some(w) = withdrawal::Entity::find_by_id(id).one(&txn).await? else {
         return Err(ApiError::not_found());
     };
-    let allocations = super::payouts::allocations_of(&txn, w.id).await?;
+    let allocations = payouts::allocations_of(&txn, w.id).await?;
     let (to, entry, status_word) = match &outcome {
         Ok(bill) => (
             WithdrawalStatus::Paid,
-            super::payouts::ending(
+            payouts::ending(
                 &w,
                 &allocations,
                 true,
@@ -206,12 +205,11 @@ async fn finish(
         ),
         Err(why) => (
             WithdrawalStatus::Rejected,
-            super::payouts::ending(&w, &allocations, false, why)?,
+            payouts::ending(&w, &allocations, false, why)?,
             "rejected",
         ),
     };
     let mut update = withdrawal::Entity::update_many()
-        .col_expr(withdrawal::Column::Status, Expr::value(to))
         .col_expr(withdrawal::Column::TransferState, Expr::value(state))
         .col_expr(
             withdrawal::Column::TransferPackage,
@@ -234,20 +232,26 @@ async fn finish(
             Expr::value(why.chars().take(200).collect::<String>()),
         ),
     };
-    let moved = update
-        .filter(withdrawal::Column::Id.eq(id))
-        .filter(withdrawal::Column::Status.eq(WithdrawalStatus::Approved))
-        .exec(&txn)
-        .await?
-        .rows_affected;
-    if moved != 1 {
+    let moved = db::transition(
+        &txn,
+        update.filter(withdrawal::Column::Id.eq(id)),
+        withdrawal::Column::Status,
+        WithdrawalStatus::Approved,
+        to,
+    )
+    .await;
+    match moved {
+        Ok(()) => {}
         // Told before (a copy of the notification, or the answer and the
-        // notification both).
-        txn.rollback().await?;
-        return Ok(());
+        // notification both): the withdrawal is no longer approved.
+        Err(e) if e.code == ErrorCode::InvalidTransition => {
+            txn.rollback().await?;
+            return Ok(());
+        }
+        Err(e) => return Err(e),
     }
     ledger::post(&txn, entry).await?;
-    crate::outbox::notify(
+    crate::outbox::service::notify(
         &txn,
         settings,
         w.requested_by,
@@ -266,16 +270,18 @@ async fn finish(
 /// without an end: asked about at most every ten minutes
 /// (`…/transfer-bills/out-bill-no/{no}`). Returns how many were asked.
 pub async fn reconcile(
-    state: &AppState,
+    db: &DatabaseConnection,
+    settings: &Settings,
+    pay: Option<&WechatPay>,
     now: chrono::DateTime<chrono::Utc>,
     batch: u32,
 ) -> ApiResult<usize> {
-    let Some(pay) = configured(state) else {
+    let Some(pay) = configured(pay) else {
         return Ok(0);
     };
     let before = now - chrono::Duration::minutes(10);
     let ids = crate::kernel::db::claim_and_stamp::<withdrawal::Entity>(
-        &state.db,
+        db,
         "SELECT id FROM withdrawals WHERE status = 'approved' AND transfer_state IS NOT NULL \
          AND updated_at < $1 AND (transfer_checked_at IS NULL OR transfer_checked_at < $1) \
          ORDER BY updated_at LIMIT $2",
@@ -290,8 +296,8 @@ pub async fn reconcile(
     }
     for id in &ids {
         let id = WithdrawalId::from_uuid(*id);
-        let asked = pay
-            .call(
+        let asked: ApiResult<TransferReport> = pay
+            .call_as(
                 reqwest::Method::GET,
                 &format!(
                     "/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{}",
@@ -301,7 +307,7 @@ pub async fn reconcile(
             )
             .await;
         let outcome = match asked {
-            Ok(report) => record(&state.db, &state.settings, id, &report).await,
+            Ok(report) => record(db, settings, id, &report).await,
             Err(e) => Err(e),
         };
         if let Err(e) = outcome {

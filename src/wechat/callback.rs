@@ -255,7 +255,7 @@ async fn follow_up(callbacks: &Callbacks, inbound: &Inbound, reply: &Reply) -> A
         &inbound.from,
     )
     .await?;
-    outbox::custom_text(
+    outbox::service::custom_text(
         &callbacks.db,
         &callbacks.settings,
         &inbound.from,

@@ -247,7 +247,9 @@ async fn a_merchant_accepting_a_full_refund_refunds_the_order_into_the_wallet_as
     )
     .await;
     assert_eq!(wallet["balance"], 6800, "{wallet}");
-    let refunds = anjia::payment::refunds_of(&app.db, o.id).await.unwrap();
+    let refunds = anjia::payment::service::refunds::refunds_of(&app.db, o.id)
+        .await
+        .unwrap();
     assert_eq!(refunds.len(), 1, "refunded once, by the dispute");
     let stock = entity::product::Entity::find_by_id(product.parse::<entity::ProductId>().unwrap())
         .one(&app.db)

@@ -291,7 +291,10 @@ fn folder(file: &str) -> &str {
 fn source(file: &str) -> String {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(root.join(file)).unwrap();
-    text.split("#[cfg(test)]").next().unwrap_or_default().to_owned()
+    text.split("#[cfg(test)]")
+        .next()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 fn is_routes(file: &str) -> bool {

@@ -659,9 +659,14 @@ async fn three_thousand_random_operations_keep_every_ledger_invariant() {
                 .await
                 .unwrap();
             }
-            let n = anjia::settlement::settle_due(&app.db, &app.state.settings.payment, clock, 50)
-                .await
-                .unwrap();
+            let n = anjia::settlement::service::settle_due(
+                &app.db,
+                &app.state.settings.payment,
+                clock,
+                50,
+            )
+            .await
+            .unwrap();
             ("settle", if n > 0 { 200 } else { 409 }, json!(n))
         } else if roll < 92 || withdrawals.is_empty() {
             let amount: i64 = rng.random_range(1..20_000);

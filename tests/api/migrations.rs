@@ -298,9 +298,10 @@ async fn orders_settled_before_the_settlement_queue_keep_their_settlement_and_wa
     );
 
     // The waiting one settles in a batch entry beside the old per-order ones.
-    let settled = anjia::settlement::settle_due(db, &app.state.settings.payment, now + day, 100)
-        .await
-        .unwrap();
+    let settled =
+        anjia::settlement::service::settle_due(db, &app.state.settings.payment, now + day, 100)
+            .await
+            .unwrap();
     assert_eq!(settled, 1);
     assert_eq!(
         ledger::escrow_of(db, community, orders[2].0).await.unwrap(),

@@ -50,7 +50,7 @@ async fn pending_messages_survive_a_restart_and_are_delivered_once_after_wechat_
     }
     let refused = follower(&first, "o_refused").await;
     for user in users.iter().chain([&refused]) {
-        anjia::outbox::notify(
+        anjia::outbox::service::notify(
             &first.db,
             &first.state.settings,
             *user,
@@ -198,7 +198,7 @@ async fn the_send_rate_is_limited_across_the_outbox() {
     let app = spawn_app_with(|s| s.outbox.rate_per_sec = 2).await;
     let someone = app.resident().await;
     for _ in 0..5 {
-        anjia::outbox::notify(
+        anjia::outbox::service::notify(
             &app.db,
             &app.state.settings,
             UserId::from_uuid(someone.user_id),

@@ -295,7 +295,7 @@ async fn two_settlers_at_once_settle_each_order_exactly_once() {
         async move {
             let mut total = 0;
             loop {
-                let n = anjia::settlement::settle_due(&db, &payment, at, batch)
+                let n = anjia::settlement::service::settle_due(&db, &payment, at, batch)
                     .await
                     .unwrap();
                 if n == 0 {

@@ -109,7 +109,7 @@ pub async fn open(
     }
     let window = Duration::days(i64::from(settings.payment.dispute_window_days));
     if o.fulfilled_at.is_some_and(|f| now > f + window)
-        || crate::settlement::is_settled(&txn, o.id).await?
+        || crate::settlement::service::is_settled(&txn, o.id).await?
     {
         return Err(ApiError::new(
             ErrorCode::DisputeWindowClosed,
@@ -484,7 +484,7 @@ pub async fn tell<C: ConnectionTrait>(
         );
     }
     for user in to {
-        crate::outbox::notify(db, settings, user, "dispute_update", &params).await?;
+        crate::outbox::service::notify(db, settings, user, "dispute_update", &params).await?;
     }
     Ok(())
 }

@@ -117,7 +117,7 @@ pub async fn remind(
             .all(&txn)
             .await?;
         for user in members {
-            crate::outbox::notify(
+            crate::outbox::service::notify(
                 &txn,
                 settings,
                 user,

@@ -201,7 +201,7 @@ pub async fn pay(
         }
     }
     if paid_now > Fen::ZERO {
-        crate::outbox::notify(
+        crate::outbox::service::notify(
             &txn,
             settings,
             by,
@@ -306,7 +306,7 @@ pub async fn wechat_paid(
     // meanwhile is in the wallet, where the resident sees it.
     if applied > Fen::ZERO {
         let bill = credit_bill(&txn, &bill, applied, now).await?;
-        crate::outbox::notify(
+        crate::outbox::service::notify(
             &txn,
             settings,
             payment.paid_by,

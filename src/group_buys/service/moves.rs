@@ -41,7 +41,8 @@ async fn tell_participants<C: ConnectionTrait>(
     kind: &str,
 ) -> ApiResult<()> {
     for user in participants(db, group.id).await? {
-        crate::outbox::notify(db, settings, user, kind, &[("title", group.title.clone())]).await?;
+        crate::outbox::service::notify(db, settings, user, kind, &[("title", group.title.clone())])
+            .await?;
     }
     Ok(())
 }

@@ -180,7 +180,7 @@ pub async fn detail<C: ConnectionTrait>(
         .into_iter()
         .map(Into::into)
         .collect();
-    let refunds = crate::payment::refunds_of(db, o.id)
+    let refunds = crate::payment::service::refunds::refunds_of(db, o.id)
         .await?
         .into_iter()
         .map(Into::into)

@@ -11,43 +11,57 @@
 //! payouts by WeChat transfer under way for ten.
 
 use chrono::{DateTime, Duration, Utc};
-use entity::{OrderStatus, PaymentMethod, order};
+use entity::{OrderStatus, order};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use serde_json::json;
 
+use super::WechatPay;
+use super::answers::{Refund, Trade, TradeState};
+use crate::config::Settings;
 use crate::kernel::db::claim_and_stamp;
 use crate::kernel::error::{ApiError, ApiResult};
-use crate::state::AppState;
 
 /// How long after the prepay, and between two questions about one order.
 const WAIT_SECS: i64 = 60;
 
-/// One sweep: returns how many orders and refunds were asked about.
-pub async fn reconcile(state: &AppState, now: DateTime<Utc>, batch: u32) -> ApiResult<usize> {
-    let Some(pay) = state.wechat_pay.clone() else {
+/// What a sweep works with: the database, the settings, WeChat Pay.
+#[derive(Clone, Copy)]
+struct Sweep<'a> {
+    db: &'a DatabaseConnection,
+    settings: &'a Settings,
+    pay: &'a WechatPay,
+}
+
+/// One sweep: returns how many orders and refunds were asked about. `pay`
+/// is WeChat Pay when it is the configured provider (else nothing is asked).
+pub async fn reconcile(
+    db: &DatabaseConnection,
+    settings: &Settings,
+    pay: Option<&WechatPay>,
+    now: DateTime<Utc>,
+    batch: u32,
+) -> ApiResult<usize> {
+    let Some(pay) = pay else {
         return Ok(0);
     };
-    let refunds = refunds(state, &pay, now, batch).await?;
-    let fees = fee_payments(state, &pay, now, batch).await?;
-    let transfers = crate::settlement::transfer::reconcile(state, now, batch).await?;
-    Ok(refunds + fees + transfers + payments(state, &pay, now, batch).await?)
+    let sweep = Sweep { db, settings, pay };
+    let refunds = refunds(sweep, now, batch).await?;
+    let fees = fee_payments(sweep, now, batch).await?;
+    let transfers =
+        crate::settlement::transfer::reconcile(db, settings, Some(pay), now, batch).await?;
+    Ok(refunds + fees + transfers + payments(sweep, now, batch).await?)
 }
 
 /// Property-fee parts paid through WeChat Pay still pending a minute after
 /// they were asked for: a lost notification is applied as the notification
 /// would; one that can no longer be paid (the payment window passed) is
 /// closed at WeChat Pay and here.
-async fn fee_payments(
-    state: &AppState,
-    pay: &super::WechatPay,
-    now: DateTime<Utc>,
-    batch: u32,
-) -> ApiResult<usize> {
+async fn fee_payments(sweep: Sweep<'_>, now: DateTime<Utc>, batch: u32) -> ApiResult<usize> {
     use entity::fee_payment;
     let before = now - Duration::seconds(WAIT_SECS);
     let ids = claim_and_stamp::<fee_payment::Entity>(
-        &state.db,
+        sweep.db,
         "SELECT id FROM fee_payments WHERE status = 'pending' AND created_at < $1 \
          AND (checked_at IS NULL OR checked_at < $1) ORDER BY created_at LIMIT $2",
         vec![before.into(), i64::from(batch).into()],
@@ -61,12 +75,12 @@ async fn fee_payments(
     }
     let found = fee_payment::Entity::find()
         .filter(fee_payment::Column::Id.is_in(ids))
-        .all(&state.db)
+        .all(sweep.db)
         .await?;
-    let window = Duration::minutes(i64::from(state.settings.payment.unpaid_timeout_mins));
+    let window = Duration::minutes(i64::from(sweep.settings.payment.unpaid_timeout_mins));
     for p in &found {
         // One payment's trouble must not hold up the others (or the orders').
-        if let Err(e) = check_fee_payment(state, pay, p, now, window).await {
+        if let Err(e) = check_fee_payment(sweep, p, now, window).await {
             tracing::warn!(payment = %p.id, error = %e, "WeChat Pay reconciliation of a fee payment failed; retried next round");
         }
     }
@@ -74,8 +88,7 @@ async fn fee_payments(
 }
 
 async fn check_fee_payment(
-    state: &AppState,
-    pay: &super::WechatPay,
+    sweep: Sweep<'_>,
     p: &entity::fee_payment::Model,
     now: DateTime<Utc>,
     window: Duration,
@@ -84,22 +97,29 @@ async fn check_fee_payment(
     let Some(trade_no) = p.out_trade_no.as_deref() else {
         return Ok(());
     };
-    let answer = pay.query(trade_no).await?;
-    let close = match answer["trade_state"].as_str().unwrap_or_default() {
-        "SUCCESS" => {
-            let total = answer["amount"]["total"].as_i64().unwrap_or(-1);
-            match crate::fees::wechat_paid(&state.db, &state.settings, trade_no, total).await? {
+    let answer = sweep.pay.query(trade_no).await?;
+    let close = match answer.trade_state {
+        Some(TradeState::Success) => {
+            // A payment without its amount matches no fee payment.
+            let applied = match answer.amount.total {
+                Some(total) => {
+                    crate::fees::service::wechat_paid(sweep.db, sweep.settings, trade_no, total)
+                        .await?
+                }
+                None => None,
+            };
+            match applied {
                 Some(true) => {
                     tracing::info!(payment = %p.id, "WeChat Pay fee payment found by reconciliation")
                 }
-                _ => tracing::error!(payment = %p.id, total,
+                _ => tracing::error!(payment = %p.id, total = ?answer.amount.total,
                     "WeChat Pay reports another amount for a fee payment"),
             }
             false
         }
-        "CLOSED" | "REVOKED" => true,
-        "NOTPAY" | "PAYERROR" if p.created_at + window < now => {
-            pay.close(trade_no).await?;
+        Some(TradeState::Closed | TradeState::Revoked) => true,
+        Some(TradeState::Notpay | TradeState::Payerror) if p.created_at + window < now => {
+            sweep.pay.close(trade_no).await?;
             true
         }
         _ => false,
@@ -112,7 +132,7 @@ async fn check_fee_payment(
             )
             .filter(fee_payment::Column::Id.eq(p.id))
             .filter(fee_payment::Column::Status.eq(FeePaymentStatus::Pending))
-            .exec(&state.db)
+            .exec(sweep.db)
             .await?;
     }
     Ok(())
@@ -123,15 +143,10 @@ async fn check_fee_payment(
 /// at most once every ten minutes (`/v3/refund/domestic/refunds/{no}`). A
 /// request that never reached WeChat Pay shows as a failed message in the
 /// operators' outbox view, where it can be sent again.
-async fn refunds(
-    state: &AppState,
-    pay: &super::WechatPay,
-    now: DateTime<Utc>,
-    batch: u32,
-) -> ApiResult<usize> {
+async fn refunds(sweep: Sweep<'_>, now: DateTime<Utc>, batch: u32) -> ApiResult<usize> {
     let before = now - Duration::minutes(10);
     let ids = claim_and_stamp::<entity::refund::Entity>(
-        &state.db,
+        sweep.db,
         "SELECT id FROM refunds WHERE status = 'pending' AND provider = 'wechat_pay' \
          AND created_at < $1 AND (checked_at IS NULL OR checked_at < $1) \
          ORDER BY created_at LIMIT $2",
@@ -146,37 +161,28 @@ async fn refunds(
     }
     let found = entity::refund::Entity::find()
         .filter(entity::refund::Column::Id.is_in(ids))
-        .all(&state.db)
+        .all(sweep.db)
         .await?;
     for r in &found {
-        let outcome = match pay.query_refund(&r.id.to_string()).await {
-            Ok(answer) => match answer["status"].as_str() {
-                Some("SUCCESS") => Some(true),
-                Some("CLOSED") | Some("ABNORMAL") => Some(false),
-                _ => None,
-            },
+        let outcome = match sweep.pay.query_refund(&r.id.to_string()).await {
+            Ok(answer) => answer.status.and_then(|s| s.settled()),
             Err(e) => {
                 tracing::warn!(refund = %r.id, error = %e, "asking WeChat Pay about a refund failed");
                 None
             }
         };
         if let Some(succeeded) = outcome {
-            crate::payment::refund_outcome(&state.db, r.id, succeeded).await?;
+            crate::payment::service::refunds::refund_outcome(sweep.db, r.id, succeeded).await?;
         }
     }
     Ok(found.len())
 }
 
 /// Prepaid orders: a lost payment notification, or an order to close.
-async fn payments(
-    state: &AppState,
-    pay: &super::WechatPay,
-    now: DateTime<Utc>,
-    batch: u32,
-) -> ApiResult<usize> {
+async fn payments(sweep: Sweep<'_>, now: DateTime<Utc>, batch: u32) -> ApiResult<usize> {
     let before = now - Duration::seconds(WAIT_SECS);
     let ids = claim_and_stamp::<order::Entity>(
-        &state.db,
+        sweep.db,
         "SELECT id FROM orders WHERE prepaid_at IS NOT NULL AND pay_closed_at IS NULL \
          AND prepaid_at < $1 AND (pay_checked_at IS NULL OR pay_checked_at < $1) \
          ORDER BY pay_checked_at NULLS FIRST LIMIT $2",
@@ -191,84 +197,63 @@ async fn payments(
     }
     let orders = order::Entity::find()
         .filter(order::Column::Id.is_in(ids))
-        .all(&state.db)
+        .all(sweep.db)
         .await?;
     for o in &orders {
-        if let Err(e) = check(state, pay, o).await {
+        if let Err(e) = check(sweep, o).await {
             tracing::warn!(order = %o.order_no, error = %e, "WeChat Pay reconciliation failed; retried next round");
         }
     }
     Ok(orders.len())
 }
 
-async fn check(state: &AppState, pay: &super::WechatPay, o: &order::Model) -> ApiResult<()> {
-    let answer = pay.query(&o.order_no).await?;
-    let trade_state = answer["trade_state"].as_str().unwrap_or_default();
-    match trade_state {
-        "SUCCESS" => {
-            if answer["amount"]["total"].as_i64() != Some(o.amount.as_i64()) {
+async fn check(sweep: Sweep<'_>, o: &order::Model) -> ApiResult<()> {
+    let answer = sweep.pay.query(&o.order_no).await?;
+    match answer.trade_state {
+        Some(TradeState::Success) => {
+            if answer.amount.total != Some(o.amount.as_i64()) {
                 return Err(ApiError::internal(anyhow::anyhow!(
-                    "WeChat Pay reports {} paid for order {} of {}",
-                    answer["amount"]["total"],
+                    "WeChat Pay reports {:?} paid for order {} of {}",
+                    answer.amount.total,
                     o.order_no,
                     o.amount.as_i64()
                 )));
             }
-            let paid_at = super::notify::paid_time(answer["success_time"].as_str());
-            let outcome = crate::flows::payments::record_paid(
-                &state.db,
-                &state.settings,
-                o.id,
-                PaymentMethod::WechatPay,
-                paid_at,
-            )
-            .await;
-            match outcome {
-                Ok(_) => {}
-                // Paid just now by its notification, or it can no longer
-                // take the money: then it goes straight back.
-                Err(e) if let Some(why) = crate::orders::service::refused_payment(e.code) => {
-                    crate::flows::payments::late_payment(
-                        &state.db,
-                        &state.settings,
-                        o.id,
-                        PaymentMethod::WechatPay,
-                        why,
-                        paid_at,
-                    )
-                    .await?;
-                }
-                Err(e) => return Err(e),
-            }
+            let paid_at = super::notify::paid_time(answer.success_time.as_deref());
+            // Paid just now by its notification, or it can no longer take
+            // the money: then it goes straight back.
+            crate::flows::payments::wechat_paid(sweep.db, sweep.settings, o.id, paid_at).await?;
             tracing::info!(order = %o.order_no, "WeChat Pay payment found by reconciliation");
-            mark_closed(state, o).await
+            mark_closed(sweep.db, o).await
         }
-        "CLOSED" | "REVOKED" => mark_closed(state, o).await,
-        "NOTPAY" | "PAYERROR" if o.status != OrderStatus::PendingPayment => {
-            pay.close(&o.order_no).await?;
-            mark_closed(state, o).await
+        Some(TradeState::Closed | TradeState::Revoked) => mark_closed(sweep.db, o).await,
+        Some(TradeState::Notpay | TradeState::Payerror)
+            if o.status != OrderStatus::PendingPayment =>
+        {
+            sweep.pay.close(&o.order_no).await?;
+            mark_closed(sweep.db, o).await
         }
         _ => Ok(()),
     }
 }
 
 /// Nothing more can arrive for this order: stop asking.
-async fn mark_closed(state: &AppState, o: &order::Model) -> ApiResult<()> {
+async fn mark_closed(db: &DatabaseConnection, o: &order::Model) -> ApiResult<()> {
     order::Entity::update_many()
         .col_expr(
             order::Column::PayClosedAt,
             Expr::value(crate::kernel::clock::now()),
         )
         .filter(order::Column::Id.eq(o.id))
-        .exec(&state.db)
+        .exec(db)
         .await?;
     Ok(())
 }
 
-impl super::WechatPay {
+impl WechatPay {
     /// WeChat Pay's view of a payment (`/v3/pay/transactions/out-trade-no/{no}`).
-    pub async fn query(&self, out_trade_no: &str) -> ApiResult<serde_json::Value> {
-        self.call(
+    pub async fn query(&self, out_trade_no: &str) -> ApiResult<Trade> {
+        self.call_as(
             reqwest::Method::GET,
             &format!(
                 "/v3/pay/transactions/out-trade-no/{out_trade_no}?mchid={}",
@@ -280,8 +265,8 @@ impl super::WechatPay {
     }
 
     /// WeChat Pay's view of a refund (`/v3/refund/domestic/refunds/{no}`).
-    pub async fn query_refund(&self, out_refund_no: &str) -> ApiResult<serde_json::Value> {
-        self.call(
+    pub async fn query_refund(&self, out_refund_no: &str) -> ApiResult<Refund> {
+        self.call_as(
             reqwest::Method::GET,
             &format!("/v3/refund/domestic/refunds/{out_refund_no}"),
             None,

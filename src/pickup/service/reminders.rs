@@ -66,7 +66,7 @@ pub async fn send_reminders<C: ConnectionTrait + TransactionTrait>(
                     .unwrap_or_default(),
                 None => String::new(),
             };
-            crate::outbox::notify(
+            crate::outbox::service::notify(
                 &txn,
                 settings,
                 o.user_id,

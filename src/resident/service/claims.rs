@@ -371,7 +371,7 @@ async fn notify_result<C: ConnectionTrait>(
     let address = Addresses::load(db, claim.community_id)
         .await?
         .label(&household);
-    crate::outbox::notify(
+    crate::outbox::service::notify(
         db,
         settings,
         claim.user_id,

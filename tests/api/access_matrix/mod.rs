@@ -369,7 +369,7 @@ async fn every_route_admits_exactly_the_callers_its_rule_names() {
     let mut failures = Vec::new();
     // An outbox message to retry (the sandbox delivers it; retrying a sent one is a 409).
     let someone = app.resident().await;
-    anjia::outbox::notify(
+    anjia::outbox::service::notify(
         &app.db,
         &app.state.settings,
         UserId::from_uuid(someone.user_id),

@@ -266,14 +266,14 @@ pub async fn build(app: &TestApp, admin: &Session, community: Uuid, n: u64) -> W
     .unwrap();
     // A fee bill of the resident's household.
     let household_id: entity::HouseholdId = household.parse().unwrap();
-    anjia::fees::issue(
+    anjia::fees::service::issue(
         &app.db,
         entity::CommunityId::from_uuid(community),
         "2026-Q4",
         chrono::NaiveDate::from_ymd_opt(2026, 12, 31).unwrap(),
         "imported",
         UserId::from_uuid(admin.user_id),
-        vec![anjia::fees::NewBill {
+        vec![anjia::fees::service::NewBill {
             household: household_id,
             amount: entity::Fen::new(100).unwrap(),
             area_centi_m2: None,

@@ -6,7 +6,7 @@ use super::TestApp;
 
 /// Settles the orders due at `at`; how many were settled.
 pub async fn settle(app: &TestApp, at: DateTime<Utc>) -> usize {
-    anjia::settlement::settle_due(&app.db, &app.state.settings.payment, at, 100)
+    anjia::settlement::service::settle_due(&app.db, &app.state.settings.payment, at, 100)
         .await
         .unwrap()
 }

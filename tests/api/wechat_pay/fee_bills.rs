@@ -43,14 +43,14 @@ async fn a_fee_bill_is_paid_half_from_the_wallet_and_half_by_wechat_pay() {
 
     // Finance bill the household 200.00 for the quarter.
     let finance = app.staff(p.w.community, "finance").await;
-    anjia::fees::issue(
+    anjia::fees::service::issue(
         &app.db,
         entity::CommunityId::from_uuid(p.w.community),
         "2026-Q4",
         chrono::NaiveDate::from_ymd_opt(2026, 12, 31).unwrap(),
         "imported",
         entity::UserId::from_uuid(finance.user_id),
-        vec![anjia::fees::NewBill {
+        vec![anjia::fees::service::NewBill {
             household,
             amount: entity::Fen::new(20_000).unwrap(),
             area_centi_m2: None,
@@ -171,14 +171,14 @@ async fn reconciliation_applies_a_lost_fee_payment_and_closes_an_abandoned_one()
     let household = p.order.household_id;
     let finance = app.staff(p.w.community, "finance").await;
     for period in ["2026-Q3", "2026-Q4"] {
-        anjia::fees::issue(
+        anjia::fees::service::issue(
             &app.db,
             entity::CommunityId::from_uuid(p.w.community),
             period,
             chrono::NaiveDate::from_ymd_opt(2026, 12, 31).unwrap(),
             "imported",
             entity::UserId::from_uuid(finance.user_id),
-            vec![anjia::fees::NewBill {
+            vec![anjia::fees::service::NewBill {
                 household,
                 amount: entity::Fen::new(5_000).unwrap(),
                 area_centi_m2: None,
@@ -248,7 +248,15 @@ async fn reconciliation_applies_a_lost_fee_payment_and_closes_an_abandoned_one()
         .await;
 
     let now = chrono::Utc::now();
-    let reconcile = |at| anjia::payment::wechat_pay::reconcile::reconcile(&app.state, at, 100);
+    let reconcile = |at| {
+        anjia::payment::wechat_pay::reconcile::reconcile(
+            &app.state.db,
+            &app.state.settings,
+            app.state.wechat_pay.as_deref(),
+            at,
+            100,
+        )
+    };
     assert_eq!(
         reconcile(now + chrono::Duration::minutes(2)).await.unwrap(),
         2

@@ -245,9 +245,15 @@ async fn money_notified_for_an_order_that_has_closed_goes_straight_back() {
         .mount(&app.fake_wechat)
         .await;
     let later = chrono::Utc::now() + chrono::Duration::minutes(11);
-    anjia::payment::wechat_pay::reconcile::reconcile(&app.state, later, 100)
-        .await
-        .unwrap();
+    anjia::payment::wechat_pay::reconcile::reconcile(
+        &app.state.db,
+        &app.state.settings,
+        app.state.wechat_pay.as_deref(),
+        later,
+        100,
+    )
+    .await
+    .unwrap();
     let refunds = refund::Entity::find().all(&app.db).await.unwrap();
     assert_eq!(refunds[0].status, RefundStatus::Succeeded);
     let report = anjia::ledger::verify(&app.db).await.unwrap();
@@ -370,17 +376,29 @@ async fn reconciliation_finds_a_lost_notification_and_closes_an_expired_order_at
     let now = chrono::Utc::now();
     let state = &app.state;
     assert_eq!(
-        anjia::payment::wechat_pay::reconcile::reconcile(state, now, 100)
-            .await
-            .unwrap(),
+        anjia::payment::wechat_pay::reconcile::reconcile(
+            &state.db,
+            &state.settings,
+            state.wechat_pay.as_deref(),
+            now,
+            100
+        )
+        .await
+        .unwrap(),
         0
     );
     // Two minutes on: the lost payment is applied; the other is still open.
     let later = now + chrono::Duration::minutes(2);
     assert_eq!(
-        anjia::payment::wechat_pay::reconcile::reconcile(state, later, 100)
-            .await
-            .unwrap(),
+        anjia::payment::wechat_pay::reconcile::reconcile(
+            &state.db,
+            &state.settings,
+            state.wechat_pay.as_deref(),
+            later,
+            100
+        )
+        .await
+        .unwrap(),
         2
     );
     assert_eq!(status_of(app, lost).await, OrderStatus::Paid);

@@ -227,9 +227,15 @@ async fn a_payout_by_wechat_transfer_is_paid_when_it_succeeds_and_returned_when_
         .await;
     let later = chrono::Utc::now() + chrono::Duration::minutes(11);
     assert!(
-        anjia::payment::wechat_pay::reconcile::reconcile(&app.state, later, 100)
-            .await
-            .unwrap()
+        anjia::payment::wechat_pay::reconcile::reconcile(
+            &app.state.db,
+            &app.state.settings,
+            app.state.wechat_pay.as_deref(),
+            later,
+            100
+        )
+        .await
+        .unwrap()
             >= 1
     );
     let failed =

@@ -244,7 +244,7 @@ async fn a_dispute_settled_with_a_partial_refund_is_refunded_through_wechat_pay_
     assert_eq!(done[0].status, RefundStatus::Succeeded);
 
     // The rest settles to the merchant at the cutoff.
-    let settled = anjia::settlement::settle_due(
+    let settled = anjia::settlement::service::settle_due(
         &app.db,
         &app.state.settings.payment,
         chrono::Utc::now() + chrono::Duration::days(1),
@@ -339,9 +339,10 @@ async fn money_of_a_dispute_refund_wechat_pay_could_not_make_is_held_until_finan
 
     // The resident's 68.00 must not reach the merchant: the order is held.
     let later = chrono::Utc::now() + chrono::Duration::days(1);
-    let settled = anjia::settlement::settle_due(&app.db, &app.state.settings.payment, later, 100)
-        .await
-        .unwrap();
+    let settled =
+        anjia::settlement::service::settle_due(&app.db, &app.state.settings.payment, later, 100)
+            .await
+            .unwrap();
     assert_eq!(settled, 0);
     assert_eq!(
         anjia::ledger::escrow_of(&app.db, p.order.community_id, p.order.id)
@@ -390,9 +391,10 @@ async fn money_of_a_dispute_refund_wechat_pay_could_not_make_is_held_until_finan
         .unwrap(),
         6_800
     );
-    let settled = anjia::settlement::settle_due(&app.db, &app.state.settings.payment, later, 100)
-        .await
-        .unwrap();
+    let settled =
+        anjia::settlement::service::settle_due(&app.db, &app.state.settings.payment, later, 100)
+            .await
+            .unwrap();
     assert_eq!(settled, 1, "the rest settles now");
     assert_eq!(
         anjia::ledger::balance(
