@@ -4,13 +4,19 @@
 //! cancelled, refunded, …), what escrow still holds goes back by the
 //! payment's refund path, and a live dispute of the order has nothing left
 //! to decide.
+//!
+//! The moves residents and sellers ask for ([`cancel`], [`confirm`],
+//! [`seller_move`]) each run in one transaction of their own.
 
-use entity::{Fen, OrderStatus, order};
-use sea_orm::ConnectionTrait;
+use entity::{Fen, OrderStatus, UserId, order};
+use sea_orm::{ConnectionTrait, DatabaseConnection};
 
 use crate::config::Settings;
+use crate::kernel::db::begin_write;
 use crate::kernel::error::{ApiError, ApiResult};
 use crate::orders::service::{self as orders, Actor, MoveDetails};
+use crate::orders::views::{Cancel, SellerMove};
+use crate::pii::PiiCipher;
 use crate::{disputes, ledger, payment};
 
 /// Moves `order` to `to` on behalf of `actor`, in the caller's transaction,
@@ -56,4 +62,86 @@ pub async fn advance<C: ConnectionTrait>(
     disputes::service::order_refunded(db, &next, actor, rest).await?;
     orders::announce(db, settings, order, to, &details).await?;
     Ok(next)
+}
+
+/// The resident cancels their order: before payment, or after it while the
+/// order (or its group buy) allows; a paid order is refunded.
+pub async fn cancel(
+    db: &DatabaseConnection,
+    settings: &Settings,
+    order: &order::Model,
+    cancel: Cancel,
+    by: UserId,
+) -> ApiResult<order::Model> {
+    let txn = begin_write(db).await?;
+    orders::ensure_cancellable(&txn, order).await?;
+    let moved = advance(
+        &txn,
+        settings,
+        order,
+        OrderStatus::Cancelled,
+        Actor::resident(by),
+        MoveDetails {
+            reason: cancel.reason,
+            refund_to: cancel.refund_to,
+            ..Default::default()
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(moved)
+}
+
+/// The resident confirms receipt of a dispatched or delivered order.
+pub async fn confirm(
+    db: &DatabaseConnection,
+    settings: &Settings,
+    order: &order::Model,
+    by: UserId,
+) -> ApiResult<order::Model> {
+    orders::ensure_confirmable(order)?;
+    let txn = begin_write(db).await?;
+    let moved = advance(
+        &txn,
+        settings,
+        order,
+        OrderStatus::Completed,
+        Actor::resident(by),
+        MoveDetails::default(),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(moved)
+}
+
+/// A seller's move (merchant staff, or property staff for the property's
+/// own group buys); an order now at its pickup point gets its pickup code.
+pub async fn seller_move(
+    db: &DatabaseConnection,
+    settings: &Settings,
+    pii: &PiiCipher,
+    order: &order::Model,
+    change: SellerMove,
+    actor: Actor,
+) -> ApiResult<order::Model> {
+    orders::check_seller_move(db, order, &change).await?;
+    let txn = begin_write(db).await?;
+    let moved = advance(
+        &txn,
+        settings,
+        order,
+        change.to,
+        actor,
+        MoveDetails {
+            reason: change.reason,
+            courier_id: change.courier_id,
+            ..Default::default()
+        },
+    )
+    .await?;
+    if moved.status == OrderStatus::ReadyForPickup {
+        crate::pickup::service::order_ready(&txn, settings, pii, &moved).await?;
+    }
+    txn.commit().await?;
+    Ok(moved)
 }

@@ -305,7 +305,11 @@ where
     if !from.may_become(to) {
         return Err(ApiError::new(
             ErrorCode::InvalidTransition,
-            format!("a {} that is {from} cannot become {to}", S::NOUN),
+            format!(
+                "{} {} that is {from} cannot become {to}",
+                S::ARTICLE,
+                S::NOUN
+            ),
         )
         .with_details(serde_json::json!({ "status": from, "requested": to })));
     }

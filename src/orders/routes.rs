@@ -3,19 +3,15 @@
 //! merchants list them.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use entity::{CommunityId, MerchantId, OrderId, OrderStatus, order};
+use entity::{CommunityId, MerchantId, OrderId, order};
 
-use super::service::{
-    self, Actor, CatalogOrder, ClientInfo, Idempotency, MoveDetails, Whose, one_order,
-};
+use super::service::{self, Actor, CatalogOrder, ClientInfo, Idempotency, Whose, one_order};
 use super::views::{
     Cancellation, NewCatalogOrder, Order, OrderDetail, OrderFilter, OrderMove, PayRequest, PayWith,
     Paying,
 };
 use crate::auth::{Caller, CommunityScope, MerchantScope};
 use crate::config::Settings;
-use crate::flows::orders::advance;
-use crate::kernel::db::begin_write;
 use crate::kernel::error::{ApiResult, ErrorBody};
 use crate::kernel::http::{Json, Page, PageQuery};
 use crate::state::AppState;
@@ -175,22 +171,9 @@ pub async fn cancel(
 ) -> ApiResult<web::Json<Order>> {
     let o = service::own_order(&state.db, &scope, path.1).await?;
     let cancel = body.into_inner().parse()?;
-    let txn = begin_write(&state.db).await?;
-    service::ensure_cancellable(&txn, &o).await?;
-    let moved = advance(
-        &txn,
-        &state.settings,
-        &o,
-        OrderStatus::Cancelled,
-        Actor::resident(caller.user.id),
-        MoveDetails {
-            reason: cancel.reason,
-            refund_to: cancel.refund_to,
-            ..Default::default()
-        },
-    )
-    .await?;
-    txn.commit().await?;
+    let moved =
+        crate::flows::orders::cancel(&state.db, &state.settings, &o, cancel, caller.user.id)
+            .await?;
     Ok(web::Json(one_order(&state.db, moved).await?))
 }
 
@@ -206,18 +189,8 @@ pub async fn confirm(
     path: web::Path<(CommunityId, OrderId)>,
 ) -> ApiResult<web::Json<Order>> {
     let o = service::own_order(&state.db, &scope, path.1).await?;
-    service::ensure_confirmable(&o)?;
-    let txn = begin_write(&state.db).await?;
-    let moved = advance(
-        &txn,
-        &state.settings,
-        &o,
-        OrderStatus::Completed,
-        Actor::resident(caller.user.id),
-        MoveDetails::default(),
-    )
-    .await?;
-    txn.commit().await?;
+    let moved =
+        crate::flows::orders::confirm(&state.db, &state.settings, &o, caller.user.id).await?;
     Ok(web::Json(one_order(&state.db, moved).await?))
 }
 
@@ -247,26 +220,8 @@ async fn seller_move(
     actor: Actor,
 ) -> ApiResult<order::Model> {
     let change = body.parse()?;
-    service::check_seller_move(&state.db, &o, &change).await?;
-    let txn = begin_write(&state.db).await?;
-    let moved = advance(
-        &txn,
-        &state.settings,
-        &o,
-        change.to,
-        actor,
-        MoveDetails {
-            reason: change.reason,
-            courier_id: change.courier_id,
-            ..Default::default()
-        },
-    )
-    .await?;
-    if moved.status == OrderStatus::ReadyForPickup {
-        crate::pickup::service::order_ready(&txn, &state.settings, &state.pii, &moved).await?;
-    }
-    txn.commit().await?;
-    Ok(moved)
+    crate::flows::orders::seller_move(&state.db, &state.settings, &state.pii, &o, change, actor)
+        .await
 }
 
 /// The merchant's orders, in every community it sells in.

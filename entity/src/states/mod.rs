@@ -10,14 +10,17 @@
 pub trait Machine: Copy + PartialEq + std::fmt::Display + serde::Serialize {
     /// What moves through this machine ("order", "group buy").
     const NOUN: &'static str;
+    /// The noun's indefinite article ("an order", "a group buy").
+    const ARTICLE: &'static str;
     /// Whether `self` may move to `to`.
     fn may_become(self, to: Self) -> bool;
 }
 
 macro_rules! machine {
-    ($($status:ty => $noun:literal),+ $(,)?) => {$(
+    ($($status:ty => $article:literal $noun:literal),+ $(,)?) => {$(
         impl Machine for $status {
             const NOUN: &'static str = $noun;
+            const ARTICLE: &'static str = $article;
             fn may_become(self, to: Self) -> bool {
                 <$status>::may_become(self, to)
             }
@@ -26,12 +29,12 @@ macro_rules! machine {
 }
 
 machine!(
-    OrderStatus => "order",
-    GroupBuyStatus => "group buy",
-    DisputeStatus => "dispute",
-    WithdrawalStatus => "withdrawal",
-    FeeBillStatus => "fee bill",
-    FeePaymentStatus => "fee payment",
+    OrderStatus => "an" "order",
+    GroupBuyStatus => "a" "group buy",
+    DisputeStatus => "a" "dispute",
+    WithdrawalStatus => "a" "withdrawal",
+    FeeBillStatus => "a" "fee bill",
+    FeePaymentStatus => "a" "fee payment",
 );
 
 pub mod dispute;
