@@ -266,7 +266,7 @@ fn only_the_flows_make_the_bare_moves() {
         for (bare, allowed) in [
             (
                 "move_order(",
-                ["src/orders/service.rs", "src/flows/orders.rs"],
+                ["src/orders/service/mod.rs", "src/flows/orders.rs"],
             ),
             (
                 "move_dispute(",
