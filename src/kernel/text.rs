@@ -1,4 +1,5 @@
-//! Free-text fields from clients: trimmed, bounded, free of control characters.
+//! Free-text fields from clients: trimmed, bounded, free of control characters;
+//! and calendar days written as text (`2026-11-23`).
 
 use crate::kernel::error::ApiError;
 
@@ -22,6 +23,12 @@ pub fn required(field: &str, value: &str, max_chars: usize) -> Result<String, Ap
         ));
     }
     Ok(value.to_owned())
+}
+
+/// A calendar day written `YYYY-MM-DD` (in a path or a query).
+pub fn day(field: &str, text: &str) -> Result<chrono::NaiveDate, ApiError> {
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map_err(|_| ApiError::invalid_field(field, "must be a date such as 2026-11-23"))
 }
 
 #[cfg(test)]

@@ -4,7 +4,6 @@
 //! staff decide).
 
 use actix_web::{HttpResponse, web};
-use chrono::NaiveDate;
 use entity::{CommunityId, MerchantId, WithdrawalId};
 
 use super::service::{money, withdrawals};
@@ -13,7 +12,7 @@ use super::views::{
     NewWithdrawal, StatementQuery, Withdrawal, WithdrawalDecision,
 };
 use crate::auth::{Caller, CommunityScope, MerchantScope};
-use crate::kernel::error::{ApiError, ApiResult, ErrorBody};
+use crate::kernel::error::{ApiResult, ErrorBody};
 use crate::kernel::http::Json;
 use crate::state::AppState;
 
@@ -47,8 +46,7 @@ pub async fn statement(
     path: web::Path<(MerchantId, String)>,
     query: web::Query<StatementQuery>,
 ) -> ApiResult<HttpResponse> {
-    let date = NaiveDate::parse_from_str(&path.1, "%Y-%m-%d")
-        .map_err(|_| ApiError::invalid_field("date", "must be a date such as 2026-11-23"))?;
+    let date = crate::kernel::text::day("date", &path.1)?;
     let statement = money::statement(
         &state.db,
         &state.settings.payment,

@@ -2,14 +2,13 @@
 //! and operators (every line), as JSON or CSV.
 
 use actix_web::{HttpResponse, web};
-use chrono::NaiveDate;
 use entity::CommunityId;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::report::{self, Reconciliation};
 use crate::auth::CommunityScope;
-use crate::kernel::error::{ApiError, ApiResult, ErrorBody};
+use crate::kernel::error::{ApiResult, ErrorBody};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -17,11 +16,6 @@ use crate::state::AppState;
 pub struct ReportFormat {
     /// `csv` for the differences as a spreadsheet; JSON otherwise.
     pub format: Option<String>,
-}
-
-fn day(text: &str) -> ApiResult<NaiveDate> {
-    NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .map_err(|_| ApiError::invalid_field("date", "must be a date such as 2026-11-23"))
 }
 
 fn answer(r: Reconciliation, format: &ReportFormat) -> ApiResult<HttpResponse> {
@@ -49,7 +43,7 @@ pub async fn community(
     path: web::Path<(CommunityId, String)>,
     format: web::Query<ReportFormat>,
 ) -> ApiResult<HttpResponse> {
-    let date = day(&path.1)?;
+    let date = crate::kernel::text::day("date", &path.1)?;
     let r = report::report(&state.db, date, Some(scope.id())).await?;
     answer(r, &format)
 }
@@ -66,7 +60,7 @@ pub async fn company(
     path: web::Path<String>,
     format: web::Query<ReportFormat>,
 ) -> ApiResult<HttpResponse> {
-    let date = day(&path)?;
+    let date = crate::kernel::text::day("date", &path)?;
     let r = report::report(&state.db, date, None).await?;
     answer(r, &format)
 }
