@@ -30,7 +30,7 @@ pub async fn generate_slots(
     path: web::Path<(CommunityId, PickupPointId)>,
     body: Json<SlotPlan>,
 ) -> ApiResult<HttpResponse> {
-    let point = service::point_in(&state.db, scope.id(), path.1).await?;
+    let point = crate::structure::service::pickup_point_in(&state.db, scope.id(), path.1).await?;
     let plan = body.into_inner().parse()?;
     let made = service::slots::generate_slots(&state.db, &scope.community, &point, plan).await?;
     Ok(HttpResponse::Created().json(made))
@@ -45,7 +45,7 @@ pub async fn list_slots(
     scope: CommunityScope,
     path: web::Path<(CommunityId, PickupPointId)>,
 ) -> ApiResult<web::Json<Vec<Slot>>> {
-    let point = service::point_in(&state.db, scope.id(), path.1).await?;
+    let point = crate::structure::service::pickup_point_in(&state.db, scope.id(), path.1).await?;
     Ok(web::Json(
         service::slots::upcoming_slots(&state.db, &point).await?,
     ))
@@ -119,7 +119,7 @@ pub async fn verify(
     path: web::Path<(CommunityId, PickupPointId)>,
     body: Json<CodeEntry>,
 ) -> ApiResult<web::Json<PickupVerification>> {
-    let point = service::point_in(&state.db, scope.id(), path.1).await?;
+    let point = crate::structure::service::pickup_point_in(&state.db, scope.id(), path.1).await?;
     let (o, code) = service::verify(
         &state.db,
         &state.settings,
@@ -147,7 +147,7 @@ pub async fn uncollected(
     path: web::Path<(CommunityId, PickupPointId)>,
     query: web::Query<PageQuery>,
 ) -> ApiResult<web::Json<Page<Uncollected>>> {
-    let point = service::point_in(&state.db, scope.id(), path.1).await?;
+    let point = crate::structure::service::pickup_point_in(&state.db, scope.id(), path.1).await?;
     let page = query.parse()?;
     Ok(web::Json(
         service::uncollected(&state.db, scope.id(), point.id, page).await?,
@@ -166,7 +166,7 @@ pub async fn list_notes(
     path: web::Path<(CommunityId, PickupPointId)>,
     query: web::Query<PageQuery>,
 ) -> ApiResult<web::Json<Page<Note>>> {
-    let point = service::point_in(&state.db, scope.id(), path.1).await?;
+    let point = crate::structure::service::pickup_point_in(&state.db, scope.id(), path.1).await?;
     let page = query.parse()?;
     Ok(web::Json(
         service::board::notes(&state.db, &point, page).await?,
@@ -184,7 +184,7 @@ pub async fn post_note(
     path: web::Path<(CommunityId, PickupPointId)>,
     body: Json<NewNote>,
 ) -> ApiResult<HttpResponse> {
-    let point = service::point_in(&state.db, scope.id(), path.1).await?;
+    let point = crate::structure::service::pickup_point_in(&state.db, scope.id(), path.1).await?;
     let text = body.0.parse()?;
     let note = service::board::post_note(&state.db, &point, &caller.user, text).await?;
     Ok(HttpResponse::Created().json(note))
@@ -200,7 +200,7 @@ pub async fn remove_note(
     caller: Caller,
     path: web::Path<(CommunityId, PickupPointId, PickupNoteId)>,
 ) -> ApiResult<HttpResponse> {
-    let point = service::point_in(&state.db, scope.id(), path.1).await?;
+    let point = crate::structure::service::pickup_point_in(&state.db, scope.id(), path.1).await?;
     service::board::remove_note(&state.db, &point, path.2, caller.user.id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -43,19 +43,6 @@ fn code_hash(pii: &PiiCipher, point: PickupPointId, code: &str) -> String {
     pii.lookup_hash("pickup", &format!("{point}:{code}"))
 }
 
-/// The community's pickup point `id`.
-pub async fn point_in<C: ConnectionTrait>(
-    db: &C,
-    community: CommunityId,
-    id: PickupPointId,
-) -> ApiResult<pickup_point::Model> {
-    pickup_point::Entity::find_by_id(id)
-        .filter(pickup_point::Column::CommunityId.eq(community))
-        .one(db)
-        .await?
-        .ok_or_else(ApiError::not_found)
-}
-
 /// Issues a fresh code for `holder` to collect `order`. Returns the code.
 pub async fn issue_code<C: ConnectionTrait>(
     db: &C,

@@ -371,7 +371,7 @@ pub async fn update_pickup_point<C: ConnectionTrait>(
     id: PickupPointId,
     changes: PickupPointChangeSet,
 ) -> ApiResult<pickup_point::Model> {
-    let current = find_pickup_point(db, community, id).await?;
+    let current = pickup_point_in(db, community, id).await?;
     let mut model = current.into_active_model();
     if let Some(v) = changes.name {
         model.name = Set(v);
@@ -428,7 +428,8 @@ where
     Ok(report)
 }
 
-async fn find_pickup_point<C: ConnectionTrait>(
+/// The community's pickup point `id` (404 otherwise).
+pub async fn pickup_point_in<C: ConnectionTrait>(
     db: &C,
     community: CommunityId,
     id: PickupPointId,
